@@ -1,0 +1,99 @@
+"""Side effects of training, kept out of `train_step`: sample grids, checkpoints, TensorBoard images.
+
+Every callback works with any `GenerativeModel` that implements `sample(n, seed)` (latent
+models get it from the base class), so a new family reuses them unchanged.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import keras
+import numpy as np
+
+from keras_gen.images import save_grid, to_uint8
+
+
+class SampleGrid(keras.callbacks.Callback):
+    """After each epoch, draw the same `n` samples (fixed seed) and write a PNG grid, plus an
+    image summary to TensorBoard when `log_dir` is given. A fixed seed makes the grids of
+    successive epochs comparable picture by picture."""
+
+    def __init__(self, out_dir, n: int = 64, seed: int = 0, log_dir=None, every: int = 1):
+        super().__init__()
+        self.out_dir = Path(out_dir)
+        self.n, self.seed, self.every = n, seed, every
+        self.log_dir = log_dir
+        self._writer = None
+
+    def on_epoch_end(self, epoch, logs=None):
+        if (epoch + 1) % self.every:
+            return
+        images = to_uint8(self.model.sample(self.n, seed=self.seed))
+        save_grid(images, self.out_dir / f"epoch_{epoch + 1:04d}.png")
+        if self.log_dir is not None:
+            import tensorflow as tf
+
+            if self._writer is None:
+                self._writer = tf.summary.create_file_writer(str(Path(self.log_dir) / "samples"))
+            with self._writer.as_default():
+                tf.summary.image("samples", images[: min(16, self.n)], step=epoch + 1, max_outputs=16)
+            self._writer.flush()
+
+    def on_train_end(self, logs=None):
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+
+
+class RunCheckpoint(keras.callbacks.Callback):
+    """Save the whole model (weights, every optimizer's variables, RNG state) as
+    `last.keras` after each epoch, with `state.json` recording the finished epoch count.
+
+    The file is written beside its final name and renamed into place, so an interrupted save
+    never leaves a truncated checkpoint for `--resume` to choke on.
+    """
+
+    def __init__(self, run_dir, keep_every: int = 0):
+        super().__init__()
+        self.run_dir = Path(run_dir)
+        self.keep_every = keep_every
+
+    def on_epoch_end(self, epoch, logs=None):
+        ckpt_dir = self.run_dir / "checkpoints"
+        ckpt_dir.mkdir(parents=True, exist_ok=True)
+        tmp = ckpt_dir / ".last.tmp.keras"
+        self.model.save(tmp)
+        os.replace(tmp, ckpt_dir / "last.keras")
+        if self.keep_every and (epoch + 1) % self.keep_every == 0:
+            self.model.save(ckpt_dir / f"epoch_{epoch + 1:04d}.keras")
+        state = {"epoch": epoch + 1, "logs": {k: float(v) for k, v in (logs or {}).items()}}
+        write_json_atomic(self.run_dir / "state.json", state)
+
+
+def write_json_atomic(path, data) -> None:
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(data, indent=2, sort_keys=True))
+    os.replace(tmp, path)
+
+
+def latent_interpolation(model, seeds=(0, 1, 2, 3, 4, 5, 6, 7), steps: int = 8) -> np.ndarray:
+    """Rows of images along spherical interpolations between pairs of latents (White 2016,
+    "Sampling Generative Networks": slerp stays on the Gaussian shell where lerp cuts inside).
+    Returns uint8 (rows * steps, H, W, C); row r goes from seed[2r] to seed[2r + 1]."""
+    from keras_gen.latents import gaussian_latents
+
+    rows = []
+    for a, b in zip(seeds[0::2], seeds[1::2]):
+        za, zb = gaussian_latents(1, model.latent_dim, a)[0], gaussian_latents(1, model.latent_dim, b)[0]
+        omega = np.arccos(np.clip(np.dot(za, zb) / (np.linalg.norm(za) * np.linalg.norm(zb)), -1, 1))
+        t = np.linspace(0.0, 1.0, steps)[:, None]
+        if omega < 1e-6:
+            z = (1 - t) * za + t * zb
+        else:
+            z = (np.sin((1 - t) * omega) * za + np.sin(t * omega) * zb) / np.sin(omega)
+        rows.append(np.asarray(model.generate(z.astype(np.float32))))
+    return to_uint8(np.concatenate(rows, axis=0))

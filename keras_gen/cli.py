@@ -1,0 +1,202 @@
+"""`keras-gen` command line: models, train, sample, export, evaluate.
+
+Heavy imports (TensorFlow, Keras) happen inside the commands that need them, so `keras-gen
+sample EXPORT` runs on onnxruntime alone. Errors a user can cause are `KerasGenError`s: the
+CLI prints their message and exits with status 2, never a stack trace.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+from keras_gen.errors import KerasGenError
+
+
+def _quiet_tensorflow() -> None:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def _is_export(path: Path) -> bool:
+    """An export repository (EXPORTS/NAME or EXPORTS/NAME/VERSION) rather than a training run."""
+    return (path / "manifest.json").is_file() or any(
+        (child / "manifest.json").is_file() for child in path.glob("*") if child.is_dir()
+    )
+
+
+# -- commands ---------------------------------------------------------------------------------
+def cmd_models(args) -> int:
+    from keras_gen import registry
+
+    for name in registry.names():
+        spec = registry.get(name)
+        print(f"{name:12s} {spec.description}")
+        print(f"{'':12s} exports: {', '.join(spec.exports)}")
+        print(f"{'':12s} options: " + ", ".join(f"{k}={v!r}" for k, v in sorted(spec.defaults.items())))
+    print(f"{'classifier':12s} domain classifier for offline FID/KID features (`keras-gen train classifier --data D`)")
+    return 0
+
+
+def cmd_train(args) -> int:
+    _quiet_tensorflow()
+    if args.model == "classifier":
+        from keras_gen.features.classifier import train_domain_classifier
+
+        _, meta = train_domain_classifier(
+            args.data, image_size=args.image_size, data_dir=args.data_dir, seed=args.seed,
+            cache_dir=args.out, force=True, **({"epochs": args.epochs} if args.epochs else {}),
+        )
+        print(f"domain classifier for {args.data}: test accuracy {meta['test_accuracy']:.4f}")
+        print(f"saved: {meta.get('path', '(cache)')}")
+        return 0
+    if not args.out:
+        raise KerasGenError("train needs --out RUN, the folder for checkpoints, samples and logs.")
+    from keras_gen.training import train
+
+    summary = train(
+        args.model, args.data, args.out, image_size=args.image_size, epochs=args.epochs or 10,
+        steps_per_epoch=args.steps_per_epoch, batch_size=args.batch_size, seed=args.seed,
+        options=args.set, resume=args.resume, data_dir=args.data_dir,
+        jit_compile=args.jit_compile,
+    )
+    print(f"\ntrained {summary['model']} for epochs {summary['initial_epoch'] + 1}..{summary['epochs']} "
+          f"({summary['steps_per_epoch']} steps each) in {summary['seconds']} s")
+    print(f"  checkpoint:    {summary['checkpoint']}")
+    print(f"  samples:       {summary['samples']}  (per epoch: {Path(summary['run']) / 'samples'})")
+    if summary["interpolation"]:
+        print(f"  interpolation: {summary['interpolation']}")
+    print(f"  tensorboard:   tensorboard --logdir {summary['logs']}")
+    return 0
+
+
+def cmd_sample(args) -> int:
+    path = Path(args.path)
+    if not path.exists():
+        raise KerasGenError(f"{path} does not exist. Pass a training run (--out of train) or an export folder.")
+    if args.n < 1:
+        raise KerasGenError(f"--n must be at least 1, got {args.n}.")
+    if args.label is not None:
+        raise KerasGenError("--label needs a conditional model; the models registered so far are unconditional.")
+    if _is_export(path):
+        from serving.onnx_runner import sample_to_grid  # onnxruntime only: no TensorFlow on this path
+
+        out = sample_to_grid(path, args.n, args.seed, args.out)
+    else:
+        _quiet_tensorflow()
+        from keras_gen.images import save_grid, to_uint8
+        from keras_gen.training import load_run
+
+        model, _ = load_run(path)
+        out = save_grid(to_uint8(model.sample(args.n, seed=args.seed)), args.out)
+    print(f"wrote {args.n} samples (seed {args.seed}) to {out}")
+    return 0
+
+
+def cmd_export(args) -> int:
+    _quiet_tensorflow()
+    from export import export_model
+    from keras_gen.training import load_run, run_summary
+
+    model, config = load_run(args.run)
+    summary = run_summary(args.run)
+    training_info = {k: summary.get(k) for k in
+                     ("model", "options", "data", "image_size", "channels", "batch_size", "seed",
+                      "epochs_done", "train_steps", "last_logs")}
+    training_info["run"] = str(Path(args.run).resolve())
+    version_dir = export_model(model, args.out, name=args.name or config["model"], version=args.version,
+                               training_info=training_info)
+    manifest = json.loads((Path(version_dir) / "manifest.json").read_text())
+    print(f"exported {config['model']} to {version_dir}")
+    parity = manifest.get("parity", {})
+    for key, value in sorted(parity.items()):
+        if isinstance(value, (int, float)):
+            print(f"  parity {key}: {value:.3g}")
+    return 0
+
+
+def cmd_evaluate(args) -> int:
+    _quiet_tensorflow()
+    from keras_gen.evaluation import evaluate_path, format_report
+
+    report = evaluate_path(
+        args.path, data=args.data, metrics=args.metrics, n=args.n, seed=args.seed, features=args.features,
+        data_dir=args.data_dir, cache_dir=args.cache_dir, inception_weights=args.inception_weights,
+    )
+    print(format_report(report))
+    if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).write_text(json.dumps(report, indent=2))
+        print(f"wrote {args.json}")
+    return 0
+
+
+# -- parser -----------------------------------------------------------------------------------
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="keras-gen", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    sub.add_parser("models", help="list registered models and what each exports").set_defaults(func=cmd_models)
+
+    p = sub.add_parser("train", help="train a registered model (or `classifier`) with model.fit")
+    p.add_argument("model")
+    p.add_argument("--data", default="digits", help="digits | shapes | photos | textures | tfds:NAME | a folder")
+    p.add_argument("--data-dir", default=None, help="TFDS data directory")
+    p.add_argument("--out", default=None, help="run folder (for `classifier`: the cache folder)")
+    p.add_argument("--image-size", type=int, default=None)
+    p.add_argument("--epochs", type=int, default=None, help="total epochs (default 10); with --resume, the new total")
+    p.add_argument("--steps-per-epoch", type=int, default=None)
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="model option (repeatable)")
+    p.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
+    p.add_argument("--jit-compile", default="auto", type=lambda s: {"true": True, "false": False}.get(s.lower(), s),
+                   help="XLA-compile train_step: true | false | auto (default)")
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("sample", help="draw a grid of samples from a run or an export")
+    p.add_argument("path", help="training run folder, or export folder (EXPORTS/NAME[/VERSION])")
+    p.add_argument("--n", type=int, default=64)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", default="grid.png")
+    p.add_argument("--label", type=int, default=None, help="class label (conditional models)")
+    p.set_defaults(func=cmd_sample)
+
+    p = sub.add_parser("export", help="export a run to SavedModel + ONNX + manifest (TF Serving layout)")
+    p.add_argument("run")
+    p.add_argument("--out", default="exports")
+    p.add_argument("--name", default=None, help="model name in the repository (default: the model's)")
+    p.add_argument("--version", type=int, default=None, help="version number (default: next free)")
+    p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser("evaluate", help="FID/KID/IS/precision-recall/memorisation of a run or export")
+    p.add_argument("path")
+    p.add_argument("--data", default=None, help="real data to compare with (default: the run's training data)")
+    p.add_argument("--data-dir", default=None)
+    p.add_argument("--metrics", default="fid,kid,pr,mem")
+    p.add_argument("--n", type=int, default=2000, help="generated samples (and at most as many real ones)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--features", default="domain", help="domain (offline, trained classifier) | inception")
+    p.add_argument("--inception-weights", default=None, help="local InceptionV3 .h5 weights file")
+    p.add_argument("--cache-dir", default=None, help="where domain classifiers are cached")
+    p.add_argument("--json", default=None, help="also write the report as JSON")
+    p.set_defaults(func=cmd_evaluate)
+    return parser
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except KerasGenError as err:
+        print(f"keras-gen: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("keras-gen: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,78 @@
+"""The one pair of helpers that converts between the library's and the public image range.
+
+Inside the library images are float32 in [-1, 1], NHWC. At every public edge (files, CLI,
+served responses) they are uint8 in [0, 255]. Nothing else in the project converts.
+
+Both helpers accept numpy arrays (numpy in, numpy out, no TensorFlow import: the
+onnxruntime path uses them) or TensorFlow tensors (used inside exported graphs).
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+
+
+def _is_numpy(x) -> bool:
+    return isinstance(x, (np.ndarray, np.generic, list, tuple))
+
+
+def to_uint8(images):
+    """[-1, 1] float -> [0, 255] uint8, rounding to nearest and clipping out-of-range values."""
+    if _is_numpy(images):
+        x = np.asarray(images, dtype=np.float32)
+        return np.clip(np.round((x + 1.0) * 127.5), 0, 255).astype(np.uint8)
+    import tensorflow as tf
+
+    x = tf.cast(images, tf.float32)
+    return tf.cast(tf.clip_by_value(tf.round((x + 1.0) * 127.5), 0.0, 255.0), tf.uint8)
+
+
+def from_uint8(images):
+    """[0, 255] uint8 (or any integer/float array in that range) -> [-1, 1] float32."""
+    if _is_numpy(images):
+        return np.asarray(images, dtype=np.float32) / 127.5 - 1.0
+    import tensorflow as tf
+
+    return tf.cast(images, tf.float32) / 127.5 - 1.0
+
+
+def make_grid(images_uint8: np.ndarray, ncols: int | None = None, pad: int = 2) -> np.ndarray:
+    """Tile a batch (N, H, W, C) of uint8 images into one (rows*H, cols*W, C) picture."""
+    images_uint8 = np.asarray(images_uint8)
+    if images_uint8.ndim != 4:
+        raise ValueError(f"make_grid expects (N, H, W, C), got shape {images_uint8.shape}")
+    n, h, w, c = images_uint8.shape
+    ncols = ncols or max(1, int(math.ceil(math.sqrt(n))))
+    nrows = int(math.ceil(n / ncols))
+    grid = np.full((nrows * (h + pad) + pad, ncols * (w + pad) + pad, c), 255, np.uint8)
+    for i in range(n):
+        r, col = divmod(i, ncols)
+        y, x = pad + r * (h + pad), pad + col * (w + pad)
+        grid[y : y + h, x : x + w] = images_uint8[i]
+    return grid
+
+
+def save_image(image_uint8: np.ndarray, path: str | Path, upscale: int = 1) -> Path:
+    """Write one (H, W, C) uint8 image as PNG/JPEG; `upscale` enlarges tiny images for viewing."""
+    from PIL import Image
+
+    image_uint8 = np.asarray(image_uint8, np.uint8)
+    if image_uint8.ndim == 3 and image_uint8.shape[-1] == 1:
+        image_uint8 = image_uint8[..., 0]
+    pil = Image.fromarray(image_uint8)
+    if upscale > 1:
+        pil = pil.resize((pil.width * upscale, pil.height * upscale), Image.NEAREST)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pil.save(path)
+    return path
+
+
+def save_grid(images_uint8: np.ndarray, path: str | Path, ncols: int | None = None) -> Path:
+    """Tile a uint8 batch and save it; small images are enlarged so a person can see them."""
+    images_uint8 = np.asarray(images_uint8)
+    upscale = max(1, 64 // max(1, images_uint8.shape[1]))
+    return save_image(make_grid(images_uint8, ncols), path, upscale=upscale)

@@ -1,0 +1,168 @@
+"""Runs: train any registered model with `fit`, resume it, and load it back.
+
+A run directory holds everything about one training run:
+
+    RUN/config.json             model name, options, data, image size, seed, batch size
+    RUN/state.json              epochs finished and the last epoch's logs
+    RUN/checkpoints/last.keras  the whole model: weights, every optimizer's slots, RNG state
+    RUN/samples/epoch_NNNN.png  a grid of the same latents after every epoch
+    RUN/logs/                   TensorBoard scalars and sample images
+    RUN/samples.png, RUN/interpolation.png   written when training ends
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import warnings
+from pathlib import Path
+
+import keras
+
+from keras_gen import __version__
+from keras_gen.callbacks import RunCheckpoint, SampleGrid, latent_interpolation, write_json_atomic
+from keras_gen.errors import KerasGenError
+from keras_gen.images import save_grid, to_uint8
+from keras_gen import registry
+
+
+def _checkpoint_path(run_dir: Path) -> Path:
+    return Path(run_dir) / "checkpoints" / "last.keras"
+
+
+def load_checkpoint(path) -> keras.Model:
+    """Load a `.keras` checkpoint safely (no code runs), treating a skipped optimizer as an error:
+    Keras only warns when optimizer variables fail to load, and a resume from such a
+    checkpoint silently restarts Adam's moments."""
+    path = Path(path)
+    if not path.is_file():
+        raise KerasGenError(f"No checkpoint at {path}. Train first with `keras-gen train MODEL --out RUN`.")
+    registry.names()  # import every family, so their classes are registered for deserialisation
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        model = keras.saving.load_model(path, safe_mode=True)
+    for w in caught:
+        text = str(w.message)
+        if "Skipping variable loading for optimizer" in text or "optimizer" in text.lower() and "load" in text.lower():
+            raise KerasGenError(f"Checkpoint {path} did not restore its optimizer state: {text}")
+    return model
+
+
+def load_run(run_dir) -> tuple[keras.Model, dict]:
+    """The trained model of a run and its config."""
+    run_dir = Path(run_dir)
+    config_path = run_dir / "config.json"
+    if not config_path.is_file():
+        raise KerasGenError(
+            f"{run_dir} is not a training run (no config.json). Pass the --out folder of `keras-gen train`."
+        )
+    config = json.loads(config_path.read_text())
+    return load_checkpoint(_checkpoint_path(run_dir)), config
+
+
+def run_summary(run_dir) -> dict:
+    run_dir = Path(run_dir)
+    state_path = run_dir / "state.json"
+    state = json.loads(state_path.read_text()) if state_path.is_file() else {"epoch": 0}
+    config = json.loads((run_dir / "config.json").read_text())
+    return {**config, "epochs_done": state["epoch"],
+            "train_steps": state["epoch"] * config["steps_per_epoch"], "last_logs": state.get("logs", {})}
+
+
+def train(
+    model_name: str,
+    data: str,
+    out,
+    image_size: int | None = None,
+    epochs: int = 10,
+    steps_per_epoch: int | None = None,
+    batch_size: int = 64,
+    seed: int = 0,
+    options: list[str] | dict | None = None,
+    resume: bool = False,
+    data_dir: str | None = None,
+    jit_compile: bool | str = "auto",
+    verbose: int | str = "auto",
+    extra_callbacks: list | None = None,
+) -> dict:
+    """Train (or with `resume`, continue) a registered model on a data source; return a summary.
+
+    Resume is exact: the checkpoint restores weights, optimizer slots and the model's RNG state,
+    and the input pipeline skips the batches the finished epochs consumed, so a run stopped after
+    epoch k and resumed ends where an uninterrupted run would.
+    """
+    from keras_gen.data import describe, load_dataset
+
+    out = Path(out)
+    if epochs < 1:
+        raise KerasGenError(f"--epochs must be at least 1, got {epochs}.")
+    if resume:
+        if not (out / "config.json").is_file():
+            raise KerasGenError(f"Cannot resume: {out} has no config.json. Start a run without --resume.")
+        config = json.loads((out / "config.json").read_text())
+        model = load_checkpoint(_checkpoint_path(out))
+        initial_epoch = json.loads((out / "state.json").read_text())["epoch"]
+        if initial_epoch >= epochs:
+            raise KerasGenError(
+                f"{out} has already trained {initial_epoch} epochs; pass --epochs greater than that to continue."
+            )
+        config["epochs"] = epochs
+    else:
+        if (out / "config.json").exists():
+            raise KerasGenError(f"{out} already holds a run. Pass --resume to continue it, or choose another --out.")
+        spec = registry.get(model_name)
+        if isinstance(options, dict):
+            opts = dict(options)
+        else:
+            opts = registry.parse_options(spec, options)
+        info = describe(data, data_dir=data_dir)
+        image_size = int(image_size or info.default_image_size)
+        steps_per_epoch = int(steps_per_epoch or max(1, info.split_sizes["train"] // batch_size))
+        keras.utils.set_random_seed(seed)
+        if "seed" in spec.defaults and "seed" not in opts:
+            opts["seed"] = seed
+        model = registry.build(model_name, image_size=image_size, channels=info.channels,
+                               num_classes=info.num_classes, **opts)
+        model.compile(jit_compile=jit_compile)
+        config = {
+            "model": model_name, "options": opts, "data": data, "data_dir": data_dir,
+            "image_size": image_size, "channels": info.channels, "num_classes": info.num_classes,
+            "batch_size": batch_size, "seed": seed, "epochs": epochs, "steps_per_epoch": steps_per_epoch,
+            "keras_gen_version": __version__, "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
+        }
+        initial_epoch = 0
+        out.mkdir(parents=True, exist_ok=True)
+    write_json_atomic(out / "config.json", config)
+
+    steps = config["steps_per_epoch"]
+    dataset = load_dataset(
+        config["data"], split="train", image_size=config["image_size"], channels=config["channels"],
+        batch_size=config["batch_size"], shuffle=True, seed=config["seed"], repeat=True,
+        drop_remainder=True, data_dir=config["data_dir"],
+    )
+    if initial_epoch:
+        dataset = dataset.skip(initial_epoch * steps)  # the batches the finished epochs consumed
+
+    log_dir = out / "logs"
+    callbacks = [
+        keras.callbacks.TensorBoard(log_dir=str(log_dir), update_freq="epoch", write_graph=False),
+        SampleGrid(out / "samples", n=64, seed=config["seed"], log_dir=log_dir),
+        RunCheckpoint(out),
+        *(extra_callbacks or []),
+    ]
+    started = time.time()
+    history = model.fit(dataset, epochs=epochs, initial_epoch=initial_epoch, steps_per_epoch=steps,
+                        callbacks=callbacks, verbose=verbose, shuffle=False)  # data is shuffled by tf.data
+    seconds = time.time() - started
+
+    samples_png = save_grid(to_uint8(model.sample(64, seed=config["seed"])), out / "samples.png")
+    interpolation_png = None
+    if getattr(model, "latent_dim", None):
+        interpolation_png = save_grid(latent_interpolation(model), out / "interpolation.png", ncols=8)
+    return {
+        "run": str(out), "model": config["model"], "epochs": epochs, "initial_epoch": initial_epoch,
+        "steps_per_epoch": steps, "seconds": round(seconds, 1),
+        "history": {k: [float(x) for x in v] for k, v in history.history.items()},
+        "samples": str(samples_png), "interpolation": str(interpolation_png) if interpolation_png else None,
+        "checkpoint": str(_checkpoint_path(out)), "logs": str(log_dir),
+    }
