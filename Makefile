@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 # Demo settings: small enough for a 2-core CPU in a few minutes, big enough for readable digits.
 DEMO_RUN     ?= runs/demo-dcgan
 DEMO_EXPORTS ?= exports
-DEMO_EPOCHS  ?= 40
+DEMO_EPOCHS  ?= 100
 
 .PHONY: venv demo test bench clean
 
@@ -22,7 +22,7 @@ $(STAMP): requirements.txt pyproject.toml
 
 demo: $(STAMP)
 	@rm -rf $(DEMO_RUN)
-	TF_CPP_MIN_LOG_LEVEL=2 $(BIN)/keras-gen train dcgan --data digits --out $(DEMO_RUN) --epochs $(DEMO_EPOCHS) --set base_filters=32 --seed 0
+	TF_CPP_MIN_LOG_LEVEL=2 $(BIN)/keras-gen train dcgan --data digits --out $(DEMO_RUN) --image-size 16 --epochs $(DEMO_EPOCHS) --seed 0
 	TF_CPP_MIN_LOG_LEVEL=2 $(BIN)/keras-gen export $(DEMO_RUN) --out $(DEMO_EXPORTS) --name demo-dcgan
 	$(BIN)/keras-gen sample $(DEMO_EXPORTS)/demo-dcgan --n 64 --seed 0 --out $(DEMO_RUN)/onnx_grid.png
 	@echo

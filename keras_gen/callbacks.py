@@ -97,3 +97,36 @@ def latent_interpolation(model, seeds=(0, 1, 2, 3, 4, 5, 6, 7), steps: int = 8) 
             z = (np.sin((1 - t) * omega) * za + np.sin(t * omega) * zb) / np.sin(omega)
         rows.append(np.asarray(model.generate(z.astype(np.float32))))
     return to_uint8(np.concatenate(rows, axis=0))
+
+
+class PeriodicEvaluation(keras.callbacks.Callback):
+    """Every `every` epochs, score `n` samples with a `keras_gen.evaluation.Evaluator` and log
+    each figure (and its real-vs-real floor, once) to TensorBoard under `eval/`; the figures
+    also enter the epoch's logs, so `History` and later callbacks see them."""
+
+    def __init__(self, evaluator, every: int = 5, n: int = 500, metrics=("fid", "kid"), seed: int = 1,
+                 log_dir=None):
+        super().__init__()
+        self.evaluator, self.every, self.n, self.metrics, self.seed = evaluator, every, n, tuple(metrics), seed
+        self.log_dir = log_dir
+        self._writer = None
+        self.results: list[tuple[int, dict]] = []
+
+    def on_epoch_end(self, epoch, logs=None):
+        if (epoch + 1) % self.every:
+            return
+        report = self.evaluator.evaluate(self.model.sample(self.n, seed=self.seed), self.metrics)
+        scalars = {f"eval/{name}": r["generated"] for name, r in report["metrics"].items()}
+        scalars.update({f"eval/{name}_floor": r["floor"] for name, r in report["metrics"].items()})
+        self.results.append((epoch + 1, scalars))
+        if logs is not None:
+            logs.update({k.replace("/", "_"): v for k, v in scalars.items()})
+        if self.log_dir is not None:
+            import tensorflow as tf
+
+            if self._writer is None:
+                self._writer = tf.summary.create_file_writer(str(Path(self.log_dir) / "eval"))
+            with self._writer.as_default():
+                for key, value in scalars.items():
+                    tf.summary.scalar(key, value, step=epoch + 1)
+            self._writer.flush()

@@ -60,7 +60,8 @@ def cmd_train(args) -> int:
         args.model, args.data, args.out, image_size=args.image_size, epochs=args.epochs or 10,
         steps_per_epoch=args.steps_per_epoch, batch_size=args.batch_size, seed=args.seed,
         options=args.set, resume=args.resume, data_dir=args.data_dir,
-        jit_compile=args.jit_compile,
+        jit_compile=args.jit_compile, eval_every=args.eval_every, eval_metrics=args.eval_metrics,
+        eval_n=args.eval_n, verbose=1 if sys.stdout.isatty() else 2,  # one line an epoch in logs
     )
     print(f"\ntrained {summary['model']} for epochs {summary['initial_epoch'] + 1}..{summary['epochs']} "
           f"({summary['steps_per_epoch']} steps each) in {summary['seconds']} s")
@@ -154,6 +155,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
     p.add_argument("--jit-compile", default="auto", type=lambda s: {"true": True, "false": False}.get(s.lower(), s),
                    help="XLA-compile train_step: true | false | auto (default)")
+    p.add_argument("--eval-every", type=int, default=0, help="evaluate every N epochs (domain FID/KID to TensorBoard)")
+    p.add_argument("--eval-metrics", default="fid,kid")
+    p.add_argument("--eval-n", type=int, default=500, help="samples per periodic evaluation")
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("sample", help="draw a grid of samples from a run or an export")

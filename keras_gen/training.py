@@ -84,6 +84,9 @@ def train(
     jit_compile: bool | str = "auto",
     verbose: int | str = "auto",
     extra_callbacks: list | None = None,
+    eval_every: int = 0,
+    eval_metrics: str = "fid,kid",
+    eval_n: int = 500,
 ) -> dict:
     """Train (or with `resume`, continue) a registered model on a data source; return a summary.
 
@@ -150,6 +153,13 @@ def train(
         RunCheckpoint(out),
         *(extra_callbacks or []),
     ]
+    if eval_every:
+        from keras_gen.callbacks import PeriodicEvaluation
+        from keras_gen.evaluation import Evaluator, parse_metrics
+
+        evaluator = Evaluator(config["data"], n_real=eval_n, seed=config["seed"], data_dir=config["data_dir"])
+        callbacks.append(PeriodicEvaluation(evaluator, every=eval_every, n=eval_n, metrics=parse_metrics(eval_metrics),
+                                            log_dir=log_dir))
     started = time.time()
     history = model.fit(dataset, epochs=epochs, initial_epoch=initial_epoch, steps_per_epoch=steps,
                         callbacks=callbacks, verbose=verbose, shuffle=False)  # data is shuffled by tf.data

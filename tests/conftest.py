@@ -17,3 +17,13 @@ def _seed_everything():
     keras.utils.set_random_seed(0)
     np.random.seed(0)
     yield
+
+
+@pytest.fixture(scope="session")
+def digits_classifier_cache(tmp_path_factory):
+    """A cache folder holding the digits domain classifier, trained once per test session."""
+    from keras_gen.features.classifier import load_domain_classifier
+
+    cache = tmp_path_factory.mktemp("classifier-cache")
+    load_domain_classifier("digits", cache_dir=str(cache))
+    return cache

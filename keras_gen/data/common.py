@@ -1,0 +1,172 @@
+"""What every data source shares: `DataInfo`, argument checks, resizing and channel conversion.
+
+Sources hand their images around as uint8 (N, H, W, C) arrays (or uint8 tensors in a TFDS
+pipeline): four times smaller than float32 in memory and in `tf.data`'s cache. The conversion
+to the library's float32 [-1, 1] happens once, at the end, through `keras_gen.images.from_uint8`.
+
+Resizing is antialiased bilinear everywhere (Pillow's BILINEAR widens its triangle filter when
+it shrinks an image, as `tf.image.resize(..., antialias=True)` does), so a 512-pixel crop
+shrunk to 32 pixels averages its pixels instead of aliasing. Non-square images are centre-cropped
+to a square first: generative models here take square inputs, and cropping keeps the aspect.
+
+RGB -> gray uses the ITU-R BT.601 luma weights (0.299, 0.587, 0.114), the same as Pillow's
+"L" conversion and `tf.image.rgb_to_grayscale`; gray -> RGB repeats the channel. Alpha is
+composited onto white (a transparent background reads as paper, not as black).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from keras_gen.errors import KerasGenError
+
+SPLITS = ("train", "test")
+MIN_IMAGE_SIZE, MAX_IMAGE_SIZE = 4, 1024
+LUMA = np.array([0.299, 0.587, 0.114], np.float32)
+
+
+@dataclass(frozen=True)
+class DataInfo:
+    """What a data source holds, before any resizing or channel conversion."""
+
+    name: str
+    default_image_size: int  # side of the square images `image_size=None` gives
+    channels: int  # 1 or 3: the source's native channels, the default for `channels=None`
+    num_classes: int | None  # None when the source has no labels
+    class_names: list | None  # class index -> name
+    split_sizes: dict = field(default_factory=dict)  # {"train": N, "test": M}
+    description: str = ""
+
+    @property
+    def has_labels(self) -> bool:
+        return self.num_classes is not None
+
+
+# --------------------------------------------------------------------------- argument checks
+
+
+def check_split(split: str) -> str:
+    if split not in SPLITS:
+        raise KerasGenError(f"unknown split {split!r}; every data source has the splits {', '.join(SPLITS)}")
+    return split
+
+
+def check_image_size(image_size, default: int) -> int:
+    if image_size is None:
+        return int(default)
+    if isinstance(image_size, bool) or not isinstance(image_size, (int, np.integer)):
+        raise KerasGenError(f"image_size must be an integer number of pixels, got {image_size!r}")
+    if not MIN_IMAGE_SIZE <= int(image_size) <= MAX_IMAGE_SIZE:
+        raise KerasGenError(
+            f"image_size {image_size} is out of range: pass a side between {MIN_IMAGE_SIZE} and {MAX_IMAGE_SIZE} pixels"
+        )
+    return int(image_size)
+
+
+def check_channels(channels, default: int) -> int:
+    if channels is None:
+        return int(default)
+    if channels not in (1, 3):
+        raise KerasGenError(f"channels must be 1 (grayscale) or 3 (RGB), got {channels!r}")
+    return int(channels)
+
+
+def check_limit(limit) -> int | None:
+    if limit is None:
+        return None
+    if isinstance(limit, bool) or not isinstance(limit, (int, np.integer)) or limit < 1:
+        raise KerasGenError(f"limit must be a positive number of images or None, got {limit!r}")
+    return int(limit)
+
+
+def split_seed(seed: int, split: str, stream: int = 0) -> int:
+    """A 32-bit seed for (user seed, split, stream): train and test never share random draws."""
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise KerasGenError(f"seed must be a non-negative integer, got {seed!r}")
+    return int(np.random.SeedSequence([int(seed), SPLITS.index(split), int(stream)]).generate_state(1)[0])
+
+
+# --------------------------------------------------------------------------- numpy conversions
+
+
+def center_crop_box(width: int, height: int) -> tuple[int, int, int, int]:
+    """(left, top, right, bottom) of the largest centred square."""
+    side = min(width, height)
+    left, top = (width - side) // 2, (height - side) // 2
+    return left, top, left + side, top + side
+
+
+def resize_uint8(images: np.ndarray, size: int) -> np.ndarray:
+    """Centre-crop to square and resize a uint8 batch (N, H, W, C) to (N, size, size, C)."""
+    from PIL import Image
+
+    images = np.asarray(images, np.uint8)
+    n, h, w, c = images.shape
+    if h == w == size:
+        return images
+    out = np.empty((n, size, size, c), np.uint8)
+    box = center_crop_box(w, h)
+    for i in range(n):
+        pil = Image.fromarray(images[i, :, :, 0] if c == 1 else images[i])
+        out[i] = np.asarray(pil.crop(box).resize((size, size), Image.BILINEAR)).reshape(size, size, c)
+    return out
+
+
+def composite_on_white(rgba: np.ndarray) -> np.ndarray:
+    """(..., C+1) uint8 with alpha last -> (..., C) uint8 over a white background."""
+    rgba = np.asarray(rgba, np.float32)
+    alpha = rgba[..., -1:] / 255.0
+    return np.round(rgba[..., :-1] * alpha + 255.0 * (1.0 - alpha)).astype(np.uint8)
+
+
+def convert_channels(images: np.ndarray, channels: int) -> np.ndarray:
+    """uint8 (..., C) with C in 1, 2 (gray+alpha), 3, 4 (RGBA) -> uint8 (..., channels)."""
+    images = np.asarray(images, np.uint8)
+    c = images.shape[-1]
+    if c in (2, 4):
+        images, c = composite_on_white(images), c - 1
+    if c == channels:
+        return images
+    if c == 1 and channels == 3:
+        return np.repeat(images, 3, axis=-1)
+    if c == 3 and channels == 1:
+        gray = np.round(images.astype(np.float32) @ LUMA)
+        return np.clip(gray, 0, 255).astype(np.uint8)[..., None]
+    raise KerasGenError(f"cannot convert images with {c} channels to {channels}")
+
+
+def prepare_uint8(images: np.ndarray, image_size: int, channels: int) -> np.ndarray:
+    """Resize and convert channels: the one path every in-memory source goes through."""
+    images = np.asarray(images, np.uint8)
+    if images.ndim == 3:
+        images = images[..., None]
+    return convert_channels(resize_uint8(images, image_size), channels)
+
+
+# --------------------------------------------------------------------------- TensorFlow versions
+
+
+def prepare_uint8_tf(image, image_size: int, channels: int):
+    """The TF-graph twin of `prepare_uint8` for one (H, W, C) uint8 image (TFDS pipelines)."""
+    import tensorflow as tf
+
+    image = tf.convert_to_tensor(image)
+    shape = tf.shape(image)
+    h, w = shape[0], shape[1]
+    side = tf.minimum(h, w)
+    image = tf.image.crop_to_bounding_box(image, (h - side) // 2, (w - side) // 2, side, side)
+    image = tf.cast(image, tf.float32)
+    c = image.shape[-1]
+    if c in (2, 4):  # alpha last: composite onto white
+        alpha = image[..., -1:] / 255.0
+        image, c = image[..., :-1] * alpha + 255.0 * (1.0 - alpha), c - 1
+    image = tf.image.resize(image, (image_size, image_size), method="bilinear", antialias=True)
+    if c == 1 and channels == 3:
+        image = tf.image.grayscale_to_rgb(image)
+    elif c == 3 and channels == 1:
+        image = tf.image.rgb_to_grayscale(image)
+    elif c != channels:
+        raise KerasGenError(f"cannot convert images with {c} channels to {channels}")
+    return tf.cast(tf.clip_by_value(tf.round(image), 0.0, 255.0), tf.uint8)

@@ -1,0 +1,149 @@
+"""Two-domain image sets for translation models: paired (pix2pix) and unpaired (CycleGAN).
+
+Paired sets (`load_paired`), image i of A corresponds to image i of B:
+- `path/A/...` and `path/B/...`: files with the same relative path, extension aside, form a pair
+  (`A/x.png` with `B/x.jpg`). Pairs are split by a hash of that path, as in folders.py.
+- otherwise every image under `path` holds a pair side by side, A on the left half and B on the
+  right (the pix2pix data sets' format: facades, maps, edges2shoes). If `path/train` exists,
+  it is the train split and `path/test` (else `path/val`) the test split; otherwise files are
+  split by hash.
+
+Unpaired sets (`load_unpaired`), A and B are independent collections:
+- `path/trainA`, `path/trainB`, `path/testA`, `path/testB` (the CycleGAN data sets' layout), or
+- `path/A`, `path/B`, each split by hash.
+
+Images are decoded, centre-cropped and resized like any folder (folders.py); default size 64.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from keras_gen.data import folders
+from keras_gen.data.common import check_channels, check_image_size, check_limit, check_split, prepare_uint8
+from keras_gen.errors import KerasGenError
+from keras_gen.images import from_uint8
+
+
+def _root(path) -> Path:
+    root = Path(path).expanduser()
+    if not root.is_dir():
+        raise KerasGenError(f"two-domain data folder {str(root)!r} does not exist or is not a folder")
+    return root
+
+
+def _domain_channels(index: folders.FolderIndex, channels) -> int:
+    return check_channels(channels, folders.default_channels(index))
+
+
+def _load_index(index: folders.FolderIndex, idx, size: int, channels: int, where: str) -> tuple[np.ndarray, list]:
+    return folders.decode_files([index.root / index.files[i] for i in idx], size, channels, where)
+
+
+def load_unpaired(path, split: str = "train", image_size=None, channels=None, limit=None):
+    """(images_a, images_b): float32 [-1, 1] arrays of the two domains, in general of different lengths."""
+    root, split, limit = _root(path), check_split(split), check_limit(limit)
+    size = check_image_size(image_size, folders.DEFAULT_IMAGE_SIZE)
+    cyclegan = (root / "trainA").is_dir() and (root / "trainB").is_dir()
+    if not cyclegan and not ((root / "A").is_dir() and (root / "B").is_dir()):
+        raise KerasGenError(
+            f"{str(root)!r} is not an unpaired set: it needs subfolders A and B (or trainA, trainB, testA, testB)"
+        )
+    out = []
+    for domain in ("A", "B"):
+        folder = root / (f"{split}{domain}" if cyclegan else domain)
+        index = folders.scan_folder(folder)
+        idx = np.arange(len(index.files)) if cyclegan else index.splits[split]
+        if len(idx) == 0:
+            raise KerasGenError(f"domain {domain} of {str(root)!r} has no images in its {split!r} split; add images")
+        images, _ = _load_index(index, idx[:limit], size, _domain_channels(index, channels), f"{folder} ({split})")
+        out.append(from_uint8(images))
+    return out[0], out[1]
+
+
+def _split_halves(array: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    half = array.shape[1] // 2
+    return array[:, :half], array[:, half : 2 * half]
+
+
+def _side_by_side(root: Path, split: str, size: int, channels, limit):
+    held_out = next((root / d for d in ("test", "val") if (root / d).is_dir()), None)
+    if (root / "train").is_dir() and held_out is not None:
+        index = folders.scan_folder(root / "train" if split == "train" else held_out)
+        idx = np.arange(len(index.files))
+    else:
+        index = folders.scan_folder(root)
+        idx = index.splits[split]
+    channels = _domain_channels(index, channels)
+    a, b, bad = [], [], []
+    for i in idx[:limit]:
+        try:
+            whole = folders.decode_image(index.root / index.files[i], None)
+        except Exception as err:
+            bad.append(f"{index.files[i]}: {err}")
+            continue
+        left, right = _split_halves(whole)
+        a.append(prepare_uint8(left[None], size, channels)[0])
+        b.append(prepare_uint8(right[None], size, channels)[0])
+    if not a:
+        raise KerasGenError(f"no readable side-by-side pairs in the {split!r} split of {str(root)!r}")
+    if bad:
+        import warnings
+
+        warnings.warn(f"skipped {len(bad)} unreadable image files of {len(bad) + len(a)} in {root} (first: {bad[0]})",
+                      folders.UnreadableImagesWarning, stacklevel=3)  # fmt: skip
+    return np.stack(a), np.stack(b)
+
+
+def load_paired(path, split: str = "train", image_size=None, channels=None, limit=None):
+    """(images_a, images_b): aligned float32 [-1, 1] arrays, pair i = (images_a[i], images_b[i])."""
+    root, split, limit = _root(path), check_split(split), check_limit(limit)
+    size = check_image_size(image_size, folders.DEFAULT_IMAGE_SIZE)
+    if not ((root / "A").is_dir() and (root / "B").is_dir()):
+        a, b = _side_by_side(root, split, size, channels, limit)
+        return from_uint8(a), from_uint8(b)
+    ia, ib = folders.scan_folder(root / "A"), folders.scan_folder(root / "B")
+    stem = lambda f: f.rsplit(".", 1)[0]  # noqa: E731
+    where_b = {stem(f): i for i, f in enumerate(ib.files)}
+    pairs = [(i, where_b[stem(f)]) for i, f in enumerate(ia.files) if stem(f) in where_b]
+    if not pairs:
+        raise KerasGenError(f"no pairs in {str(root)!r}: files in A and B must share names (A/x.png with B/x.jpg)")
+    keys = [stem(ia.files[i]) for i, _ in pairs]
+    hashes = np.array([folders._hash_fraction(k) for k in keys])
+    in_test = hashes < folders.TEST_FRACTION
+    if not in_test.any() and len(pairs) >= 2:
+        in_test[int(np.argmin(hashes))] = True
+    chosen = [p for p, t in zip(pairs, in_test, strict=True) if t == (split == "test")][:limit]
+    if not chosen:
+        raise KerasGenError(f"the {split!r} split of {str(root)!r} has no pairs ({len(pairs)} in all); add pairs")
+    a, kept_a = _load_index(ia, [i for i, _ in chosen], size, _domain_channels(ia, channels), f"{root}/A")
+    b, kept_b = _load_index(ib, [j for _, j in chosen], size, _domain_channels(ib, channels), f"{root}/B")
+    both = sorted(set(kept_a) & set(kept_b))  # a pair with an unreadable side is dropped whole
+    a = a[[kept_a.index(k) for k in both]]
+    b = b[[kept_b.index(k) for k in both]]
+    return from_uint8(a), from_uint8(b)
+
+
+def pair_dataset(images_a, images_b, batch_size=1, shuffle=True, seed=0, paired=True, repeat=False,
+                 drop_remainder=True):  # fmt: skip
+    """A `tf.data.Dataset` of (a, b) batches. Paired: aligned pairs, shuffled together. Unpaired:
+    each domain shuffled on its own; an epoch is as long as the larger domain (the smaller repeats)."""
+    import tensorflow as tf
+
+    n = max(len(images_a), len(images_b))
+    if drop_remainder and (len(images_a) if paired else n) < batch_size:
+        raise KerasGenError(f"fewer images than batch_size={batch_size}; lower the batch size")
+    if paired:
+        ds = tf.data.Dataset.from_tensor_slices((images_a, images_b))
+        ds = ds.shuffle(len(images_a), seed=seed) if shuffle else ds
+    else:
+        parts = []
+        for k, images in enumerate((images_a, images_b)):
+            part = tf.data.Dataset.from_tensor_slices(images)
+            part = part.shuffle(len(images), seed=seed + k) if shuffle else part
+            parts.append(part.repeat())
+        ds = tf.data.Dataset.zip(tuple(parts)).take(n)
+    ds = ds.repeat() if repeat else ds
+    return ds.batch(batch_size, drop_remainder=drop_remainder).prefetch(tf.data.AUTOTUNE)

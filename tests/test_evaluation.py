@@ -1,0 +1,53 @@
+"""keras-gen evaluate: figures beside the real-vs-real floor, on the offline domain features."""
+
+import json
+
+import numpy as np
+import pytest
+
+from keras_gen import KerasGenError
+from keras_gen.cli import main
+from keras_gen.data import load_arrays
+from keras_gen.evaluation import Evaluator, parse_metrics
+from keras_gen.training import train
+
+
+@pytest.fixture(scope="module")
+def evaluator(digits_classifier_cache):
+    return Evaluator("digits", n_real=400, cache_dir=str(digits_classifier_cache))
+
+
+def test_real_images_score_like_the_floor_and_noise_scores_far_worse(evaluator):
+    real, _, _ = load_arrays("digits", "train", limit=400, seed=1)
+    noise = np.random.default_rng(0).uniform(-1, 1, real.shape).astype(np.float32)
+    on_real = evaluator.evaluate(real, ("fid", "kid", "pr", "mem", "div", "is"))["metrics"]
+    on_noise = evaluator.evaluate(noise, ("fid", "kid", "pr"))["metrics"]
+    floor = on_real["fid"]["floor"]
+    assert on_noise["fid"]["generated_matched"] > 10 * max(floor, 1e-3)
+    assert on_noise["kid"]["generated_matched"] > 10 * max(on_real["kid"]["floor"], 1e-4)
+    assert on_noise["precision"]["generated_matched"] < 0.2
+    assert on_real["precision"]["generated_matched"] > 0.7 and on_real["recall"]["generated_matched"] > 0.7
+    # training images themselves are "generated" here: the memorisation check must flag them
+    assert on_real["memorisation_ratio"]["generated"] < 0.1 and on_real["memorised_fraction"]["generated"] > 0.9
+    assert on_real["is"]["generated"] > 5  # ten well-separated classes: IS near 10
+
+
+def test_metric_names_are_checked():
+    assert parse_metrics("fid, KID") == ["fid", "kid"]
+    with pytest.raises(KerasGenError, match="Unknown metric"):
+        parse_metrics("fid,lpips")
+
+
+def test_cli_evaluate_a_run_prints_the_floor_and_writes_json(tmp_path, capsys, digits_classifier_cache):
+    run = tmp_path / "run"
+    train("dcgan", "digits", run, epochs=1, image_size=16, batch_size=16, steps_per_epoch=2,
+          options=["base_filters=4", "latent_dim=8"], verbose=0)
+    out_json = tmp_path / "eval.json"
+    code = main(["evaluate", str(run), "--metrics", "fid,kid", "--n", "100", "--json", str(out_json),
+                 "--cache-dir", str(digits_classifier_cache)])
+    assert code == 0
+    printed = capsys.readouterr().out
+    assert "floor: test vs train" in printed and "fid" in printed and "kid x1000" in printed
+    report = json.loads(out_json.read_text())
+    assert report["data"] == "digits" and report["n_generated"] == 100
+    assert report["metrics"]["fid"]["generated"] > report["metrics"]["fid"]["floor"]

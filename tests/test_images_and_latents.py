@@ -1,0 +1,52 @@
+import subprocess
+import sys
+
+import numpy as np
+import tensorflow as tf
+
+from keras_gen.images import from_uint8, make_grid, save_grid, to_uint8
+from keras_gen.latents import gaussian_latents, gaussian_latents_tf
+
+
+def test_uint8_round_trip_is_exact_for_numpy_and_tf():
+    pixels = np.arange(256, dtype=np.uint8).reshape(1, 16, 16, 1)
+    floats = from_uint8(pixels)
+    assert floats.dtype == np.float32 and floats.min() == -1.0 and floats.max() == 1.0
+    np.testing.assert_array_equal(to_uint8(floats), pixels)
+    np.testing.assert_array_equal(to_uint8(from_uint8(tf.constant(pixels))).numpy(), pixels)
+
+
+def test_to_uint8_clips_and_rounds():
+    x = np.array([-3.0, -1.0, -0.999, 0.0, 0.999, 1.0, 7.0], np.float32)
+    expected = np.clip(np.round((x + 1) * 127.5), 0, 255).astype(np.uint8)
+    np.testing.assert_array_equal(to_uint8(x), expected)
+    np.testing.assert_array_equal(to_uint8(tf.constant(x)).numpy(), expected)
+    assert to_uint8(x)[0] == 0 and to_uint8(x)[-1] == 255
+
+
+def test_grid_layout_and_png(tmp_path):
+    images = np.stack([np.full((4, 4, 3), i * 20, np.uint8) for i in range(5)])
+    grid = make_grid(images, ncols=3, pad=1)
+    assert grid.shape == (2 * 5 + 1, 3 * 5 + 1, 3)
+    assert (grid[1:5, 6:10] == 20).all()  # second image in the first row
+    path = save_grid(images, tmp_path / "g.png")
+    from PIL import Image
+
+    assert Image.open(path).size[0] >= grid.shape[1]
+
+
+def test_latents_are_gaussian_seeded_and_identical_in_numpy_and_tf():
+    z = gaussian_latents(500, 64, seed=3)
+    assert z.shape == (500, 64) and z.dtype == np.float32
+    assert abs(z.mean()) < 0.02 and abs(z.std() - 1) < 0.02
+    np.testing.assert_array_equal(z, gaussian_latents(500, 64, seed=3))
+    assert not np.allclose(z[:4], gaussian_latents(4, 64, seed=4))
+    np.testing.assert_array_equal(gaussian_latents(4, 64, seed=3), z[:4])  # prefix-stable
+    graph = tf.function(lambda n, s: gaussian_latents_tf(n, 64, s))
+    np.testing.assert_allclose(graph(tf.constant(500), tf.constant(3, tf.int64)).numpy(), z, atol=1e-5)
+
+
+def test_image_and_latent_helpers_do_not_import_tensorflow():
+    code = ("import sys, numpy as np; from keras_gen.images import to_uint8; from keras_gen.latents import "
+            "gaussian_latents; to_uint8(gaussian_latents(2, 3, 0)); assert 'tensorflow' not in sys.modules")
+    subprocess.run([sys.executable, "-c", code], check=True)

@@ -1,0 +1,45 @@
+import pytest
+
+from keras_gen import KerasGenError, registry
+from keras_gen.cli import main
+
+
+def test_dcgan_is_registered_with_typed_options():
+    assert "dcgan" in registry.names()
+    spec = registry.get("dcgan")
+    assert {"serving_default", "sample"} <= set(spec.exports)
+    opts = registry.parse_options(spec, ["latent_dim=16", "generator_loss=minimax", "label_smoothing=0.1"])
+    assert opts == {"latent_dim": 16, "generator_loss": "minimax", "label_smoothing": 0.1}
+    model = registry.build("dcgan", image_size=16, channels=1, **opts)
+    assert model.latent_dim == 16 and model.generator_loss_kind == "minimax"
+
+
+@pytest.mark.parametrize("pairs,match", [
+    (["nope=1"], "has no option 'nope'"),
+    (["latent_dim=big"], "expected a int"),
+    (["latent_dim"], "key=value"),
+])
+def test_bad_options_are_clear_errors(pairs, match):
+    with pytest.raises(KerasGenError, match=match):
+        registry.parse_options(registry.get("dcgan"), pairs)
+
+
+def test_unknown_model_names_the_registered_ones():
+    with pytest.raises(KerasGenError, match="dcgan"):
+        registry.get("stylegan9")
+
+
+def test_cli_errors_are_one_line_and_exit_2(capsys, tmp_path):
+    assert main(["train", "stylegan9", "--out", str(tmp_path / "r")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("keras-gen: error: Unknown model") and "Traceback" not in err
+    assert main(["sample", str(tmp_path / "missing"), "--out", str(tmp_path / "g.png")]) == 2
+    assert "does not exist" in capsys.readouterr().err
+    assert main(["export", str(tmp_path), "--out", str(tmp_path / "e")]) == 2
+    assert "not a training run" in capsys.readouterr().err
+
+
+def test_cli_lists_models(capsys):
+    assert main(["models"]) == 0
+    out = capsys.readouterr().out
+    assert "dcgan" in out and "serving_default" in out and "base_filters" in out
