@@ -12,8 +12,9 @@ included), then latents -> float images is timed at batch 1 and 64 for:
     savedmodel       the reloaded SavedModel's `generate` signature (what TF Serving runs)
     onnxruntime      model.onnx in onnxruntime (the edge path; CUDA provider when usable)
 
-Each cell: warm-up calls, then the median of repeated calls (at least --repeats, and more
-while under --min-seconds); results are synchronised to host numpy so GPU work is counted.
+Each cell: warm-up calls, then the median of repeated calls (at least --repeats rounds, more
+while under --min-seconds), taken round-robin across runtimes so that background load on a
+shared machine affects them alike; results are synchronised to host numpy so GPU work counts.
 The ratio column is keras-call's median divided by the runtime's (above 1: faster than Keras).
 """
 
@@ -33,14 +34,20 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 
 
-def _time(fn, warmup: int, repeats: int, min_seconds: float) -> list[float]:
-    for _ in range(warmup):
-        fn()
-    times, start = [], time.perf_counter()
-    while len(times) < repeats or (time.perf_counter() - start < min_seconds and len(times) < 50 * repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
+def _time_interleaved(fns: dict, warmup: int, repeats: int, min_seconds: float) -> dict[str, list[float]]:
+    """Per-call times of each fn, taken round-robin so background load hits every runtime alike."""
+    for fn in fns.values():
+        for _ in range(warmup):
+            fn()
+    times = {name: [] for name in fns}
+    start = time.perf_counter()
+    rounds = 0
+    while rounds < repeats or (time.perf_counter() - start < min_seconds and rounds < 50 * repeats):
+        for name, fn in fns.items():
+            t0 = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - t0)
+        rounds += 1
     return times
 
 
@@ -65,12 +72,11 @@ def main(argv=None) -> dict:
     parser.add_argument("--base-filters", type=int, default=64)
     parser.add_argument("--batches", type=int, nargs="+", default=[1, 64])
     parser.add_argument("--warmup", type=int, default=3)
-    parser.add_argument("--repeats", type=int, default=10)
-    parser.add_argument("--min-seconds", type=float, default=1.0, help="keep timing a cell at least this long")
+    parser.add_argument("--repeats", type=int, default=20)
+    parser.add_argument("--min-seconds", type=float, default=3.0, help="keep timing each batch size at least this long")
     parser.add_argument("--json", help="also write the results here (e.g. benchmarks/out/sample_latency.json)")
     args = parser.parse_args(argv)
 
-    import numpy as np
     import tensorflow as tf
 
     from export import export_model
@@ -103,9 +109,9 @@ def main(argv=None) -> dict:
         for batch in args.batches:
             z_np = gaussian_latents(batch, int(meta["latent_dim"]), seed=0)
             z_tf = tf.constant(z_np)
-            for runtime, fn in runtimes.items():
-                z = z_np if runtime.startswith("onnxruntime") else z_tf
-                times = _time(lambda: fn(z), args.warmup, args.repeats, args.min_seconds)
+            calls = {rt: (lambda fn=fn, z=(z_np if rt.startswith("onnxruntime") else z_tf): fn(z))
+                     for rt, fn in runtimes.items()}
+            for runtime, times in _time_interleaved(calls, args.warmup, args.repeats, args.min_seconds).items():
                 median = statistics.median(times)
                 rows.append({"runtime": runtime, "batch": batch, "median_ms": median * 1e3,
                              "images_per_s": batch / median, "calls": len(times)})

@@ -111,10 +111,12 @@ def cmd_export(args) -> int:
                                training_info=training_info)
     manifest = json.loads((Path(version_dir) / "manifest.json").read_text())
     print(f"exported {config['model']} to {version_dir}")
-    parity = manifest.get("parity", {})
-    for key, value in sorted(parity.items()):
-        if isinstance(value, (int, float)):
-            print(f"  parity {key}: {value:.3g}")
+    parity = manifest["parity"]
+    print(f"  parity on {parity['n']} inputs (max abs difference of float outputs, limit {parity['atol']:g}):")
+    for output, pairs in parity["outputs"].items():
+        for pair, value in pairs.items():
+            print(f"    {output}: {pair.replace('_vs_', ' vs '):28s} {value:.3g}")
+    print(f"  files: {', '.join(sorted(manifest['files']))}")
     return 0
 
 

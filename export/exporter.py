@@ -1,0 +1,217 @@
+"""Write one export version: SavedModel + model.onnx + manifest.json, checked, then renamed into place.
+
+Steps (nothing is visible to a server until the last one):
+  1. make OUT/NAME/.tmp-<version>-<random>/ (dot-prefixed: TF Serving and `serving.repository`
+     only look at numeric directories; same filesystem as the final directory, so the final
+     rename is atomic);
+  2. SavedModel via `keras.export.ExportArchive`: every endpoint of `model.export_endpoints()`
+     with its input signature, `serving_default` included, outputs as named dicts;
+  3. model.onnx from the `onnx=True` endpoint via tf2onnx (named inputs/outputs, dynamic batch);
+  4. parity: Keras vs SavedModel vs onnxruntime on `model.parity_inputs(parity_n, seed=0)`;
+  5. manifest.json with the parity figures and every file's sha256 and size; fsync;
+  6. rename to OUT/NAME/<version>. On any failure the temporary directory is removed.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import math
+import numbers
+import os
+import re
+import shutil
+import tempfile
+from pathlib import Path
+
+from export.manifest import FORMAT, FORMAT_VERSION, write_manifest
+from keras_gen.errors import KerasGenError
+
+_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+
+
+def _versions(model_dir: Path) -> list[int]:
+    if not model_dir.is_dir():
+        return []
+    return sorted(int(p.name) for p in model_dir.iterdir() if p.name.isdigit() and p.name.isascii())
+
+
+def _check_version(version) -> int:
+    if isinstance(version, bool) or not (isinstance(version, int) or (isinstance(version, str) and version.isdigit())):
+        raise KerasGenError(f"--version must be a non-negative integer (TF Serving's rule), got {version!r}.")
+    version = int(version)
+    if not 0 <= version < 2**63:
+        raise KerasGenError(f"--version must be a non-negative int64, got {version}.")
+    return version
+
+
+def _check_endpoints(model) -> tuple[dict, str]:
+    endpoints = model.export_endpoints()
+    if "serving_default" not in endpoints:
+        raise KerasGenError(f"{type(model).__name__}.export_endpoints() has no 'serving_default' endpoint (TF Serving needs one).")
+    onnx_names = [name for name, ep in endpoints.items() if ep.onnx]
+    if len(onnx_names) != 1:
+        raise KerasGenError(
+            f"{type(model).__name__}.export_endpoints() marks {len(onnx_names)} endpoints onnx=True; exactly one is exported to ONNX."
+        )
+    for name, ep in endpoints.items():
+        unnamed = [i for i, spec in enumerate(ep.input_signature) if not getattr(spec, "name", None)]
+        if unnamed:
+            raise KerasGenError(f"Endpoint {name!r}: input specs {unnamed} have no name; signatures need named inputs.")
+    return endpoints, onnx_names[0]
+
+
+def _spec_json(spec, value_range=None) -> dict:
+    out = {"name": spec.name, "dtype": spec.dtype.name, "shape": None if spec.shape.rank is None else spec.shape.as_list()}
+    if value_range is not None:
+        out["range"] = list(value_range)
+    return out
+
+
+def _describe_endpoint(ep, tf_function) -> dict:
+    """Inputs and outputs (from the traced function) of one endpoint, for the manifest."""
+    import tensorflow as tf
+
+    outputs = tf_function.get_concrete_function().structured_outputs
+    if not isinstance(outputs, dict):
+        raise KerasGenError(f"Endpoint functions must return a dict of named outputs, got {type(outputs).__name__}.")
+    ranges = ep.output_ranges or {}
+    return {
+        "description": ep.description,
+        "onnx": bool(ep.onnx),
+        "inputs": [_spec_json(spec) for spec in ep.input_signature],
+        "outputs": [
+            _spec_json(tf.TensorSpec(t.shape, t.dtype, name=key), ranges.get(key))
+            for key, t in sorted(outputs.items())
+        ],
+    }
+
+
+def _write_saved_model(endpoints: dict, path: Path) -> dict:
+    """SavedModel with one signature per endpoint; returns the archive's tf.functions by name."""
+    import keras
+
+    # No archive.track(model): the archive then saves only the variables the endpoints use (the
+    # generator's), not the discriminator's or an EMA copy's. Nothing here needs lookup tables.
+    archive = keras.export.ExportArchive()
+    functions = {}
+    # serving_default first: ExportArchive aliases the first endpoint when none is named so.
+    for name in sorted(endpoints, key=lambda k: k != "serving_default"):
+        ep = endpoints[name]
+        functions[name] = archive.add_endpoint(name, ep.fn, input_signature=list(ep.input_signature))
+    archive.write_out(str(path), verbose=False)
+    return functions
+
+
+def _fsync_tree(root: Path) -> None:
+    """Flush every file and directory so a renamed version survives a crash intact."""
+    for dirpath, _, files in os.walk(root):
+        for name in files:
+            with open(os.path.join(dirpath, name), "rb") as f:
+                os.fsync(f.fileno())
+        fd = os.open(dirpath, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def _jsonable(value):
+    """JSON-safe copy: unknown objects as strings, NaN/inf (e.g. a diverged loss) as null."""
+    if value is None:
+        return {}
+
+    def clean(v):
+        if isinstance(v, float) and not math.isfinite(v):
+            return None
+        if isinstance(v, dict):
+            return {str(k): clean(x) for k, x in v.items()}
+        if isinstance(v, list):
+            return [clean(x) for x in v]
+        return v
+
+    return clean(json.loads(json.dumps(value, default=lambda o: o.item() if hasattr(o, "item") else str(o))))
+
+
+def export_model(model, out_dir, name: str | None = None, version: int | None = None, training_info: dict | None = None,
+                 parity_n: int = 64, atol: float = 1e-4, opset: int = 17, parity_seed: int = 0) -> Path:
+    """Export `model` to OUT_DIR/NAME/VERSION (TF Serving layout) and return that directory.
+
+    `name` defaults to the model's registered name (export_metadata()["model"]); `version=None`
+    takes the next integer after the highest existing one. An existing version is never
+    overwritten. Raises KerasGenError if the parity check fails (nothing is written then).
+    """
+    import keras
+    import onnx
+    import onnxruntime
+    import tensorflow as tf
+    import tf2onnx
+
+    import keras_gen
+    from export.onnx_export import convert_endpoint
+    from export.parity import check_parity
+
+    if isinstance(atol, bool) or not (isinstance(atol, numbers.Real) and atol >= 0):
+        raise KerasGenError(f"atol must be a non-negative number, got {atol!r}.")
+    if not (isinstance(parity_n, int) and parity_n >= 1):
+        raise KerasGenError(f"parity_n must be a positive integer, got {parity_n!r}.")
+    endpoints, onnx_name = _check_endpoints(model)
+    metadata = dict(model.export_metadata())
+    name = name or metadata.get("model")
+    if not name or not _NAME_RE.match(str(name)):
+        raise KerasGenError(f"Export name {name!r} is not usable as a directory: use letters, digits, '_', '-', '.'.")
+    model_dir = Path(out_dir) / str(name)
+    model_dir.mkdir(parents=True, exist_ok=True)
+    existing = _versions(model_dir)
+    version = (existing[-1] + 1 if existing else 1) if version is None else _check_version(version)
+    final = model_dir / str(version)
+    if final.exists():
+        raise KerasGenError(
+            f"{final} already exists; export versions are never overwritten. Pass another --version, "
+            "or omit it to take the next one."
+        )
+
+    tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{version}-", dir=model_dir))
+    try:
+        os.chmod(tmp, 0o755)  # mkdtemp makes it 0700; a TF Serving process may run as another user
+        functions = _write_saved_model(endpoints, tmp)
+        ep = endpoints[onnx_name]
+        output_keys = sorted(functions[onnx_name].get_concrete_function().structured_outputs)
+        onnx_info = convert_endpoint(
+            functions[onnx_name], ep.input_signature, output_keys, tmp / "model.onnx", opset=opset,
+            metadata={"model": metadata.get("model", name), "endpoint": onnx_name, "version": version},
+        )
+        onnx_info["endpoint"] = onnx_name
+        parity = check_parity(endpoints, onnx_name, tmp, tmp / "model.onnx",
+                              model.parity_inputs(parity_n, seed=parity_seed), float(atol), metadata, parity_seed)
+        manifest = {
+            "format": FORMAT,
+            "format_version": FORMAT_VERSION,
+            "name": str(name),
+            "version": version,
+            "model": metadata.get("model", str(name)),
+            "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+            "keras_gen_version": keras_gen.__version__,
+            "libraries": {"tensorflow": tf.__version__, "keras": keras.__version__, "tf2onnx": tf2onnx.__version__,
+                          "onnx": onnx.__version__, "onnxruntime": onnxruntime.__version__},
+            "metadata": _jsonable(metadata),
+            "training": _jsonable(training_info),
+            "saved_model": {"signatures": sorted(endpoints), "default_signature": "serving_default"},
+            "endpoints": {k: _describe_endpoint(endpoints[k], functions[k]) for k in sorted(endpoints)},
+            "onnx": onnx_info,
+            "parity": parity,
+        }
+        write_manifest(tmp, manifest)
+        _fsync_tree(tmp)
+        if final.exists():  # another export took this version while we worked
+            raise KerasGenError(f"{final} appeared during the export; not overwriting it. Export again.")
+        os.rename(tmp, final)
+        fd = os.open(model_dir, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return final
