@@ -47,7 +47,8 @@ def cmd_train(args) -> int:
 
         _, meta = train_domain_classifier(
             args.data, image_size=args.image_size, data_dir=args.data_dir, seed=args.seed,
-            cache_dir=args.out, force=True, **({"epochs": args.epochs} if args.epochs else {}),
+            cache_dir=args.out, force=True, verbose=1 if sys.stdout.isatty() else 2,
+            **({"epochs": args.epochs} if args.epochs else {}),
         )
         print(f"domain classifier for {args.data}: test accuracy {meta['test_accuracy']:.4f}")
         print(f"saved: {meta.get('path', '(cache)')}")

@@ -52,10 +52,14 @@ class Evaluator:
     """Real-data features computed once; `evaluate(images)` scores any number of generators.
 
     `n_real` caps how many train and test images are embedded (the floor uses all test images
-    up to that cap).
+    up to that cap). `image_size`/`channels` are the generator's: real images are loaded at
+    that resolution and quantised, then go through the same resize into the feature network
+    as generated ones, so neither side is favoured by resampling.
     """
 
     data: str
+    image_size: int | None = None
+    channels: int | None = None
     features: str = "domain"
     n_real: int = 2000
     seed: int = 0
@@ -72,13 +76,13 @@ class Evaluator:
         if self.features == "domain":
             self.extractor = get_feature_extractor("domain", source=self.data, cache_dir=self.cache_dir,
                                                    data_dir=self.data_dir)
-            size, channels = self.extractor.image_size, self.extractor.channels
         elif self.features == "inception":
             self.extractor = get_feature_extractor("inception", weights=self.inception_weights or "imagenet")
-            size, channels = info.default_image_size, info.channels
         else:
             raise KerasGenError(f"--features must be 'domain' or 'inception', got {self.features!r}.")
         self.info = info
+        size, channels = self.image_size or info.default_image_size, self.channels or info.channels
+        self.image_shape = (int(size), int(size), int(channels))
         train, _, _ = load_arrays(self.data, "train", image_size=size, channels=channels, limit=self.n_real,
                                   seed=self.seed, data_dir=self.data_dir)
         test, _, _ = load_arrays(self.data, "test", image_size=size, channels=channels, limit=self.n_real,
@@ -105,6 +109,12 @@ class Evaluator:
         from keras_gen import metrics as M
 
         images = np.asarray(images)
+        if images.ndim != 4 or images.shape[1:] != self.image_shape:
+            raise KerasGenError(
+                f"Generated images have shape {images.shape[1:] if images.ndim == 4 else images.shape}, but the real "
+                f"{self.data} images are {self.image_shape} (H, W, C); evaluate against data at the generator's "
+                "size and channel count (Evaluator(image_size=..., channels=...))."
+            )
         images = from_uint8(images) if images.dtype == np.uint8 else quantise(images)
         gen = self._embed(images)
         train, test = self.train, self.test
@@ -163,13 +173,16 @@ def open_generator(path) -> tuple[callable, dict]:
 
         model, config = load_run(path)
         return (lambda n, seed: to_uint8(model.sample(n, seed=seed))), {
-            "kind": "run", "model": config["model"], "data": config["data"], "data_dir": config.get("data_dir")}
+            "kind": "run", "model": config["model"], "data": config["data"], "data_dir": config.get("data_dir"),
+            "image_size": config["image_size"], "channels": config["channels"]}
     from serving.onnx_runner import OnnxGenerator
 
     generator = OnnxGenerator.from_path(path)
-    training = generator.manifest.get("training") or generator.manifest.get("training_info") or {}
-    return generator.sample, {"kind": "export", "model": generator.manifest.get("model"),
-                              "data": training.get("data"), "data_dir": None, "version_dir": str(generator.path)}
+    manifest = generator.manifest
+    training, metadata = manifest.get("training") or {}, manifest.get("metadata") or {}
+    return generator.sample, {"kind": "export", "model": manifest.get("model"), "data": training.get("data"),
+                              "data_dir": None, "version_dir": str(generator.version_dir),
+                              "image_size": metadata.get("image_size"), "channels": metadata.get("channels")}
 
 
 def evaluate_path(path, data=None, metrics="fid,kid,pr,mem", n=2000, seed=0, features="domain",
@@ -181,7 +194,7 @@ def evaluate_path(path, data=None, metrics="fid,kid,pr,mem", n=2000, seed=0, fea
     data = data or facts.get("data")
     if not data:
         raise KerasGenError(f"Cannot tell which data {path} was trained on; pass --data.")
-    evaluator = Evaluator(data, features=features, n_real=n, seed=seed, data_dir=data_dir or facts.get("data_dir"),
+    evaluator = Evaluator(data, image_size=facts.get("image_size"), channels=facts.get("channels"), features=features, n_real=n, seed=seed, data_dir=data_dir or facts.get("data_dir"),
                           cache_dir=cache_dir, inception_weights=inception_weights)
     report = evaluator.evaluate(sample(n, seed + 1), names)  # seed + 1: not the grid shown during training
     return {"path": str(path), "model": facts.get("model"), "source": facts["kind"], "data": data, **report}

@@ -39,6 +39,13 @@ def from_uint8(images):
     return tf.cast(images, tf.float32) / 127.5 - 1.0
 
 
+def to_pixel_values(images):
+    """[-1, 1] -> float [0, 255], unrounded and differentiable: for networks that expect pixel
+    values (VGG's Caffe preprocessing) inside a loss, where `to_uint8`'s rounding would cut the
+    gradient. Works on numpy arrays and on any tensor, symbolic Keras tensors included."""
+    return (images + 1.0) * 127.5
+
+
 def make_grid(images_uint8: np.ndarray, ncols: int | None = None, pad: int = 2) -> np.ndarray:
     """Tile a batch (N, H, W, C) of uint8 images into one (rows*H, cols*W, C) picture."""
     images_uint8 = np.asarray(images_uint8)

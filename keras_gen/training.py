@@ -157,7 +157,7 @@ def train(
         from keras_gen.callbacks import PeriodicEvaluation
         from keras_gen.evaluation import Evaluator, parse_metrics
 
-        evaluator = Evaluator(config["data"], n_real=eval_n, seed=config["seed"], data_dir=config["data_dir"])
+        evaluator = Evaluator(config["data"], image_size=config["image_size"], channels=config["channels"], n_real=eval_n, seed=config["seed"], data_dir=config["data_dir"])
         callbacks.append(PeriodicEvaluation(evaluator, every=eval_every, n=eval_n, metrics=parse_metrics(eval_metrics),
                                             log_dir=log_dir))
     started = time.time()

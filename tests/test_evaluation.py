@@ -51,3 +51,19 @@ def test_cli_evaluate_a_run_prints_the_floor_and_writes_json(tmp_path, capsys, d
     report = json.loads(out_json.read_text())
     assert report["data"] == "digits" and report["n_generated"] == 100
     assert report["metrics"]["fid"]["generated"] > report["metrics"]["fid"]["floor"]
+
+
+def test_mismatched_generated_shape_is_a_clear_error(evaluator):
+    with pytest.raises(KerasGenError, match="real digits images are"):
+        evaluator.evaluate(np.zeros((20, 32, 32, 3), np.float32), ("fid",))
+
+
+def test_periodic_evaluation_logs_figures_and_floors(tmp_path, digits_classifier_cache, monkeypatch):
+    monkeypatch.setenv("KERAS_GEN_CACHE", str(digits_classifier_cache))
+    run = tmp_path / "run"
+    summary = train("dcgan", "digits", run, epochs=2, image_size=16, batch_size=16, steps_per_epoch=2,
+                    options=["base_filters=4", "latent_dim=8"], verbose=0, eval_every=2, eval_n=150)
+    history = summary["history"]
+    assert len(history["eval_fid"]) == 1 and history["eval_fid"][0] > history["eval_fid_floor"][0]
+    assert "eval_kid" in history
+    assert list((run / "logs" / "eval").glob("events.out.tfevents.*"))
