@@ -24,7 +24,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from export.manifest import FORMAT, FORMAT_VERSION, write_manifest
+from export.manifest import FORMAT, FORMAT_VERSION, is_version_name, write_manifest
 from keras_gen.errors import KerasGenError
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
@@ -33,7 +33,7 @@ _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 def _versions(model_dir: Path) -> list[int]:
     if not model_dir.is_dir():
         return []
-    return sorted(int(p.name) for p in model_dir.iterdir() if p.name.isdigit() and p.name.isascii())
+    return sorted(int(p.name) for p in model_dir.iterdir() if is_version_name(p.name))
 
 
 def _check_version(version) -> int:
@@ -161,6 +161,7 @@ def export_model(model, out_dir, name: str | None = None, version: int | None = 
     if not name or not _NAME_RE.match(str(name)):
         raise KerasGenError(f"Export name {name!r} is not usable as a directory: use letters, digits, '_', '-', '.'.")
     model_dir = Path(out_dir) / str(name)
+    created_model_dir = not model_dir.exists()
     model_dir.mkdir(parents=True, exist_ok=True)
     existing = _versions(model_dir)
     version = (existing[-1] + 1 if existing else 1) if version is None else _check_version(version)
@@ -213,5 +214,7 @@ def export_model(model, out_dir, name: str | None = None, version: int | None = 
             os.close(fd)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
+        if created_model_dir and not any(model_dir.iterdir()):
+            model_dir.rmdir()  # a first export that failed leaves no trace
         raise
     return final

@@ -139,3 +139,9 @@ def verify_manifest(version_dir: str | Path, manifest: dict | None = None) -> li
         if rel not in files:
             problems.append(f"{rel}: present but not listed in the manifest")
     return problems
+
+
+def is_version_name(name: str) -> bool:
+    """TF Serving's rule: a version directory is named by a non-negative int64; other names are
+    ignored (which is why the exporter's temporary folders start with a dot)."""
+    return name.isdigit() and name.isascii() and int(name) < 2**63

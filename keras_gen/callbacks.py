@@ -62,6 +62,8 @@ class RunCheckpoint(keras.callbacks.Callback):
         self.keep_every = keep_every
 
     def on_epoch_end(self, epoch, logs=None):
+        if not all(np.isfinite(float(v)) for v in (logs or {}).values()):
+            return  # a diverged epoch must not replace the last good checkpoint
         ckpt_dir = self.run_dir / "checkpoints"
         ckpt_dir.mkdir(parents=True, exist_ok=True)
         tmp = ckpt_dir / ".last.tmp.keras"
@@ -71,6 +73,25 @@ class RunCheckpoint(keras.callbacks.Callback):
             self.model.save(ckpt_dir / f"epoch_{epoch + 1:04d}.keras")
         state = {"epoch": epoch + 1, "logs": {k: float(v) for k, v in (logs or {}).items()}}
         write_json_atomic(self.run_dir / "state.json", state)
+
+
+class StopOnNonFinite(keras.callbacks.Callback):
+    """Stop at the first batch whose logged losses are NaN or infinite (Keras' TerminateOnNaN
+    only watches a single `loss`; GANs log one loss per network). `bad_logs` says what broke."""
+
+    def __init__(self):
+        super().__init__()
+        self.bad_logs: dict = {}
+        self.epoch = 0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        bad = {k: float(v) for k, v in (logs or {}).items() if not np.isfinite(float(v))}
+        if bad and not self.bad_logs:
+            self.bad_logs = bad
+            self.model.stop_training = True
 
 
 def write_json_atomic(path, data) -> None:

@@ -20,11 +20,10 @@ def _quiet_tensorflow() -> None:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
-def _is_export(path: Path) -> bool:
-    """An export repository (EXPORTS/NAME or EXPORTS/NAME/VERSION) rather than a training run."""
-    return (path / "manifest.json").is_file() or any(
-        (child / "manifest.json").is_file() for child in path.glob("*") if child.is_dir()
-    )
+def _is_run(path: Path) -> bool:
+    """A training run holds config.json; anything else is taken for an export repository, whose
+    resolver (serving.repository) says precisely what is wrong with it if it is not one."""
+    return (path / "config.json").is_file()
 
 
 # -- commands ---------------------------------------------------------------------------------
@@ -48,7 +47,7 @@ def cmd_train(args) -> int:
         _, meta = train_domain_classifier(
             args.data, image_size=args.image_size, data_dir=args.data_dir, seed=args.seed,
             cache_dir=args.out, force=True, verbose=1 if sys.stdout.isatty() else 2,
-            **({"epochs": args.epochs} if args.epochs else {}),
+            **({"epochs": args.epochs} if args.epochs is not None else {}),
         )
         print(f"domain classifier for {args.data}: test accuracy {meta['test_accuracy']:.4f}")
         print(f"saved: {meta.get('path', '(cache)')}")
@@ -58,7 +57,7 @@ def cmd_train(args) -> int:
     from keras_gen.training import train
 
     summary = train(
-        args.model, args.data, args.out, image_size=args.image_size, epochs=args.epochs or 10,
+        args.model, args.data, args.out, image_size=args.image_size, epochs=10 if args.epochs is None else args.epochs,
         steps_per_epoch=args.steps_per_epoch, batch_size=args.batch_size, seed=args.seed,
         options=args.set, resume=args.resume, data_dir=args.data_dir,
         jit_compile=args.jit_compile, eval_every=args.eval_every, eval_metrics=args.eval_metrics,
@@ -82,17 +81,17 @@ def cmd_sample(args) -> int:
         raise KerasGenError(f"--n must be at least 1, got {args.n}.")
     if args.label is not None:
         raise KerasGenError("--label needs a conditional model; the models registered so far are unconditional.")
-    if _is_export(path):
-        from serving.onnx_runner import sample_to_grid  # onnxruntime only: no TensorFlow on this path
-
-        out = sample_to_grid(path, args.n, args.seed, args.out)
-    else:
+    if _is_run(path):
         _quiet_tensorflow()
         from keras_gen.images import save_grid, to_uint8
         from keras_gen.training import load_run
 
         model, _ = load_run(path)
         out = save_grid(to_uint8(model.sample(args.n, seed=args.seed)), args.out)
+    else:
+        from serving.onnx_runner import sample_to_grid  # onnxruntime only: no TensorFlow on this path
+
+        out = sample_to_grid(path, args.n, args.seed, args.out)
     print(f"wrote {args.n} samples (seed {args.seed}) to {out}")
     return 0
 
@@ -105,7 +104,7 @@ def cmd_export(args) -> int:
     model, config = load_run(args.run)
     summary = run_summary(args.run)
     training_info = {k: summary.get(k) for k in
-                     ("model", "options", "data", "image_size", "channels", "batch_size", "seed",
+                     ("model", "options", "data", "data_dir", "image_size", "channels", "batch_size", "seed",
                       "epochs_done", "train_steps", "last_logs")}
     training_info["run"] = str(Path(args.run).resolve())
     version_dir = export_model(model, args.out, name=args.name or config["model"], version=args.version,
@@ -138,6 +137,13 @@ def cmd_evaluate(args) -> int:
 
 
 # -- parser -----------------------------------------------------------------------------------
+def _jit_compile_flag(value: str):
+    choices = {"true": True, "false": False, "auto": "auto"}
+    if value.lower() not in choices:
+        raise argparse.ArgumentTypeError(f"expected true, false or auto, got {value!r}")
+    return choices[value.lower()]
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="keras-gen", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -156,8 +162,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="model option (repeatable)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
-    p.add_argument("--jit-compile", default="auto", type=lambda s: {"true": True, "false": False}.get(s.lower(), s),
-                   help="XLA-compile train_step: true | false | auto (default)")
+    p.add_argument("--jit-compile", default="auto", type=_jit_compile_flag,
+                   help="XLA-compile train_step: true | false | auto (default: XLA on GPU, not on CPU)")
     p.add_argument("--eval-every", type=int, default=0, help="evaluate every N epochs (domain FID/KID to TensorBoard)")
     p.add_argument("--eval-metrics", default="fid,kid")
     p.add_argument("--eval-n", type=int, default=500, help="samples per periodic evaluation")
@@ -199,6 +205,9 @@ def main(argv=None) -> int:
         return args.func(args)
     except KerasGenError as err:
         print(f"keras-gen: error: {err}", file=sys.stderr)
+        return 2
+    except OSError as err:  # unwritable --out, full disk, permissions: the path says what to fix
+        print(f"keras-gen: error: {err.strerror or err}: {err.filename or ''}".rstrip(": "), file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("keras-gen: interrupted", file=sys.stderr)

@@ -89,11 +89,25 @@ class Evaluator:
                                  seed=self.seed, data_dir=self.data_dir)
         if len(test) < 10:
             raise KerasGenError(f"{self.data} has only {len(test)} test images; the floor needs at least 10.")
+        self._test_images = quantise(test)
+        self._vgg_extractor = self._vgg_test_features = None
         self.train = self._embed(quantise(train))
-        self.test = self._embed(quantise(test))
+        self.test = self._embed(self._test_images)
 
     def _embed(self, images: np.ndarray) -> dict[str, np.ndarray]:
         return self.extractor(images)
+
+    def _vgg(self, images: np.ndarray) -> np.ndarray:
+        if self._vgg_extractor is None:
+            from keras_gen.features import get_feature_extractor
+
+            self._vgg_extractor = get_feature_extractor("vgg")
+        return self._vgg_extractor(images)["features"]
+
+    def _vgg_test(self) -> np.ndarray:
+        if self._vgg_test_features is None:
+            self._vgg_test_features = self._vgg(self._test_images)
+        return self._vgg_test_features
 
     @property
     def feature_description(self) -> dict:
@@ -115,20 +129,33 @@ class Evaluator:
                 f"{self.data} images are {self.image_shape} (H, W, C); evaluate against data at the generator's "
                 "size and channel count (Evaluator(image_size=..., channels=...))."
             )
+        if images.dtype != np.uint8 and not np.isfinite(images).all():
+            raise KerasGenError("The generator produced NaN or infinite pixels: training diverged. "
+                                "Evaluate an earlier checkpoint, or retrain with a lower learning rate.")
         images = from_uint8(images) if images.dtype == np.uint8 else quantise(images)
+        names = parse_metrics(metrics)
         gen = self._embed(images)
         train, test = self.train, self.test
         m = min(len(gen["features"]), len(test["features"]))
         g_all, g_m, t_m = gen["features"], gen["features"][:m], test["features"][:m]
         tr = train["features"]
+        dim = tr.shape[1]
+        if "fid" in names and m <= dim:
+            raise KerasGenError(
+                f"FID with {dim}-d {self.features} features needs more than {dim} samples on each side for a "
+                f"full-rank covariance, but only {m} are compared (the test split has {len(test['features'])}); "
+                f"pass --n {dim + 1} or more."
+            )
         results: dict[str, dict] = {}
-        for name in parse_metrics(metrics):
+        for name in names:
             if name == "fid":
                 results["fid"] = {"generated": M.fid_from_features(tr, g_all),
                                   "generated_matched": M.fid_from_features(tr, g_m),
                                   "floor": M.fid_from_features(tr, t_m)}
             elif name == "kid":
-                size = min(1000, m)
+                # Subsets of half the smaller set: with subsets as big as the set, every subset
+                # would be the whole set and the std would say nothing about the estimate.
+                size = max(2, min(1000, m // 2))
                 gk, gs = M.kernel_inception_distance(tr, g_all, subset_size=size, seed=self.seed)
                 mk, ms = M.kernel_inception_distance(tr, g_m, subset_size=size, seed=self.seed)
                 fk, fs = M.kernel_inception_distance(tr, t_m, subset_size=size, seed=self.seed)
@@ -155,9 +182,12 @@ class Evaluator:
                 results["memorisation_ratio"] = {"generated": mem["ratio"], "floor": 1.0}
                 results["memorised_fraction"] = {"generated": mem["flagged_fraction"], "floor": mem["quantile"]}
             elif name == "div":
-                results["diversity"] = {"generated": M.mean_pairwise_distance(g_all, seed=self.seed),
-                                        "generated_matched": M.mean_pairwise_distance(g_m, seed=self.seed),
-                                        "floor": M.mean_pairwise_distance(t_m, seed=self.seed)}
+                # In VGG16's generic feature space (block5, pooled): a classifier's features
+                # are trained to ignore within-class variety, which is what diversity measures.
+                gv, tv = self._vgg(images), self._vgg_test()
+                results["diversity"] = {"generated": M.mean_pairwise_distance(gv, seed=self.seed),
+                                        "generated_matched": M.mean_pairwise_distance(gv[:m], seed=self.seed),
+                                        "floor": M.mean_pairwise_distance(tv[:m], seed=self.seed)}
         return {"n_generated": int(len(g_all)), "n_matched": int(m), "n_train": int(len(tr)),
                 "n_test": int(len(test["features"])), "features": self.feature_description, "metrics": results}
 
@@ -168,20 +198,21 @@ def open_generator(path) -> tuple[callable, dict]:
     path = Path(path)
     if not path.exists():
         raise KerasGenError(f"{path} does not exist. Pass a training run (--out of train) or an export folder.")
-    if (path / "config.json").is_file():
+    if (path / "config.json").is_file():  # a training run (keras_gen.training writes config.json)
         from keras_gen.training import load_run
 
         model, config = load_run(path)
         return (lambda n, seed: to_uint8(model.sample(n, seed=seed))), {
             "kind": "run", "model": config["model"], "data": config["data"], "data_dir": config.get("data_dir"),
-            "image_size": config["image_size"], "channels": config["channels"]}
+            "image_size": config["image_size"], "channels": config["channels"], "seed": config["seed"]}
     from serving.onnx_runner import OnnxGenerator
 
     generator = OnnxGenerator.from_path(path)
     manifest = generator.manifest
     training, metadata = manifest.get("training") or {}, manifest.get("metadata") or {}
     return generator.sample, {"kind": "export", "model": manifest.get("model"), "data": training.get("data"),
-                              "data_dir": None, "version_dir": str(generator.version_dir),
+                              "data_dir": training.get("data_dir"), "seed": training.get("seed"),
+                              "version_dir": str(generator.version_dir),
                               "image_size": metadata.get("image_size"), "channels": metadata.get("channels")}
 
 
@@ -194,7 +225,11 @@ def evaluate_path(path, data=None, metrics="fid,kid,pr,mem", n=2000, seed=0, fea
     data = data or facts.get("data")
     if not data:
         raise KerasGenError(f"Cannot tell which data {path} was trained on; pass --data.")
-    evaluator = Evaluator(data, image_size=facts.get("image_size"), channels=facts.get("channels"), features=features, n_real=n, seed=seed, data_dir=data_dir or facts.get("data_dir"),
+    # Real data drawn with the run's own seed: for generated sources (shapes, photos, textures) the
+    # seed decides which images "train" holds, and the memorisation check needs those exactly.
+    data_seed = facts["seed"] if facts.get("seed") is not None and data == facts.get("data") else seed
+    evaluator = Evaluator(data, image_size=facts.get("image_size"), channels=facts.get("channels"), features=features,
+                          n_real=n, seed=data_seed, data_dir=data_dir or facts.get("data_dir"),
                           cache_dir=cache_dir, inception_weights=inception_weights)
     report = evaluator.evaluate(sample(n, seed + 1), names)  # seed + 1: not the grid shown during training
     return {"path": str(path), "model": facts.get("model"), "source": facts["kind"], "data": data, **report}

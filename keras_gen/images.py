@@ -14,6 +14,11 @@ from pathlib import Path
 
 import numpy as np
 
+from keras_gen.errors import KerasGenError
+
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp")  # what `save_image` can write
+
 
 def _is_numpy(x) -> bool:
     return isinstance(x, (np.ndarray, np.generic, list, tuple))
@@ -63,16 +68,23 @@ def make_grid(images_uint8: np.ndarray, ncols: int | None = None, pad: int = 2) 
 
 
 def save_image(image_uint8: np.ndarray, path: str | Path, upscale: int = 1) -> Path:
-    """Write one (H, W, C) uint8 image as PNG/JPEG; `upscale` enlarges tiny images for viewing."""
+    """Write one (H, W, C) uint8 image as PNG/JPEG/WebP/BMP; `upscale` enlarges tiny images for
+    viewing. Images with 2 or more than 4 channels are written as their first channel(s)."""
     from PIL import Image
 
+    path = Path(path)
+    if path.suffix.lower() not in IMAGE_SUFFIXES:
+        raise KerasGenError(f"Cannot write {path}: use one of {', '.join(IMAGE_SUFFIXES)} as the file extension.")
     image_uint8 = np.asarray(image_uint8, np.uint8)
-    if image_uint8.ndim == 3 and image_uint8.shape[-1] == 1:
-        image_uint8 = image_uint8[..., 0]
+    channels = image_uint8.shape[-1] if image_uint8.ndim == 3 else 1
+    # Image files hold 1, 3 or 4 channels; other counts are shown as their first (or first three).
+    if channels in (1, 2):
+        image_uint8 = image_uint8[..., 0] if image_uint8.ndim == 3 else image_uint8
+    elif channels > 4:
+        image_uint8 = image_uint8[..., :3]
     pil = Image.fromarray(image_uint8)
     if upscale > 1:
         pil = pil.resize((pil.width * upscale, pil.height * upscale), Image.NEAREST)
-    path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     pil.save(path)
     return path

@@ -5,11 +5,14 @@ A sampling request (`n`, `seed`) must give the same images from the CLI, the Sav
 differ between numpy (PCG64) and TF (Philox), so latents come from one small counter-based
 generator written twice with the same integer arithmetic:
 
-    u_k = (hash32(hash32(seed) ^ k) >> 8 + 0.5) / 2**24          (uniform in (0, 1))
+    u_k = (hash32(hash32(k) + hash32(seed)) >> 8 + 0.5) / 2**24    (uniform in (0, 1), + mod 2**32)
     z_i = sqrt(-2 ln u_{2i}) * cos(2 pi u_{2i+1})                  (Box-Muller)
 
 `hash32` is the "lowbias32" integer finaliser (two multiply-xorshift rounds), which mixes
-consecutive counters well. Element i of a batch depends only on (seed, i), so the first k
+consecutive counters well. The counter is hashed before the seed's key is added: with a plain
+`key ^ k`, two seeds would share whole runs of latents (counter k of one seed being counter
+k ^ (key_a ^ key_b) of the other); through a bijective hash and a modular add, a shared value
+needs a chance collision. Element i of a batch depends only on (seed, i), so the first k
 samples of `n=64` equal the `n=k` request. The integer part is exact in both runtimes; the
 float part (log, cos) agrees to ~1e-6.
 """
@@ -36,7 +39,7 @@ def gaussian_latents(n: int, latent_dim: int, seed: int) -> np.ndarray:
     count = int(n) * int(latent_dim)
     key = _hash32_np(np.array([int(seed) & 0xFFFFFFFF], np.uint64))
     with np.errstate(over="ignore"):
-        bits = _hash32_np(key ^ np.arange(2 * count, dtype=np.uint32))
+        bits = _hash32_np(_hash32_np(np.arange(2 * count, dtype=np.uint32)) + key.astype(np.uint32))
     u = ((bits >> np.uint32(8)).astype(np.float32) + np.float32(0.5)) / np.float32(2**24)
     u1, u2 = u[0::2], u[1::2]
     z = np.sqrt(np.float32(-2.0) * np.log(u1)) * np.cos(np.float32(2.0 * np.pi) * u2)
@@ -59,7 +62,7 @@ def gaussian_latents_tf(n, latent_dim: int, seed):
     seed32 = tf.cast(tf.bitwise.bitwise_and(tf.cast(seed, tf.int64), 0xFFFFFFFF), tf.uint32)
     key = hash32(seed32)
     counters = tf.cast(tf.range(2 * n * latent_dim), tf.uint32)
-    bits = hash32(tf.bitwise.bitwise_xor(counters, key))
+    bits = hash32(hash32(counters) + key)
     u = (tf.cast(tf.bitwise.right_shift(bits, tf.constant(8, tf.uint32)), tf.float32) + 0.5) / float(2**24)
     u1, u2 = u[0::2], u[1::2]
     z = tf.sqrt(-2.0 * tf.math.log(u1)) * tf.cos(2.0 * np.pi * u2)

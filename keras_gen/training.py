@@ -20,7 +20,7 @@ from pathlib import Path
 import keras
 
 from keras_gen import __version__
-from keras_gen.callbacks import RunCheckpoint, SampleGrid, latent_interpolation, write_json_atomic
+from keras_gen.callbacks import RunCheckpoint, SampleGrid, StopOnNonFinite, latent_interpolation, write_json_atomic
 from keras_gen.errors import KerasGenError
 from keras_gen.images import save_grid, to_uint8
 from keras_gen import registry
@@ -40,10 +40,16 @@ def load_checkpoint(path) -> keras.Model:
     registry.names()  # import every family, so their classes are registered for deserialisation
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        model = keras.saving.load_model(path, safe_mode=True)
+        try:
+            model = keras.saving.load_model(path, safe_mode=True)
+        except Exception as err:  # truncated, corrupt or foreign file: one clear message, no Keras trace
+            raise KerasGenError(
+                f"Cannot load checkpoint {path} ({type(err).__name__}: {str(err).splitlines()[0][:200]}). "
+                "It may be truncated or written by another version; train again or restore the file."
+            ) from None
     for w in caught:
         text = str(w.message)
-        if "Skipping variable loading for optimizer" in text or "optimizer" in text.lower() and "load" in text.lower():
+        if "Skipping variable loading for optimizer" in text:
             raise KerasGenError(f"Checkpoint {path} did not restore its optimizer state: {text}")
     return model
 
@@ -97,11 +103,15 @@ def train(
     from keras_gen.data import describe, load_dataset
 
     out = Path(out)
-    if epochs < 1:
-        raise KerasGenError(f"--epochs must be at least 1, got {epochs}.")
+    for flag, value in (("--epochs", epochs), ("--batch-size", batch_size), ("--steps-per-epoch", steps_per_epoch)):
+        if value is not None and int(value) < 1:
+            raise KerasGenError(f"{flag} must be at least 1, got {value}.")
+    # A folder counts as a run once it holds a checkpoint: a start that failed before its first
+    # epoch (bad data, wrong size) leaves nothing that blocks trying again.
+    has_checkpoint = _checkpoint_path(out).is_file()
     if resume:
-        if not (out / "config.json").is_file():
-            raise KerasGenError(f"Cannot resume: {out} has no config.json. Start a run without --resume.")
+        if not has_checkpoint or not (out / "state.json").is_file():
+            raise KerasGenError(f"Cannot resume: {out} has no checkpoint yet. Start the run without --resume.")
         config = json.loads((out / "config.json").read_text())
         model = load_checkpoint(_checkpoint_path(out))
         initial_epoch = json.loads((out / "state.json").read_text())["epoch"]
@@ -111,17 +121,14 @@ def train(
             )
         config["epochs"] = epochs
     else:
-        if (out / "config.json").exists():
+        if has_checkpoint:
             raise KerasGenError(f"{out} already holds a run. Pass --resume to continue it, or choose another --out.")
         spec = registry.get(model_name)
-        if isinstance(options, dict):
-            opts = dict(options)
-        else:
-            opts = registry.parse_options(spec, options)
+        opts = dict(options) if isinstance(options, dict) else registry.parse_options(spec, options)
         info = describe(data, data_dir=data_dir)
         image_size = int(image_size or info.default_image_size)
         steps_per_epoch = int(steps_per_epoch or max(1, info.split_sizes["train"] // batch_size))
-        keras.utils.set_random_seed(seed)
+        keras.utils.set_random_seed(seed)  # weight initialisation
         if "seed" in spec.defaults and "seed" not in opts:
             opts["seed"] = seed
         model = registry.build(model_name, image_size=image_size, channels=info.channels,
@@ -134,15 +141,18 @@ def train(
             "keras_gen_version": __version__, "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
         }
         initial_epoch = 0
-        out.mkdir(parents=True, exist_ok=True)
-    write_json_atomic(out / "config.json", config)
 
     steps = config["steps_per_epoch"]
+    # tf.data's shuffle order depends on the global seed as well as its own: set it the same way
+    # in a fresh process resuming the run as in the process that started it.
+    keras.utils.set_random_seed(config["seed"])
     dataset = load_dataset(
         config["data"], split="train", image_size=config["image_size"], channels=config["channels"],
         batch_size=config["batch_size"], shuffle=True, seed=config["seed"], repeat=True,
         drop_remainder=True, data_dir=config["data_dir"],
     )
+    out.mkdir(parents=True, exist_ok=True)
+    write_json_atomic(out / "config.json", config)
     if initial_epoch:
         dataset = dataset.skip(initial_epoch * steps)  # the batches the finished epochs consumed
 
@@ -151,19 +161,27 @@ def train(
         keras.callbacks.TensorBoard(log_dir=str(log_dir), update_freq="epoch", write_graph=False),
         SampleGrid(out / "samples", n=64, seed=config["seed"], log_dir=log_dir),
         RunCheckpoint(out),
+        StopOnNonFinite(),
         *(extra_callbacks or []),
     ]
     if eval_every:
         from keras_gen.callbacks import PeriodicEvaluation
         from keras_gen.evaluation import Evaluator, parse_metrics
 
-        evaluator = Evaluator(config["data"], image_size=config["image_size"], channels=config["channels"], n_real=eval_n, seed=config["seed"], data_dir=config["data_dir"])
+        evaluator = Evaluator(config["data"], image_size=config["image_size"], channels=config["channels"],
+                              n_real=eval_n, seed=config["seed"], data_dir=config["data_dir"])
         callbacks.append(PeriodicEvaluation(evaluator, every=eval_every, n=eval_n, metrics=parse_metrics(eval_metrics),
                                             log_dir=log_dir))
     started = time.time()
     history = model.fit(dataset, epochs=epochs, initial_epoch=initial_epoch, steps_per_epoch=steps,
                         callbacks=callbacks, verbose=verbose, shuffle=False)  # data is shuffled by tf.data
     seconds = time.time() - started
+    diverged = next((c for c in callbacks if isinstance(c, StopOnNonFinite) and c.bad_logs), None)
+    if diverged:
+        raise KerasGenError(
+            f"Training diverged in epoch {diverged.epoch + 1}: {diverged.bad_logs}. The last finite checkpoint "
+            f"is kept in {_checkpoint_path(out)}; lower the learning rate or change the loss, then --resume or restart."
+        )
 
     samples_png = save_grid(to_uint8(model.sample(64, seed=config["seed"])), out / "samples.png")
     interpolation_png = None

@@ -14,7 +14,7 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
-from export.manifest import MANIFEST_NAME, read_manifest, verify_manifest
+from export.manifest import MANIFEST_NAME, is_version_name, read_manifest, verify_manifest
 from keras_gen.errors import KerasGenError
 
 
@@ -31,18 +31,12 @@ class VersionStatus:
         return not self.problems
 
 
-def _is_version_name(name: str) -> bool:
-    # TF Serving's rule: a version directory is named by a non-negative int64; others are ignored
-    # (that is why the exporter's temporary folders start with a dot).
-    return name.isdigit() and name.isascii() and int(name) < 2**63
-
-
 def list_versions(model_dir: str | Path) -> list[VersionStatus]:
     """All numeric version directories of `model_dir`, newest first, each with its problems."""
     model_dir = Path(model_dir)
     statuses = []
     for child in model_dir.iterdir():
-        if child.is_dir() and _is_version_name(child.name):
+        if child.is_dir() and is_version_name(child.name):
             statuses.append(VersionStatus(int(child.name), child, tuple(verify_manifest(child))))
     return sorted(statuses, key=lambda s: s.version, reverse=True)
 
@@ -60,8 +54,8 @@ def resolve_version(path: str | Path) -> Path:
     if not path.is_dir():
         raise KerasGenError(f"{path} is not a directory. Pass EXPORTS/NAME or EXPORTS/NAME/VERSION.")
 
-    has_versions = any(c.is_dir() and _is_version_name(c.name) for c in path.iterdir())
-    if (path / MANIFEST_NAME).exists() or (_is_version_name(path.name) and not has_versions):
+    has_versions = any(c.is_dir() and is_version_name(c.name) for c in path.iterdir())
+    if (path / MANIFEST_NAME).exists() or (is_version_name(path.name) and not has_versions):
         problems = verify_manifest(path)
         if problems:
             raise KerasGenError(
@@ -84,7 +78,7 @@ def resolve_version(path: str | Path) -> Path:
             f"No loadable version in {path}: every version directory ({', '.join(str(s.version) for s in versions)}) "
             "is incomplete or does not match its manifest. Re-run `keras-gen export`."
         )
-    models = sorted(c.name for c in path.iterdir() if c.is_dir() and any(_is_version_name(g.name) for g in c.iterdir()))
+    models = sorted(c.name for c in path.iterdir() if c.is_dir() and any(is_version_name(g.name) for g in c.iterdir()))
     if models:
         raise KerasGenError(
             f"{path} is a model repository holding {', '.join(models)}; pass one model, e.g. {path / models[0]}."

@@ -43,14 +43,23 @@ def test_cli_evaluate_a_run_prints_the_floor_and_writes_json(tmp_path, capsys, d
     train("dcgan", "digits", run, epochs=1, image_size=16, batch_size=16, steps_per_epoch=2,
           options=["base_filters=4", "latent_dim=8"], verbose=0)
     out_json = tmp_path / "eval.json"
-    code = main(["evaluate", str(run), "--metrics", "fid,kid", "--n", "100", "--json", str(out_json),
+    code = main(["evaluate", str(run), "--metrics", "fid,kid", "--n", "150", "--json", str(out_json),
                  "--cache-dir", str(digits_classifier_cache)])
     assert code == 0
     printed = capsys.readouterr().out
     assert "floor: test vs train" in printed and "fid" in printed and "kid x1000" in printed
     report = json.loads(out_json.read_text())
-    assert report["data"] == "digits" and report["n_generated"] == 100
+    assert report["data"] == "digits" and report["n_generated"] == 150
     assert report["metrics"]["fid"]["generated"] > report["metrics"]["fid"]["floor"]
+
+
+def test_too_few_samples_and_nan_images_are_clear_errors(evaluator):
+    real, _, _ = load_arrays("digits", "train", limit=100)
+    with pytest.raises(KerasGenError, match="needs more than 128 samples.*--n 129"):
+        evaluator.evaluate(real, ("fid",))
+    broken = np.full((200, 32, 32, 1), np.nan, np.float32)
+    with pytest.raises(KerasGenError, match="training diverged"):
+        evaluator.evaluate(broken, ("fid",))
 
 
 def test_mismatched_generated_shape_is_a_clear_error(evaluator):

@@ -11,7 +11,7 @@ NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "dcgan.ipynb"
 def test_dcgan_notebook_runs_top_to_bottom(tmp_path, monkeypatch, digits_classifier_cache):
     monkeypatch.setenv("KG_NB_EPOCHS", "1")
     monkeypatch.setenv("KG_NB_STEPS", "2")
-    monkeypatch.setenv("KG_NB_EVAL_N", "60")
+    monkeypatch.setenv("KG_NB_EVAL_N", "150")
     monkeypatch.setenv("KG_NB_WORK", str(tmp_path))
     monkeypatch.setenv("KERAS_GEN_CACHE", str(digits_classifier_cache))  # reuse the session's classifier
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")

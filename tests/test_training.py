@@ -2,6 +2,7 @@
 
 import json
 
+import keras
 import numpy as np
 import pytest
 
@@ -36,6 +37,7 @@ def test_resume_is_exact(tmp_path):
     """Stopping after epoch 1 and resuming to 3 ends exactly where 3 uninterrupted epochs end."""
     train("dcgan", "digits", tmp_path / "straight", epochs=3, **TINY)
     train("dcgan", "digits", tmp_path / "resumed", epochs=1, **TINY)
+    keras.utils.set_random_seed(12345)  # a fresh process resuming the run has other global RNG state
     summary = train("dcgan", "digits", tmp_path / "resumed", epochs=3, resume=True, verbose=0)
     assert summary["initial_epoch"] == 1
     straight, _ = load_run(tmp_path / "straight")
@@ -58,10 +60,46 @@ def test_run_errors_are_clear(tmp_path):
         train("dcgan", "digits", tmp_path / "nothing", epochs=2, resume=True)
     with pytest.raises(KerasGenError, match="power of two"):
         train("dcgan", "digits", tmp_path / "bad", epochs=1, image_size=24, verbose=0)
-    # a checkpoint whose optimizer state cannot be restored is refused, not silently reset
+    for flag, kwargs in (("--epochs", {"epochs": 0}), ("--batch-size", {"epochs": 1, "batch_size": 0}),
+                         ("--steps-per-epoch", {"epochs": 1, "steps_per_epoch": 0})):
+        with pytest.raises(KerasGenError, match=f"{flag} must be at least 1"):
+            train("dcgan", "digits", tmp_path / "zero", **kwargs)
+    # a start that fails on its data leaves a folder that a corrected command can reuse
+    with pytest.raises(KerasGenError):
+        train("dcgan", "digits", tmp_path / "retry", epochs=1, image_size=16, batch_size=5000, verbose=0)
+    train("dcgan", "digits", tmp_path / "retry", epochs=1, **TINY)
+    # a truncated checkpoint is one clear error, not a Keras trace
     (run / "checkpoints" / "last.keras").write_bytes(b"not a zip")
-    with pytest.raises(Exception):
+    with pytest.raises(KerasGenError, match="Cannot load checkpoint"):
         load_run(run)
+
+
+def test_diverged_epochs_stop_training_and_keep_the_last_good_checkpoint(tmp_path):
+    from keras_gen.callbacks import RunCheckpoint, StopOnNonFinite
+    from keras_gen.models.gan.dcgan import DCGAN
+
+    model = DCGAN(image_size=16, latent_dim=8, base_filters=4)
+    stop, checkpoint = StopOnNonFinite(), RunCheckpoint(tmp_path)
+    for callback in (stop, checkpoint):
+        callback.set_model(model)
+    checkpoint.on_epoch_end(0, {"g_loss": 0.7, "d_loss": 1.3})
+    stop.on_epoch_begin(1)
+    stop.on_train_batch_end(3, {"g_loss": float("nan"), "d_loss": 1.0})
+    checkpoint.on_epoch_end(1, {"g_loss": float("nan"), "d_loss": 1.0})
+    assert model.stop_training and stop.bad_logs == {"g_loss": pytest.approx(float("nan"), nan_ok=True)}
+    assert json.loads((tmp_path / "state.json").read_text())["epoch"] == 1  # the NaN epoch was not saved
+
+
+def test_cli_rejects_zero_epochs_and_bad_output_paths(tmp_path, capsys):
+    assert main(["train", "dcgan", "--out", str(tmp_path / "r"), "--epochs", "0"]) == 2
+    assert "--epochs must be at least 1" in capsys.readouterr().err
+    run = tmp_path / "run"
+    train("dcgan", "digits", run, epochs=1, **TINY)
+    assert main(["sample", str(run), "--out", str(tmp_path / "grid.jpgx")]) == 2
+    assert "file extension" in capsys.readouterr().err
+    assert main(["sample", str(run), "--out", "/proc/no/such/dir/grid.png"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("keras-gen: error:") and "Traceback" not in err
 
 
 def test_cli_train_then_sample_from_the_run(tmp_path, capsys):

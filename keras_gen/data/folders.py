@@ -17,7 +17,8 @@ Decoding (Pillow, in threads): EXIF orientation applied; grayscale (1-bit, 8-bit
 stays one channel; palette, CMYK, YCbCr become RGB; alpha (RGBA, LA, transparent palettes) is
 composited onto white. Each image is centre-cropped to a square and resized with antialiased
 bilinear. Default channels: 1 when every image is stored as grayscale, else 3. Files Pillow
-cannot read are skipped, with one warning that counts them.
+cannot read, and images whose shorter side is below MIN_SOURCE_SIDE, are skipped with one
+warning that counts both; when none is usable, a KerasGenError says what a usable file is.
 """
 
 from __future__ import annotations
@@ -39,10 +40,53 @@ IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".bmp")
 TEST_FRACTION = 0.1
 DEFAULT_IMAGE_SIZE = 64
 GRAY_MODES = ("1", "L", "LA", "La", "I", "I;16", "I;16B", "I;16L", "I;16N", "F")
+# Smallest shorter side (px) of a usable file. Anything smaller is an icon, a thumbnail or a
+# broken export: upscaled to a training size it is a blur of a few colours, and a model trained
+# on it learns nothing while the run looks fine. 8 px: the bundled digits' native size, the
+# smallest images this library trains on.
+MIN_SOURCE_SIDE = 8
 
 
 class UnreadableImagesWarning(UserWarning):
-    """Some files in an image folder could not be decoded and were skipped."""
+    """Some files in an image folder could not be decoded, or were too small, and were skipped."""
+
+
+class TooSmallImageError(ValueError):
+    """A file decodes, but its shorter side is below MIN_SOURCE_SIDE."""
+
+
+def usable_files_rule() -> str:
+    """What a usable image file is, for error messages."""
+    return (
+        f"files ending in {', '.join(IMAGE_EXTENSIONS)} (any case) that Pillow can read and whose "
+        f"shorter side is at least {MIN_SOURCE_SIDE} px"
+    )
+
+
+def check_min_side(width: int, height: int) -> None:
+    if min(width, height) < MIN_SOURCE_SIDE:
+        raise TooSmallImageError(f"{width}x{height} px")
+
+
+def report_skipped(n_tried: int, n_kept: int, unreadable: list, too_small: list, where: str, stacklevel: int = 3):
+    """One UnreadableImagesWarning counting skipped files; KerasGenError if none was usable.
+
+    `unreadable`/`too_small` hold one "name: reason" string per skipped file."""
+    kinds = (("unreadable", unreadable), ("too small", too_small))
+    firsts = "; ".join(f"first {kind}: {items[0]}" for kind, items in kinds if items)
+    if n_kept == 0:
+        raise KerasGenError(
+            f"none of the {n_tried} image files loaded from {where} could be used: {len(unreadable)} unreadable, "
+            f"{len(too_small)} smaller than {MIN_SOURCE_SIDE} px on the shorter side ({firsts}). "
+            f"keras-gen loads {usable_files_rule()}; replace those files or pick another folder"
+        )
+    if unreadable or too_small:
+        warnings.warn(
+            f"skipped {len(unreadable)} unreadable and {len(too_small)} too-small (< {MIN_SOURCE_SIDE} px) "
+            f"files of the {n_tried} loaded from {where} ({firsts})",
+            UnreadableImagesWarning,
+            stacklevel=stacklevel + 1,
+        )
 
 
 def _hash_fraction(relpath: str) -> float:
@@ -103,12 +147,12 @@ def scan_folder(path) -> FolderIndex:
 
 
 def _stored_gray(path: Path) -> bool | None:
-    """Whether a file is stored as grayscale (header only); None if Pillow cannot open it."""
+    """Whether a file is stored as grayscale (header only); None if it is unreadable or too small."""
     from PIL import Image
 
     try:
         with Image.open(path) as im:
-            return im.mode in GRAY_MODES
+            return None if min(im.size) < MIN_SOURCE_SIDE else im.mode in GRAY_MODES
     except Exception:
         return None
 
@@ -129,7 +173,7 @@ def _default_channels_cached(root: str, files: tuple, stamp: float) -> int:
 
 
 def default_channels(index: FolderIndex) -> int:
-    """1 when every readable image is stored as grayscale, else 3 (same for both splits)."""
+    """1 when every usable image is stored as grayscale, else 3 (same for both splits)."""
     stamp = max(os.stat(index.root / f).st_mtime for f in index.files)
     return _default_channels_cached(str(index.root), index.files, stamp)
 
@@ -157,12 +201,14 @@ def _to_8bit_gray(im):
 
 
 def decode_image(path, image_size: int | None) -> np.ndarray:
-    """One file -> uint8 (S, S, 1) for grayscale files or (S, S, 3); raises on unreadable files.
+    """One file -> uint8 (S, S, 1) for grayscale files or (S, S, 3); raises on unreadable files
+    and TooSmallImageError when the shorter side is below MIN_SOURCE_SIDE.
 
     `image_size=None` keeps the native size and aspect (no crop)."""
     from PIL import Image, ImageOps
 
     with Image.open(path) as im:
+        check_min_side(*im.size)  # the stored size: JPEG draft mode below may shrink it
         if im.format == "JPEG" and image_size:
             im.draft(im.mode, (image_size, image_size))  # decode at a reduced scale: much faster
         im = ImageOps.exif_transpose(im)
@@ -186,32 +232,34 @@ def decode_image(path, image_size: int | None) -> np.ndarray:
     return array[..., None] if array.ndim == 2 else array
 
 
-def decode_files(paths: list[Path], image_size: int | None, channels: int, where) -> tuple[np.ndarray, list[int]]:
-    """Decode many files; returns (stacked uint8 images, indices of the files that were read).
+def decode_files(paths: list[Path], image_size: int | None, channels: int, where: str) -> tuple[np.ndarray, list[int]]:
+    """Decode many files; returns (stacked uint8 images, indices of the files that were used).
 
-    Unreadable files are skipped with one UnreadableImagesWarning; none readable -> KerasGenError."""
+    Unreadable and too-small files are skipped with one UnreadableImagesWarning; none usable ->
+    KerasGenError. `where` names the files in messages ("the 'train' split of '/data/cats'")."""
 
     def attempt(p):
         try:
-            return convert_channels(decode_image(p, image_size), channels), None
+            return convert_channels(decode_image(p, image_size), channels), None, None
+        except TooSmallImageError as err:
+            return None, None, f"{p.name}: {err}"
         except Exception as err:  # Pillow raises many types for bad files
-            return None, f"{p.name}: {type(err).__name__}: {err}"
+            return None, f"{p.name}: {type(err).__name__}: {err}", None
 
     results = _map(attempt, paths)
-    kept = [i for i, (image, _) in enumerate(results) if image is not None]
-    errors = [err for _, err in results if err is not None]
-    if not kept:
-        raise KerasGenError(
-            f"none of the {len(paths)} image files in {where} could be read (first error: {errors[0]}). "
-            f"Accepted formats: {', '.join(IMAGE_EXTENSIONS)}"
-        )
-    if errors:
-        warnings.warn(
-            f"skipped {len(errors)} unreadable image files of {len(paths)} in {where} (first: {errors[0]})",
-            UnreadableImagesWarning,
-            stacklevel=3,
-        )
+    kept = [i for i, (image, _, _) in enumerate(results) if image is not None]
+    unreadable = [err for _, err, _ in results if err is not None]
+    too_small = [err for _, _, err in results if err is not None]
+    report_skipped(len(paths), len(kept), unreadable, too_small, where, stacklevel=3)
     return np.stack([results[i][0] for i in kept]), kept
+
+
+def split_where(index: FolderIndex, split: str) -> str:
+    """How messages name one split of a folder: its files, out of the folder's."""
+    return (
+        f"the {split!r} split of {str(index.root)!r} ({len(index.splits[split])} of the folder's "
+        f"{len(index.files)} image files are in this split)"
+    )
 
 
 def load_folder_uint8(path, split: str, image_size: int | None, channels: int | None, limit: int | None):
@@ -226,7 +274,7 @@ def load_folder_uint8(path, split: str, image_size: int | None, channels: int | 
             f"about {TEST_FRACTION:.0%} of files (by a hash of their path) form the test split. Add images"
         )
     images, kept = decode_files(
-        [index.root / index.files[i] for i in chosen], image_size, channels, f"{str(index.root)!r} ({split} split)"
+        [index.root / index.files[i] for i in chosen], image_size, channels, split_where(index, split)
     )
     labels = None if index.labels is None else index.labels[chosen[kept]]
     return images, labels

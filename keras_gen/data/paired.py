@@ -13,6 +13,8 @@ Unpaired sets (`load_unpaired`), A and B are independent collections:
 - `path/A`, `path/B`, each split by hash.
 
 Images are decoded, centre-cropped and resized like any folder (folders.py); default size 64.
+Unreadable files and images (for side-by-side files: halves) whose shorter side is below
+folders.MIN_SOURCE_SIDE are skipped with one UnreadableImagesWarning; none usable -> KerasGenError.
 """
 
 from __future__ import annotations
@@ -58,7 +60,8 @@ def load_unpaired(path, split: str = "train", image_size=None, channels=None, li
         idx = np.arange(len(index.files)) if cyclegan else index.splits[split]
         if len(idx) == 0:
             raise KerasGenError(f"domain {domain} of {str(root)!r} has no images in its {split!r} split; add images")
-        images, _ = _load_index(index, idx[:limit], size, _domain_channels(index, channels), f"{folder} ({split})")
+        where = repr(str(folder)) if cyclegan else folders.split_where(index, split)
+        images, _ = _load_index(index, idx[:limit], size, _domain_channels(index, channels), where)
         out.append(from_uint8(images))
     return out[0], out[1]
 
@@ -68,32 +71,38 @@ def _split_halves(array: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return array[:, :half], array[:, half : 2 * half]
 
 
+def _decode_halves(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """A side-by-side file -> (left, right) uint8 halves; TooSmallImageError if a half is too small."""
+    left, right = _split_halves(folders.decode_image(path, None))
+    try:
+        folders.check_min_side(left.shape[1], left.shape[0])
+    except folders.TooSmallImageError as err:
+        raise folders.TooSmallImageError(f"{err} per half") from None
+    return left, right
+
+
 def _side_by_side(root: Path, split: str, size: int, channels, limit):
     held_out = next((root / d for d in ("test", "val") if (root / d).is_dir()), None)
     if (root / "train").is_dir() and held_out is not None:
         index = folders.scan_folder(root / "train" if split == "train" else held_out)
-        idx = np.arange(len(index.files))
+        idx, where = np.arange(len(index.files)), repr(str(index.root))
     else:
         index = folders.scan_folder(root)
-        idx = index.splits[split]
+        idx, where = index.splits[split], folders.split_where(index, split)
     channels = _domain_channels(index, channels)
-    a, b, bad = [], [], []
+    a, b, unreadable, too_small = [], [], [], []
     for i in idx[:limit]:
         try:
-            whole = folders.decode_image(index.root / index.files[i], None)
-        except Exception as err:
-            bad.append(f"{index.files[i]}: {err}")
+            left, right = _decode_halves(index.root / index.files[i])
+        except folders.TooSmallImageError as err:
+            too_small.append(f"{index.files[i]}: {err}")
             continue
-        left, right = _split_halves(whole)
+        except Exception as err:  # Pillow raises many types for bad files
+            unreadable.append(f"{index.files[i]}: {type(err).__name__}: {err}")
+            continue
         a.append(prepare_uint8(left[None], size, channels)[0])
         b.append(prepare_uint8(right[None], size, channels)[0])
-    if not a:
-        raise KerasGenError(f"no readable side-by-side pairs in the {split!r} split of {str(root)!r}")
-    if bad:
-        import warnings
-
-        warnings.warn(f"skipped {len(bad)} unreadable image files of {len(bad) + len(a)} in {root} (first: {bad[0]})",
-                      folders.UnreadableImagesWarning, stacklevel=3)  # fmt: skip
+    folders.report_skipped(len(idx[:limit]), len(a), unreadable, too_small, f"side-by-side pairs in {where}")
     return np.stack(a), np.stack(b)
 
 
@@ -118,9 +127,18 @@ def load_paired(path, split: str = "train", image_size=None, channels=None, limi
     chosen = [p for p, t in zip(pairs, in_test, strict=True) if t == (split == "test")][:limit]
     if not chosen:
         raise KerasGenError(f"the {split!r} split of {str(root)!r} has no pairs ({len(pairs)} in all); add pairs")
-    a, kept_a = _load_index(ia, [i for i, _ in chosen], size, _domain_channels(ia, channels), f"{root}/A")
-    b, kept_b = _load_index(ib, [j for _, j in chosen], size, _domain_channels(ib, channels), f"{root}/B")
-    both = sorted(set(kept_a) & set(kept_b))  # a pair with an unreadable side is dropped whole
+
+    def where(index):
+        return f"the {split!r} split of {str(index.root)!r} ({len(chosen)} of its {len(pairs)} pairs)"
+
+    a, kept_a = _load_index(ia, [i for i, _ in chosen], size, _domain_channels(ia, channels), where(ia))
+    b, kept_b = _load_index(ib, [j for _, j in chosen], size, _domain_channels(ib, channels), where(ib))
+    both = sorted(set(kept_a) & set(kept_b))  # a pair with an unusable side is dropped whole
+    if not both:
+        raise KerasGenError(
+            f"no usable pairs in the {split!r} split of {str(root)!r}: every pair has an unusable side in A or B. "
+            f"keras-gen loads {folders.usable_files_rule()}"
+        )
     a = a[[kept_a.index(k) for k in both]]
     b = b[[kept_b.index(k) for k in both]]
     return from_uint8(a), from_uint8(b)

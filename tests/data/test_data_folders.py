@@ -31,8 +31,8 @@ def test_mixed_folder_loads_every_readable_file_and_counts_the_corrupt_one(mixed
     assert ytr is None and yte is None
     assert len(warned) == 1  # one warning, in the split that holds the corrupt file
     split_of_corrupt = folder_split("corrupt.png")
-    assert f"({split_of_corrupt} split)" in str(warned[0].message)
-    assert "skipped 1 unreadable image files of" in str(warned[0].message)
+    assert f"the '{split_of_corrupt}' split of" in str(warned[0].message)
+    assert "skipped 1 unreadable and 0 too-small (< 8 px) files of the" in str(warned[0].message)
     assert "corrupt.png" in str(warned[0].message)
 
 
@@ -59,7 +59,7 @@ def test_rgba_is_composited_on_white_and_gray_stays_one_channel(tmp_path, write_
 
     gray = decode_image(write_image(tmp_path / "g.png", solid((77,), (10, 10))), 5)
     assert gray.shape == (5, 5, 1) and np.all(gray == 77)
-    deep = decode_image(write_image(tmp_path / "d.png", np.full((6, 6), 65535, np.uint16)), 6)
+    deep = decode_image(write_image(tmp_path / "d.png", np.full((8, 8), 65535, np.uint16)), 6)
     assert deep.shape == (6, 6, 1) and np.all(deep == 255)  # 16-bit scaled, not clipped garbage
 
 
@@ -120,7 +120,7 @@ def test_missing_empty_and_unreadable_folders_raise(tmp_path):
     (tmp_path / "bad").mkdir()
     for i in range(3):
         (tmp_path / "bad" / f"{i}.jpg").write_bytes(b"definitely not a jpeg")
-    with pytest.raises(KerasGenError, match="could be read"):
+    with pytest.raises(KerasGenError, match="2 unreadable, 0 smaller than 8 px"):
         load_arrays(str(tmp_path / "bad"))
     (tmp_path / "file.png").write_bytes(b"x")
     with pytest.raises(KerasGenError, match="is a file"):

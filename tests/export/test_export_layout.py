@@ -122,7 +122,11 @@ def test_failed_parity_writes_nothing(dcgan16, tmp_path, monkeypatch, corrupt, m
     corrupt(monkeypatch)
     with pytest.raises(KerasGenError, match=f"parity check failed.*{message}"):
         export_model(dcgan16, tmp_path)
-    assert _hidden_or_versions(tmp_path / "dcgan") == []
+    assert not (tmp_path / "dcgan").exists()  # a failed first export leaves not even the model folder
+    (tmp_path / "dcgan" / "7").mkdir(parents=True)  # an existing repository keeps its other versions
+    with pytest.raises(KerasGenError, match=f"parity check failed.*{message}"):
+        export_model(dcgan16, tmp_path)
+    assert _hidden_or_versions(tmp_path / "dcgan") == ["7"]
 
 
 def test_onnx_dynamic_batch_matches_keras(export16):

@@ -118,7 +118,8 @@ class DCGAN(GenerativeModel):
         self.d_optimizer = d_optimizer or keras.optimizers.Adam(2e-4, beta_1=0.5)
         self.d_loss_tracker = keras.metrics.Mean(name="d_loss")
         self.g_loss_tracker = keras.metrics.Mean(name="g_loss")
-        # Mean D(x) and D(G(z)): both drifting to 1/0 means D has won and G gets no signal.
+        # Mean D(x) and D(G(z)) in the D step (same D for both): drifting to 1 and 0 means D has
+        # won and G gets no signal.
         self.real_score_tracker = keras.metrics.Mean(name="d_real")
         self.fake_score_tracker = keras.metrics.Mean(name="d_fake")
 
@@ -141,8 +142,8 @@ class DCGAN(GenerativeModel):
 
         z = keras.random.normal((batch, self.latent_dim), seed=self.seed_generator)
         with tf.GradientTape() as tape:
-            fake_logits = self.discriminator(self.generator(z, training=True), training=True)
-            g_loss = generator_loss(fake_logits, self.generator_loss_kind)
+            gen_logits = self.discriminator(self.generator(z, training=True), training=True)
+            g_loss = generator_loss(gen_logits, self.generator_loss_kind)
         grads = tape.gradient(g_loss, self.generator.trainable_variables)
         self.g_optimizer.apply_gradients(zip(grads, self.generator.trainable_variables))
 
@@ -173,6 +174,8 @@ class DCGAN(GenerativeModel):
         }
 
     def get_compile_config(self):
+        if getattr(self, "g_optimizer", None) is None:
+            return None  # never compiled: there is no training state to save
         return {
             "g_optimizer": keras.saving.serialize_keras_object(self.g_optimizer),
             "d_optimizer": keras.saving.serialize_keras_object(self.d_optimizer),
