@@ -6,13 +6,12 @@ models get it from the base class), so a new family reuses them unchanged.
 
 from __future__ import annotations
 
-import json
-import os
 from pathlib import Path
 
 import keras
 import numpy as np
 
+from keras_gen.fileio import atomic_path, write_json_atomic
 from keras_gen.images import save_grid, to_uint8
 
 
@@ -66,9 +65,8 @@ class RunCheckpoint(keras.callbacks.Callback):
             return  # a diverged epoch must not replace the last good checkpoint
         ckpt_dir = self.run_dir / "checkpoints"
         ckpt_dir.mkdir(parents=True, exist_ok=True)
-        tmp = ckpt_dir / ".last.tmp.keras"
-        self.model.save(tmp)
-        os.replace(tmp, ckpt_dir / "last.keras")
+        with atomic_path(ckpt_dir / "last.keras") as tmp:
+            self.model.save(tmp)
         if self.keep_every and (epoch + 1) % self.keep_every == 0:
             self.model.save(ckpt_dir / f"epoch_{epoch + 1:04d}.keras")
         state = {"epoch": epoch + 1, "logs": {k: float(v) for k, v in (logs or {}).items()}}
@@ -92,13 +90,6 @@ class StopOnNonFinite(keras.callbacks.Callback):
         if bad and not self.bad_logs:
             self.bad_logs = bad
             self.model.stop_training = True
-
-
-def write_json_atomic(path, data) -> None:
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=True))
-    os.replace(tmp, path)
 
 
 def latent_interpolation(model, seeds=(0, 1, 2, 3, 4, 5, 6, 7), steps: int = 8) -> np.ndarray:

@@ -20,7 +20,8 @@ from pathlib import Path
 import keras
 
 from keras_gen import __version__
-from keras_gen.callbacks import RunCheckpoint, SampleGrid, StopOnNonFinite, latent_interpolation, write_json_atomic
+from keras_gen.callbacks import RunCheckpoint, SampleGrid, StopOnNonFinite, latent_interpolation
+from keras_gen.fileio import write_json_atomic
 from keras_gen.errors import KerasGenError
 from keras_gen.images import save_grid, to_uint8
 from keras_gen import registry

@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from keras_gen.errors import KerasGenError
+from keras_gen.fileio import atomic_path, write_json_atomic
 from keras_gen.features._common import batched, check_images, convert_channels, resize_images
 
 FEATURES_LAYER = "features"
@@ -104,13 +105,9 @@ def build_domain_classifier(
 def _save_atomic(model, path: Path, metadata: dict) -> None:
     """Write `.keras` and `.json` under temporary names, then rename: a reader never sees a
     half-written classifier."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f"{path.stem}.partial-{os.getpid()}.keras")
-    model.save(tmp)
-    meta_tmp = path.with_name(f"{path.stem}.partial-{os.getpid()}.json")
-    meta_tmp.write_text(json.dumps(metadata, indent=2, sort_keys=True))
-    os.replace(tmp, path)
-    os.replace(meta_tmp, path.with_suffix(".json"))
+    with atomic_path(path) as tmp:
+        model.save(tmp)
+    write_json_atomic(path.with_suffix(".json"), metadata)
 
 
 def train_domain_classifier(

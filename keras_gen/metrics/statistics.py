@@ -22,12 +22,12 @@ change, so they are cached with `save`/`load` (.npz, no pickle) with a free-form
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import numpy as np
 
 from keras_gen.errors import KerasGenError
+from keras_gen.fileio import atomic_path
 from keras_gen.metrics.checks import as_features
 
 _FORMAT = "keras_gen.FeatureStatistics/1"
@@ -134,9 +134,7 @@ class FeatureStatistics:
         if self._n == 0:
             raise KerasGenError("Refusing to save empty statistics: add features first.")
         path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp")
-        with open(tmp, "wb") as f:  # a file object keeps numpy from appending ".npz"
+        with atomic_path(path) as tmp, open(tmp, "wb") as f:  # a file object: numpy adds no ".npz"
             np.savez(
                 f,
                 format=np.array(_FORMAT),
@@ -145,7 +143,6 @@ class FeatureStatistics:
                 m2=self._m2,
                 meta=np.array(json.dumps(self.meta, sort_keys=True)),
             )
-        os.replace(tmp, path)  # never leave a half-written cache behind
         return path
 
     @classmethod

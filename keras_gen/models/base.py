@@ -12,7 +12,6 @@ from typing import Callable
 
 import keras
 import numpy as np
-import tensorflow as tf  # noqa: F401  (Endpoint fns are tf.functions)
 
 from keras_gen.latents import gaussian_latents
 
