@@ -48,15 +48,16 @@ def check_images(images, what: str = "images") -> np.ndarray | object:
 
 
 def convert_channels(x, channels: int):
-    """(N, H, W, C) -> (N, H, W, channels): grey -> RGB by repeating, RGB -> grey by luma (BT.601),
-    RGBA -> RGB by dropping alpha."""
+    """(N, H, W, C) float [-1, 1] -> (N, H, W, channels): grey -> RGB by repeating, RGB -> grey by
+    luma (BT.601), RGBA -> RGB over white, as `keras_gen.data` converts files (white is +1 here)."""
     import tensorflow as tf
 
     c = x.shape[-1]
     if c == channels:
         return x
     if c == 4:
-        x, c = x[..., :3], 3
+        alpha = (x[..., 3:] + 1.0) / 2.0
+        x, c = x[..., :3] * alpha + (1.0 - alpha), 3
         if channels == 3:
             return x
     if c == 1 and channels == 3:
