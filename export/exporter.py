@@ -161,7 +161,8 @@ def export_model(model, out_dir, name: str | None = None, version: int | None = 
     if not name or not _NAME_RE.match(str(name)):
         raise KerasGenError(f"Export name {name!r} is not usable as a directory: use letters, digits, '_', '-', '.'.")
     model_dir = Path(out_dir) / str(name)
-    created_model_dir = not model_dir.exists()
+    # Folders this call creates, innermost first: a failed first export removes them again.
+    created = [d for d in (model_dir, *model_dir.parents) if not d.exists()]
     model_dir.mkdir(parents=True, exist_ok=True)
     existing = _versions(model_dir)
     version = (existing[-1] + 1 if existing else 1) if version is None else _check_version(version)
@@ -214,7 +215,8 @@ def export_model(model, out_dir, name: str | None = None, version: int | None = 
             os.close(fd)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
-        if created_model_dir and not any(model_dir.iterdir()):
-            model_dir.rmdir()  # a first export that failed leaves no trace
+        for folder in created:  # a first export that failed leaves no trace
+            if folder.is_dir() and not any(folder.iterdir()):
+                folder.rmdir()
         raise
     return final

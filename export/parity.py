@@ -65,6 +65,10 @@ def check_parity(endpoints: dict, onnx_endpoint: str, saved_model_dir, onnx_path
     session = make_session(onnx_path, providers=[CPU])
     with tf.device("/CPU:0"):
         keras_out = _to_numpy(ep.fn(*[tf.constant(feeds[name]) for name in names]))
+        broken = [k for k, v in keras_out.items() if np.issubdtype(v.dtype, np.floating) and not np.isfinite(v).all()]
+        if broken:  # say what is wrong: the model, not the conversion
+            raise KerasGenError(f"The model itself outputs NaN or infinite values ({', '.join(broken)}): its training "
+                                "diverged. Export a checkpoint from before the divergence.")
         loaded = tf.saved_model.load(str(saved_model_dir))
         sm_out = _to_numpy(loaded.signatures[onnx_endpoint](**{k: tf.constant(v) for k, v in feeds.items()}))
         ort_out = run_onnx(session, feeds)

@@ -6,6 +6,8 @@ models get it from the base class), so a new family reuses them unchanged.
 
 from __future__ import annotations
 
+import json
+import zipfile
 from pathlib import Path
 
 import keras
@@ -13,6 +15,11 @@ import numpy as np
 
 from keras_gen.fileio import atomic_path, write_json_atomic
 from keras_gen.images import save_grid, to_uint8
+
+
+def finite_logs(logs) -> bool:
+    """Whether every logged value is finite: a diverged epoch writes no grid, score or checkpoint."""
+    return all(np.isfinite(float(v)) for v in (logs or {}).values())
 
 
 class SampleGrid(keras.callbacks.Callback):
@@ -28,7 +35,7 @@ class SampleGrid(keras.callbacks.Callback):
         self._writer = None
 
     def on_epoch_end(self, epoch, logs=None):
-        if (epoch + 1) % self.every:
+        if (epoch + 1) % self.every or not finite_logs(logs):
             return
         images = to_uint8(self.model.sample(self.n, seed=self.seed))
         save_grid(images, self.out_dir / f"epoch_{epoch + 1:04d}.png")
@@ -47,6 +54,18 @@ class SampleGrid(keras.callbacks.Callback):
             self._writer = None
 
 
+CHECKPOINT_STATE = "keras_gen_state.json"  # extra entry in the .keras zip; Keras ignores it
+
+
+def read_checkpoint_state(path) -> dict | None:
+    """The run state stored inside a checkpoint by RunCheckpoint, or None if it has none."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return json.loads(archive.read(CHECKPOINT_STATE))
+    except (KeyError, zipfile.BadZipFile, OSError):
+        return None
+
+
 class RunCheckpoint(keras.callbacks.Callback):
     """Save the whole model (weights, every optimizer's variables, RNG state) as
     `last.keras` after each epoch, with `state.json` recording the finished epoch count.
@@ -61,16 +80,21 @@ class RunCheckpoint(keras.callbacks.Callback):
         self.keep_every = keep_every
 
     def on_epoch_end(self, epoch, logs=None):
-        if not all(np.isfinite(float(v)) for v in (logs or {}).values()):
-            return  # a diverged epoch must not replace the last good checkpoint
+        # A diverged epoch must not replace the last good checkpoint; the last batch can turn the
+        # weights to NaN while the epoch's mean losses still look finite, so check both.
+        if not finite_logs(logs) or not all(np.isfinite(v.numpy()).all() for v in self.model.trainable_variables):
+            return
         ckpt_dir = self.run_dir / "checkpoints"
-        ckpt_dir.mkdir(parents=True, exist_ok=True)
-        with atomic_path(ckpt_dir / "last.keras") as tmp:
-            self.model.save(tmp)
-        if self.keep_every and (epoch + 1) % self.keep_every == 0:
-            self.model.save(ckpt_dir / f"epoch_{epoch + 1:04d}.keras")
         state = {"epoch": epoch + 1, "logs": {k: float(v) for k, v in (logs or {}).items()}}
-        write_json_atomic(self.run_dir / "state.json", state)
+        names = ["last.keras"] + ([f"epoch_{epoch + 1:04d}.keras"] if self.keep_every
+                                  and (epoch + 1) % self.keep_every == 0 else [])
+        for name in names:
+            with atomic_path(ckpt_dir / name) as tmp:
+                self.model.save(tmp)
+                # The epoch travels inside the checkpoint, so resume never trusts a stale state.json.
+                with zipfile.ZipFile(tmp, "a") as archive:
+                    archive.writestr(CHECKPOINT_STATE, json.dumps(state))
+        write_json_atomic(self.run_dir / "state.json", state)  # for people and tools reading the run
 
 
 class StopOnNonFinite(keras.callbacks.Callback):
@@ -125,7 +149,7 @@ class PeriodicEvaluation(keras.callbacks.Callback):
         self.results: list[tuple[int, dict]] = []
 
     def on_epoch_end(self, epoch, logs=None):
-        if (epoch + 1) % self.every:
+        if (epoch + 1) % self.every or not finite_logs(logs):
             return
         report = self.evaluator.evaluate(self.model.sample(self.n, seed=self.seed), self.metrics)
         scalars = {f"eval/{name}": r["generated"] for name, r in report["metrics"].items()}

@@ -44,8 +44,11 @@ def cmd_train(args) -> int:
     if args.model == "classifier":
         from keras_gen.features.classifier import train_domain_classifier
 
+        if args.epochs is not None and args.epochs < 1:
+            raise KerasGenError(f"--epochs must be at least 1, got {args.epochs}.")
         _, meta = train_domain_classifier(
-            args.data, image_size=args.image_size, data_dir=args.data_dir, seed=args.seed,
+            args.data or "digits", image_size=args.image_size, data_dir=args.data_dir, seed=args.seed or 0,
+            **({"batch_size": args.batch_size} if args.batch_size else {}),
             cache_dir=args.out, force=True, verbose=1 if sys.stdout.isatty() else 2,
             **({"epochs": args.epochs} if args.epochs is not None else {}),
         )
@@ -81,6 +84,9 @@ def cmd_sample(args) -> int:
         raise KerasGenError(f"--n must be at least 1, got {args.n}.")
     if args.label is not None:
         raise KerasGenError("--label needs a conditional model; the models registered so far are unconditional.")
+    from keras_gen.images import check_image_path
+
+    check_image_path(args.out)
     if _is_run(path):
         _quiet_tensorflow()
         from keras_gen.images import save_grid, to_uint8
@@ -152,14 +158,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("train", help="train a registered model (or `classifier`) with model.fit")
     p.add_argument("model")
-    p.add_argument("--data", default="digits", help="digits | shapes | photos | textures | tfds:NAME | a folder")
+    p.add_argument("--data", default=None,
+                   help="digits (default) | shapes | photos | textures | tfds:NAME | a folder")
     p.add_argument("--data-dir", default=None, help="TFDS data directory")
     p.add_argument("--out", default=None, help="run folder (for `classifier`: the cache folder)")
     p.add_argument("--image-size", type=int, default=None)
     p.add_argument("--epochs", type=int, default=None, help="total epochs (default 10); with --resume, the new total")
     p.add_argument("--steps-per-epoch", type=int, default=None)
-    p.add_argument("--batch-size", type=int, default=64)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--batch-size", type=int, default=None, help="default 64")
+    p.add_argument("--seed", type=int, default=None, help="default 0")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="model option (repeatable)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
     p.add_argument("--jit-compile", default="auto", type=_jit_compile_flag,

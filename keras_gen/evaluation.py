@@ -29,6 +29,7 @@ from keras_gen.errors import KerasGenError
 from keras_gen.images import from_uint8, to_uint8
 
 METRIC_NAMES = ("fid", "kid", "is", "pr", "mem", "div")
+TRAIN_CAP = 10_000  # training images embedded as the reference set (a seeded random subset beyond)
 
 
 def parse_metrics(metrics) -> list[str]:
@@ -51,9 +52,9 @@ def quantise(images: np.ndarray) -> np.ndarray:
 class Evaluator:
     """Real-data features computed once; `evaluate(images)` scores any number of generators.
 
-    `n_real` caps how many train and test images are embedded (the floor uses all test images
-    up to that cap). `image_size`/`channels` are the generator's: real images are loaded at
-    that resolution and quantised, then go through the same resize into the feature network
+    `n_real` caps how many test images are embedded (a seeded random subset); the training
+    split is embedded whole, up to TRAIN_CAP images. `image_size`/`channels` are the
+    generator's: real images are loaded at that resolution and quantised, then go through the same resize into the feature network
     as generated ones, so neither side is favoured by resampling.
     """
 
@@ -83,16 +84,36 @@ class Evaluator:
         self.info = info
         size, channels = self.image_size or info.default_image_size, self.channels or info.channels
         self.image_shape = (int(size), int(size), int(channels))
-        train, _, _ = load_arrays(self.data, "train", image_size=size, channels=channels, limit=self.n_real,
-                                  seed=self.seed, data_dir=self.data_dir)
-        test, _, _ = load_arrays(self.data, "test", image_size=size, channels=channels, limit=self.n_real,
-                                 seed=self.seed, data_dir=self.data_dir)
+        train, _, _ = load_arrays(self.data, "train", image_size=size, channels=channels, seed=self.seed,
+                                  data_dir=self.data_dir)
+        test, _, _ = load_arrays(self.data, "test", image_size=size, channels=channels, seed=self.seed,
+                                 data_dir=self.data_dir)
         if len(test) < 10:
             raise KerasGenError(f"{self.data} has only {len(test)} test images; the floor needs at least 10.")
+        # Seeded random subsets, never the first N: folders list files class by class, and a
+        # prefix of a sorted folder would be one class. The training set is kept whole (up to
+        # TRAIN_CAP) so the memorisation check sees every image the model may have copied.
+        rng = np.random.default_rng(self.seed)
+        train = train[rng.permutation(len(train))[:TRAIN_CAP]]
+        test = test[rng.permutation(len(test))[: self.n_real]]
         self._test_images = quantise(test)
         self._vgg_extractor = self._vgg_test_features = None
         self.train = self._embed(quantise(train))
         self.test = self._embed(self._test_images)
+
+    @property
+    def feature_dim(self) -> int:
+        return int(self.train["features"].shape[1])
+
+    def check_sample_count(self, n: int, metrics=METRIC_NAMES) -> None:
+        """Fail before any sampling or training when `n` generated samples cannot give an FID."""
+        dim = self.feature_dim
+        if "fid" in parse_metrics(metrics) and min(n, len(self.train["features"])) <= dim:
+            raise KerasGenError(
+                f"FID in the {dim}-d {self.features} feature space needs more than {dim} samples per side for a "
+                f"full-rank covariance; got {n} generated and {len(self.train['features'])} training images. "
+                f"Generate more (--n / --eval-n {dim + 1} or more) or use a smaller feature space."
+            )
 
     def _embed(self, images: np.ndarray) -> dict[str, np.ndarray]:
         return self.extractor(images)
@@ -129,29 +150,25 @@ class Evaluator:
                 f"{self.data} images are {self.image_shape} (H, W, C); evaluate against data at the generator's "
                 "size and channel count (Evaluator(image_size=..., channels=...))."
             )
-        if images.dtype != np.uint8 and not np.isfinite(images).all():
-            raise KerasGenError("The generator produced NaN or infinite pixels: training diverged. "
-                                "Evaluate an earlier checkpoint, or retrain with a lower learning rate.")
-        images = from_uint8(images) if images.dtype == np.uint8 else quantise(images)
+        images = from_uint8(images) if images.dtype == np.uint8 else quantise(images)  # NaN raises here
         names = parse_metrics(metrics)
         gen = self._embed(images)
         train, test = self.train, self.test
         m = min(len(gen["features"]), len(test["features"]))
         g_all, g_m, t_m = gen["features"], gen["features"][:m], test["features"][:m]
         tr = train["features"]
-        dim = tr.shape[1]
-        if "fid" in names and m <= dim:
-            raise KerasGenError(
-                f"FID with {dim}-d {self.features} features needs more than {dim} samples on each side for a "
-                f"full-rank covariance, but only {m} are compared (the test split has {len(test['features'])}); "
-                f"pass --n {dim + 1} or more."
-            )
+        self.check_sample_count(len(g_all), names)
+        # The matched figure and the floor need as many samples as the (capped) test split holds.
+        matched_fid = m > tr.shape[1]
         results: dict[str, dict] = {}
         for name in names:
             if name == "fid":
                 results["fid"] = {"generated": M.fid_from_features(tr, g_all),
-                                  "generated_matched": M.fid_from_features(tr, g_m),
-                                  "floor": M.fid_from_features(tr, t_m)}
+                                  "generated_matched": M.fid_from_features(tr, g_m) if matched_fid else None,
+                                  "floor": M.fid_from_features(tr, t_m) if matched_fid else None}
+                if not matched_fid:
+                    results["fid"]["note"] = (f"the test split has {m} images, too few for a {tr.shape[1]}-d "
+                                              "covariance: no matched FID or floor")
             elif name == "kid":
                 # Subsets of half the smaller set: with subsets as big as the set, every subset
                 # would be the whole set and the std would say nothing about the estimate.
@@ -231,6 +248,7 @@ def evaluate_path(path, data=None, metrics="fid,kid,pr,mem", n=2000, seed=0, fea
     evaluator = Evaluator(data, image_size=facts.get("image_size"), channels=facts.get("channels"), features=features,
                           n_real=n, seed=data_seed, data_dir=data_dir or facts.get("data_dir"),
                           cache_dir=cache_dir, inception_weights=inception_weights)
+    evaluator.check_sample_count(n, names)
     report = evaluator.evaluate(sample(n, seed + 1), names)  # seed + 1: not the grid shown during training
     return {"path": str(path), "model": facts.get("model"), "source": facts["kind"], "data": data, **report}
 
@@ -245,8 +263,8 @@ def format_report(report: dict) -> str:
     rows = []
     for name, r in report["metrics"].items():
         def fmt(key):
-            if key not in r:
-                return "-"
+            if r.get(key) is None:
+                return "n/a" if key in r else "-"
             std = r.get(f"{key}_std")
             scale = 1000.0 if name == "kid" else 1.0  # KID is conventionally reported x 1000
             return f"{r[key] * scale:.3f}" + (f" ± {std * scale:.3f}" if std is not None else "")
@@ -255,6 +273,7 @@ def format_report(report: dict) -> str:
     line = lambda cells: "| " + " | ".join(c.ljust(w) for c, w in zip(cells, widths)) + " |"  # noqa: E731
     out = [head, line(cols), "|" + "|".join("-" * (w + 2) for w in widths) + "|", *map(line, rows)]
     out.append(f"train features: n={report['n_train']}; the floor is what fresh real images score.")
+    out += [f"note ({name}): {r['note']}" for name, r in report["metrics"].items() if r.get("note")]
     return "\n".join(out)
 
 

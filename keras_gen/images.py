@@ -25,9 +25,13 @@ def _is_numpy(x) -> bool:
 
 
 def to_uint8(images):
-    """[-1, 1] float -> [0, 255] uint8, rounding to nearest and clipping out-of-range values."""
+    """[-1, 1] float -> [0, 255] uint8, rounding to nearest and clipping out-of-range values.
+    Non-finite numpy input is an error (a diverged model), not black pixels."""
     if _is_numpy(images):
         x = np.asarray(images, dtype=np.float32)
+        if not np.isfinite(x).all():  # NaN would silently become black pixels
+            raise KerasGenError("The model produced NaN or infinite pixels: its training diverged. "
+                                "Use an earlier checkpoint or retrain (e.g. with a lower learning rate).")
         return np.clip(np.round((x + 1.0) * 127.5), 0, 255).astype(np.uint8)
     import tensorflow as tf
 
@@ -67,14 +71,20 @@ def make_grid(images_uint8: np.ndarray, ncols: int | None = None, pad: int = 2) 
     return grid
 
 
+def check_image_path(path) -> Path:
+    """The path, if `save_image` can write its format; call it before expensive work."""
+    path = Path(path)
+    if path.suffix.lower() not in IMAGE_SUFFIXES:
+        raise KerasGenError(f"Cannot write {path}: use one of {', '.join(IMAGE_SUFFIXES)} as the file extension.")
+    return path
+
+
 def save_image(image_uint8: np.ndarray, path: str | Path, upscale: int = 1) -> Path:
     """Write one (H, W, C) uint8 image as PNG/JPEG/WebP/BMP; `upscale` enlarges tiny images for
     viewing. Images with 2 or more than 4 channels are written as their first channel(s)."""
     from PIL import Image
 
-    path = Path(path)
-    if path.suffix.lower() not in IMAGE_SUFFIXES:
-        raise KerasGenError(f"Cannot write {path}: use one of {', '.join(IMAGE_SUFFIXES)} as the file extension.")
+    path = check_image_path(path)
     image_uint8 = np.asarray(image_uint8, np.uint8)
     channels = image_uint8.shape[-1] if image_uint8.ndim == 3 else 1
     # Image files hold 1, 3 or 4 channels; other counts are shown as their first (or first three).

@@ -20,7 +20,8 @@ from pathlib import Path
 import keras
 
 from keras_gen import __version__
-from keras_gen.callbacks import RunCheckpoint, SampleGrid, StopOnNonFinite, latent_interpolation
+from keras_gen.callbacks import (RunCheckpoint, SampleGrid, StopOnNonFinite, latent_interpolation,
+                                 read_checkpoint_state)
 from keras_gen.fileio import write_json_atomic
 from keras_gen.errors import KerasGenError
 from keras_gen.images import save_grid, to_uint8
@@ -76,15 +77,44 @@ def run_summary(run_dir) -> dict:
             "train_steps": state["epoch"] * config["steps_per_epoch"], "last_logs": state.get("logs", {})}
 
 
+def _check_resume_flags(config: dict, **given) -> None:
+    """A resumed run continues as configured; a flag that asks for something else is an error,
+    not silently ignored."""
+    differ = [f"{key} (run: {config[key]!r}, given: {value!r})" for key, value in given.items()
+              if value is not None and key != "options" and value != config.get(key)]
+    if given.get("options") is not None:
+        differ.append(f"--set options (run: {config['options']!r}); options cannot change on resume")
+    if differ:
+        raise KerasGenError("--resume continues the run exactly as it was configured, but these differ: "
+                            + "; ".join(differ) + ". Drop them, or start a new run in another --out.")
+
+
+def _epochs_done(run_dir: Path) -> int:
+    """Epochs the checkpoint holds, from the state stored inside the checkpoint file itself
+    (written with it, atomically): a stop between saving the checkpoint and state.json must not
+    make resume retrain an epoch or skip the wrong batches."""
+    state_path = run_dir / "state.json"
+    recorded = json.loads(state_path.read_text())["epoch"] if state_path.is_file() else None
+    state = read_checkpoint_state(_checkpoint_path(run_dir))
+    if state is None:  # a checkpoint written by other code: trust state.json
+        if recorded is None:
+            raise KerasGenError(f"{run_dir} records no finished epochs (no state.json); start a new run.")
+        return int(recorded)
+    if recorded is not None and recorded != state["epoch"]:
+        warnings.warn(f"state.json says {recorded} epochs but the checkpoint holds {state['epoch']}; "
+                      f"resuming after epoch {state['epoch']}.")
+    return int(state["epoch"])
+
+
 def train(
     model_name: str,
-    data: str,
+    data: str | None,
     out,
     image_size: int | None = None,
     epochs: int = 10,
     steps_per_epoch: int | None = None,
-    batch_size: int = 64,
-    seed: int = 0,
+    batch_size: int | None = None,
+    seed: int | None = None,
     options: list[str] | dict | None = None,
     resume: bool = False,
     data_dir: str | None = None,
@@ -104,18 +134,25 @@ def train(
     from keras_gen.data import describe, load_dataset
 
     out = Path(out)
-    for flag, value in (("--epochs", epochs), ("--batch-size", batch_size), ("--steps-per-epoch", steps_per_epoch)):
+    for flag, value in (("--epochs", epochs), ("--batch-size", batch_size), ("--steps-per-epoch", steps_per_epoch),
+                        ("--eval-n", eval_n)):
         if value is not None and int(value) < 1:
             raise KerasGenError(f"{flag} must be at least 1, got {value}.")
+    if eval_every < 0:
+        raise KerasGenError(f"--eval-every must be 0 (off) or a number of epochs, got {eval_every}.")
+    if seed is not None and not 0 <= int(seed) < 2**32:
+        raise KerasGenError(f"--seed must be between 0 and 2**32 - 1, got {seed}.")
     # A folder counts as a run once it holds a checkpoint: a start that failed before its first
     # epoch (bad data, wrong size) leaves nothing that blocks trying again.
     has_checkpoint = _checkpoint_path(out).is_file()
     if resume:
-        if not has_checkpoint or not (out / "state.json").is_file():
+        if not has_checkpoint:
             raise KerasGenError(f"Cannot resume: {out} has no checkpoint yet. Start the run without --resume.")
         config = json.loads((out / "config.json").read_text())
+        _check_resume_flags(config, model=model_name, data=data, image_size=image_size, batch_size=batch_size,
+                            seed=seed, steps_per_epoch=steps_per_epoch, options=options or None)
         model = load_checkpoint(_checkpoint_path(out))
-        initial_epoch = json.loads((out / "state.json").read_text())["epoch"]
+        initial_epoch = _epochs_done(out)
         if initial_epoch >= epochs:
             raise KerasGenError(
                 f"{out} has already trained {initial_epoch} epochs; pass --epochs greater than that to continue."
@@ -124,6 +161,9 @@ def train(
     else:
         if has_checkpoint:
             raise KerasGenError(f"{out} already holds a run. Pass --resume to continue it, or choose another --out.")
+        data = data or "digits"
+        batch_size = 64 if batch_size is None else batch_size
+        seed = 0 if seed is None else seed
         spec = registry.get(model_name)
         opts = dict(options) if isinstance(options, dict) else registry.parse_options(spec, options)
         info = describe(data, data_dir=data_dir)
@@ -171,6 +211,7 @@ def train(
 
         evaluator = Evaluator(config["data"], image_size=config["image_size"], channels=config["channels"],
                               n_real=eval_n, seed=config["seed"], data_dir=config["data_dir"])
+        evaluator.check_sample_count(eval_n, parse_metrics(eval_metrics))  # before fit, not at epoch N
         callbacks.append(PeriodicEvaluation(evaluator, every=eval_every, n=eval_n, metrics=parse_metrics(eval_metrics),
                                             log_dir=log_dir))
     started = time.time()
@@ -181,7 +222,8 @@ def train(
     if diverged:
         raise KerasGenError(
             f"Training diverged in epoch {diverged.epoch + 1}: {diverged.bad_logs}. The last finite checkpoint "
-            f"is kept in {_checkpoint_path(out)}; lower the learning rate or change the loss, then --resume or restart."
+            f"is kept in {_checkpoint_path(out)}. Resuming would diverge the same way (resume is exact): start a new "
+            "run with a lower learning rate (e.g. --set learning_rate=1e-4 where the model has it) or another --seed."
         )
 
     samples_png = save_grid(to_uint8(model.sample(64, seed=config["seed"])), out / "samples.png")

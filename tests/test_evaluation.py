@@ -55,7 +55,7 @@ def test_cli_evaluate_a_run_prints_the_floor_and_writes_json(tmp_path, capsys, d
 
 def test_too_few_samples_and_nan_images_are_clear_errors(evaluator):
     real, _, _ = load_arrays("digits", "train", limit=100)
-    with pytest.raises(KerasGenError, match="needs more than 128 samples.*--n 129"):
+    with pytest.raises(KerasGenError, match="more than 128 samples per side.*129 or more"):
         evaluator.evaluate(real, ("fid",))
     broken = np.full((200, 32, 32, 1), np.nan, np.float32)
     with pytest.raises(KerasGenError, match="training diverged"):
@@ -76,3 +76,25 @@ def test_periodic_evaluation_logs_figures_and_floors(tmp_path, digits_classifier
     assert len(history["eval_fid"]) == 1 and history["eval_fid"][0] > history["eval_fid_floor"][0]
     assert "eval_kid" in history
     assert list((run / "logs" / "eval").glob("events.out.tfevents.*"))
+
+
+def test_cli_refuses_a_diverged_model_and_too_small_n_before_sampling(tmp_path, capsys, digits_classifier_cache):
+    run = tmp_path / "run"
+    train("dcgan", "digits", run, epochs=1, image_size=16, batch_size=16, steps_per_epoch=2,
+          options=["base_filters=4", "latent_dim=8"], verbose=0)
+    cache = ["--cache-dir", str(digits_classifier_cache)]
+    assert main(["evaluate", str(run), "--metrics", "fid", "--n", "50", *cache]) == 2
+    assert "--eval-n 129 or more" in capsys.readouterr().err
+    from keras_gen.training import load_run
+
+    model, _ = load_run(run)
+    kernel = model.generator.layers[-2].kernel
+    kernel.assign(np.full(kernel.shape, np.nan, np.float32))
+    model.save(run / "checkpoints" / "last.keras")
+    assert main(["evaluate", str(run), "--metrics", "fid", "--n", "150", *cache]) == 2
+    assert "training diverged" in capsys.readouterr().err
+    assert main(["sample", str(run), "--out", str(tmp_path / "g.png")]) == 2
+    assert "training diverged" in capsys.readouterr().err and not (tmp_path / "g.png").exists()
+    with pytest.raises(KerasGenError, match="eval-n 129 or more"):  # checked before fit, not at epoch N
+        train("dcgan", "digits", tmp_path / "r2", epochs=2, image_size=16, batch_size=16, steps_per_epoch=2,
+              options=["base_filters=4", "latent_dim=8"], verbose=0, eval_every=1, eval_n=50)

@@ -24,6 +24,15 @@ def test_to_uint8_clips_and_rounds():
     assert to_uint8(x)[0] == 0 and to_uint8(x)[-1] == 255
 
 
+def test_non_finite_pixels_are_an_error_not_black():
+    import pytest
+
+    from keras_gen import KerasGenError
+
+    with pytest.raises(KerasGenError, match="diverged"):
+        to_uint8(np.array([0.0, np.nan], np.float32))
+
+
 def test_grid_layout_and_png(tmp_path):
     images = np.stack([np.full((4, 4, 3), i * 20, np.uint8) for i in range(5)])
     grid = make_grid(images, ncols=3, pad=1)

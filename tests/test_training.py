@@ -49,6 +49,20 @@ def test_resume_is_exact(tmp_path):
             np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-5, atol=1e-6)
 
 
+def test_resume_refuses_changed_flags_and_trusts_the_checkpoint_over_state_json(tmp_path):
+    run = tmp_path / "run"
+    train("dcgan", "digits", run, epochs=1, **TINY)
+    with pytest.raises(KerasGenError, match="batch_size .run: 16, given: 8"):
+        train("dcgan", "digits", run, epochs=2, resume=True, batch_size=8)
+    with pytest.raises(KerasGenError, match="options cannot change"):
+        train("dcgan", "digits", run, epochs=2, resume=True, options=["base_filters=8"])
+    # a stop between saving the checkpoint and state.json: the checkpoint's own record wins
+    (run / "state.json").write_text(json.dumps({"epoch": 0}))
+    with pytest.warns(UserWarning, match="checkpoint holds 1"):
+        summary = train("dcgan", "digits", run, epochs=2, resume=True, verbose=0)
+    assert summary["initial_epoch"] == 1
+
+
 def test_run_errors_are_clear(tmp_path):
     run = tmp_path / "run"
     train("dcgan", "digits", run, epochs=1, **TINY)

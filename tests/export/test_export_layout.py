@@ -121,8 +121,8 @@ def _shift_edge_latents(monkeypatch):
 def test_failed_parity_writes_nothing(dcgan16, tmp_path, monkeypatch, corrupt, message):
     corrupt(monkeypatch)
     with pytest.raises(KerasGenError, match=f"parity check failed.*{message}"):
-        export_model(dcgan16, tmp_path)
-    assert not (tmp_path / "dcgan").exists()  # a failed first export leaves not even the model folder
+        export_model(dcgan16, tmp_path / "exports")
+    assert not (tmp_path / "exports").exists()  # a failed first export leaves not even the folders it made
     (tmp_path / "dcgan" / "7").mkdir(parents=True)  # an existing repository keeps its other versions
     with pytest.raises(KerasGenError, match=f"parity check failed.*{message}"):
         export_model(dcgan16, tmp_path)

@@ -89,10 +89,19 @@ class DCGAN(GenerativeModel):
         base_filters: int = 64,  # the paper's width at the largest feature map
         generator_loss: str = "non_saturating",
         label_smoothing: float = 0.0,
+        learning_rate: float = 2e-4,  # the paper's Adam settings, for both networks
+        beta_1: float = 0.5,  # 0.9 made training oscillate in the paper
         seed: int = 0,
         **kwargs,
     ):
         super().__init__(**kwargs)
+        for name, value in (("latent_dim", latent_dim), ("base_filters", base_filters)):
+            if int(value) < 1:
+                raise KerasGenError(f"{name} must be at least 1, got {value}.")
+        if not 0.0 <= label_smoothing < 1.0:
+            raise KerasGenError(f"label_smoothing must be in [0, 1) (0.1 is usual), got {label_smoothing}.")
+        if not learning_rate > 0 or not 0.0 <= beta_1 < 1.0:
+            raise KerasGenError(f"learning_rate must be > 0 and beta_1 in [0, 1), got {learning_rate}, {beta_1}.")
         if generator_loss not in GENERATOR_LOSSES:
             raise KerasGenError(f"generator_loss must be one of {GENERATOR_LOSSES}, got {generator_loss!r}.")
         if channels < 1:
@@ -103,6 +112,7 @@ class DCGAN(GenerativeModel):
         self.base_filters = int(base_filters)
         self.generator_loss_kind = generator_loss
         self.label_smoothing = float(label_smoothing)
+        self.learning_rate, self.beta_1 = float(learning_rate), float(beta_1)
         self.seed = int(seed)
         self.image_shape = (self.image_size, self.image_size, self.channels)
         self.generator = build_generator(self.latent_dim, self.image_size, self.channels, self.base_filters)
@@ -114,8 +124,12 @@ class DCGAN(GenerativeModel):
     # -- training ---------------------------------------------------------------------------
     def compile(self, g_optimizer=None, d_optimizer=None, **kwargs):
         super().compile(**kwargs)
-        self.g_optimizer = g_optimizer or keras.optimizers.Adam(2e-4, beta_1=0.5)
-        self.d_optimizer = d_optimizer or keras.optimizers.Adam(2e-4, beta_1=0.5)
+        self.g_optimizer = g_optimizer or keras.optimizers.Adam(self.learning_rate, beta_1=self.beta_1)
+        self.d_optimizer = d_optimizer or keras.optimizers.Adam(self.learning_rate, beta_1=self.beta_1)
+        # Slot variables now, not at the first step: a checkpoint saved before training still
+        # holds them, and loading restores them instead of skipping the optimizer.
+        self.g_optimizer.build(self.generator.trainable_variables)
+        self.d_optimizer.build(self.discriminator.trainable_variables)
         self.d_loss_tracker = keras.metrics.Mean(name="d_loss")
         self.g_loss_tracker = keras.metrics.Mean(name="g_loss")
         # Mean D(x) and D(G(z)) in the D step (same D for both): drifting to 1 and 0 means D has
@@ -170,6 +184,8 @@ class DCGAN(GenerativeModel):
             "base_filters": self.base_filters,
             "generator_loss": self.generator_loss_kind,
             "label_smoothing": self.label_smoothing,
+            "learning_rate": self.learning_rate,
+            "beta_1": self.beta_1,
             "seed": self.seed,
         }
 
@@ -186,9 +202,6 @@ class DCGAN(GenerativeModel):
             g_optimizer=keras.saving.deserialize_keras_object(config["g_optimizer"]),
             d_optimizer=keras.saving.deserialize_keras_object(config["d_optimizer"]),
         )
-        # Create the slot variables now, so that loading restores them instead of skipping them.
-        self.g_optimizer.build(self.generator.trainable_variables)
-        self.d_optimizer.build(self.discriminator.trainable_variables)
 
     # -- export -----------------------------------------------------------------------------
     def export_endpoints(self):
@@ -233,6 +246,8 @@ class DCGAN(GenerativeModel):
 @register("dcgan", "DCGAN (Radford et al. 2016): convolutional GAN, non-saturating or minimax loss",
           exports=("serving_default", "sample", "generate"))
 def build_dcgan(image_size: int, channels: int, num_classes=None, latent_dim: int = 100, base_filters: int = 64,
-                generator_loss: str = "non_saturating", label_smoothing: float = 0.0, seed: int = 0):
+                generator_loss: str = "non_saturating", label_smoothing: float = 0.0, learning_rate: float = 2e-4,
+                beta_1: float = 0.5, seed: int = 0):
     return DCGAN(image_size=image_size, channels=channels, latent_dim=latent_dim, base_filters=base_filters,
-                 generator_loss=generator_loss, label_smoothing=label_smoothing, seed=seed)
+                 generator_loss=generator_loss, label_smoothing=label_smoothing, learning_rate=learning_rate,
+                 beta_1=beta_1, seed=seed)

@@ -30,6 +30,14 @@ def test_any_power_of_two_size_and_channel_count(size, channels):
     assert images.min() >= -1.0 and images.max() <= 1.0
 
 
+@pytest.mark.parametrize("option, match", [({"latent_dim": 0}, "latent_dim"), ({"base_filters": -1}, "base_filters"),
+                                           ({"label_smoothing": 2.0}, "label_smoothing"),
+                                           ({"learning_rate": 0.0}, "learning_rate")])
+def test_bad_options_are_clear_errors(option, match):
+    with pytest.raises(KerasGenError, match=match):
+        DCGAN(image_size=16, **option)
+
+
 @pytest.mark.parametrize("size", [8, 24, 256])
 def test_bad_image_size_is_a_clear_error(size):
     with pytest.raises(KerasGenError, match="power of two from 16 to 128"):
