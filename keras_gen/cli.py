@@ -128,7 +128,7 @@ def cmd_export(args) -> int:
 
 def cmd_evaluate(args) -> int:
     _quiet_tensorflow()
-    from keras_gen.evaluation import evaluate_path, format_report
+    from keras_gen.evaluation import evaluate_path, format_report, save_report
 
     report = evaluate_path(
         args.path, data=args.data, metrics=args.metrics, n=args.n, seed=args.seed, features=args.features,
@@ -136,9 +136,7 @@ def cmd_evaluate(args) -> int:
     )
     print(format_report(report))
     if args.json:
-        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(json.dumps(report, indent=2))
-        print(f"wrote {args.json}")
+        print(f"wrote {save_report(report, args.json)}")
     return 0
 
 

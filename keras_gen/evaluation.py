@@ -277,5 +277,8 @@ def format_report(report: dict) -> str:
     return "\n".join(out)
 
 
-def save_report(report: dict, path) -> None:
-    Path(path).write_text(json.dumps(report, indent=2))
+def save_report(report: dict, path) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(report, indent=2))
+    return path
