@@ -7,13 +7,15 @@ Steps (nothing is visible to a server until the last one):
   2. SavedModel via `keras.export.ExportArchive`: every endpoint of `model.export_endpoints()`
      with its input signature, `serving_default` included, outputs as named dicts;
   3. model.onnx from the `onnx=True` endpoint via tf2onnx (named inputs/outputs, dynamic batch);
-  4. parity: Keras vs SavedModel vs onnxruntime on `model.parity_inputs(parity_n, seed=0)`;
+  4. parity (export/parity.py): the network on Keras vs SavedModel vs onnxruntime, and a sampling
+     request on the SavedModel's `sample` vs the onnxruntime edge runner vs the Keras model;
   5. manifest.json with the parity figures and every file's sha256 and size; fsync;
   6. rename to OUT/NAME/<version>. On any failure the temporary directory is removed.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import json
 import math
@@ -24,7 +26,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from export.manifest import FORMAT, FORMAT_VERSION, is_version_name, write_manifest
+from keras_gen.edge.manifest import FORMAT, FORMAT_VERSION, is_version_name, write_manifest
 from keras_gen.errors import KerasGenError
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
@@ -55,9 +57,9 @@ def _check_endpoints(model) -> tuple[dict, str]:
             f"{type(model).__name__}.export_endpoints() marks {len(onnx_names)} endpoints onnx=True; exactly one is exported to ONNX."
         )
     for name, ep in endpoints.items():
-        unnamed = [i for i, spec in enumerate(ep.input_signature) if not getattr(spec, "name", None)]
+        unnamed = [i for i, spec in enumerate(ep.inputs) if not getattr(spec, "name", None)]
         if unnamed:
-            raise KerasGenError(f"Endpoint {name!r}: input specs {unnamed} have no name; signatures need named inputs.")
+            raise KerasGenError(f"Endpoint {name!r}: inputs {unnamed} have no name; signatures need named inputs.")
     return endpoints, onnx_names[0]
 
 
@@ -79,7 +81,7 @@ def _describe_endpoint(ep, tf_function) -> dict:
     return {
         "description": ep.description,
         "onnx": bool(ep.onnx),
-        "inputs": [_spec_json(spec) for spec in ep.input_signature],
+        "inputs": [spec.to_json() for spec in ep.inputs],  # each with its kind (keras_gen.inputs)
         "outputs": [
             _spec_json(tf.TensorSpec(t.shape, t.dtype, name=key), ranges.get(key))
             for key, t in sorted(outputs.items())
@@ -133,14 +135,31 @@ def _jsonable(value):
     return clean(json.loads(json.dumps(value, default=lambda o: o.item() if hasattr(o, "item") else str(o))))
 
 
+WEIGHTS = ("auto", "ema", "raw")
+
+
 def export_model(model, out_dir, name: str | None = None, version: int | None = None, training_info: dict | None = None,
-                 parity_n: int = 64, atol: float = 1e-4, opset: int = 17, parity_seed: int = 0) -> Path:
+                 parity_n: int = 64, atol: float = 1e-4, opset: int = 17, parity_seed: int = 0,
+                 weights: str = "auto") -> Path:
     """Export `model` to OUT_DIR/NAME/VERSION (TF Serving layout) and return that directory.
 
     `name` defaults to the model's registered name (export_metadata()["model"]); `version=None`
     takes the next integer after the highest existing one. An existing version is never
     overwritten. Raises KerasGenError if the parity check fails (nothing is written then).
+    `weights`: "ema" exports the moving average of the weights (a model trained with
+    `--set ema=...`), "raw" the trained weights, "auto" the EMA when there is one.
     """
+    if weights not in WEIGHTS:
+        raise KerasGenError(f"--weights must be one of {', '.join(WEIGHTS)}, got {weights!r}.")
+    with model.ema_weights() if weights != "raw" else contextlib.nullcontext(False) as swapped:
+        if weights == "ema" and not swapped:
+            raise KerasGenError("--weights ema: this model keeps no moving average of its weights (train it with "
+                                "--set ema=0.999), or export with --weights raw.")
+        return _export(model, out_dir, name, version, training_info, parity_n, atol, opset, parity_seed,
+                       "ema" if swapped else "raw")
+
+
+def _export(model, out_dir, name, version, training_info, parity_n, atol, opset, parity_seed, weights) -> Path:
     import keras
     import onnx
     import onnxruntime
@@ -156,7 +175,7 @@ def export_model(model, out_dir, name: str | None = None, version: int | None = 
     if not (isinstance(parity_n, int) and parity_n >= 1):
         raise KerasGenError(f"parity_n must be a positive integer, got {parity_n!r}.")
     endpoints, onnx_name = _check_endpoints(model)
-    metadata = dict(model.export_metadata())
+    metadata = {**model.export_metadata(), "weights": weights}
     name = name or metadata.get("model")
     if not name or not _NAME_RE.match(str(name)):
         raise KerasGenError(f"Export name {name!r} is not usable as a directory: use letters, digits, '_', '-', '.'.")
@@ -184,8 +203,6 @@ def export_model(model, out_dir, name: str | None = None, version: int | None = 
             metadata={"model": metadata.get("model", name), "endpoint": onnx_name, "version": version},
         )
         onnx_info["endpoint"] = onnx_name
-        parity = check_parity(endpoints, onnx_name, tmp, tmp / "model.onnx",
-                              model.parity_inputs(parity_n, seed=parity_seed), float(atol), metadata, parity_seed)
         manifest = {
             "format": FORMAT,
             "format_version": FORMAT_VERSION,
@@ -201,8 +218,9 @@ def export_model(model, out_dir, name: str | None = None, version: int | None = 
             "saved_model": {"signatures": sorted(endpoints), "default_signature": "serving_default"},
             "endpoints": {k: _describe_endpoint(endpoints[k], functions[k]) for k in sorted(endpoints)},
             "onnx": onnx_info,
-            "parity": parity,
         }
+        manifest["parity"] = check_parity(model, endpoints, onnx_name, tmp, tmp / "model.onnx", manifest,
+                                          parity_n, float(atol), parity_seed)
         write_manifest(tmp, manifest)
         _fsync_tree(tmp)
         if final.exists():  # another export took this version while we worked

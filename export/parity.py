@@ -1,28 +1,34 @@
-"""The parity check run before an export version becomes visible.
+"""The parity check run before an export version becomes visible. Every check runs; a check that
+cannot run fails the export with a message, never a silent skip.
 
-The same inputs go through three runtimes: the Keras endpoint function (in-process TF), the
-written SavedModel (reloaded with `tf.saved_model.load`, called through its signature as TF
-Serving would) and `model.onnx` in onnxruntime. For every float output of the ONNX endpoint the
-max abs difference of each pair must be <= atol (default 1e-4); a NaN fails too.
+1. The ONNX endpoint (the network): the same inputs, built from the declared input kinds
+   (`model.parity_inputs`), go through the Keras function (in-process TF), the written
+   SavedModel (reloaded, called through its signature as TF Serving would) and `model.onnx` in
+   onnxruntime. For every float output the max abs difference of each pair must be <= atol
+   (default 1e-4); a NaN fails too.
+2. `serving_default` (SavedModel, uint8) against `to_uint8` of the Keras float output, when it
+   takes the network's inputs (a direct generator); for a looped sampler it is `sample`, checked in 3.
+3. `sample(n, seed, conditions)`: the SavedModel endpoint, the onnxruntime edge runner
+   (`keras_gen.edge.EdgeModel`, the very code that serves) and the Keras model's `sample`, for
+   the same request, every condition spelled out (all classes in turn for a label input,
+   defaults for options, seeded images for image inputs).
 
-Two uint8 checks ride along and fail only on a difference > 1 (an off-by-one is a float result
-landing on the other side of a rounding boundary in `to_uint8`):
-  - `serving_default` (SavedModel) vs `to_uint8` of the Keras float output, same inputs;
-  - `sample` (SavedModel, TF latents) vs the onnxruntime edge path (numpy latents), same (n, seed),
-    when the model's metadata says its sampler is "gaussian_latents".
-
-Everything runs on CPU: the figure describes the exported math, not a GPU's TF32 choice.
+The uint8 checks fail only on a difference > 1: an off-by-one is a float result landing on the
+other side of a rounding boundary in `to_uint8`. Everything runs on CPU: the figures describe the
+exported math, not a GPU's TF32 choice.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from keras_gen import inputs as kinds
+from keras_gen.edge.runner import CPU, EdgeModel, make_session, run_onnx
 from keras_gen.errors import KerasGenError
 from keras_gen.images import to_uint8
-from keras_gen.latents import gaussian_latents
 
 _PAIRS = (("keras", "savedmodel"), ("keras", "onnxruntime"), ("savedmodel", "onnxruntime"))
+UINT8_TOLERANCE = 1
 
 
 def _max_abs_diff(a: np.ndarray, b: np.ndarray) -> float:
@@ -38,31 +44,38 @@ def _uint8_agreement(a: np.ndarray, b: np.ndarray) -> dict:
     return {"max_abs_diff": int(diff.max()) if diff.size else 0, "differing": int(np.count_nonzero(diff)), "total": int(diff.size)}
 
 
-def run_onnx(session, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """Run an onnxruntime session; outputs keyed by graph output name."""
-    names = [o.name for o in session.get_outputs()]
-    return dict(zip(names, session.run(names, inputs)))
+def _agree(record: dict, failures: list, what: str) -> dict:
+    if not (record["max_abs_diff"] is not None and record["max_abs_diff"] <= UINT8_TOLERANCE):
+        failures.append(f"{what}: uint8 images differ by {record['max_abs_diff']} (shapes {record.get('shape_mismatch')})")
+    return record
 
 
 def _to_numpy(outputs: dict) -> dict[str, np.ndarray]:
     return {k: np.asarray(v) for k, v in outputs.items()}
 
 
-def check_parity(endpoints: dict, onnx_endpoint: str, saved_model_dir, onnx_path, inputs: dict[str, np.ndarray],
-                 atol: float, metadata: dict, seed: int) -> dict:
-    """Measure parity and return the manifest's "parity" record; raise KerasGenError on failure."""
+def _signature_feeds(specs, values: dict) -> dict:
     import tensorflow as tf
 
-    from serving.onnx_runner import CPU, make_session
+    return {s.name: tf.constant(np.asarray(values[s.name], dtype=s.dtype)) for s in specs}
+
+
+def check_parity(model, endpoints: dict, onnx_endpoint: str, saved_model_dir, onnx_path, manifest: dict,
+                 n: int, atol: float, seed: int) -> dict:
+    """Measure parity and return the manifest's "parity" record; raise KerasGenError on failure.
+    `manifest` is the version's manifest without its parity and file table (the edge runner
+    reads its declarations)."""
+    import tensorflow as tf
 
     ep = endpoints[onnx_endpoint]
-    names = [spec.name for spec in ep.input_signature]
-    if sorted(inputs) != sorted(names):
-        raise KerasGenError(f"parity_inputs() returned {sorted(inputs)}, but endpoint {onnx_endpoint!r} takes {names}.")
-    feeds = {spec.name: np.asarray(inputs[spec.name], dtype=spec.dtype.as_numpy_dtype) for spec in ep.input_signature}
-    n = int(next(iter(feeds.values())).shape[0])
+    feeds = model.parity_inputs(n, seed=seed)
+    names = [spec.name for spec in ep.inputs]
+    if sorted(feeds) != sorted(names):
+        raise KerasGenError(f"parity_inputs() returned {sorted(feeds)}, but endpoint {onnx_endpoint!r} takes {names}.")
+    feeds = {s.name: np.asarray(feeds[s.name], dtype=s.dtype) for s in ep.inputs}
 
     session = make_session(onnx_path, providers=[CPU])
+    failures: list[str] = []
     with tf.device("/CPU:0"):
         keras_out = _to_numpy(ep.fn(*[tf.constant(feeds[name]) for name in names]))
         broken = [k for k, v in keras_out.items() if np.issubdtype(v.dtype, np.floating) and not np.isfinite(v).all()]
@@ -70,13 +83,11 @@ def check_parity(endpoints: dict, onnx_endpoint: str, saved_model_dir, onnx_path
             raise KerasGenError(f"The model itself outputs NaN or infinite values ({', '.join(broken)}): its training "
                                 "diverged. Export a checkpoint from before the divergence.")
         loaded = tf.saved_model.load(str(saved_model_dir))
-        sm_out = _to_numpy(loaded.signatures[onnx_endpoint](**{k: tf.constant(v) for k, v in feeds.items()}))
-        ort_out = run_onnx(session, feeds)
-        results = {"keras": keras_out, "savedmodel": sm_out, "onnxruntime": ort_out}
+        sm_out = _to_numpy(loaded.signatures[onnx_endpoint](**_signature_feeds(ep.inputs, feeds)))
+        results = {"keras": keras_out, "savedmodel": sm_out, "onnxruntime": run_onnx(session, feeds)}
 
         record = {"n": n, "seed": seed, "atol": atol, "device": "CPU", "endpoint": onnx_endpoint,
                   "onnxruntime_provider": session.get_providers()[0], "outputs": {}}
-        failures = []
         for key, ref in keras_out.items():
             if not np.issubdtype(ref.dtype, np.floating):
                 continue
@@ -95,7 +106,7 @@ def check_parity(endpoints: dict, onnx_endpoint: str, saved_model_dir, onnx_path
         record["max_abs_diff"] = max(v for o in record["outputs"].values() for v in o.values())
 
         record["serving_default"] = _check_serving_default(endpoints, onnx_endpoint, loaded, feeds, keras_out, failures)
-        record["sample"] = _check_sample(endpoints, loaded, session, metadata, n, seed, failures)
+        record["sample"] = _check_sample(model, endpoints, loaded, session, saved_model_dir, manifest, n, seed, failures)
 
     record["passed"] = not failures
     if failures:
@@ -107,44 +118,48 @@ def check_parity(endpoints: dict, onnx_endpoint: str, saved_model_dir, onnx_path
     return record
 
 
-def _check_serving_default(endpoints, onnx_endpoint, loaded, feeds, keras_out, failures) -> dict | None:
-    """SavedModel serving_default (uint8) vs to_uint8(Keras float), when it takes the same inputs."""
+def _check_serving_default(endpoints, onnx_endpoint, loaded, feeds, keras_out, failures) -> dict:
+    """SavedModel serving_default (uint8) vs to_uint8(Keras float) on the network's inputs."""
     sd = endpoints.get("serving_default")
-    if sd is None or onnx_endpoint == "serving_default":
-        return None
-    if sorted(s.name for s in sd.input_signature) != sorted(feeds):
-        return None
-    import tensorflow as tf
-
-    out = _to_numpy(loaded.signatures["serving_default"](**{k: tf.constant(v) for k, v in feeds.items()}))
+    if sd is None:
+        failures.append("the model has no serving_default endpoint")
+        return {}
+    if sd is endpoints.get("sample"):
+        return {"same_as": "sample"}
+    if [s.name for s in sd.inputs] != [s.name for s in endpoints[onnx_endpoint].inputs]:
+        failures.append("serving_default takes other inputs than the ONNX endpoint, so nothing checks it")
+        return {}
+    out = _to_numpy(loaded.signatures["serving_default"](**_signature_feeds(sd.inputs, feeds)))
     record = {}
     for key, value in out.items():
-        if value.dtype == np.uint8 and key in keras_out:
-            record[key] = _uint8_agreement(value, to_uint8(keras_out[key]))
-            if not (record[key]["max_abs_diff"] is not None and record[key]["max_abs_diff"] <= 1):
-                failures.append(f"serving_default {key!r} differs from to_uint8(keras) by {record[key]['max_abs_diff']}")
-    return record or None
+        if key in keras_out:
+            record[key] = _agree(_uint8_agreement(value, to_uint8(keras_out[key])), failures, f"serving_default {key!r}")
+    if not record:
+        failures.append("serving_default shares no output with the ONNX endpoint")
+    return record
 
 
-def _check_sample(endpoints, loaded, session, metadata, n, seed, failures) -> dict | None:
-    """SavedModel `sample(n, seed)` vs the onnxruntime edge path for the same (n, seed)."""
+def _check_sample(model, endpoints, loaded, session, version_dir, manifest, n, seed, failures) -> dict:
+    """SavedModel `sample` vs the onnxruntime edge runner vs the Keras model, for one request."""
     ep = endpoints.get("sample")
-    if ep is None or metadata.get("sampler") != "gaussian_latents" or "latent_dim" not in metadata:
-        return None
-    import tensorflow as tf
-
-    onnx_inputs = session.get_inputs()
-    if len(onnx_inputs) != 1 or len(ep.input_signature) != 2:
-        return None
-    n_spec, seed_spec = ep.input_signature
-    out = _to_numpy(loaded.signatures["sample"](**{n_spec.name: tf.constant(n, n_spec.dtype),
-                                                   seed_spec.name: tf.constant(seed, seed_spec.dtype)}))
-    z = gaussian_latents(n, int(metadata["latent_dim"]), seed)
-    edge = {k: to_uint8(v) for k, v in run_onnx(session, {onnx_inputs[0].name: z}).items()}
-    record = {}
-    for key, value in out.items():
-        if key in edge:
-            record[key] = _uint8_agreement(value, edge[key])
-            if not (record[key]["max_abs_diff"] is not None and record[key]["max_abs_diff"] <= 1):
-                failures.append(f"sample {key!r} (SavedModel) differs from the onnxruntime path by {record[key]['max_abs_diff']}")
-    return record or None
+    if ep is None:
+        failures.append("the model has no sample endpoint")
+        return {}
+    try:
+        edge = EdgeModel(version_dir, manifest, session)
+    except KerasGenError as err:
+        failures.append(f"the edge runner cannot load this export: {err}")
+        return {}
+    conditions = kinds.resolve_inputs(kinds.condition_specs(model.request_specs()), n, seed,
+                                      image_filler=kinds.image_noise)
+    count_and_seed = {kinds.SAMPLE_COUNT: np.int32(n), kinds.SAMPLE_SEED: np.int64(seed)}
+    saved = _to_numpy(loaded.signatures["sample"](**_signature_feeds(ep.inputs, {**count_and_seed, **conditions})))
+    if "images" not in saved:
+        failures.append("the sample endpoint has no 'images' output")
+        return {}
+    runtimes = {"edge": edge.sample(n, seed, **conditions), "keras": to_uint8(model.sample(n, seed, **conditions))}
+    record = {"conditions": sorted(conditions)}
+    for name, images in runtimes.items():
+        record[f"savedmodel_vs_{name}"] = _agree(_uint8_agreement(saved["images"], images), failures,
+                                                 f"sample: SavedModel vs {name}")
+    return record

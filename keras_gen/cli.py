@@ -20,21 +20,16 @@ def _quiet_tensorflow() -> None:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
-def _is_run(path: Path) -> bool:
-    """A training run holds config.json; anything else is taken for an export repository, whose
-    resolver (serving.repository) says precisely what is wrong with it if it is not one."""
-    return (path / "config.json").is_file()
-
-
 # -- commands ---------------------------------------------------------------------------------
 def cmd_models(args) -> int:
     from keras_gen import registry
 
-    for name in registry.names():
-        spec = registry.get(name)
-        print(f"{name:12s} {spec.description}")
-        print(f"{'':12s} exports: {', '.join(spec.exports)}")
-        print(f"{'':12s} options: " + ", ".join(f"{k}={v!r}" for k, v in sorted(spec.defaults.items())))
+    # Read from the model files' source: listing names and options imports no TensorFlow.
+    for entry in registry.catalog():
+        print(f"{entry['name']:12s} {entry['description']}")
+        print(f"{'':12s} family: {entry['family']}; trains on: {entry['data_kind']}; paper: {entry['paper']}")
+        for key, (default, help_text) in entry["options"].items():
+            print(f"{'':14s}--set {key}={default!r}" + (f"  ({help_text})" if help_text else ""))
     print(f"{'classifier':12s} domain classifier for offline FID/KID features (`keras-gen train classifier --data D`)")
     return 0
 
@@ -76,29 +71,70 @@ def cmd_train(args) -> int:
     return 0
 
 
-def cmd_sample(args) -> int:
-    path = Path(args.path)
-    if not path.exists():
-        raise KerasGenError(f"{path} does not exist. Pass a training run (--out of train) or an export folder.")
-    if args.n < 1:
-        raise KerasGenError(f"--n must be at least 1, got {args.n}.")
-    if args.label is not None:
-        raise KerasGenError("--label needs a conditional model; the models registered so far are unconditional.")
-    from keras_gen.images import check_image_path
+def _request_conditions(args, extra: list[str], specs) -> dict:
+    """--label/--labels and one `--NAME VALUE` flag per declared option or image input."""
+    from keras_gen.images import load_image_file
 
-    check_image_path(args.out)
-    if _is_run(path):
+    conditions = {}
+    label_specs = [s for s in specs if s.kind == "label"]
+    if args.label is not None or args.labels is not None:
+        if not label_specs:
+            raise KerasGenError("--label/--labels need a class-conditional model; this one takes "
+                                + (", ".join(s.name for s in specs if not s.random) or "no conditions") + ".")
+        if args.label is not None and args.labels is not None:
+            raise KerasGenError("pass --label L or --labels 0,1,2, not both.")
+        try:
+            values = [args.label] if args.label is not None else [int(v) for v in args.labels.split(",") if v.strip()]
+        except ValueError:
+            raise KerasGenError(f"--labels takes comma-separated class indices, got {args.labels!r}.") from None
+        conditions[label_specs[0].name] = values
+    settable = {s.name: s for s in specs if s.kind in ("option", "image")}
+    it = iter(extra)
+    for flag in it:
+        name = flag[2:].replace("-", "_") if flag.startswith("--") else None
+        if name not in settable:
+            known = ", ".join(f"--{k.replace('_', '-')}" for k in settable) or "none"
+            raise KerasGenError(f"unknown flag {flag!r} for this model; its request flags: {known}.")
+        value = next(it, None)
+        if value is None:
+            raise KerasGenError(f"{flag} needs a value.")
+        spec = settable[name]
+        if spec.kind == "image":
+            conditions[name] = load_image_file(value, spec.shape)
+        else:
+            try:
+                conditions[name] = int(value) if spec.dtype.startswith("int") else float(value)
+            except ValueError:
+                raise KerasGenError(f"{flag} takes a number, got {value!r}.") from None
+    return conditions
+
+
+def cmd_sample(args, extra: list[str]) -> int:
+    from keras_gen.images import check_samples_path, save_samples, to_uint8
+    from keras_gen.inputs import check_request, condition_specs, resolve_inputs
+    from keras_gen.paths import RUN, path_kind
+
+    kind = path_kind(args.path)
+    n, seed = check_request(args.n, args.seed)
+    check_samples_path(args.out)
+    if kind == RUN:
         _quiet_tensorflow()
-        from keras_gen.images import save_grid, to_uint8
         from keras_gen.training import load_run
 
-        model, _ = load_run(path)
-        out = save_grid(to_uint8(model.sample(args.n, seed=args.seed)), args.out)
+        model, _ = load_run(args.path)
+        specs = model.request_specs()
+        conditions = _request_conditions(args, extra, specs)
+        images = to_uint8(model.sample(n, seed=seed, **conditions))
     else:
-        from serving.onnx_runner import sample_to_grid  # onnxruntime only: no TensorFlow on this path
+        from keras_gen.edge import EdgeModel  # onnxruntime only: no TensorFlow on this path
 
-        out = sample_to_grid(path, args.n, args.seed, args.out)
-    print(f"wrote {args.n} samples (seed {args.seed}) to {out}")
+        model = EdgeModel.from_path(args.path)
+        specs = model.input_specs
+        conditions = _request_conditions(args, extra, specs)
+        images = model.sample(n, seed, **conditions)
+    # The npz form records the conditions each sample was drawn with, spelled out per sample.
+    out = save_samples(images, args.out, resolve_inputs(condition_specs(specs), n, seed, conditions))
+    print(f"wrote {n} samples (seed {seed}) to {out}")
     return 0
 
 
@@ -112,11 +148,11 @@ def cmd_export(args) -> int:
     training_info = {k: summary.get(k) for k in
                      ("model", "options", "data", "data_dir", "image_size", "channels", "batch_size", "seed",
                       "epochs_done", "train_steps", "last_logs")}
-    training_info["run"] = str(Path(args.run).resolve())
+    training_info["run"] = Path(args.run).resolve().name  # the run's name; its location is the user's business
     version_dir = export_model(model, args.out, name=args.name or config["model"], version=args.version,
-                               training_info=training_info)
+                               training_info=training_info, weights=args.weights)
     manifest = json.loads((Path(version_dir) / "manifest.json").read_text())
-    print(f"exported {config['model']} to {version_dir}")
+    print(f"exported {config['model']} ({manifest['metadata']['weights']} weights) to {version_dir}")
     parity = manifest["parity"]
     print(f"  parity on {parity['n']} inputs (max abs difference of float outputs, limit {parity['atol']:g}):")
     for output, pairs in parity["outputs"].items():
@@ -174,19 +210,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--eval-n", type=int, default=500, help="samples per periodic evaluation")
     p.set_defaults(func=cmd_train)
 
-    p = sub.add_parser("sample", help="draw a grid of samples from a run or an export")
+    p = sub.add_parser("sample", help="draw samples from a run or an export",
+                       description="Each option the model declares (--steps, --guidance, --truncation, ...) "
+                                   "and each image input is a flag too; `keras-gen models` lists them.")
     p.add_argument("path", help="training run folder, or export folder (EXPORTS/NAME[/VERSION])")
     p.add_argument("--n", type=int, default=64)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--out", default="grid.png")
+    p.add_argument("--out", default="grid.png",
+                   help="grid.png (a grid), DIR/ (one PNG per sample), or samples.npz (uint8 array + conditions)")
     p.add_argument("--label", type=int, default=None, help="class label (conditional models)")
-    p.set_defaults(func=cmd_sample)
+    p.add_argument("--labels", default=None, help="classes to cycle through, e.g. 0,1,2 (default: every class)")
+    p.set_defaults(func=cmd_sample, takes_request_flags=True)
 
     p = sub.add_parser("export", help="export a run to SavedModel + ONNX + manifest (TF Serving layout)")
     p.add_argument("run")
     p.add_argument("--out", default="exports")
     p.add_argument("--name", default=None, help="model name in the repository (default: the model's)")
     p.add_argument("--version", type=int, default=None, help="version number (default: next free)")
+    p.add_argument("--weights", default="auto", choices=("auto", "ema", "raw"),
+                   help="export the EMA of the weights (auto: when the model kept one) or the raw weights")
     p.set_defaults(func=cmd_export)
 
     p = sub.add_parser("evaluate", help="FID/KID/IS/precision-recall/memorisation of a run or export")
@@ -205,9 +247,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    if extra and not getattr(args, "takes_request_flags", False):
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
     try:
-        return args.func(args)
+        return args.func(args, extra) if getattr(args, "takes_request_flags", False) else args.func(args)
     except KerasGenError as err:
         print(f"keras-gen: error: {err}", file=sys.stderr)
         return 2

@@ -212,19 +212,19 @@ class Evaluator:
 # -- generators from a run or an export --------------------------------------------------------
 def open_generator(path) -> tuple[callable, dict]:
     """(sample(n, seed) -> uint8 images, facts) for a training run or an export folder."""
+    from keras_gen.paths import RUN, path_kind
+
     path = Path(path)
-    if not path.exists():
-        raise KerasGenError(f"{path} does not exist. Pass a training run (--out of train) or an export folder.")
-    if (path / "config.json").is_file():  # a training run (keras_gen.training writes config.json)
+    if path_kind(path) == RUN:
         from keras_gen.training import load_run
 
         model, config = load_run(path)
         return (lambda n, seed: to_uint8(model.sample(n, seed=seed))), {
             "kind": "run", "model": config["model"], "data": config["data"], "data_dir": config.get("data_dir"),
             "image_size": config["image_size"], "channels": config["channels"], "seed": config["seed"]}
-    from serving.onnx_runner import OnnxGenerator
+    from keras_gen.edge import EdgeModel
 
-    generator = OnnxGenerator.from_path(path)
+    generator = EdgeModel.from_path(path)
     manifest = generator.manifest
     training, metadata = manifest.get("training") or {}, manifest.get("metadata") or {}
     return generator.sample, {"kind": "export", "model": manifest.get("model"), "data": training.get("data"),

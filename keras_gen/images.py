@@ -105,3 +105,58 @@ def save_grid(images_uint8: np.ndarray, path: str | Path, ncols: int | None = No
     images_uint8 = np.asarray(images_uint8)
     upscale = max(1, 64 // max(1, images_uint8.shape[1]))
     return save_image(make_grid(images_uint8, ncols), path, upscale=upscale)
+
+
+SAMPLE_ARRAY_SUFFIX = ".npz"
+
+
+def check_samples_path(path) -> Path:
+    """Where `save_samples` can write: a grid image, a folder (`DIR/`, one PNG a sample) or an
+    `.npz`; checked before any expensive work."""
+    text = str(path)
+    path = Path(path)
+    if text.endswith(("/", "\\")) or path.is_dir() or path.suffix.lower() == SAMPLE_ARRAY_SUFFIX:
+        return path
+    return check_image_path(path)
+
+
+def save_samples(images_uint8: np.ndarray, path, conditions: dict | None = None) -> Path:
+    """Write samples in the form the path asks for:
+    - `grid.png` (any image suffix): one tiled grid, for people;
+    - `DIR/` (or an existing folder): `000000.png`, `000001.png`, ... one file per sample, the
+      layout external FID tools (clean-fid, torch-fidelity) read;
+    - `samples.npz`: `images` as uint8 (N, H, W, C) plus every condition used (e.g. `label`),
+      for scripts."""
+    from keras_gen.fileio import atomic_path
+
+    images_uint8 = np.asarray(images_uint8, np.uint8)
+    text, path = str(path), check_samples_path(path)
+    if path.suffix.lower() == SAMPLE_ARRAY_SUFFIX:
+        with atomic_path(path) as tmp:
+            with open(tmp, "wb") as f:
+                np.savez(f, images=images_uint8, **{k: np.asarray(v) for k, v in (conditions or {}).items()})
+        return path
+    if text.endswith(("/", "\\")) or path.is_dir():
+        path.mkdir(parents=True, exist_ok=True)
+        width = max(6, len(str(len(images_uint8) - 1)))
+        for i, image in enumerate(images_uint8):
+            save_image(image, path / f"{i:0{width}d}.png")
+        return path
+    return save_grid(images_uint8, path)
+
+
+def load_image_file(path, shape) -> np.ndarray:
+    """One image file as uint8 (1, H, W, C) for an image input of `shape` (H, W, C), any of H, W
+    None: centre-cropped to a square and resized like the data loaders, channels converted."""
+    from keras_gen.data.common import prepare_uint8
+    from keras_gen.data.folders import decode_image
+
+    path = Path(path)
+    if not path.is_file():
+        raise KerasGenError(f"{path} is not an image file.")
+    try:
+        pixels = decode_image(path, None)
+    except Exception as err:  # Pillow raises many types for bad files
+        raise KerasGenError(f"Cannot read image {path}: {err}") from None
+    side = shape[0] or min(pixels.shape[:2])
+    return prepare_uint8(pixels[None], int(side), int(shape[2]))

@@ -15,6 +15,11 @@ k ^ (key_a ^ key_b) of the other); through a bijective hash and a modular add, a
 needs a chance collision. Element i of a batch depends only on (seed, i), so the first k
 samples of `n=64` equal the `n=k` request. The integer part is exact in both runtimes; the
 float part (log, cos) agrees to ~1e-6.
+
+A model with several random inputs (InfoGAN's z and its codes) draws each from its own
+*stream*: stream s > 0 keys the counters with hash32(hash32(seed) + s) instead of hash32(seed),
+so the streams are independent and stream 0 is the plain latent sequence above. Besides
+Gaussians, the same uniforms give U(-1, 1) codes (2u - 1) and categorical codes floor(u * K).
 """
 
 from __future__ import annotations
@@ -34,20 +39,39 @@ def _hash32_np(x: np.ndarray) -> np.ndarray:
     return x
 
 
-def gaussian_latents(n: int, latent_dim: int, seed: int) -> np.ndarray:
-    """(n, latent_dim) float32 standard normals for `seed` (numpy; no TensorFlow)."""
-    count = int(n) * int(latent_dim)
-    key = _hash32_np(np.array([int(seed) & 0xFFFFFFFF], np.uint64))
+def _uniforms_np(count: int, seed: int, stream: int) -> np.ndarray:
+    """`count` float32 uniforms in (0, 1) of (seed, stream)."""
     with np.errstate(over="ignore"):
-        bits = _hash32_np(_hash32_np(np.arange(2 * count, dtype=np.uint32)) + key.astype(np.uint32))
-    u = ((bits >> np.uint32(8)).astype(np.float32) + np.float32(0.5)) / np.float32(2**24)
+        key = _hash32_np(np.array([int(seed) & 0xFFFFFFFF], np.uint64))
+        if stream:
+            key = _hash32_np(key + np.uint32(stream))
+        bits = _hash32_np(_hash32_np(np.arange(count, dtype=np.uint32)) + key.astype(np.uint32))
+    return ((bits >> np.uint32(8)).astype(np.float32) + np.float32(0.5)) / np.float32(2**24)
+
+
+def gaussian_latents(n: int, latent_dim: int, seed: int, stream: int = 0) -> np.ndarray:
+    """(n, latent_dim) float32 standard normals for `seed` (numpy; no TensorFlow)."""
+    u = _uniforms_np(2 * int(n) * int(latent_dim), seed, stream)
     u1, u2 = u[0::2], u[1::2]
     z = np.sqrt(np.float32(-2.0) * np.log(u1)) * np.cos(np.float32(2.0 * np.pi) * u2)
     return z.astype(np.float32).reshape(int(n), int(latent_dim))
 
 
-def gaussian_latents_tf(n, latent_dim: int, seed):
-    """The same latents as `gaussian_latents`, built from TF ops (usable inside tf.function)."""
+def uniform_codes(n: int, dim: int, seed: int, stream: int) -> np.ndarray:
+    """(n, dim) float32 codes uniform in (-1, 1) (InfoGAN's continuous codes)."""
+    u = _uniforms_np(int(n) * int(dim), seed, stream)
+    return (np.float32(2.0) * u - np.float32(1.0)).reshape(int(n), int(dim))
+
+
+def categorical_codes(n: int, num_classes: int, seed: int, stream: int) -> np.ndarray:
+    """(n,) int32 categories, uniform over range(num_classes) (InfoGAN's categorical codes).
+    u * K is one IEEE float32 product, the same in both runtimes."""
+    u = _uniforms_np(int(n), seed, stream)
+    return np.minimum((u * np.float32(num_classes)).astype(np.int32), int(num_classes) - 1)
+
+
+def _uniforms_tf(count, seed, stream: int):
+    """The same uniforms as `_uniforms_np`, from TF ops (usable inside tf.function)."""
     import tensorflow as tf
 
     def hash32(x):
@@ -57,13 +81,37 @@ def gaussian_latents_tf(n, latent_dim: int, seed):
         x = x * tf.constant(_M2, tf.uint32)
         return tf.bitwise.bitwise_xor(x, tf.bitwise.right_shift(x, tf.constant(16, tf.uint32)))
 
-    n = tf.cast(n, tf.int32)
     # int64 -> uint32 keeps the low 32 bits, matching `int(seed) & 0xFFFFFFFF` above.
     seed32 = tf.cast(tf.bitwise.bitwise_and(tf.cast(seed, tf.int64), 0xFFFFFFFF), tf.uint32)
     key = hash32(seed32)
-    counters = tf.cast(tf.range(2 * n * latent_dim), tf.uint32)
-    bits = hash32(hash32(counters) + key)
-    u = (tf.cast(tf.bitwise.right_shift(bits, tf.constant(8, tf.uint32)), tf.float32) + 0.5) / float(2**24)
+    if stream:
+        key = hash32(key + tf.constant(stream, tf.uint32))
+    bits = hash32(hash32(tf.cast(tf.range(count), tf.uint32)) + key)
+    return (tf.cast(tf.bitwise.right_shift(bits, tf.constant(8, tf.uint32)), tf.float32) + 0.5) / float(2**24)
+
+
+def gaussian_latents_tf(n, latent_dim: int, seed, stream: int = 0):
+    """The same latents as `gaussian_latents`, built from TF ops (usable inside tf.function)."""
+    import tensorflow as tf
+
+    n = tf.cast(n, tf.int32)
+    u = _uniforms_tf(2 * n * latent_dim, seed, stream)
     u1, u2 = u[0::2], u[1::2]
     z = tf.sqrt(-2.0 * tf.math.log(u1)) * tf.cos(2.0 * np.pi * u2)
     return tf.reshape(z, tf.stack([n, latent_dim]))
+
+
+def uniform_codes_tf(n, dim: int, seed, stream: int):
+    """The same codes as `uniform_codes`, from TF ops."""
+    import tensorflow as tf
+
+    n = tf.cast(n, tf.int32)
+    return tf.reshape(2.0 * _uniforms_tf(n * dim, seed, stream) - 1.0, tf.stack([n, dim]))
+
+
+def categorical_codes_tf(n, num_classes: int, seed, stream: int):
+    """The same categories as `categorical_codes`, from TF ops."""
+    import tensorflow as tf
+
+    u = _uniforms_tf(tf.cast(n, tf.int32), seed, stream)
+    return tf.minimum(tf.cast(u * float(num_classes), tf.int32), num_classes - 1)

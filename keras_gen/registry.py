@@ -1,58 +1,99 @@
-"""Model name -> builder, so the CLI, export and serving find models by name.
+"""Model name -> model class, so the CLI, training, export and evaluation find models by name.
 
-A model family registers itself with `@register("name", ...)` on a builder function
-`build(image_size, channels, num_classes=None, **options) -> keras.Model`; options are what a
-user passes as `--set key=value`. Registration happens when the family's module is imported;
-`_FAMILY_MODULES` lists the modules imported on first lookup, so adding a family is one line
-there plus the module itself.
+A family registers the class itself:
+
+    @register("dcgan", family="adversarial", paper="Radford et al. 2016", description="...")
+    class DCGAN(GenerativeModel):
+        @dataclass
+        class Options(ModelOptions):
+            latent_dim: int = option(100, "the paper's z size", min=1)
+
+Its options, their defaults, types and bounds come from that one `Options` dataclass: they are
+the `--set key=value` flags, the model's `get_config`, and what `keras-gen models` prints.
+Every module under keras_gen/models/ is imported on the first lookup, so a new family is one new
+file and no edit elsewhere.
+
+`catalog()` lists the registered models *without importing TensorFlow*: it reads the model
+files' source (the `@register` call and the `Options` fields are literals), so `keras-gen models`
+answers at once. A test holds the catalog equal to the imported registry.
 """
 
 from __future__ import annotations
 
+import ast
+import dataclasses
 import importlib
-import inspect
-from dataclasses import dataclass, field
-from typing import Callable
+import pkgutil
+from dataclasses import dataclass
+from pathlib import Path
 
 from keras_gen.errors import KerasGenError
 
-# Modules that register models when imported. A new family adds its module here.
-_FAMILY_MODULES = ("keras_gen.models.gan.dcgan",)
+_MODELS_PACKAGE = "keras_gen.models"
+_NOT_FAMILIES = ("keras_gen.models.base",)
+RESERVED = ("image_size", "channels", "num_classes")  # set from the data, not by --set
 
 
 @dataclass(frozen=True)
 class ModelSpec:
     name: str
-    builder: Callable
+    model_class: type
     description: str
-    exports: tuple[str, ...]  # endpoint names the export stage writes
-    defaults: dict = field(default_factory=dict)  # the builder's keyword defaults
+    family: str
+    paper: str
+
+    @property
+    def defaults(self) -> dict:
+        return {f.name: f.default for f in dataclasses.fields(self.model_class.Options)}
+
+    @property
+    def help(self) -> dict:
+        return {f.name: f.metadata.get("help", "") for f in dataclasses.fields(self.model_class.Options)}
+
+    @property
+    def data_kind(self) -> str:
+        return self.model_class.data_kind
+
+    @property
+    def exports(self) -> tuple[str, ...]:
+        from keras_gen.models.base import GenerativeModel
+
+        loop = self.model_class.sampler is not GenerativeModel.sampler
+        return ("serving_default", "sample", "network" if loop else "generate")
 
 
 _REGISTRY: dict[str, ModelSpec] = {}
 _loaded = False
 
 
-def register(name: str, description: str, exports: tuple[str, ...]):
-    """Decorator: register `builder` under `name`."""
+def register(name: str, description: str, family: str = "", paper: str = ""):
+    """Class decorator: register a GenerativeModel subclass under `name`."""
 
-    def wrap(builder: Callable) -> Callable:
-        params = inspect.signature(builder).parameters
-        defaults = {
-            k: p.default
-            for k, p in params.items()
-            if p.default is not inspect.Parameter.empty and k not in ("image_size", "channels", "num_classes")
-        }
-        _REGISTRY[name] = ModelSpec(name, builder, description, tuple(exports), defaults)
-        return builder
+    def wrap(cls: type) -> type:
+        if name in _REGISTRY and _REGISTRY[name].model_class.__qualname__ != cls.__qualname__:
+            raise KerasGenError(f"Two models are registered as {name!r}: {_REGISTRY[name].model_class} and {cls}.")
+        clash = sorted(set(RESERVED) & {f.name for f in dataclasses.fields(cls.Options)})
+        if clash:
+            raise KerasGenError(f"{cls.__name__}.Options may not define {clash}: they come from the data.")
+        cls.registered_name = name
+        _REGISTRY[name] = ModelSpec(name, cls, description, family, paper)
+        return cls
 
     return wrap
+
+
+def family_modules() -> list[str]:
+    """Every module under keras_gen/models/ except the base class: each may register models."""
+    package = importlib.import_module(_MODELS_PACKAGE)
+    found = [m.name for m in pkgutil.walk_packages(package.__path__, prefix=_MODELS_PACKAGE + ".")
+             if not m.ispkg]
+    return sorted(m for m in found if m not in _NOT_FAMILIES)
 
 
 def _load_families() -> None:
     global _loaded
     if not _loaded:
-        for module in _FAMILY_MODULES:
+        for module in family_modules():
             importlib.import_module(module)
         _loaded = True
 
@@ -73,40 +114,99 @@ def get(name: str) -> ModelSpec:
 
 
 def parse_options(spec: ModelSpec, pairs: list[str] | None) -> dict:
-    """Turn `--set key=value` strings into typed builder options, checked against its defaults."""
+    """Turn `--set key=value` strings into typed options, checked against the model's Options."""
+    from keras_gen.models.base import coerce_option, option_fields
+
+    fields = option_fields(spec.model_class.Options)
     options = {}
     for pair in pairs or []:
         if "=" not in pair:
             raise KerasGenError(f"--set expects key=value, got {pair!r}.")
-        key, raw = pair.split("=", 1)
-        key = key.strip()
-        if key not in spec.defaults:
+        key, raw = (part.strip() for part in pair.split("=", 1))
+        if key not in fields:
             raise KerasGenError(
                 f"Model {spec.name!r} has no option {key!r}. Its options: "
                 + ", ".join(f"{k}={v!r}" for k, v in sorted(spec.defaults.items()))
             )
-        options[key] = _coerce(raw.strip(), spec.defaults[key], key)
+        options[key] = coerce_option(fields[key], raw)
     return options
-
-
-def _coerce(raw: str, default, key: str):
-    try:
-        if isinstance(default, bool):
-            if raw.lower() in ("1", "true", "yes", "on"):
-                return True
-            if raw.lower() in ("0", "false", "no", "off"):
-                return False
-            raise ValueError(raw)
-        if isinstance(default, int):
-            return int(raw)
-        if isinstance(default, float):
-            return float(raw)
-    except ValueError:
-        raise KerasGenError(f"Option {key}={raw!r}: expected a {type(default).__name__}.") from None
-    return raw
 
 
 def build(name: str, image_size: int, channels: int, num_classes: int | None = None, **options):
     """Build a registered model with its defaults overridden by `options`."""
     spec = get(name)
-    return spec.builder(image_size=image_size, channels=channels, num_classes=num_classes, **options)
+    return spec.model_class(image_size=image_size, channels=channels, num_classes=num_classes, **options)
+
+
+# -- the catalog, read from source: `keras-gen models` without importing TensorFlow -----------
+def _literal(node):
+    try:
+        return ast.literal_eval(node)
+    except (ValueError, SyntaxError):
+        return None
+
+
+def _option_fields(class_node: ast.ClassDef) -> dict[str, tuple]:
+    """{name: (default, help)} of the annotated fields in an Options class body."""
+    out = {}
+    for item in class_node.body:
+        if isinstance(item, ast.AnnAssign) and isinstance(item.target, ast.Name) and item.value is not None:
+            value = item.value
+            if isinstance(value, ast.Call) and getattr(value.func, "id", None) == "option":
+                help_text = _literal(value.args[1]) if len(value.args) > 1 else None
+                help_text = help_text or next((_literal(k.value) for k in value.keywords if k.arg == "help"), "")
+                out[item.target.id] = (_literal(value.args[0]), help_text or "")
+            else:
+                out[item.target.id] = (_literal(value), "")
+    return out
+
+
+def catalog() -> list[dict]:
+    """[{name, description, family, paper, data_kind, options: {name: (default, help)}}], sorted by
+    name, read from the source of every family module (no import)."""
+    root = Path(__file__).parent / "models"
+    owners: dict[str, tuple] = {}  # model class name -> (own Options fields, base owner name, data_kind)
+    registered = []
+    for path in sorted(root.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if not isinstance(node, ast.ClassDef):
+                continue
+            if node.name == "ModelOptions":
+                owners["ModelOptions"] = (_option_fields(node), None, None)
+                continue
+            inner = next((n for n in node.body if isinstance(n, ast.ClassDef) and n.name == "Options"), None)
+            base = None
+            if inner is not None and inner.bases:  # class Options(DCGAN.Options) or (ModelOptions)
+                first = inner.bases[0]
+                base = first.value.id if isinstance(first, ast.Attribute) and isinstance(first.value, ast.Name) \
+                    else getattr(first, "id", None)
+            elif node.bases:  # no Options of its own: the parent model's
+                base = getattr(node.bases[0], "id", None)
+            data_kind = next((_literal(n.value) for n in node.body if isinstance(n, ast.Assign)
+                              and any(getattr(t, "id", None) == "data_kind" for t in n.targets)), None)
+            owners[node.name] = (_option_fields(inner) if inner is not None else {}, base, data_kind)
+            call = next((d for d in node.decorator_list if isinstance(d, ast.Call)
+                         and getattr(d.func, "id", None) == "register"), None)
+            if call is not None:
+                registered.append((node.name, call))
+
+    def resolve(owner, key):  # walk up the Options bases: options merge, data_kind inherits
+        chain = []
+        while owner in owners and owner not in chain:
+            chain.append(owner)
+            owner = owners[owner][1]
+        if key == "options":
+            merged = {}
+            for name in reversed(chain):
+                merged.update(owners[name][0])
+            return merged
+        return next((owners[n][2] for n in chain if owners[n][2]), "images")
+
+    entries = []
+    for class_name, call in registered:
+        kwargs = {k.arg: _literal(k.value) for k in call.keywords}
+        entries.append({"name": _literal(call.args[0]),
+                        "description": _literal(call.args[1]) if len(call.args) > 1 else kwargs.get("description", ""),
+                        "family": kwargs.get("family", ""), "paper": kwargs.get("paper", ""),
+                        "data_kind": resolve(class_name, "data_kind"), "options": resolve(class_name, "options")})
+    return sorted(entries, key=lambda e: e["name"])

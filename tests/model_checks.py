@@ -33,13 +33,22 @@ def run_model_saving_test(model, tmp_path, inputs, generate=None):
     skipped = [str(w.message) for w in caught if "Skipping variable loading" in str(w.message)]
     assert not skipped, skipped
     np.testing.assert_allclose(np.asarray(generate(model, inputs)), np.asarray(generate(loaded, inputs)), atol=1e-6)
-    for name in ("g_optimizer", "d_optimizer", "optimizer"):
-        original = getattr(model, name, None)
-        if original is not None and getattr(original, "variables", None):
-            restored = getattr(loaded, name)
-            assert len(original.variables) == len(restored.variables)
-            for a, b in zip(original.variables, restored.variables):
-                np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
-    for a, b in zip(model._seed_generators, loaded._seed_generators):
-        np.testing.assert_array_equal(np.asarray(a.state), np.asarray(b.state))
+    assert_same_training_state(model, loaded)
     return loaded
+
+
+def assert_same_training_state(a, b):
+    """Bit for bit: every variable, every optimizer's variables (by name), every seed generator.
+    `strict=True` everywhere: an optimizer restored with no variables must not pass."""
+    for x, y in zip(a.variables, b.variables, strict=True):  # same order; names carry instance counters
+        np.testing.assert_array_equal(np.asarray(x), np.asarray(y), err_msg=x.path)
+    assert sorted(a.optimizers) == sorted(b.optimizers) and a.optimizers, "no optimizers to compare"
+    for name in a.optimizers:
+        va, vb = a.optimizers[name].variables, b.optimizers[name].variables
+        assert len(va) > 1, f"optimizer {name} holds no slots"
+        for x, y in zip(va, vb, strict=True):
+            np.testing.assert_array_equal(np.asarray(x), np.asarray(y), err_msg=f"{name}: {x.path}")
+    sa, sb = a._named_seed_generators(), b._named_seed_generators()
+    assert sorted(sa) == sorted(sb) and sa
+    for key in sa:
+        np.testing.assert_array_equal(np.asarray(sa[key].state), np.asarray(sb[key].state), err_msg=key)

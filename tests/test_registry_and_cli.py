@@ -11,7 +11,7 @@ def test_dcgan_is_registered_with_typed_options():
     opts = registry.parse_options(spec, ["latent_dim=16", "generator_loss=minimax", "label_smoothing=0.1"])
     assert opts == {"latent_dim": 16, "generator_loss": "minimax", "label_smoothing": 0.1}
     model = registry.build("dcgan", image_size=16, channels=1, **opts)
-    assert model.latent_dim == 16 and model.generator_loss_kind == "minimax"
+    assert model.options.latent_dim == 16 and model.options.generator_loss == "minimax"
 
 
 @pytest.mark.parametrize("pairs,match", [
@@ -42,4 +42,4 @@ def test_cli_errors_are_one_line_and_exit_2(capsys, tmp_path):
 def test_cli_lists_models(capsys):
     assert main(["models"]) == 0
     out = capsys.readouterr().out
-    assert "dcgan" in out and "serving_default" in out and "base_filters" in out
+    assert "dcgan" in out and "cdcgan" in out and "trains on: labelled" in out and "--set base_filters=64" in out

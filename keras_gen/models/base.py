@@ -1,73 +1,370 @@
-"""What every model family shares: the export contract and seeded sampling.
+"""The contract every model family stands on.
 
-A family subclasses `GenerativeModel`, builds its sub-networks in `__init__`, writes
-`compile`/`train_step`/`get_config`, and says what to deploy through `export_endpoints()`.
-The export stage (export/) and the CLI know nothing else about a model.
+A family subclasses `GenerativeModel`, registers the class (`keras_gen.registry.register`), and
+writes only what is its own:
+
+    class Options(ModelOptions)   its options, defaults and types, once (they become `--set`
+                                  flags, the config of `.keras` files, and `keras-gen models`)
+    data_kind                     what `train_step` receives: images | labelled | paired | unpaired
+    __init__                      its sub-networks, built from `self.options`
+    default_optimizers()          {sub-network attribute: optimizer}, one per alternating player
+    train_step                    the algorithm
+    input_specs() + generate()    what a sampling request takes (keras_gen.inputs kinds) and the
+                                  one network call that turns it into images, or, for models that
+                                  sample in a loop, sampler() + network_specs() + network()
+
+The base class derives the rest: the config round trip, optimizers that save, load and build
+their slots, an optional EMA of the weights, seed-generator state in checkpoints (saved by
+name), per-replica random draws, `sample(n, seed, **conditions)`, the export endpoints and
+their parity inputs, and the manifest's metadata. export/, serving/, training.py and the CLI
+know nothing else about a model.
 """
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Callable
 
 import keras
 import numpy as np
 
-from keras_gen.latents import gaussian_latents
+from keras_gen import inputs as kinds
+from keras_gen.errors import KerasGenError
+
+DATA_KINDS = ("images", "labelled", "paired", "unpaired")
+DIRECT_SAMPLER = "direct"  # one network call per sample: images = generate(**inputs)
+
+
+def option(default, help: str = "", min=None, max=None, choices=None, min_exclusive: bool = False):
+    """An option field: its default, why that default (help), and the values it may take."""
+    return field(default=default, metadata={"help": help, "min": min, "max": max, "choices": choices,
+                                            "min_exclusive": min_exclusive})
+
+
+@dataclass
+class ModelOptions:
+    """Options every model has. Subclasses add theirs as `option(...)` fields."""
+
+    seed: int = option(0, "seeds the model's own random draws (noise in train_step)", min=0, max=2**32 - 1)
+    ema: float = option(0.0, "momentum of an exponential moving average of the weights, kept by the optimizers "
+                             "(Keras use_ema) and exported instead of the raw weights; 0 is off, 0.999 is usual",
+                        min=0.0, max=0.99999)
+
+
+def option_fields(options_class) -> dict[str, dataclasses.Field]:
+    return {f.name: f for f in dataclasses.fields(options_class)}
+
+
+def coerce_option(f: dataclasses.Field, value):
+    """`value` as the type of the field's default, inside its bounds; KerasGenError otherwise."""
+    default, meta = f.default, f.metadata
+    kind = type(default)
+    try:
+        if kind is bool:
+            if isinstance(value, str):
+                if value.lower() not in ("1", "true", "yes", "on", "0", "false", "no", "off"):
+                    raise ValueError(value)
+                value = value.lower() in ("1", "true", "yes", "on")
+            elif not isinstance(value, (bool, np.bool_)):
+                raise ValueError(value)
+            value = bool(value)
+        elif kind is int:
+            if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+                raise ValueError(value)
+            value = int(value)
+        elif kind is float:
+            if isinstance(value, bool):
+                raise ValueError(value)
+            value = float(value)
+            if not np.isfinite(value):
+                raise ValueError(value)
+        elif kind is str:
+            value = str(value)
+    except (TypeError, ValueError):
+        raise KerasGenError(f"Option {f.name}={value!r}: expected a {kind.__name__}.") from None
+    if meta.get("choices") and value not in meta["choices"]:
+        raise KerasGenError(f"Option {f.name} must be one of {', '.join(map(str, meta['choices']))}, got {value!r}.")
+    lo, hi = meta.get("min"), meta.get("max")
+    if lo is not None and (value < lo or (meta.get("min_exclusive") and value == lo)):
+        raise KerasGenError(f"Option {f.name} must be {'>' if meta.get('min_exclusive') else '>='} {lo}, got {value!r}."
+                            + (f" ({meta['help']})" if meta.get("help") else ""))
+    if hi is not None and value > hi:
+        raise KerasGenError(f"Option {f.name} must be <= {hi}, got {value!r}.")
+    return value
+
+
+class GenerativeModel(keras.Model):
+    """Base class of every keras-gen model; see the module docstring for what a family writes."""
+
+    Options = ModelOptions
+    data_kind = "images"
+    registered_name: str | None = None  # set by keras_gen.registry.register
+
+    def __init__(self, image_size: int = 32, channels: int = 1, num_classes: int | None = None, **kwargs):
+        fields = option_fields(self.Options)
+        given = {k: kwargs.pop(k) for k in list(kwargs) if k in fields}
+        super().__init__(**kwargs)  # what remains are Keras' own (name, dtype, trainable)
+        for name, value, lo in (("image_size", image_size, 1), ("channels", channels, 1)):
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < lo:
+                raise KerasGenError(f"{name} must be a positive integer, got {value!r}.")
+        if num_classes is not None and (isinstance(num_classes, bool) or int(num_classes) < 1):
+            raise KerasGenError(f"num_classes must be a positive integer or None, got {num_classes!r}.")
+        if self.data_kind not in DATA_KINDS:
+            raise KerasGenError(f"{type(self).__name__}.data_kind must be one of {DATA_KINDS}, got {self.data_kind!r}.")
+        self.image_size, self.channels = int(image_size), int(channels)
+        self.num_classes = None if num_classes is None else int(num_classes)
+        self.image_shape = (self.image_size, self.image_size, self.channels)
+        self.options = self.Options(**{k: coerce_option(fields[k], v) for k, v in given.items()})
+        self.optimizers: dict = {}
+        # Its state is a variable of the model, so checkpoints carry it and resume draws the same noise.
+        self.seed_generator = keras.random.SeedGenerator(self.options.seed, name="train_noise")
+
+    # -- configuration: one source, the Options dataclass -----------------------------------
+    def get_config(self):
+        return {**super().get_config(), "image_size": self.image_size, "channels": self.channels,
+                "num_classes": self.num_classes, **dataclasses.asdict(self.options)}
+
+    # -- optimizers, owned here -------------------------------------------------------------
+    def default_optimizers(self) -> dict:
+        """{name: optimizer}; the name is the attribute of the sub-network it trains (see
+        `variables_for`). One optimizer per player of an alternating game."""
+        raise NotImplementedError(f"{type(self).__name__} does not define default_optimizers()")
+
+    def variables_for(self, optimizer_name: str) -> list:
+        """The variables optimizer `optimizer_name` updates: by default those of the sub-network
+        of that attribute name; override where one optimizer trains several networks."""
+        network = getattr(self, optimizer_name, None)
+        if network is None or not hasattr(network, "trainable_variables"):
+            raise KerasGenError(f"{type(self).__name__}: optimizer {optimizer_name!r} names no sub-network; "
+                                "override variables_for().")
+        return network.trainable_variables
+
+    def compile(self, optimizers: dict | None = None, **kwargs):
+        super().compile(**kwargs)
+        self.optimizers = dict(optimizers if optimizers is not None else self.default_optimizers())
+        for name, optimizer in self.optimizers.items():
+            if self.options.ema and not optimizer.use_ema:
+                optimizer.use_ema, optimizer.ema_momentum = True, self.options.ema
+                optimizer.ema_overwrite_frequency = None  # the EMA is swapped in for export, not during training
+            # Slots now, not at the first step: a checkpoint saved before training still holds
+            # them, and loading restores them instead of skipping the optimizer.
+            optimizer.build(self.variables_for(name))
+
+    def get_compile_config(self):
+        if not self.optimizers:
+            return None  # never compiled: there is no training state to save
+        return {"optimizers": {k: keras.saving.serialize_keras_object(v) for k, v in self.optimizers.items()}}
+
+    def compile_from_config(self, config):
+        self.compile(optimizers={k: keras.saving.deserialize_keras_object(v) for k, v in config["optimizers"].items()})
+
+    def apply_gradients(self, optimizer_name: str, tape, loss):
+        """One optimizer step on its own variables; `loss` as returned by `scale_loss`."""
+        variables = self.variables_for(optimizer_name)
+        grads = tape.gradient(loss, variables)
+        self.optimizers[optimizer_name].apply_gradients(zip(grads, variables))
+
+    @contextlib.contextmanager
+    def ema_weights(self):
+        """Within the block the trained variables hold their EMA values (when `ema` is on)."""
+        swapped = []
+        for optimizer in self.optimizers.values():
+            if getattr(optimizer, "use_ema", False) and getattr(optimizer, "_model_variables_moving_average", None):
+                for var, average in zip(optimizer._trainable_variables, optimizer._model_variables_moving_average,
+                                        strict=True):
+                    swapped.append((var, np.asarray(var)))
+                    var.assign(average)
+        try:
+            yield bool(swapped)
+        finally:
+            for var, value in swapped:
+                var.assign(value)
+
+    # -- randomness that survives distribution ----------------------------------------------
+    def random_normal(self, shape, seed_generator=None):
+        """N(0, 1) noise for train_step: reproducible from the seed generator's state and
+        different on each replica of a tf.distribute strategy (the replica id is folded into
+        the stateless seed; a mirrored seed generator alone would give every replica the same z)."""
+        import tensorflow as tf
+
+        seed = tf.cast((seed_generator or self.seed_generator).next(), tf.int64)
+        replica = tf.distribute.get_replica_context()
+        if replica is not None and replica.num_replicas_in_sync > 1:
+            seed = seed + tf.stack([tf.constant(0, tf.int64), tf.cast(replica.replica_id_in_sync_group, tf.int64)])
+        return tf.random.stateless_normal(shape, seed=seed)
+
+    @staticmethod
+    def scale_loss(loss):
+        """A per-replica mean loss scaled for the global batch: replicas' gradients are summed."""
+        return keras.src.losses.loss.scale_loss_for_distribution(loss)
+
+    # -- exact resume: Keras saves layer variables but not SeedGenerator states --------------
+    def _named_seed_generators(self) -> dict:
+        """Every SeedGenerator of the model and its sub-layers, keyed by its state's path."""
+        found = {}
+        for layer in [self, *self._flatten_layers(include_self=False)]:
+            for generator in getattr(layer, "_seed_generators", []):
+                # "/" would nest groups in the .weights.h5 store; the key is a flat name
+                found[generator.state.path.replace("/", ".")] = generator
+        return found
+
+    def save_own_variables(self, store):
+        super().save_own_variables(store)
+        for path, generator in self._named_seed_generators().items():
+            store[f"seed_generator:{path}"] = np.asarray(generator.state)
+
+    def load_own_variables(self, store):
+        keys = [k for k in store.keys() if not k.startswith("seed_generator")]
+        super().load_own_variables({k: store[k] for k in keys})
+        saved = {k.split(":", 1)[1]: k for k in store.keys() if k.startswith("seed_generator:")}
+        generators = self._named_seed_generators()
+        missing = sorted(set(generators) - set(saved))
+        if saved and missing:  # a checkpoint from another architecture; resume would not be exact
+            raise KerasGenError(f"The checkpoint holds no state for seed generator(s) {', '.join(missing)}.")
+        for path, generator in generators.items():
+            if path in saved:
+                generator.state.assign(store[saved[path]])
+
+    # -- sampling: what a request takes, and how it becomes images ---------------------------
+    def input_specs(self) -> list:
+        """The inputs of a sampling request (keras_gen.inputs): a latent by default, plus a
+        label when the model is class-conditional."""
+        latent_dim = getattr(self.options, "latent_dim", None)
+        if latent_dim is None:
+            raise NotImplementedError(f"{type(self).__name__} does not define input_specs()")
+        return [kinds.latent(latent_dim)]
+
+    def generate(self, **inputs):
+        """Inputs by name -> images (B, H, W, C) in [-1, 1], inference mode (direct models)."""
+        raise NotImplementedError(f"{type(self).__name__} does not define generate()")
+
+    def sampler(self):
+        """A keras_gen.samplers.Sampler for models that sample in a loop; None: one `generate` call."""
+        return None
+
+    def network_specs(self) -> list:
+        """Loop-sampled models: the inputs of the network the sampler calls (the ONNX endpoint)."""
+        raise NotImplementedError(f"{type(self).__name__} does not define network_specs()")
+
+    def network(self, **inputs) -> dict:
+        """Loop-sampled models: one network evaluation, outputs by name."""
+        raise NotImplementedError(f"{type(self).__name__} does not define network()")
+
+    def request_specs(self) -> list:
+        """Everything a sampling request resolves: input_specs plus the sampler's options."""
+        sampler = self.sampler()
+        return list(self.input_specs()) + (sampler.option_specs() if sampler is not None else [])
+
+    def sample(self, n: int, seed: int = 0, batch_size: int = 256, **conditions) -> np.ndarray:
+        """`n` images as float32 [-1, 1] numpy for (seed, conditions): the same images as the
+        SavedModel's `sample` endpoint and the onnxruntime runner give for the same request."""
+        values = kinds.resolve_inputs(self.request_specs(), n, seed, conditions)
+        if self.sampler() is not None:  # one loop over all n: its own draws depend on (n, seed)
+            return np.asarray(self._loop_sample(values, n, seed))
+        chunks = []
+        for start in range(0, int(n), batch_size):
+            part = {k: (v[start:start + batch_size] if np.ndim(v) else v) for k, v in values.items()}
+            chunks.append(np.asarray(self.generate(**part)))
+        return np.concatenate(chunks, axis=0)
+
+    def _loop_sample(self, values: dict, n: int, seed: int):
+        import tensorflow as tf
+
+        if getattr(self, "_loop_fn", None) is None:
+            sampler = self.sampler()
+            self._loop_fn = tf.function(lambda v, n, seed: sampler.run_tf(self._network_fn, v, n, seed))
+        return self._loop_fn({k: tf.constant(v) for k, v in values.items()}, tf.constant(n, tf.int32),
+                             tf.constant(seed, tf.int64))
+
+    def _network_fn(self, feeds: dict) -> dict:
+        return self.network(**feeds)
+
+    # -- export: endpoints derived from the sampling contract --------------------------------
+    def export_endpoints(self) -> dict:
+        """Named functions for the SavedModel; the one marked onnx=True becomes model.onnx.
+
+        direct models: generate (inputs -> float images, ONNX), serving_default (inputs -> uint8),
+                       sample (n, seed, conditions -> uint8; random inputs drawn inside);
+        loop models:   network (ONNX), sample and serving_default (n, seed, conditions -> uint8,
+                       the sampler's tf.while_loop)."""
+        from keras_gen.images import to_uint8
+
+        request = self.request_specs()
+        conditions = kinds.condition_specs(request)
+        sample_specs = kinds.sample_count_and_seed() + conditions
+        sampler = self.sampler()
+
+        def sample_images(n, seed, given):
+            values = kinds.resolve_inputs_tf(request, n, seed, given)
+            if sampler is None:
+                return self.generate(**values)
+            return sampler.run_tf(self._network_fn, values, n, seed)
+
+        def sample(*args):
+            n, seed, *rest = args
+            return {"images": to_uint8(sample_images(n, seed, dict(zip([s.name for s in conditions], rest))))}
+
+        sample_ep = Endpoint(sample, sample_specs, "(n, seed, conditions) -> n uint8 images; the same request "
+                             "gives the same images on every runtime", output_ranges={"images": [0, 255]})
+        if sampler is not None:
+            network_specs = self.network_specs()
+
+            def network(*args):
+                return dict(self.network(**dict(zip([s.name for s in network_specs], args))))
+
+            return {"network": Endpoint(network, network_specs, "one evaluation of the sampler's network", onnx=True),
+                    "sample": sample_ep, "serving_default": sample_ep}
+        names = [s.name for s in request]
+
+        def generate(*args):
+            return {"images": self.generate(**dict(zip(names, args)))}
+
+        def serving_default(*args):
+            return {"images": to_uint8(self.generate(**dict(zip(names, args))))}
+
+        return {
+            "generate": Endpoint(generate, request, "inputs -> float32 images in [-1, 1]", onnx=True,
+                                 output_ranges={"images": [-1.0, 1.0]}),
+            "serving_default": Endpoint(serving_default, request, "inputs -> uint8 images",
+                                        output_ranges={"images": [0, 255]}),
+            "sample": sample_ep,
+        }
+
+    def parity_inputs(self, n: int = 64, seed: int = 0) -> dict[str, np.ndarray]:
+        """Seeded inputs for the ONNX endpoint: random draws, every class in turn, defaults, and
+        random images for image inputs."""
+        onnx_specs = next(ep.inputs for ep in self.export_endpoints().values() if ep.onnx)
+        return kinds.resolve_inputs(onnx_specs, n, seed, image_filler=kinds.image_noise)
+
+    def export_metadata(self) -> dict:
+        """Facts the manifest records and edge runtimes need."""
+        sampler = self.sampler()
+        return {"model": self.registered_name or type(self).__name__.lower(), "image_size": self.image_size,
+                "channels": self.channels, "num_classes": self.num_classes, "image_shape": list(self.image_shape),
+                "data_kind": self.data_kind, "options": dataclasses.asdict(self.options),
+                "sampler": {"name": DIRECT_SAMPLER} if sampler is None
+                else {"name": sampler.name, "config": sampler.get_config(), "network": "network"},
+                "request_inputs": [s.to_json() for s in self.request_specs()],
+                **({"latent_dim": self.options.latent_dim} if hasattr(self.options, "latent_dim") else {})}
 
 
 @dataclass
 class Endpoint:
     """One named, deployable function with a fixed input signature.
 
-    `fn` takes tensors in the order of `input_signature` and returns a dict of named outputs.
-    The endpoint marked `onnx=True` is the plain network converted to `model.onnx`; its outputs
-    are float and are the ones compared for parity (Keras vs SavedModel vs onnxruntime).
+    `fn` takes tensors in the order of `inputs` (keras_gen.inputs.InputSpec, each with its kind)
+    and returns a dict of named outputs. The endpoint marked `onnx=True` is the plain network
+    converted to `model.onnx`; its float outputs are compared for parity across runtimes.
     """
 
     fn: Callable
-    input_signature: list  # list[tf.TensorSpec], each with a name
+    inputs: list  # list[keras_gen.inputs.InputSpec]
     description: str
     onnx: bool = False
     output_ranges: dict = field(default_factory=dict)  # output name -> [lo, hi]
 
-
-class GenerativeModel(keras.Model):
-    """Base class: subclasses implement `export_endpoints`, `parity_inputs` and `export_metadata`."""
-
-    # -- exact resume: Keras saves layer variables but not SeedGenerator states ---------------
-    def save_own_variables(self, store):
-        super().save_own_variables(store)
-        for i, generator in enumerate(self._seed_generators):
-            store[f"seed_generator_{i}"] = generator.state
-
-    def load_own_variables(self, store):
-        keys = [k for k in store.keys() if not k.startswith("seed_generator_")]
-        super().load_own_variables({k: store[k] for k in keys})
-        for i, generator in enumerate(self._seed_generators):
-            if f"seed_generator_{i}" in store:
-                generator.state.assign(store[f"seed_generator_{i}"])
-
-    def export_endpoints(self) -> dict[str, Endpoint]:
-        """Named endpoints; one of them must be `serving_default`, one must have `onnx=True`."""
-        raise NotImplementedError(f"{type(self).__name__} does not define export_endpoints()")
-
-    def parity_inputs(self, n: int = 64, seed: int = 0) -> dict[str, np.ndarray]:
-        """Random inputs for the ONNX endpoint, keyed by input name, for the parity check."""
-        raise NotImplementedError(f"{type(self).__name__} does not define parity_inputs()")
-
-    def export_metadata(self) -> dict:
-        """Facts the manifest records and edge runtimes need (e.g. latent_dim, image shape)."""
-        raise NotImplementedError(f"{type(self).__name__} does not define export_metadata()")
-
-    def sample(self, n: int, seed: int = 0, batch_size: int = 256) -> np.ndarray:
-        """`n` images as float32 [-1, 1] numpy, the same for the same seed.
-
-        Latent-variable models (those with `latent_dim` and `generate(z)`) get this for free:
-        latents come from `keras_gen.latents.gaussian_latents`, as on every export path.
-        """
-        if getattr(self, "latent_dim", None) is None or not hasattr(self, "generate"):
-            raise NotImplementedError(f"{type(self).__name__} does not define sample()")
-        z = gaussian_latents(n, self.latent_dim, seed)
-        chunks = [np.asarray(self.generate(z[i : i + batch_size])) for i in range(0, n, batch_size)]
-        return np.concatenate(chunks, axis=0) if chunks else np.zeros((0, *self.image_shape), np.float32)
+    @property
+    def input_signature(self) -> list:
+        return [spec.tensor_spec() for spec in self.inputs]

@@ -8,8 +8,10 @@ import pytest
 import tensorflow as tf
 from tests.export.export_helpers import LATENT_DIM, TRAINING_INFO
 
-from export import export_model, read_manifest, verify_manifest
+from export import export_model
+from keras_gen.edge import read_manifest, verify_manifest
 from keras_gen.errors import KerasGenError
+from keras_gen.inputs import image
 from keras_gen.models.base import Endpoint, GenerativeModel
 
 
@@ -30,13 +32,17 @@ def test_layout_and_manifest(request, fixture, name, shape):
     manifest = read_manifest(version_dir)
     assert verify_manifest(version_dir) == []
     assert manifest["name"] == name and manifest["model"] == "dcgan" and manifest["version"] == 1
-    assert manifest["metadata"] == model.export_metadata()
+    assert manifest["metadata"] == {**model.export_metadata(), "weights": "raw"}
     assert manifest["training"] == TRAINING_INFO
     assert set(manifest["endpoints"]) == {"generate", "serving_default", "sample"}
     sd = manifest["endpoints"]["serving_default"]
-    assert sd["inputs"] == [{"name": "z", "dtype": "float32", "shape": [None, LATENT_DIM]}]
+    assert sd["inputs"] == [{"name": "z", "kind": "latent", "dtype": "float32", "shape": [LATENT_DIM],
+                             "distribution": "gaussian", "description": f"Gaussian latent (N, {LATENT_DIM})"}]
     assert sd["outputs"] == [{"name": "images", "dtype": "uint8", "shape": [None, *shape], "range": [0, 255]}]
-    assert [i["name"] for i in manifest["endpoints"]["sample"]["inputs"]] == ["n", "seed"]
+    sample_inputs = manifest["endpoints"]["sample"]["inputs"]
+    assert [(i["name"], i["kind"], i["range"]) for i in sample_inputs] == [("n", "option", [1, 65536]),
+                                                                           ("seed", "option", [0, 2**32 - 1])]
+    assert manifest["metadata"]["sampler"] == {"name": "direct"}
     gen_out = manifest["endpoints"]["generate"]["outputs"][0]
     assert gen_out["dtype"] == "float32" and gen_out["range"] == [-1.0, 1.0]
 
@@ -61,8 +67,9 @@ def test_parity_figures_recorded(request, fixture):
     assert set(figures) == {"keras_vs_savedmodel", "keras_vs_onnxruntime", "savedmodel_vs_onnxruntime"}
     assert all(0.0 <= d <= 1e-4 for d in figures.values())
     assert parity["max_abs_diff"] == max(figures.values())
-    for check in ("serving_default", "sample"):
-        agreement = parity[check]["images"]
+    checks = [parity["serving_default"]["images"], parity["sample"]["savedmodel_vs_edge"],
+              parity["sample"]["savedmodel_vs_keras"]]
+    for agreement in checks:
         assert agreement["max_abs_diff"] <= 1
         assert agreement["differing"] <= 0.01 * agreement["total"]
 
@@ -111,10 +118,11 @@ def _corrupt_onnxruntime(monkeypatch):
 
 
 def _shift_edge_latents(monkeypatch):
-    import export.parity
+    import keras_gen.edge.runner
 
-    real = export.parity.gaussian_latents
-    monkeypatch.setattr(export.parity, "gaussian_latents", lambda n, d, seed: real(n, d, seed + 1))
+    real = keras_gen.edge.runner.kinds.resolve_inputs
+    monkeypatch.setattr(keras_gen.edge.runner.kinds, "resolve_inputs",
+                        lambda specs, n, seed, *a, **k: real(specs, n, seed + 1, *a, **k))
 
 
 @pytest.mark.parametrize("corrupt, message", [(_corrupt_onnxruntime, "onnxruntime"), (_shift_edge_latents, "sample")])
@@ -171,7 +179,7 @@ class _NoDefault(GenerativeModel):
     """A model that forgot TF Serving's default signature."""
 
     def export_endpoints(self):
-        spec = tf.TensorSpec((None, 2), tf.float32, name="x")
+        spec = image((None, None, 2), name="x")
         return {"generate": Endpoint(lambda x: {"y": x}, [spec], "identity", onnx=True)}
 
     def export_metadata(self):

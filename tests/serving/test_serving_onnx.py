@@ -12,11 +12,10 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 from PIL import Image
 
-from export.manifest import write_manifest
+from keras_gen.edge import EdgeModel, check_onnx_file, make_session, write_manifest
 from keras_gen.errors import KerasGenError
+from keras_gen.images import save_samples
 from keras_gen.latents import gaussian_latents
-from serving.onnx_runner import OnnxGenerator, make_session, sample_to_grid
-from serving.onnx_safety import check_onnx_file
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -24,19 +23,21 @@ REPO = Path(__file__).resolve().parents[2]
 @pytest.fixture(scope="module")
 def generator(served):
     _, model_dir, _ = served
-    return OnnxGenerator.from_path(model_dir)
+    return EdgeModel.from_path(model_dir)
 
 
 def test_generate_matches_keras_in_chunks(served, generator):
     model, _, version_dir = served
-    assert generator.version_dir == version_dir and generator.latent_dim == 16
+    assert generator.version_dir == version_dir
+    assert [(s.name, s.kind, s.shape) for s in generator.input_specs] == [("z", "latent", (16,))]
+    assert generator.condition_specs == [] and generator.image_shape == (16, 16, 1)
     assert generator.provider == "CPUExecutionProvider"  # no usable GPU on the test machines
     z = gaussian_latents(12, 16, seed=5)
-    images = generator.generate(z)
+    images = generator.generate(z=z)
     assert images.shape == (12, 16, 16, 1) and images.dtype == np.float32
     np.testing.assert_allclose(images, model.generate(z).numpy(), atol=1e-4, rtol=0)
-    chunked = OnnxGenerator(generator.version_dir, generator.manifest, generator.session, chunk_size=5)
-    np.testing.assert_array_equal(chunked.generate(z), images)
+    chunked = EdgeModel(generator.version_dir, generator.manifest, generator.session, chunk_size=5)
+    np.testing.assert_array_equal(chunked.generate(z=z), images)
 
 
 def test_sample_is_seeded_and_matches_savedmodel(served, generator):
@@ -57,20 +58,38 @@ def test_sample_is_seeded_and_matches_savedmodel(served, generator):
     assert diff.max() <= 1 and np.count_nonzero(diff) <= 0.01 * diff.size
 
 
-@pytest.mark.parametrize("n, seed, message", [(0, 0, "--n"), (2.5, 0, "--n"), (True, 0, "--n"), (4, "x", "--seed")])
+@pytest.mark.parametrize("n, seed, message", [(0, 0, "--n"), (2.5, 0, "--n"), (True, 0, "--n"), (4, "x", "--seed"),
+                                             (65537, 0, "--n"), (4, -1, "--seed"), (4, 2**32, "--seed")])
 def test_sample_rejects_bad_requests(generator, n, seed, message):
     with pytest.raises(KerasGenError, match=message):
         generator.sample(n, seed)
 
 
-def test_generate_rejects_wrong_shape(generator):
+def test_generate_and_sample_reject_wrong_inputs(generator):
     with pytest.raises(KerasGenError, match=r"\(N, 16\)"):
-        generator.generate(np.zeros((2, 15), np.float32))
+        generator.generate(z=np.zeros((2, 15), np.float32))
+    with pytest.raises(KerasGenError, match="unknown input.*label.*takes z"):
+        generator.sample(4, 0, label=3)
+
+
+def test_an_edited_manifest_is_a_clear_error_before_anything_runs(served, tmp_path):
+    """A manifest whose declared latent size no longer matches model.onnx is refused at load."""
+    import shutil
+
+    _, _, version_dir = served
+    copy = tmp_path / "edited" / "1"
+    shutil.copytree(version_dir, copy)
+    manifest = json.loads((copy / "manifest.json").read_text())
+    for spec in manifest["endpoints"]["generate"]["inputs"] + manifest["metadata"]["request_inputs"]:
+        spec["shape"] = [32]
+    write_manifest(copy, {k: v for k, v in manifest.items() if k != "files"})
+    with pytest.raises(KerasGenError, match=r"manifest.json does not match model.onnx.*z: shape \[16\]"):
+        EdgeModel.from_path(copy.parent)
 
 
 def test_sample_to_grid_writes_png(served, tmp_path):
     _, model_dir, _ = served
-    out = sample_to_grid(model_dir, 6, 3, tmp_path / "grids" / "grid.png")
+    out = save_samples(EdgeModel.from_path(model_dir).sample(6, 3), tmp_path / "grids" / "grid.png")
     picture = np.asarray(Image.open(out))
     # 6 images -> 3 columns x 2 rows of 16px tiles, 2px padding, enlarged 4x for viewing.
     assert picture.shape == (4 * (2 * 18 + 2), 4 * (3 * 18 + 2))
@@ -80,10 +99,11 @@ def test_edge_path_does_not_import_tensorflow(served, tmp_path):
     _, model_dir, _ = served
     code = (
         "import json, sys\n"
-        "from serving.onnx_runner import OnnxGenerator, sample_to_grid\n"
-        "g = OnnxGenerator.from_path(sys.argv[1])\n"
+        "from keras_gen.cli import main\n"
+        "from serving import EdgeModel\n"
+        "g = EdgeModel.from_path(sys.argv[1])\n"
         "images = g.sample(8, 7)\n"
-        "sample_to_grid(sys.argv[1], 8, 7, sys.argv[2])\n"
+        "assert main(['sample', sys.argv[1], '--n', '8', '--seed', '7', '--out', sys.argv[2]]) == 0\n"
         "heavy = sorted(m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'keras', 'tf2onnx'))\n"
         "print(json.dumps({'heavy': heavy, 'provider': g.provider, 'sum': int(images.sum())}))\n"
     )
@@ -93,7 +113,7 @@ def test_edge_path_does_not_import_tensorflow(served, tmp_path):
     assert proc.returncode == 0, proc.stderr
     result = json.loads(proc.stdout.strip().splitlines()[-1])
     assert result["heavy"] == []
-    assert result["sum"] == int(OnnxGenerator.from_path(model_dir).sample(8, 7).sum())
+    assert result["sum"] == int(EdgeModel.from_path(model_dir).sample(8, 7).sum())
     assert (tmp_path / "g.png").is_file()
     # The CPU fallback is quiet: no CUDA provider load error on a machine without CUDA.
     if result["provider"] == "CPUExecutionProvider":
@@ -151,4 +171,4 @@ def test_loader_checks_external_data_even_with_a_matching_manifest(served, tmp_p
     manifest["onnx"]["inputs"] = [{"name": "x", "dtype": "float32", "shape": ["batch", 4]}]
     write_manifest(version, {k: v for k, v in manifest.items() if k != "files"})
     with pytest.raises(KerasGenError, match="outside its version directory"):
-        OnnxGenerator.from_path(version.parent)
+        EdgeModel.from_path(version.parent)

@@ -5,7 +5,7 @@ import shutil
 import pytest
 
 from keras_gen.errors import KerasGenError
-from serving.repository import list_versions, resolve_version
+from keras_gen.edge.repository import list_versions, resolve_version
 
 
 @pytest.fixture()

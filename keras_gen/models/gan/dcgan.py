@@ -16,16 +16,15 @@ Each step:  D ascends  log D(x) + log(1 - D(G(z)));
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import keras
 import tensorflow as tf
 from keras import layers
 
 from keras_gen.errors import KerasGenError
-from keras_gen.images import to_uint8
-from keras_gen.latents import gaussian_latents, gaussian_latents_tf
 from keras_gen.losses.adversarial import GENERATOR_LOSSES, discriminator_loss, generator_loss
-from keras_gen.models.base import Endpoint, GenerativeModel
+from keras_gen.models.base import GenerativeModel, ModelOptions, option
 from keras_gen.registry import register
 
 MIN_SIZE, MAX_SIZE = 16, 128
@@ -44,11 +43,19 @@ def _init():
     return keras.initializers.RandomNormal(stddev=0.02)
 
 
-def build_generator(latent_dim: int, image_size: int, channels: int, base_filters: int) -> keras.Model:
-    """z (B, latent_dim) -> images (B, S, S, C) in [-1, 1]. Widest at 4x4, halving per doubling."""
+def build_generator(latent_dim: int, image_size: int, channels: int, base_filters: int,
+                    num_classes: int | None = None, embed_dim: int = 0) -> keras.Model:
+    """z (B, latent_dim) [+ label (B,)] -> images (B, S, S, C) in [-1, 1]. Widest at 4x4, halving
+    per doubling. With `num_classes`, the label's embedding is concatenated to z (Mirza &
+    Osindero 2014 feed y beside z into the first layer)."""
     num_up = int(math.log2(image_size)) - 2  # 4 -> S takes log2(S) - 2 doublings
     z = keras.Input((latent_dim,), name="z")
-    x = layers.Reshape((1, 1, latent_dim))(z)
+    inputs, x = [z], z
+    if num_classes:
+        label = keras.Input((), dtype="int32", name="label")
+        inputs.append(label)
+        x = layers.Concatenate()([z, layers.Embedding(num_classes, embed_dim, name="label_embedding")(label)])
+    x = layers.Reshape((1, 1, x.shape[-1]))(x)
     filters = base_filters * 2 ** (num_up - 1)
     x = layers.Conv2DTranspose(filters, 4, 1, "valid", use_bias=False, kernel_initializer=_init())(x)  # (B, 4, 4, F)
     x = layers.ReLU()(layers.BatchNormalization()(x))
@@ -58,14 +65,23 @@ def build_generator(latent_dim: int, image_size: int, channels: int, base_filter
         x = layers.ReLU()(layers.BatchNormalization()(x))
     x = layers.Conv2DTranspose(channels, 4, 2, "same", kernel_initializer=_init())(x)  # (B, S, S, C)
     images = layers.Activation("tanh", dtype="float32", name="images")(x)
-    return keras.Model(z, images, name="generator")
+    return keras.Model(inputs if num_classes else z, images, name="generator")
 
 
-def build_discriminator(image_size: int, channels: int, base_filters: int) -> keras.Model:
-    """images (B, S, S, C) -> logits (B, 1). Mirror of the generator."""
+def build_discriminator(image_size: int, channels: int, base_filters: int,
+                        num_classes: int | None = None) -> keras.Model:
+    """images (B, S, S, C) [+ label (B,)] -> logits (B, 1). Mirror of the generator. With
+    `num_classes`, a learned (S, S) map per class is stacked onto the image as one more
+    channel, so every convolution sees the label (y beside x at D's input, as in the paper)."""
     num_down = int(math.log2(image_size)) - 2
     images = keras.Input((image_size, image_size, channels), name="images")
-    x = layers.Conv2D(base_filters, 4, 2, "same", kernel_initializer=_init())(images)  # no BN on input
+    inputs, x = [images], images
+    if num_classes:
+        label = keras.Input((), dtype="int32", name="label")
+        inputs.append(label)
+        label_map = layers.Embedding(num_classes, image_size * image_size, name="label_map")(label)
+        x = layers.Concatenate()([images, layers.Reshape((image_size, image_size, 1))(label_map)])
+    x = layers.Conv2D(base_filters, 4, 2, "same", kernel_initializer=_init())(x)  # no BN on input
     x = layers.LeakyReLU(0.2)(x)
     filters = base_filters
     for _ in range(num_down - 1):
@@ -74,92 +90,74 @@ def build_discriminator(image_size: int, channels: int, base_filters: int) -> ke
         x = layers.LeakyReLU(0.2)(layers.BatchNormalization()(x))
     x = layers.Conv2D(1, 4, 1, "valid", kernel_initializer=_init())(x)  # (B, 1, 1, 1)
     logits = layers.Flatten(dtype="float32", name="logits")(x)
-    return keras.Model(images, logits, name="discriminator")
+    return keras.Model(inputs if num_classes else images, logits, name="discriminator")
 
 
+@register("dcgan", "DCGAN (Radford et al. 2016): convolutional GAN, non-saturating or minimax loss",
+          family="adversarial", paper="Radford, Metz & Chintala 2016")
 @keras.saving.register_keras_serializable(package="keras_gen")
 class DCGAN(GenerativeModel):
     """Generator and discriminator trained alternately, one optimizer each."""
 
-    def __init__(
-        self,
-        image_size: int = 32,
-        channels: int = 1,
-        latent_dim: int = 100,  # the paper's z size
-        base_filters: int = 64,  # the paper's width at the largest feature map
-        generator_loss: str = "non_saturating",
-        label_smoothing: float = 0.0,
-        learning_rate: float = 2e-4,  # the paper's Adam settings, for both networks
-        beta_1: float = 0.5,  # 0.9 made training oscillate in the paper
-        seed: int = 0,
-        **kwargs,
-    ):
-        super().__init__(**kwargs)
-        for name, value in (("latent_dim", latent_dim), ("base_filters", base_filters)):
-            if int(value) < 1:
-                raise KerasGenError(f"{name} must be at least 1, got {value}.")
-        if not 0.0 <= label_smoothing < 1.0:
-            raise KerasGenError(f"label_smoothing must be in [0, 1) (0.1 is usual), got {label_smoothing}.")
-        if not learning_rate > 0 or not 0.0 <= beta_1 < 1.0:
-            raise KerasGenError(f"learning_rate must be > 0 and beta_1 in [0, 1), got {learning_rate}, {beta_1}.")
-        if generator_loss not in GENERATOR_LOSSES:
-            raise KerasGenError(f"generator_loss must be one of {GENERATOR_LOSSES}, got {generator_loss!r}.")
-        if channels < 1:
-            raise KerasGenError(f"channels must be >= 1, got {channels}.")
-        self.image_size = _check_image_size(int(image_size))
-        self.channels = int(channels)
-        self.latent_dim = int(latent_dim)
-        self.base_filters = int(base_filters)
-        self.generator_loss_kind = generator_loss
-        self.label_smoothing = float(label_smoothing)
-        self.learning_rate, self.beta_1 = float(learning_rate), float(beta_1)
-        self.seed = int(seed)
-        self.image_shape = (self.image_size, self.image_size, self.channels)
-        self.generator = build_generator(self.latent_dim, self.image_size, self.channels, self.base_filters)
-        self.discriminator = build_discriminator(self.image_size, self.channels, self.base_filters)
-        # Its state is a variable of the model, so checkpoints carry it and resume draws the same z.
-        self.seed_generator = keras.random.SeedGenerator(self.seed)
-        self.built = True  # both sub-networks are built above; nothing is created lazily
+    @dataclass
+    class Options(ModelOptions):
+        latent_dim: int = option(100, "the paper's z size", min=1)
+        base_filters: int = option(64, "the paper's width at the largest feature map", min=1)
+        generator_loss: str = option("non_saturating", "non_saturating (the paper's) or minimax (Goodfellow's)",
+                                     choices=GENERATOR_LOSSES)
+        label_smoothing: float = option(0.0, "one-sided: real target 1 - s (Salimans et al. 2016; 0.1 is usual)",
+                                        min=0.0, max=0.99)
+        learning_rate: float = option(2e-4, "the paper's Adam rate, for both networks", min=0.0, min_exclusive=True)
+        beta_1: float = option(0.5, "0.9 made training oscillate in the paper", min=0.0, max=0.999)
 
-    # -- training ---------------------------------------------------------------------------
-    def compile(self, g_optimizer=None, d_optimizer=None, **kwargs):
-        super().compile(**kwargs)
-        self.g_optimizer = g_optimizer or keras.optimizers.Adam(self.learning_rate, beta_1=self.beta_1)
-        self.d_optimizer = d_optimizer or keras.optimizers.Adam(self.learning_rate, beta_1=self.beta_1)
-        # Slot variables now, not at the first step: a checkpoint saved before training still
-        # holds them, and loading restores them instead of skipping the optimizer.
-        self.g_optimizer.build(self.generator.trainable_variables)
-        self.d_optimizer.build(self.discriminator.trainable_variables)
+    data_kind = "images"  # labels, if the data has them, are not used
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        o = self.options
+        _check_image_size(self.image_size)
+        # A labelled subclass (cdcgan.py) gets both networks conditioned on the class.
+        classes = self.num_classes if self.data_kind == "labelled" else None
+        self.generator = build_generator(o.latent_dim, self.image_size, self.channels, o.base_filters,
+                                         classes, getattr(o, "embed_dim", 0))
+        self.discriminator = build_discriminator(self.image_size, self.channels, o.base_filters, classes)
         self.d_loss_tracker = keras.metrics.Mean(name="d_loss")
         self.g_loss_tracker = keras.metrics.Mean(name="g_loss")
         # Mean D(x) and D(G(z)) in the D step (same D for both): drifting to 1 and 0 means D has
         # won and G gets no signal.
         self.real_score_tracker = keras.metrics.Mean(name="d_real")
         self.fake_score_tracker = keras.metrics.Mean(name="d_fake")
+        self.built = True  # both sub-networks are built above; nothing is created lazily
+
+    def default_optimizers(self):
+        o = self.options
+        return {"generator": keras.optimizers.Adam(o.learning_rate, beta_1=o.beta_1),
+                "discriminator": keras.optimizers.Adam(o.learning_rate, beta_1=o.beta_1)}
 
     @property
     def metrics(self):
         return [self.d_loss_tracker, self.g_loss_tracker, self.real_score_tracker, self.fake_score_tracker]
 
     def train_step(self, data):
-        real = data[0] if isinstance(data, (tuple, list)) else data  # labels, if any, are unused
+        real, labels = self.split_batch(data)
         batch = tf.shape(real)[0]
+        o = self.options
 
-        z = keras.random.normal((batch, self.latent_dim), seed=self.seed_generator)
+        z = self.random_normal((batch, o.latent_dim))
         with tf.GradientTape() as tape:
-            fake = self.generator(z, training=True)
-            real_logits = self.discriminator(real, training=True)
-            fake_logits = self.discriminator(fake, training=True)
-            d_loss = discriminator_loss(real_logits, fake_logits, self.label_smoothing)
-        grads = tape.gradient(d_loss, self.discriminator.trainable_variables)
-        self.d_optimizer.apply_gradients(zip(grads, self.discriminator.trainable_variables))
+            fake = self.generator(self.conditioned(z, labels), training=True)
+            real_logits = self.discriminator(self.conditioned(real, labels), training=True)
+            fake_logits = self.discriminator(self.conditioned(fake, labels), training=True)
+            d_loss = discriminator_loss(real_logits, fake_logits, o.label_smoothing)
+            scaled = self.scale_loss(d_loss)
+        self.apply_gradients("discriminator", tape, scaled)
 
-        z = keras.random.normal((batch, self.latent_dim), seed=self.seed_generator)
+        z = self.random_normal((batch, o.latent_dim))
         with tf.GradientTape() as tape:
-            gen_logits = self.discriminator(self.generator(z, training=True), training=True)
-            g_loss = generator_loss(gen_logits, self.generator_loss_kind)
-        grads = tape.gradient(g_loss, self.generator.trainable_variables)
-        self.g_optimizer.apply_gradients(zip(grads, self.generator.trainable_variables))
+            fake = self.generator(self.conditioned(z, labels), training=True)
+            g_loss = generator_loss(self.discriminator(self.conditioned(fake, labels), training=True), o.generator_loss)
+            scaled = self.scale_loss(g_loss)
+        self.apply_gradients("generator", tape, scaled)
 
         self.d_loss_tracker.update_state(d_loss)
         self.g_loss_tracker.update_state(g_loss)
@@ -167,87 +165,18 @@ class DCGAN(GenerativeModel):
         self.fake_score_tracker.update_state(tf.reduce_mean(tf.sigmoid(fake_logits)))
         return {m.name: m.result() for m in self.metrics}
 
+    # Conditioning hooks: the unconditional model ignores labels; cdcgan.py overrides both.
+    def split_batch(self, data):
+        """(images, labels or None) from what the data kind yields."""
+        return (data[0] if isinstance(data, (tuple, list)) else data), None
+
+    def conditioned(self, x, labels):
+        """A network's input: x alone, or [x, labels] for a class-conditional model."""
+        return x
+
     def call(self, z, training=False):
         return self.generator(z, training=training)
 
     def generate(self, z):
         """Latents (B, latent_dim) -> images (B, S, S, C) in [-1, 1], inference mode."""
         return self.generator(z, training=False)
-
-    # -- saving -----------------------------------------------------------------------------
-    def get_config(self):
-        return {
-            **super().get_config(),
-            "image_size": self.image_size,
-            "channels": self.channels,
-            "latent_dim": self.latent_dim,
-            "base_filters": self.base_filters,
-            "generator_loss": self.generator_loss_kind,
-            "label_smoothing": self.label_smoothing,
-            "learning_rate": self.learning_rate,
-            "beta_1": self.beta_1,
-            "seed": self.seed,
-        }
-
-    def get_compile_config(self):
-        if getattr(self, "g_optimizer", None) is None:
-            return None  # never compiled: there is no training state to save
-        return {
-            "g_optimizer": keras.saving.serialize_keras_object(self.g_optimizer),
-            "d_optimizer": keras.saving.serialize_keras_object(self.d_optimizer),
-        }
-
-    def compile_from_config(self, config):
-        self.compile(
-            g_optimizer=keras.saving.deserialize_keras_object(config["g_optimizer"]),
-            d_optimizer=keras.saving.deserialize_keras_object(config["d_optimizer"]),
-        )
-
-    # -- export -----------------------------------------------------------------------------
-    def export_endpoints(self):
-        z_spec = tf.TensorSpec((None, self.latent_dim), tf.float32, name="z")
-
-        def generate(z):
-            return {"images": self.generator(z, training=False)}
-
-        def serving_default(z):
-            return {"images": to_uint8(self.generator(z, training=False))}
-
-        def sample(n, seed):
-            z = gaussian_latents_tf(n, self.latent_dim, seed)
-            return {"images": to_uint8(self.generator(z, training=False))}
-
-        return {
-            "generate": Endpoint(generate, [z_spec], "z -> float32 images in [-1, 1]", onnx=True,
-                                 output_ranges={"images": [-1.0, 1.0]}),
-            "serving_default": Endpoint(serving_default, [z_spec], "z -> uint8 images",
-                                        output_ranges={"images": [0, 255]}),
-            "sample": Endpoint(
-                sample,
-                [tf.TensorSpec((), tf.int32, name="n"), tf.TensorSpec((), tf.int64, name="seed")],
-                "(n, seed) -> n uint8 images; the same seed gives the same images on every runtime",
-                output_ranges={"images": [0, 255]},
-            ),
-        }
-
-    def parity_inputs(self, n: int = 64, seed: int = 0):
-        return {"z": gaussian_latents(n, self.latent_dim, seed)}
-
-    def export_metadata(self):
-        return {
-            "model": "dcgan",
-            "latent_dim": self.latent_dim,
-            "image_size": self.image_size,
-            "channels": self.channels,
-            "sampler": "gaussian_latents",
-        }
-
-
-@register("dcgan", "DCGAN (Radford et al. 2016): convolutional GAN, non-saturating or minimax loss",
-          exports=("serving_default", "sample", "generate"))
-def build_dcgan(image_size: int, channels: int, num_classes=None, latent_dim: int = 100, base_filters: int = 64,
-                generator_loss: str = "non_saturating", label_smoothing: float = 0.0, learning_rate: float = 2e-4,
-                beta_1: float = 0.5, seed: int = 0):
-    return DCGAN(image_size=image_size, channels=channels, latent_dim=latent_dim, base_filters=base_filters,
-                 generator_loss=generator_loss, label_smoothing=label_smoothing, learning_rate=learning_rate,
-                 beta_1=beta_1, seed=seed)

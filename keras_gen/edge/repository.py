@@ -14,7 +14,7 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
-from export.manifest import MANIFEST_NAME, is_version_name, read_manifest, verify_manifest
+from keras_gen.edge.manifest import MANIFEST_NAME, is_version_name, verify_manifest
 from keras_gen.errors import KerasGenError
 
 
@@ -84,8 +84,3 @@ def resolve_version(path: str | Path) -> Path:
             f"{path} is a model repository holding {', '.join(models)}; pass one model, e.g. {path / models[0]}."
         )
     raise KerasGenError(f"{path} holds no export versions (numeric directories). Run `keras-gen export` first.")
-
-
-def load_manifest(version_dir: str | Path) -> dict:
-    """The manifest of a resolved version directory."""
-    return read_manifest(version_dir)

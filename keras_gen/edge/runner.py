@@ -1,0 +1,190 @@
+"""Sampling an export on onnxruntime, without TensorFlow, for any model.
+
+    model = EdgeModel.from_path("exports/cdcgan")       # newest complete version
+    images = model.sample(64, seed=0, label=7)          # (64, H, W, C) uint8
+
+The manifest declares every input with its kind (keras_gen.inputs); the runner resolves a
+request `(n, seed, **conditions)` with the same `resolve_inputs` as the Keras model, then either
+runs the ONNX network once (direct models, in chunks) or drives the model's sampler loop in
+numpy over the session (keras_gen.samplers). So the same request gives the same images here, in
+Keras and from the SavedModel's `sample` endpoint, up to an off-by-one at a uint8 rounding
+boundary where the runtimes' float results straddle it.
+
+Before anything runs, the manifest is checked against the ONNX model's real inputs: a manifest
+edited by hand (say, its latent size) is one clear error, not an onnxruntime trace.
+"""
+
+from __future__ import annotations
+
+import ctypes
+from pathlib import Path
+
+import numpy as np
+
+from keras_gen import inputs as kinds
+from keras_gen.edge.manifest import read_manifest
+from keras_gen.edge.onnx_safety import check_onnx_file
+from keras_gen.edge.repository import resolve_version
+from keras_gen.errors import KerasGenError
+from keras_gen.images import to_uint8
+
+CPU = "CPUExecutionProvider"
+CUDA = "CUDAExecutionProvider"
+DIRECT = "direct"
+_ORT_TYPES = {"tensor(float)": "float32", "tensor(int32)": "int32", "tensor(int64)": "int64",
+              "tensor(uint8)": "uint8", "tensor(double)": "float64"}
+
+
+def _cuda_device_present() -> bool:
+    """Whether the CUDA driver loads and sees a GPU. Asked of the driver directly, so machines
+    without one never try onnxruntime's CUDA provider, which would log an error on every load
+    (and silencing that means changing onnxruntime's global log level behind the user's back)."""
+    try:
+        driver = ctypes.CDLL("libcuda.so.1")
+        count = ctypes.c_int(0)
+        return driver.cuInit(0) == 0 and driver.cuDeviceGetCount(ctypes.byref(count)) == 0 and count.value > 0
+    except (OSError, AttributeError):
+        return False
+
+
+def make_session(model_path: str | Path, providers: list[str] | None = None):
+    """An onnxruntime InferenceSession on CUDA when a GPU is there and the provider really loads,
+    else on CPU. An explicit `providers` list is passed through as given."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.log_severity_level = 3  # errors only, for this session's own messages
+    if providers is not None:
+        return ort.InferenceSession(str(model_path), options, providers=list(providers))
+    if CUDA in ort.get_available_providers() and _cuda_device_present():
+        try:
+            session = ort.InferenceSession(str(model_path), options, providers=[CUDA, CPU])
+        except Exception:  # a broken CUDA install must not stop CPU sampling
+            session = None
+        if session is not None and CUDA in session.get_providers():
+            return session
+    return ort.InferenceSession(str(model_path), options, providers=[CPU])
+
+
+def run_onnx(session, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Run an onnxruntime session; outputs keyed by graph output name."""
+    names = [o.name for o in session.get_outputs()]
+    return dict(zip(names, session.run(names, feeds)))
+
+
+def check_session_against_manifest(session, specs: list, where) -> None:
+    """The ONNX model's real inputs must be the manifest's: names, dtypes and fixed sizes."""
+    real = {i.name: i for i in session.get_inputs()}
+    declared = {s.name: s for s in specs}
+    problems = []
+    if sorted(real) != sorted(declared):
+        problems.append(f"inputs {sorted(real)} in model.onnx, {sorted(declared)} in manifest.json")
+    for name in sorted(set(real) & set(declared)):
+        spec, onnx_input = declared[name], real[name]
+        dtype = _ORT_TYPES.get(onnx_input.type, onnx_input.type)
+        if dtype != spec.dtype:
+            problems.append(f"{name}: dtype {dtype} in model.onnx, {spec.dtype} in manifest.json")
+        shape = list(onnx_input.shape[1:] if spec.batched else onnx_input.shape)
+        want = list(spec.shape)
+        fixed = [(a, b) for a, b in zip(shape, want) if isinstance(a, int) and b is not None]
+        if len(shape) != len(want) or any(a != b for a, b in fixed):
+            problems.append(f"{name}: shape {shape} in model.onnx, {want} in manifest.json")
+    if problems:
+        raise KerasGenError(f"{where}: manifest.json does not match model.onnx (" + "; ".join(problems)
+                            + "). The manifest was edited or belongs to another model: re-export with `keras-gen export`.")
+
+
+class EdgeModel:
+    """An export's model.onnx driven by its manifest: inputs by kind, direct or looped sampling."""
+
+    def __init__(self, version_dir: Path, manifest: dict, session, chunk_size: int = 256):
+        self.version_dir = Path(version_dir)
+        self.manifest = manifest
+        self.session = session
+        if int(chunk_size) < 1:
+            raise KerasGenError(f"chunk_size must be at least 1, got {chunk_size}.")
+        self.chunk_size = int(chunk_size)
+        self.metadata = manifest.get("metadata") or {}
+        onnx_endpoint = (manifest.get("onnx") or {}).get("endpoint")
+        try:
+            endpoint = manifest["endpoints"][onnx_endpoint]
+            self.network_specs = [kinds.InputSpec.from_json(i) for i in endpoint["inputs"]]
+            self.input_specs = [kinds.InputSpec.from_json(i) for i in self.metadata["request_inputs"]]
+            sampler = self.metadata["sampler"]
+        except (KeyError, TypeError, AttributeError):
+            raise KerasGenError(f"{version_dir}/manifest.json does not declare its inputs and sampler: it was written "
+                                "by an older keras-gen. Re-export the model with `keras-gen export`.") from None
+        check_session_against_manifest(session, self.network_specs, self.version_dir)
+        self.output_names = [o.name for o in session.get_outputs()]
+        if sampler.get("name") == DIRECT:
+            self.sampler = None
+            if [s.to_json() for s in self.input_specs] != [s.to_json() for s in self.network_specs]:
+                raise KerasGenError(f"{version_dir}/manifest.json: the request inputs differ from model.onnx's inputs; "
+                                    "re-export the model with `keras-gen export`.")
+        else:
+            from keras_gen.samplers import get_sampler
+
+            self.sampler = get_sampler(sampler.get("name"), sampler.get("config"))
+
+    @classmethod
+    def from_path(cls, path: str | Path, providers: list[str] | None = None, chunk_size: int = 256):
+        """Load EXPORTS/NAME (newest complete version) or EXPORTS/NAME/VERSION."""
+        version_dir = resolve_version(path)
+        manifest = read_manifest(version_dir)
+        onnx_file = (manifest.get("onnx") or {}).get("file", "model.onnx")
+        model_path = check_onnx_file(version_dir / onnx_file, version_dir)
+        return cls(version_dir, manifest, make_session(model_path, providers), chunk_size)
+
+    @property
+    def provider(self) -> str:
+        """The execution provider the session runs on ("CUDAExecutionProvider" or "CPUExecutionProvider")."""
+        return self.session.get_providers()[0]
+
+    @property
+    def condition_specs(self) -> list:
+        """What a request may set: labels, images, options (random inputs come from the seed)."""
+        return kinds.condition_specs(self.input_specs)
+
+    @property
+    def image_shape(self) -> tuple:
+        return tuple(self.metadata.get("image_shape") or ())
+
+    def _image_output(self, outputs: dict) -> np.ndarray:
+        return outputs["images"] if "images" in outputs else outputs[self.output_names[0]]
+
+    def run_network(self, feeds: dict) -> dict[str, np.ndarray]:
+        """One evaluation of the ONNX network, batched inputs in chunks of `chunk_size`."""
+        batched = [s.name for s in self.network_specs if s.batched]
+        total = len(feeds[batched[0]]) if batched else 1
+        parts = []
+        for start in range(0, total, self.chunk_size):
+            chunk = {k: np.ascontiguousarray(v[start:start + self.chunk_size] if k in batched else v)
+                     for k, v in feeds.items()}
+            parts.append(run_onnx(self.session, chunk))
+        return {k: np.concatenate([p[k] for p in parts], axis=0) for k in parts[0]}
+
+    def generate(self, **inputs) -> np.ndarray:
+        """Every input given -> float32 images in [-1, 1] (direct models)."""
+        if self.sampler is not None:
+            raise KerasGenError(f"{self.version_dir}: this model samples with {self.sampler.name!r}; use sample().")
+        n = next((len(np.atleast_1d(v)) for k, v in inputs.items()
+                  if any(s.name == k and s.batched for s in self.input_specs)), None)
+        if n is None:
+            raise KerasGenError("generate() needs at least one batched input.")
+        missing = [s.name for s in self.input_specs if s.name not in inputs and s.kind != "option"]
+        if missing:
+            raise KerasGenError(f"generate() needs {', '.join(missing)}; or call sample(n, seed) to draw them.")
+        values = {s.name: (s.check(inputs[s.name], n) if s.name in inputs else np.asarray(s.default, s.dtype))
+                  for s in self.input_specs}
+        return self._image_output(self.run_network(values))
+
+    def sample(self, n: int, seed: int = 0, **conditions) -> np.ndarray:
+        """`n` uint8 images (N, H, W, C) for (seed, conditions); the same images as the Keras
+        model's and the SavedModel's `sample` give for the same request."""
+        n, seed = kinds.check_request(n, seed)
+        values = kinds.resolve_inputs(self.input_specs, n, seed, conditions)
+        if self.sampler is None:
+            images = self._image_output(self.run_network(values))
+        else:
+            images = self.sampler.run_numpy(self.run_network, values, n, seed)
+        return to_uint8(images)

@@ -1,0 +1,265 @@
+"""Inputs that say what they are: the declarations every endpoint, manifest and runner builds on.
+
+A generator's inputs are each of one kind:
+
+    latent   Gaussian noise (B, dim), drawn from the shared seeded sampler (keras_gen.latents)
+    label    a class index (B,) int32, with its number of classes
+    code     InfoGAN's codes: categorical (B,) int32 over `num_classes`, or uniform (B, dim) in (-1, 1)
+    image    an image batch (B, H, W, C), float32 in [-1, 1] or uint8; H and W may be None (any size)
+    option   a scalar with a default and a range: steps, guidance, truncation, temperature
+
+`resolve_inputs` turns a request `(n, seed, **conditions)` into arrays: random kinds are drawn
+from (seed, stream) with one stream per random input, labels default to every class in turn,
+options to their defaults, and a batched condition of any length cycles to n. The Keras model,
+the SavedModel `sample` endpoint (`resolve_inputs_tf`) and the onnxruntime runner all go through
+these two functions, so a request gives the same inputs, hence the same images, on each.
+
+Plain Python and numpy; TensorFlow is imported only inside the `_tf` helpers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from keras_gen import latents
+from keras_gen.errors import KerasGenError
+
+KINDS = ("latent", "label", "code", "image", "option")
+RANDOM_KINDS = ("latent", "code")
+SAMPLE_COUNT, SAMPLE_SEED = "n", "seed"  # the two inputs every `sample` endpoint takes first
+MAX_SAMPLES = 65536  # one request; larger jobs loop over seeds
+MAX_SEED = 2**32 - 1  # seeds are 32-bit everywhere (latents.py keeps the low 32 bits)
+
+
+@dataclass(frozen=True)
+class InputSpec:
+    """One named input of an endpoint. `shape` excludes the batch axis (options are scalars)."""
+
+    name: str
+    kind: str
+    shape: tuple = ()
+    dtype: str = "float32"
+    num_classes: int | None = None  # label; categorical code
+    distribution: str | None = None  # latent: "gaussian"; code: "categorical" | "uniform"
+    default: float | int | None = None  # option
+    range: tuple | None = None  # option: [lo, hi] inclusive; image: value range of its dtype
+    description: str = ""
+
+    def __post_init__(self):
+        if self.kind not in KINDS:
+            raise KerasGenError(f"input {self.name!r}: kind must be one of {KINDS}, got {self.kind!r}.")
+        if self.kind == "label" and not (self.num_classes or 0) >= 1:
+            raise KerasGenError(f"label input {self.name!r} needs num_classes >= 1.")
+        if self.kind == "option" and (self.default is None or self.range is None):
+            raise KerasGenError(f"option {self.name!r} needs a default and a range.")
+        object.__setattr__(self, "shape", tuple(self.shape))
+        if self.range is not None:
+            object.__setattr__(self, "range", tuple(self.range))
+
+    @property
+    def batched(self) -> bool:
+        return self.kind != "option"
+
+    @property
+    def random(self) -> bool:
+        return self.kind in RANDOM_KINDS
+
+    # -- manifest ----------------------------------------------------------------------------
+    def to_json(self) -> dict:
+        out = {k: v for k, v in asdict(self).items() if v not in (None, "")}
+        out["shape"] = [None if d is None else int(d) for d in self.shape]
+        if self.range is not None:
+            out["range"] = list(self.range)
+        return out
+
+    @classmethod
+    def from_json(cls, data: dict) -> "InputSpec":
+        try:
+            return cls(**{k: (tuple(v) if k in ("shape", "range") else v) for k, v in data.items()})
+        except TypeError as err:
+            raise KerasGenError(f"malformed input declaration {data!r}: {err}") from None
+
+    def tensor_spec(self):
+        import tensorflow as tf
+
+        shape = (None, *self.shape) if self.batched else ()
+        return tf.TensorSpec(shape, tf.as_dtype(self.dtype), name=self.name)
+
+    # -- values ------------------------------------------------------------------------------
+    def check(self, value, n: int) -> np.ndarray:
+        """A user-given value as this input's array for a request of `n`: batched conditions of any
+        length cycle to n (label 7 -> all sevens, labels [0, 1, 2] -> 0, 1, 2, 0, ...)."""
+        try:
+            array = np.asarray(value)
+        except Exception:
+            raise KerasGenError(f"{self.name}: cannot read {value!r} as an array.") from None
+        if self.kind == "option":
+            if array.ndim != 0 or not np.issubdtype(array.dtype, np.number) or not np.isfinite(array):
+                raise KerasGenError(f"option {self.name} takes one number, got {value!r}.")
+            lo, hi = self.range
+            if not lo <= float(array) <= hi:
+                raise KerasGenError(f"option {self.name}={value!r} is out of range: pass a value from {lo} to {hi}.")
+            if np.dtype(self.dtype).kind == "i" and float(array) != int(array):
+                raise KerasGenError(f"option {self.name} takes a whole number, got {value!r}.")
+            return np.asarray(array, self.dtype)
+        if self.kind in ("label", "code") and self.num_classes:
+            array = np.atleast_1d(array)
+            if array.ndim != 1 or not np.issubdtype(array.dtype, np.integer) and not (
+                    np.issubdtype(array.dtype, np.floating) and np.all(array == np.round(array))):
+                raise KerasGenError(f"{self.name} takes class indices (whole numbers), got {value!r}.")
+            if array.size == 0 or array.min() < 0 or array.max() >= self.num_classes:
+                raise KerasGenError(f"{self.name} must be class indices from 0 to {self.num_classes - 1}, got {value!r}.")
+        else:
+            if array.ndim == len(self.shape):
+                array = array[None]
+            if array.ndim != len(self.shape) + 1 or any(
+                    want is not None and got != want for got, want in zip(array.shape[1:], self.shape)):
+                shape = ", ".join("any" if d is None else str(d) for d in self.shape)
+                raise KerasGenError(f"{self.name} takes arrays of shape (N, {shape}), got {array.shape}.")
+            if array.shape[0] == 0:
+                raise KerasGenError(f"{self.name}: got an empty batch.")
+            if np.issubdtype(array.dtype, np.floating) and not np.isfinite(array).all():
+                raise KerasGenError(f"{self.name} holds NaN or infinite values.")
+        if array.shape[0] != n:
+            array = array[np.arange(n) % array.shape[0]]
+        return np.ascontiguousarray(array, dtype=self.dtype)
+
+    def draw(self, n: int, seed: int, stream: int) -> np.ndarray:
+        """Seeded values of a random input (numpy); `resolve_inputs` assigns the streams."""
+        if self.kind == "latent":  # any shape: (dim,) for a GAN, (H, W, C) for a diffusion model's noise
+            size = int(np.prod(self.shape))
+            return latents.gaussian_latents(n, size, seed, stream).reshape(n, *self.shape)
+        if self.distribution == "categorical":
+            return latents.categorical_codes(n, self.num_classes, seed, stream)
+        return latents.uniform_codes(n, self.shape[0], seed, stream)
+
+    def draw_tf(self, n, seed, stream: int):
+        """The same values as `draw`, from TF ops (inside the SavedModel's `sample`)."""
+        if self.kind == "latent":
+            import tensorflow as tf
+
+            flat = latents.gaussian_latents_tf(n, int(np.prod(self.shape)), seed, stream)
+            return tf.reshape(flat, tf.concat([[tf.cast(n, tf.int32)], list(self.shape)], axis=0))
+        if self.distribution == "categorical":
+            return latents.categorical_codes_tf(n, self.num_classes, seed, stream)
+        return latents.uniform_codes_tf(n, self.shape[0], seed, stream)
+
+
+# -- constructors, so declarations read as what they are ---------------------------------------
+def latent(dim: int, name: str = "z") -> InputSpec:
+    return InputSpec(name, "latent", (int(dim),), "float32", distribution="gaussian",
+                     description=f"Gaussian latent (N, {dim})")
+
+
+def label(num_classes: int, name: str = "label") -> InputSpec:
+    return InputSpec(name, "label", (), "int32", num_classes=int(num_classes),
+                     description=f"class index in [0, {num_classes})")
+
+
+def code(name: str, distribution: str, dim: int = 1, num_classes: int | None = None) -> InputSpec:
+    if distribution not in ("categorical", "uniform"):
+        raise KerasGenError(f"code {name!r}: distribution must be 'categorical' or 'uniform', got {distribution!r}.")
+    if distribution == "categorical":
+        return InputSpec(name, "code", (), "int32", num_classes=int(num_classes), distribution="categorical",
+                         description=f"categorical code in [0, {num_classes})")
+    return InputSpec(name, "code", (int(dim),), "float32", distribution="uniform", range=(-1.0, 1.0),
+                     description=f"uniform code (N, {dim}) in (-1, 1)")
+
+
+def image(shape, name: str = "image", dtype: str = "float32") -> InputSpec:
+    value_range = (0, 255) if dtype == "uint8" else (-1.0, 1.0)
+    return InputSpec(name, "image", tuple(shape), dtype, range=value_range, description=f"images {dtype} in {value_range}")
+
+
+def option(name: str, default, lo, hi, dtype: str | None = None, description: str = "") -> InputSpec:
+    dtype = dtype or ("int32" if isinstance(default, int) and not isinstance(default, bool) else "float32")
+    return InputSpec(name, "option", (), dtype, default=default, range=(lo, hi), description=description)
+
+
+def sample_count_and_seed() -> list[InputSpec]:
+    """`n` and `seed`, the first two inputs of every `sample` endpoint (options with ranges)."""
+    return [option(SAMPLE_COUNT, 64, 1, MAX_SAMPLES, "int32", "number of samples"),
+            option(SAMPLE_SEED, 0, 0, MAX_SEED, "int64", "seed: the same seed gives the same samples")]
+
+
+# -- requests ---------------------------------------------------------------------------------
+def check_request(n, seed) -> tuple[int, int]:
+    """(n, seed) as ints, or one clear error: the same limits on every runtime."""
+    for value, spec in zip((n, seed), sample_count_and_seed()):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not (
+                spec.range[0] <= int(value) <= spec.range[1]):
+            flag = "--n" if spec.name == SAMPLE_COUNT else "--seed"
+            raise KerasGenError(f"{flag} must be an integer from {spec.range[0]} to {spec.range[1]}, got {value!r}.")
+    return int(n), int(seed)
+
+
+def streams(specs) -> dict[str, int]:
+    """Stream index of each random input, in declaration order (the first latent gets stream 0)."""
+    return {spec.name: i for i, spec in enumerate(s for s in specs if s.random)}
+
+
+def resolve_inputs(specs, n: int, seed: int, conditions: dict | None = None, image_filler=None) -> dict:
+    """Arrays for every input of a request; unknown or missing conditions are clear errors.
+
+    `image_filler(spec, n, seed)` supplies image inputs nobody gave (the parity check's random
+    images); without it an image input must be given."""
+    n, seed = check_request(n, seed)
+    conditions = dict(conditions or {})
+    names = [s.name for s in specs]
+    unknown = sorted(set(conditions) - set(names))
+    if unknown:
+        settable = [s.name for s in specs] or ["nothing"]
+        raise KerasGenError(f"unknown input(s) {', '.join(unknown)}: this model takes {', '.join(settable)}.")
+    stream_of = streams(specs)
+    out = {}
+    for spec in specs:
+        if spec.name in conditions and conditions[spec.name] is not None:
+            out[spec.name] = spec.check(conditions[spec.name], n)
+        elif spec.random:
+            out[spec.name] = spec.draw(n, seed, stream_of[spec.name])
+        elif spec.kind == "label":
+            out[spec.name] = (np.arange(n) % spec.num_classes).astype(spec.dtype)  # every class in turn
+        elif spec.kind == "option":
+            out[spec.name] = np.asarray(spec.default, spec.dtype)
+        elif image_filler is not None:
+            out[spec.name] = image_filler(spec, n, seed)
+        else:
+            raise KerasGenError(f"this model needs an input image {spec.name!r} ({spec.description}); pass it.")
+    return out
+
+
+def resolve_inputs_tf(specs, n, seed, conditions: dict) -> dict:
+    """Inside a SavedModel `sample` endpoint: draw random inputs from (n, seed) with TF ops and
+    cycle the given batched conditions to n, as `resolve_inputs` does in numpy."""
+    import tensorflow as tf
+
+    stream_of = streams(specs)
+    out = {}
+    for spec in specs:
+        if spec.random:
+            out[spec.name] = spec.draw_tf(n, seed, stream_of[spec.name])
+        elif spec.batched:
+            given = conditions[spec.name]
+            out[spec.name] = tf.gather(given, tf.math.floormod(tf.range(n), tf.shape(given)[0]))
+        else:
+            out[spec.name] = conditions[spec.name]
+    return out
+
+
+def condition_specs(specs) -> list[InputSpec]:
+    """The inputs a sampling request may set: everything but the random draws."""
+    return [s for s in specs if not s.random]
+
+
+def image_noise(spec: InputSpec, n: int, seed: int) -> np.ndarray:
+    """Seeded random images for an image input (parity checks); `None` sides become 16 pixels."""
+    shape = [n, *(16 if d is None else d for d in spec.shape)]
+    u = latents.uniform_codes(int(np.prod(shape[:1])), int(np.prod(shape[1:])), seed, stream=101)
+    u = u.reshape(shape)
+    return (np.round((u + 1) * 127.5).astype(np.uint8) if spec.dtype == "uint8" else u.astype(spec.dtype))
+
+
+__all__ = ["InputSpec", "KINDS", "code", "condition_specs", "image", "label", "latent", "option",
+           "resolve_inputs", "resolve_inputs_tf", "sample_count_and_seed", "check_request"]

@@ -1,0 +1,81 @@
+"""Sampling loops that call a network many times (diffusion, PixelCNN), written for two runtimes.
+
+ONNX holds one network evaluation, not a loop of them. A model that samples iteratively exports
+its network (the `onnx=True` endpoint) and names a `Sampler`; the loop is written twice, as in
+keras_gen/latents.py:
+
+    run_numpy(network, inputs, n, seed)   numpy over any callable, e.g. an onnxruntime session:
+                                          the edge runner drives it, without TensorFlow
+    run_tf(network, inputs, n, seed)      TF ops with tf.while_loop: the SavedModel's `sample`
+                                          endpoint and the Keras model's own `sample`
+
+`network(feeds: dict) -> dict` takes the network endpoint's inputs by name and returns its
+outputs by name. `inputs` holds the request's resolved inputs (keras_gen.inputs.resolve_inputs:
+random draws, labels, the sampler's options). Both loops must give the same images for the same
+request; the export's parity check and the shared model harness hold them equal.
+
+A sampler is found by name (`get_sampler`) from the manifest, so the edge runner needs nothing
+but this package and the sampler's own module; families register theirs with `@register_sampler`.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+from keras_gen.errors import KerasGenError
+
+_SAMPLERS: dict[str, type] = {}
+# Modules that define samplers, imported when a name is not yet known (no TensorFlow imports).
+SAMPLER_MODULES: tuple[str, ...] = ()
+
+
+class Sampler:
+    """Base class: a small object with a JSON config and the loop in numpy and in TF."""
+
+    name = ""
+
+    def __init__(self, **config):
+        self.config = dict(config)
+
+    def get_config(self) -> dict:
+        return dict(self.config)
+
+    def option_specs(self) -> list:
+        """The sampler's own request options (keras_gen.inputs.option), e.g. steps or guidance."""
+        return []
+
+    def network_inputs(self, specs) -> list:
+        """Inputs of the sampling request besides its options: by default the network's inputs
+        that are not produced by the loop (`loop_inputs`)."""
+        return [s for s in specs if s.name not in self.loop_inputs()]
+
+    def loop_inputs(self) -> tuple[str, ...]:
+        """Names of network inputs the loop itself feeds (the current image, the step)."""
+        return ()
+
+    def run_numpy(self, network, inputs: dict, n: int, seed: int):
+        raise NotImplementedError(f"{type(self).__name__}.run_numpy")
+
+    def run_tf(self, network, inputs: dict, n, seed):
+        raise NotImplementedError(f"{type(self).__name__}.run_tf")
+
+
+def register_sampler(cls: type) -> type:
+    """Class decorator: make `cls` findable by its `name` (which the manifest records)."""
+    if not cls.name:
+        raise KerasGenError(f"{cls.__name__} needs a non-empty `name` to be registered.")
+    _SAMPLERS[cls.name] = cls
+    return cls
+
+
+def get_sampler(name: str, config: dict | None = None) -> Sampler:
+    """The sampler registered under `name`, built from its config."""
+    if name not in _SAMPLERS:
+        for module in SAMPLER_MODULES:
+            importlib.import_module(module)
+    if name not in _SAMPLERS:
+        raise KerasGenError(
+            f"unknown sampler {name!r} (known: {', '.join(sorted(_SAMPLERS)) or 'none'}). The export was made by a "
+            "keras-gen with more samplers than this one: upgrade keras-gen."
+        )
+    return _SAMPLERS[name](**(config or {}))
