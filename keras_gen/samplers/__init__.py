@@ -15,18 +15,19 @@ random draws, labels, the sampler's options). Both loops must give the same imag
 request; the export's parity check and the shared model harness hold them equal.
 
 A sampler is found by name (`get_sampler`) from the manifest, so the edge runner needs nothing
-but this package and the sampler's own module; families register theirs with `@register_sampler`.
+but this package; a family adds its sampler as a module here (keras_gen/samplers/ddim.py),
+registered with `@register_sampler`, importing numpy at module level and TensorFlow only inside
+`run_tf`. Every module of the package is imported when a name is not yet known.
 """
 
 from __future__ import annotations
 
 import importlib
+import pkgutil
 
 from keras_gen.errors import KerasGenError
 
 _SAMPLERS: dict[str, type] = {}
-# Modules that define samplers, imported when a name is not yet known (no TensorFlow imports).
-SAMPLER_MODULES: tuple[str, ...] = ()
 
 
 class Sampler:
@@ -43,15 +44,6 @@ class Sampler:
     def option_specs(self) -> list:
         """The sampler's own request options (keras_gen.inputs.option), e.g. steps or guidance."""
         return []
-
-    def network_inputs(self, specs) -> list:
-        """Inputs of the sampling request besides its options: by default the network's inputs
-        that are not produced by the loop (`loop_inputs`)."""
-        return [s for s in specs if s.name not in self.loop_inputs()]
-
-    def loop_inputs(self) -> tuple[str, ...]:
-        """Names of network inputs the loop itself feeds (the current image, the step)."""
-        return ()
 
     def run_numpy(self, network, inputs: dict, n: int, seed: int):
         raise NotImplementedError(f"{type(self).__name__}.run_numpy")
@@ -71,8 +63,8 @@ def register_sampler(cls: type) -> type:
 def get_sampler(name: str, config: dict | None = None) -> Sampler:
     """The sampler registered under `name`, built from its config."""
     if name not in _SAMPLERS:
-        for module in SAMPLER_MODULES:
-            importlib.import_module(module)
+        for module in pkgutil.iter_modules(__path__, prefix=__name__ + "."):
+            importlib.import_module(module.name)
     if name not in _SAMPLERS:
         raise KerasGenError(
             f"unknown sampler {name!r} (known: {', '.join(sorted(_SAMPLERS)) or 'none'}). The export was made by a "
