@@ -17,7 +17,9 @@ import numpy as np
 from keras_gen.errors import KerasGenError
 
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp")  # what `save_image` can write
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp")  # what keras-gen reads (folders) and writes
+LUMA = (0.299, 0.587, 0.114)  # ITU-R BT.601, as Pillow's "L" conversion
+PIXEL_RANGE = (-1.0, 1.0)  # the library's float images
 
 
 def _is_numpy(x) -> bool:
@@ -46,6 +48,39 @@ def from_uint8(images):
     import tensorflow as tf
 
     return tf.cast(images, tf.float32) / 127.5 - 1.0
+
+
+def convert_channels(images, channels: int, value_range=(0, 255)):
+    """(..., C) -> (..., channels), the one channel conversion of the project, for numpy arrays
+    (uint8 in, uint8 out, rounded) or TF tensors (float, in `value_range`).
+
+    Alpha (last of C = 2 or 4) is composited over white: a transparent background reads as
+    paper, not as black. Gray -> RGB repeats the channel; RGB -> gray takes BT.601 luma."""
+    lo, hi = value_range
+    numpy = _is_numpy(images)
+    if numpy:
+        images = np.asarray(images)
+        out_dtype, images = images.dtype, images.astype(np.float32)
+        repeat, dot = np.repeat, lambda x, w: x @ np.asarray(w, np.float32)  # noqa: E731
+    else:
+        import tensorflow as tf
+
+        repeat = tf.repeat
+        dot = lambda x, w: tf.tensordot(x, tf.constant(w, x.dtype), axes=[[-1], [0]])  # noqa: E731
+    c = images.shape[-1]
+    if c in (2, 4):
+        alpha = (images[..., -1:] - lo) / (hi - lo)
+        images, c = images[..., :-1] * alpha + hi * (1.0 - alpha), c - 1
+    if c == 1 and channels == 3:
+        images = repeat(images, 3, axis=-1)
+    elif c == 3 and channels == 1:
+        images = dot(images, LUMA)[..., None]
+    elif c != channels:
+        raise KerasGenError(f"cannot convert images with {c} channels to {channels}; pass gray (1), RGB (3), "
+                            "or either with alpha (2, 4)")
+    if numpy and out_dtype == np.uint8:
+        return np.clip(np.round(images), 0, 255).astype(np.uint8)
+    return images
 
 
 def to_pixel_values(images):

@@ -2,8 +2,10 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 import tensorflow as tf
 
+from keras_gen.errors import KerasGenError
 from keras_gen.images import from_uint8, make_grid, save_grid, to_uint8
 from keras_gen.latents import gaussian_latents, gaussian_latents_tf
 
@@ -75,3 +77,42 @@ def test_different_seeds_share_no_latents():
     same = np.flatnonzero(np.diff(values[order]) == 0)
     pairs = Counter(tuple(sorted((owner[order][i], owner[order][i + 1]))) for i in same)
     assert max(pairs.values(), default=0) <= 3
+
+
+def test_one_channel_conversion_for_numpy_uint8_and_tf_float():
+    import tensorflow as tf
+
+    from keras_gen.images import PIXEL_RANGE, convert_channels, from_uint8, to_uint8
+
+    rng = np.random.default_rng(0)
+    rgba = rng.integers(0, 256, (2, 5, 5, 4)).astype(np.uint8)
+    for channels in (1, 3):
+        numpy_out = convert_channels(rgba, channels)
+        tf_out = convert_channels(tf.constant(from_uint8(rgba)), channels, value_range=PIXEL_RANGE).numpy()
+        assert numpy_out.dtype == np.uint8 and numpy_out.shape == (2, 5, 5, channels)
+        assert np.abs(to_uint8(tf_out).astype(int) - numpy_out.astype(int)).max() <= 1
+    transparent = np.zeros((1, 1, 1, 4), np.uint8)  # fully transparent reads as white paper
+    assert convert_channels(transparent, 3).tolist() == [[[[255, 255, 255]]]]
+    red = np.array([[[[255, 0, 0]]]], np.uint8)
+    assert convert_channels(red, 1).item() == round(0.299 * 255)
+    with pytest.raises(KerasGenError, match="channels"):
+        convert_channels(np.zeros((1, 2, 2, 5), np.uint8), 3)
+
+
+def test_streams_are_independent_and_codes_agree_in_numpy_and_tf():
+    import tensorflow as tf
+
+    from keras_gen import latents
+
+    base = latents.gaussian_latents(4, 8, seed=1)
+    np.testing.assert_array_equal(latents.gaussian_latents(4, 8, seed=1, stream=0), base)
+    other = latents.gaussian_latents(4, 8, seed=1, stream=1)
+    assert not np.intersect1d(base.ravel(), other.ravel()).size
+    np.testing.assert_allclose(latents.gaussian_latents_tf(4, 8, 1, stream=2).numpy(),
+                               latents.gaussian_latents(4, 8, 1, stream=2), atol=1e-5)
+    uniform = latents.uniform_codes(500, 2, seed=3, stream=1)
+    assert -1 < uniform.min() and uniform.max() < 1 and abs(uniform.mean()) < 0.1
+    np.testing.assert_array_equal(latents.uniform_codes_tf(500, 2, 3, 1).numpy(), uniform)
+    categories = latents.categorical_codes(1000, 10, seed=3, stream=2)
+    np.testing.assert_array_equal(latents.categorical_codes_tf(1000, 10, 3, 2).numpy(), categories)
+    assert set(categories.tolist()) == set(range(10)) and np.bincount(categories).min() > 60

@@ -12,14 +12,13 @@ paths. Each module's docstring says how its source is built and split.
 """
 
 from keras_gen.data.common import SPLITS, DataInfo
-from keras_gen.data.folders import IMAGE_EXTENSIONS, MIN_SOURCE_SIDE, UnreadableImagesWarning
+from keras_gen.data.folders import MIN_SOURCE_SIDE, UnreadableImagesWarning
 from keras_gen.data.loading import SOURCES, describe, load_arrays, load_dataset, resolve_source
 from keras_gen.data.paired import load_paired, load_unpaired, pair_dataset
 from keras_gen.data.shapes import draw_shapes
 
 __all__ = [
     "DataInfo",
-    "IMAGE_EXTENSIONS",
     "MIN_SOURCE_SIDE",
     "SOURCES",
     "SPLITS",

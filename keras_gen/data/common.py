@@ -21,10 +21,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from keras_gen.errors import KerasGenError
+from keras_gen.images import convert_channels
 
 SPLITS = ("train", "test")
 MIN_IMAGE_SIZE, MAX_IMAGE_SIZE = 4, 1024
-LUMA = np.array([0.299, 0.587, 0.114], np.float32)
 
 
 @dataclass(frozen=True)
@@ -114,29 +114,6 @@ def resize_uint8(images: np.ndarray, size: int) -> np.ndarray:
     return out
 
 
-def composite_on_white(rgba: np.ndarray) -> np.ndarray:
-    """(..., C+1) uint8 with alpha last -> (..., C) uint8 over a white background."""
-    rgba = np.asarray(rgba, np.float32)
-    alpha = rgba[..., -1:] / 255.0
-    return np.round(rgba[..., :-1] * alpha + 255.0 * (1.0 - alpha)).astype(np.uint8)
-
-
-def convert_channels(images: np.ndarray, channels: int) -> np.ndarray:
-    """uint8 (..., C) with C in 1, 2 (gray+alpha), 3, 4 (RGBA) -> uint8 (..., channels)."""
-    images = np.asarray(images, np.uint8)
-    c = images.shape[-1]
-    if c in (2, 4):
-        images, c = composite_on_white(images), c - 1
-    if c == channels:
-        return images
-    if c == 1 and channels == 3:
-        return np.repeat(images, 3, axis=-1)
-    if c == 3 and channels == 1:
-        gray = np.round(images.astype(np.float32) @ LUMA)
-        return np.clip(gray, 0, 255).astype(np.uint8)[..., None]
-    raise KerasGenError(f"cannot convert images with {c} channels to {channels}")
-
-
 def prepare_uint8(images: np.ndarray, image_size: int, channels: int) -> np.ndarray:
     """Resize and convert channels: the one path every in-memory source goes through."""
     images = np.asarray(images, np.uint8)
@@ -158,15 +135,6 @@ def prepare_uint8_tf(image, image_size: int, channels: int):
     side = tf.minimum(h, w)
     image = tf.image.crop_to_bounding_box(image, (h - side) // 2, (w - side) // 2, side, side)
     image = tf.cast(image, tf.float32)
-    c = image.shape[-1]
-    if c in (2, 4):  # alpha last: composite onto white
-        alpha = image[..., -1:] / 255.0
-        image, c = image[..., :-1] * alpha + 255.0 * (1.0 - alpha), c - 1
     image = tf.image.resize(image, (image_size, image_size), method="bilinear", antialias=True)
-    if c == 1 and channels == 3:
-        image = tf.image.grayscale_to_rgb(image)
-    elif c == 3 and channels == 1:
-        image = tf.image.rgb_to_grayscale(image)
-    elif c != channels:
-        raise KerasGenError(f"cannot convert images with {c} channels to {channels}")
+    image = convert_channels(image, channels)  # in float on the 0..255 scale, rounded below
     return tf.cast(tf.clip_by_value(tf.round(image), 0.0, 255.0), tf.uint8)

@@ -1,7 +1,7 @@
 """Folders of image files: recursive, any mix of PNG/JPEG/WebP/BMP, modes and sizes.
 
 Layout rules:
-- Every file below the folder whose extension is one of IMAGE_EXTENSIONS (any case) is an
+- Every file below the folder whose extension is one of IMAGE_SUFFIXES (any case) is an
   image; names starting with "." (hidden files, macOS "._x.jpg" forks, .ipynb_checkpoints) are
   ignored.
 - If every image sits inside a first-level subfolder and there are at least two of them, the
@@ -33,10 +33,10 @@ from pathlib import Path
 
 import numpy as np
 
-from keras_gen.data.common import DataInfo, center_crop_box, composite_on_white, convert_channels
+from keras_gen.data.common import DataInfo, center_crop_box
 from keras_gen.errors import KerasGenError
+from keras_gen.images import IMAGE_SUFFIXES, convert_channels
 
-IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".bmp")
 TEST_FRACTION = 0.1
 DEFAULT_IMAGE_SIZE = 64
 GRAY_MODES = ("1", "L", "LA", "La", "I", "I;16", "I;16B", "I;16L", "I;16N", "F")
@@ -58,7 +58,7 @@ class TooSmallImageError(ValueError):
 def usable_files_rule() -> str:
     """What a usable image file is, for error messages."""
     return (
-        f"files ending in {', '.join(IMAGE_EXTENSIONS)} (any case) that Pillow can read and whose "
+        f"files ending in {', '.join(IMAGE_SUFFIXES)} (any case) that Pillow can read and whose "
         f"shorter side is at least {MIN_SOURCE_SIDE} px"
     )
 
@@ -111,7 +111,7 @@ class FolderIndex:
 
 
 def _is_image(path: Path, root: Path) -> bool:
-    if path.suffix.lower() not in IMAGE_EXTENSIONS or not path.is_file():
+    if path.suffix.lower() not in IMAGE_SUFFIXES or not path.is_file():
         return False
     return not any(part.startswith(".") for part in path.relative_to(root).parts)
 
@@ -130,7 +130,7 @@ def scan_folder(path) -> FolderIndex:
     if not files:
         raise KerasGenError(
             f"no images found in {str(root)!r} (searched recursively for files ending in "
-            f"{', '.join(IMAGE_EXTENSIONS)}, any case). Put image files there or pick another folder"
+            f"{', '.join(IMAGE_SUFFIXES)}, any case). Put image files there or pick another folder"
         )
     tops = [f.split("/")[0] for f in files]
     labels = class_names = None
@@ -224,8 +224,8 @@ def decode_image(path, image_size: int | None) -> np.ndarray:
         elif im.mode not in ("L", "LA", "RGB", "RGBA"):
             im = im.convert("RGB")
         if im.mode in ("LA", "RGBA"):
-            im = Image.fromarray(composite_on_white(np.asarray(im)).squeeze(-1) if im.mode == "LA"
-                                 else composite_on_white(np.asarray(im)))  # fmt: skip
+            over_white = convert_channels(np.asarray(im), len(im.mode) - 1)  # alpha composited over white
+            im = Image.fromarray(over_white.squeeze(-1) if im.mode == "LA" else over_white)
         if image_size:
             im = im.crop(center_crop_box(*im.size)).resize((image_size, image_size), Image.BILINEAR)
         array = np.asarray(im, np.uint8)

@@ -47,28 +47,6 @@ def check_images(images, what: str = "images") -> np.ndarray | object:
     return x.astype(np.float32, copy=False)
 
 
-def convert_channels(x, channels: int):
-    """(N, H, W, C) float [-1, 1] -> (N, H, W, channels): grey -> RGB by repeating, RGB -> grey by
-    luma (BT.601), RGBA -> RGB over white, as `keras_gen.data` converts files (white is +1 here)."""
-    import tensorflow as tf
-
-    c = x.shape[-1]
-    if c == channels:
-        return x
-    if c == 4:
-        alpha = (x[..., 3:] + 1.0) / 2.0
-        x, c = x[..., :3] * alpha + (1.0 - alpha), 3
-        if channels == 3:
-            return x
-    if c == 1 and channels == 3:
-        return tf.repeat(x, 3, axis=-1)
-    if c == 3 and channels == 1:
-        return tf.image.rgb_to_grayscale(x)
-    raise KerasGenError(
-        f"cannot convert images with {c} channels to {channels}; pass grey (1), RGB (3) or RGBA (4)"
-    )
-
-
 def resize_images(x, size: int | tuple[int, int]):
     """Antialiased bilinear resize in float (no uint8 round trip), identity at the same size.
 

@@ -25,8 +25,9 @@ from pathlib import Path
 import numpy as np
 
 from keras_gen.errors import KerasGenError
+from keras_gen.images import PIXEL_RANGE, convert_channels
 from keras_gen.fileio import atomic_path, write_json_atomic
-from keras_gen.features._common import batched, check_images, convert_channels, resize_images
+from keras_gen.features._common import batched, check_images, resize_images
 
 FEATURES_LAYER = "features"
 LOGITS_LAYER = "logits"
@@ -276,7 +277,7 @@ class DomainFeatures:
     def _prepare(self, batch):
         import tensorflow as tf
 
-        x = convert_channels(tf.constant(batch), self.channels)
+        x = convert_channels(tf.constant(batch), self.channels, value_range=PIXEL_RANGE)
         return resize_images(x, self.image_size)
 
     def __call__(self, images, batch_size: int = 256) -> dict[str, np.ndarray]:

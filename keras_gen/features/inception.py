@@ -26,10 +26,10 @@ from pathlib import Path
 import numpy as np
 
 from keras_gen.errors import KerasGenError
+from keras_gen.images import PIXEL_RANGE, convert_channels
 from keras_gen.features._common import (
     batched,
     check_images,
-    convert_channels,
     download_weights,
     find_cached_weights,
     resize_images,
@@ -162,7 +162,7 @@ class InceptionFeatures:
         fn = self._compiled()
         if isinstance(x, tf.Tensor):
             x = x.numpy()
-        out = batched(lambda b: fn(convert_channels(tf.constant(b), 3)), x, batch_size)
+        out = batched(lambda b: fn(convert_channels(tf.constant(b), 3, value_range=PIXEL_RANGE)), x, batch_size)
         out = {k: v.astype(np.float32) for k, v in out.items()}
         out["features"] = out["pool"]
         return out

@@ -29,11 +29,11 @@ import keras
 import numpy as np
 
 from keras_gen.errors import KerasGenError
+from keras_gen.images import PIXEL_RANGE, convert_channels
 from keras_gen.images import to_pixel_values
 from keras_gen.features._common import (
     batched,
     check_images,
-    convert_channels,
     download_weights,
     find_cached_weights,
     resize_images,
@@ -222,7 +222,7 @@ def vgg_features(
     _, fn = _cached_extractor((layer,), _resolve(weights), 3)
 
     def run(batch):
-        b = resize_images(convert_channels(tf.constant(batch), 3), size)
+        b = resize_images(convert_channels(tf.constant(batch), 3, value_range=PIXEL_RANGE), size)
         maps = fn(b)[layer]  # (n, h', w', C)
         if pooling == "avg":
             maps = tf.reduce_mean(maps, axis=[1, 2])

@@ -101,6 +101,10 @@ class GenerativeModel(keras.Model):
     Options = ModelOptions
     data_kind = "images"
     registered_name: str | None = None  # set by keras_gen.registry.register
+    # Tiny settings for the shared test harness (tests/test_model_harness.py), which every
+    # registered model passes: options small enough to train, save, resume and export in seconds.
+    harness_options: dict = {}
+    harness_image_size: int = 16
 
     def __init__(self, image_size: int = 32, channels: int = 1, num_classes: int | None = None, **kwargs):
         fields = option_fields(self.Options)

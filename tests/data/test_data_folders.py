@@ -5,7 +5,9 @@ import warnings
 import numpy as np
 import pytest
 
-from keras_gen.data import IMAGE_EXTENSIONS, UnreadableImagesWarning, describe, load_arrays, load_dataset
+from keras_gen.images import IMAGE_SUFFIXES
+
+from keras_gen.data import UnreadableImagesWarning, describe, load_arrays, load_dataset
 from keras_gen.data.folders import decode_image, folder_split, scan_folder
 from keras_gen.errors import KerasGenError
 
@@ -116,7 +118,7 @@ def test_missing_empty_and_unreadable_folders_raise(tmp_path):
     (tmp_path / "empty" / "readme.txt").write_text("no images here")
     with pytest.raises(KerasGenError) as err:
         load_arrays(str(tmp_path / "empty"))
-    assert all(ext in str(err.value) for ext in IMAGE_EXTENSIONS)
+    assert all(ext in str(err.value) for ext in IMAGE_SUFFIXES)
     (tmp_path / "bad").mkdir()
     for i in range(3):
         (tmp_path / "bad" / f"{i}.jpg").write_bytes(b"definitely not a jpeg")

@@ -6,8 +6,9 @@ import warnings
 import numpy as np
 import pytest
 
+from keras_gen.images import IMAGE_SUFFIXES
+
 from keras_gen.data import (
-    IMAGE_EXTENSIONS,
     MIN_SOURCE_SIDE,
     UnreadableImagesWarning,
     describe,
@@ -64,7 +65,7 @@ def test_folder_of_only_tiny_images_raises_with_minimum_and_extensions(tmp_path,
         assert f"none of the {n_train} image files loaded from the 'train' split" in message
         assert f"0 unreadable, {n_train} smaller than 8 px on the shorter side" in message
         assert "at least 8 px" in message and "2x2 px" in message
-        assert all(ext in message for ext in IMAGE_EXTENSIONS)
+        assert all(ext in message for ext in IMAGE_SUFFIXES)
 
 
 def test_tiny_and_corrupt_files_are_counted_in_one_warning_and_the_rest_load(tmp_path, write_image):

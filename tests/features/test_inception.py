@@ -106,5 +106,5 @@ def test_rejects_uint8_and_bad_shapes(random_inception):
         random_inception(np.zeros((1, 8, 8, 3), np.uint8))
     with pytest.raises(KerasGenError, match=r"\(N, H, W, C\)"):
         random_inception(np.zeros((8, 8), np.float32))
-    with pytest.raises(KerasGenError, match="channels"):
-        random_inception(np.zeros((1, 8, 8, 2), np.float32))
+    with pytest.raises(KerasGenError, match="channels"):  # 2 and 4 are gray/RGB with alpha, as in files
+        random_inception(np.zeros((1, 8, 8, 5), np.float32))

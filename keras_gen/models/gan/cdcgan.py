@@ -38,6 +38,7 @@ class ConditionalDCGAN(DCGAN):
         embed_dim: int = option(50, "size of the label embedding concatenated to z (z is 100)", min=1)
 
     data_kind = "labelled"
+    harness_options = {"latent_dim": 8, "base_filters": 4, "embed_dim": 4}
 
     def __init__(self, **kwargs):
         if kwargs.get("num_classes") is None:

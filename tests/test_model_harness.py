@@ -1,0 +1,167 @@
+"""The harness every registered model passes. Registering a model enrols it here.
+
+For each name in `registry.names()` (the test-only loop model included), with the model's own
+`harness_options` (tiny, so all of this takes seconds):
+  - config round trip: get_config -> from_config -> the same config; options as --set strings;
+  - save -> reload (safe_mode) -> the same samples and the same training state, bit for bit;
+  - 1 + 1 epochs resumed across a reload equal 2 straight (every weight, every optimizer
+    variable, every seed generator), through the CLI on bundled data;
+  - CLI sample from the run, CLI export of it (parity on every endpoint, recorded in the
+    manifest), and CLI sample of the export on onnxruntime equal to the Keras model's sample.
+One export per model serves every check that needs it.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from keras_gen import inputs as kinds
+from keras_gen import registry
+from keras_gen.cli import main
+from keras_gen.images import to_uint8
+from tests.model_checks import assert_same_training_state, run_model_saving_test, run_serialization_test
+from tests.models import toy_loop  # noqa: F401  (registers the test-only loop-sampled model)
+
+NAMES = registry.names()
+STEPS, BATCH = 2, 8
+
+
+def _spec(name):
+    spec = registry.get(name)
+    if not spec.model_class.harness_options:
+        pytest.fail(f"{spec.model_class.__name__} defines no harness_options: give it tiny settings "
+                    "(see the README's 'Adding a model').")
+    return spec
+
+
+def _tiny(name):
+    spec = _spec(name)
+    num_classes = 10 if spec.data_kind == "labelled" else None
+    return registry.build(name, image_size=spec.model_class.harness_image_size, channels=1, num_classes=num_classes,
+                          **spec.model_class.harness_options)
+
+
+def _set_flags(name) -> list[str]:
+    spec = _spec(name)
+    flags = ["--image-size", str(spec.model_class.harness_image_size)]
+    for key, value in spec.model_class.harness_options.items():
+        flags += ["--set", f"{key}={value}"]
+    return flags
+
+
+def _tiny_batch(model, seed=0):
+    """One in-memory batch shaped as the model's data kind yields it."""
+    rng = np.random.default_rng(seed)
+    images = rng.uniform(-1, 1, (BATCH, *model.image_shape)).astype("float32")
+    if model.data_kind == "labelled":
+        return images, (np.arange(BATCH) % model.num_classes).astype("int64")
+    if model.data_kind in ("paired", "unpaired"):
+        return images, rng.uniform(-1, 1, images.shape).astype("float32")
+    return images
+
+
+@pytest.fixture(scope="module")
+def data_flags(tmp_path_factory):
+    """--data flags per data kind, on bundled data (two-domain sets written from `shapes`)."""
+    from keras_gen.data import load_arrays
+    from keras_gen.images import save_image
+
+    root = tmp_path_factory.mktemp("harness_data")
+    a, _, _ = load_arrays("shapes", "train", image_size=16, channels=1, limit=48, seed=0)
+    b, _, _ = load_arrays("shapes", "train", image_size=16, channels=1, limit=48, seed=1)
+    for domain, images in (("A", a), ("B", b)):
+        for i, image in enumerate(to_uint8(images)):
+            save_image(image, root / "two" / domain / f"{i:03d}.png")
+    return {"images": ["--data", "digits"], "labelled": ["--data", "digits"],
+            "paired": ["--data", str(root / "two")], "unpaired": ["--data", str(root / "two" / "A"),
+                                                                   "--data-b", str(root / "two" / "B")]}
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_config_round_trip(name):
+    model = _tiny(name)
+    run_serialization_test(model)
+    spec = registry.get(name)
+    as_flags = [f"{k}={v}" for k, v in model.get_config().items() if k in spec.defaults]
+    assert registry.parse_options(spec, as_flags) == {k: model.get_config()[k] for k in spec.defaults}
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_save_reload_gives_the_same_samples_and_training_state(name, tmp_path):
+    import tensorflow as tf
+
+    model = _tiny(name)
+    model.compile()
+    model.fit(tf.data.Dataset.from_tensors(_tiny_batch(model)), epochs=1, verbose=0)
+    loaded = run_model_saving_test(model, tmp_path, None, generate=lambda m, _: m.sample(4, seed=5))
+    assert_same_training_state(model, loaded)
+    images = model.sample(3, seed=1)
+    assert images.shape == (3, *model.image_shape) and images.dtype == np.float32
+    assert -1.0 <= images.min() and images.max() <= 1.0
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory, data_flags):
+    """name -> (resumed run, straight run, export version dir), trained through the CLI once."""
+    cache = {}
+
+    def get(name):
+        if name not in cache:
+            root = tmp_path_factory.mktemp(f"harness_{name}")
+            common = [*data_flags[registry.get(name).data_kind], *_set_flags(name), "--batch-size", str(BATCH),
+                      "--steps-per-epoch", str(STEPS), "--seed", "3"]
+            resumed, straight = root / "resumed", root / "straight"
+            assert main(["train", name, "--out", str(resumed), "--epochs", "1", *common]) == 0
+            assert main(["train", name, "--out", str(resumed), "--resume", "--epochs", "2"]) == 0
+            assert main(["train", name, "--out", str(straight), "--epochs", "2", *common]) == 0
+            assert main(["export", str(resumed), "--out", str(root / "exports"), "--name", name]) == 0
+            cache[name] = (resumed, straight, root / "exports" / name / "1")
+        return cache[name]
+
+    return get
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_one_plus_one_epochs_resumed_equal_two_straight(name, runs):
+    from keras_gen.training import load_run
+
+    resumed, straight, _ = runs(name)
+    model_a, _ = load_run(resumed)
+    model_b, _ = load_run(straight)
+    assert [int(o.iterations) for o in model_a.optimizers.values()] == [2 * STEPS] * len(model_a.optimizers)
+    assert_same_training_state(model_a, model_b)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_export_parity_on_every_endpoint(name, runs):
+    _, _, version_dir = runs(name)
+    manifest = json.loads((version_dir / "manifest.json").read_text())
+    parity = manifest["parity"]
+    assert parity["passed"] is True and parity["max_abs_diff"] <= parity["atol"]
+    assert set(manifest["endpoints"]) == set(registry.get(name).exports)
+    for agreement in ("savedmodel_vs_edge", "savedmodel_vs_keras"):
+        assert parity["sample"][agreement]["max_abs_diff"] <= 1
+    assert parity["serving_default"]  # checked, or the same function as `sample`
+    for endpoint in manifest["endpoints"].values():  # every input declares its kind
+        assert all(i["kind"] in kinds.KINDS for i in endpoint["inputs"])
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_cli_samples_of_the_run_and_the_export_agree(name, runs, tmp_path):
+    from keras_gen.training import load_run
+
+    resumed, _, version_dir = runs(name)
+    assert main(["sample", str(resumed), "--n", "6", "--seed", "4", "--out", str(tmp_path / "run.npz")]) == 0
+    assert main(["sample", str(version_dir.parent), "--n", "6", "--seed", "4", "--out", str(tmp_path / "edge.npz")]) == 0
+    assert main(["sample", str(resumed), "--n", "4", "--out", str(tmp_path / "grid.png")]) == 0
+    run_npz, edge_npz = np.load(tmp_path / "run.npz"), np.load(tmp_path / "edge.npz")
+    assert sorted(run_npz.files) == sorted(edge_npz.files)
+    model, _ = load_run(resumed)
+    keras_images = to_uint8(model.sample(6, seed=4))
+    for images in (run_npz["images"], edge_npz["images"]):
+        assert images.dtype == np.uint8 and images.shape == (6, *model.image_shape)
+        assert np.abs(images.astype(int) - keras_images.astype(int)).max() <= 1
+    assert (tmp_path / "grid.png").stat().st_size > 0
