@@ -147,6 +147,7 @@ class GenerativeModel(keras.Model):
 
     def compile(self, optimizers: dict | None = None, **kwargs):
         super().compile(**kwargs)
+        self.built = True  # sub-networks are built in __init__ (functional models); nothing is lazy
         self.optimizers = dict(optimizers if optimizers is not None else self.default_optimizers())
         for name, optimizer in self.optimizers.items():
             if self.options.ema and not optimizer.use_ema:

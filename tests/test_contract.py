@@ -1,0 +1,167 @@
+"""The model contract's shared pieces: input kinds, the source-read catalog, options, EMA, and
+the sampling CLI with conditions (class labels, options, raw outputs)."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from keras_gen import inputs as kinds
+from keras_gen import registry
+from keras_gen.errors import KerasGenError
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def test_requests_resolve_the_same_way_everywhere():
+    specs = [kinds.latent(4), kinds.label(10), kinds.code("c", "categorical", num_classes=3),
+             kinds.code("u", "uniform", dim=2), kinds.option("steps", 5, 1, 50)]
+    a = kinds.resolve_inputs(specs, 6, seed=7)
+    np.testing.assert_array_equal(a["label"], [0, 1, 2, 3, 4, 5])  # every class in turn
+    assert a["steps"] == 5 and a["steps"].dtype == np.int32
+    # Random inputs draw from their own streams: the latent is the plain seeded latent.
+    from keras_gen.latents import gaussian_latents
+
+    np.testing.assert_array_equal(a["z"], gaussian_latents(6, 4, 7))
+    b = kinds.resolve_inputs(specs, 6, seed=7, conditions={"label": [3, 9], "steps": 9})
+    np.testing.assert_array_equal(b["label"], [3, 9, 3, 9, 3, 9])  # cycled to n
+    np.testing.assert_array_equal(b["z"], a["z"])  # conditions never move the random draws
+    for bad, message in (({"label": 10}, "from 0 to 9"), ({"steps": 0}, "from 1 to 50"), ({"steps": 2.5}, "whole"),
+                         ({"nope": 1}, "unknown input.*takes z, label"), ({"label": [1.5]}, "class indices")):
+        with pytest.raises(KerasGenError, match=message):
+            kinds.resolve_inputs(specs, 6, 7, bad)
+    with pytest.raises(KerasGenError, match="needs an input image"):
+        kinds.resolve_inputs([kinds.image((8, 8, 3))], 2, 0)
+    for n, seed in ((0, 0), (65537, 0), (1, -1), (1, 2**32)):
+        with pytest.raises(KerasGenError, match="--n|--seed"):
+            kinds.resolve_inputs(specs, n, seed)
+
+
+def test_tf_resolution_matches_numpy():
+    import tensorflow as tf
+
+    specs = [kinds.latent(4), kinds.label(10), kinds.code("c", "categorical", num_classes=3)]
+    numpy_values = kinds.resolve_inputs(specs, 5, 11, {"label": [2, 7]})
+    tf_values = kinds.resolve_inputs_tf(specs, tf.constant(5), tf.constant(11, tf.int64),
+                                        {"label": tf.constant([2, 7], tf.int32)})
+    for key, value in numpy_values.items():
+        np.testing.assert_allclose(np.asarray(tf_values[key]), value, atol=1e-5)
+
+
+def test_input_declarations_round_trip_through_json():
+    for spec in (kinds.latent(8), kinds.label(3), kinds.image((None, None, 3), dtype="uint8"),
+                 kinds.option("guidance", 3.0, 0.0, 20.0), kinds.code("u", "uniform", dim=2)):
+        assert kinds.InputSpec.from_json(json.loads(json.dumps(spec.to_json()))) == spec
+    with pytest.raises(KerasGenError, match="kind"):
+        kinds.InputSpec("x", "noise")
+
+
+def test_catalog_read_from_source_matches_the_registry_and_imports_no_tensorflow():
+    catalog = {e["name"]: e for e in registry.catalog()}
+    packaged = {n for n in registry.names() if registry.get(n).model_class.__module__.startswith("keras_gen.")}
+    assert set(catalog) == packaged
+    for name in packaged:
+        spec = registry.get(name)
+        entry = catalog[name]
+        assert {k: v[0] for k, v in entry["options"].items()} == spec.defaults
+        assert {k: v[1] for k, v in entry["options"].items()} == spec.help
+        assert entry["data_kind"] == spec.data_kind and entry["description"] == spec.description
+    proc = subprocess.run([sys.executable, "-c", "import sys\nfrom keras_gen.cli import main\nmain(['models'])\n"
+                           "print(sorted(m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'keras')))"],
+                          capture_output=True, text=True, cwd=REPO, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip().splitlines()[-1] == "[]" and "cdcgan" in proc.stdout
+
+
+def test_options_are_typed_and_bounded_from_one_dataclass():
+    spec = registry.get("cdcgan")
+    assert spec.defaults["embed_dim"] == 50 and spec.defaults["latent_dim"] == 100  # inherited from DCGAN
+    assert registry.parse_options(spec, ["ema=0.999", "embed_dim=8"]) == {"ema": 0.999, "embed_dim": 8}
+    for pair, message in (("ema=1.5", "ema must be <= "), ("embed_dim=0", "embed_dim must be >= 1"),
+                          ("generator_loss=hinge", "must be one of"), ("embed_dim=x", "expected a int")):
+        with pytest.raises(KerasGenError, match=message):
+            registry.parse_options(spec, [pair])
+    with pytest.raises(KerasGenError, match="labelled data"):
+        registry.build("cdcgan", image_size=16, channels=1)
+
+
+def test_ema_weights_are_kept_by_the_optimizers_and_exported_when_asked(tmp_path):
+    import tensorflow as tf
+
+    from export import export_model
+
+    model = registry.build("dcgan", image_size=16, channels=1, latent_dim=8, base_filters=4, ema=0.5)
+    model.compile()
+    images = np.random.default_rng(0).uniform(-1, 1, (16, 16, 16, 1)).astype("float32")
+    model.fit(tf.data.Dataset.from_tensor_slices(images).batch(8), epochs=2, verbose=0)
+    raw = model.sample(4, seed=0)
+    with model.ema_weights() as swapped:
+        assert swapped
+        averaged = model.sample(4, seed=0)
+    assert not np.allclose(raw, averaged)
+    np.testing.assert_array_equal(model.sample(4, seed=0), raw)  # swapped back
+    version = export_model(model, tmp_path, weights="auto")
+    manifest = json.loads((version / "manifest.json").read_text())
+    assert manifest["metadata"]["weights"] == "ema"
+    from keras_gen.edge import EdgeModel
+    from keras_gen.images import to_uint8
+
+    edge = EdgeModel.from_path(version).sample(4, 0)
+    assert np.abs(edge.astype(int) - to_uint8(averaged).astype(int)).max() <= 1
+    plain = registry.build("dcgan", image_size=16, channels=1, latent_dim=8, base_filters=4)
+    plain.compile()
+    with pytest.raises(KerasGenError, match="keeps no moving average"):
+        export_model(plain, tmp_path, weights="ema")
+
+
+@pytest.fixture(scope="module")
+def cdcgan_export(tmp_path_factory):
+    from export import export_model
+    from tests.export.export_helpers import spread_generator_weights
+
+    model = registry.build("cdcgan", image_size=16, channels=1, num_classes=10, latent_dim=8, base_filters=4,
+                           embed_dim=4)
+    spread_generator_weights(model)
+    return model, export_model(model, tmp_path_factory.mktemp("cdcgan"))
+
+
+def test_label_requests_on_keras_savedmodel_and_onnxruntime_agree(cdcgan_export):
+    import tensorflow as tf
+
+    from keras_gen.edge import EdgeModel
+    from keras_gen.images import to_uint8
+
+    model, version = cdcgan_export
+    manifest = json.loads((version / "manifest.json").read_text())
+    label_input = next(i for i in manifest["endpoints"]["sample"]["inputs"] if i["name"] == "label")
+    assert label_input["kind"] == "label" and label_input["num_classes"] == 10
+    keras_images = to_uint8(model.sample(8, seed=2, label=7))
+    edge_images = EdgeModel.from_path(version).sample(8, 2, label=7)
+    saved = tf.saved_model.load(str(version)).signatures["sample"](
+        n=tf.constant(8), seed=tf.constant(2, tf.int64), label=tf.constant([7]))["images"].numpy()
+    for images in (edge_images, saved):
+        assert np.abs(images.astype(int) - keras_images.astype(int)).max() <= 1
+    # the label changes the images; the seed alone fixes the latents
+    assert np.abs(to_uint8(model.sample(8, seed=2, label=3)).astype(int) - keras_images).mean() > 1
+
+
+def test_cli_sample_with_labels_writes_grids_folders_and_npz(cdcgan_export, tmp_path, capsys):
+    from keras_gen.cli import main
+
+    model, version = cdcgan_export
+    assert main(["sample", str(version), "--n", "6", "--labels", "1,2", "--out", str(tmp_path / "s.npz")]) == 0
+    saved = np.load(tmp_path / "s.npz")
+    np.testing.assert_array_equal(saved["label"], [1, 2, 1, 2, 1, 2])
+    assert saved["images"].shape == (6, 16, 16, 1) and saved["images"].dtype == np.uint8
+    assert main(["sample", str(version), "--n", "3", "--label", "4", "--out", str(tmp_path / "pngs") + "/"]) == 0
+    assert sorted(p.name for p in (tmp_path / "pngs").iterdir()) == ["000000.png", "000001.png", "000002.png"]
+    assert main(["sample", str(version), "--n", "4", "--out", str(tmp_path / "grid.png")]) == 0
+    capsys.readouterr()
+    for argv, message in ((["--label", "10"], "from 0 to 9"), (["--label", "1", "--labels", "2"], "not both"),
+                          (["--steps", "3"], "unknown flag '--steps'"), (["--seed", "-1"], "--seed must be"),
+                          (["--n", "100000"], "--n must be")):
+        assert main(["sample", str(version), "--out", str(tmp_path / "x.png"), *argv]) == 2
+        assert message in capsys.readouterr().err
