@@ -81,7 +81,7 @@ def main(argv=None) -> dict:
 
     from export import export_model
     from keras_gen.latents import gaussian_latents
-    from serving.onnx_runner import OnnxGenerator
+    from keras_gen.edge import EdgeModel
 
     model = _model(args)
     endpoints = model.export_endpoints()
@@ -96,14 +96,14 @@ def main(argv=None) -> dict:
         export_s = time.perf_counter() - t0
         parity = json.loads((version_dir / "manifest.json").read_text())["parity"]
         signature = tf.saved_model.load(str(version_dir)).signatures[name]
-        edge = OnnxGenerator.from_path(version_dir)
+        edge = EdgeModel.from_path(version_dir)
         input_name = ep.input_signature[0].name
 
         runtimes = {
             "keras-call": lambda z: model(z, training=False).numpy(),
             "keras-tf.function": lambda z: endpoint_fn(z)["images"].numpy(),
             "savedmodel": lambda z: signature(**{input_name: z})["images"].numpy(),
-            f"onnxruntime ({edge.provider.replace('ExecutionProvider', '')})": lambda z: edge.generate(z),
+            f"onnxruntime ({edge.provider.replace('ExecutionProvider', '')})": lambda z: edge.generate(z=z),
         }
         rows = []
         for batch in args.batches:
