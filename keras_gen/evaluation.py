@@ -540,8 +540,9 @@ class Evaluator:
                                 + ". Score a model with Evaluator.evaluate_model, or pass labels= for label_acc.")
         report: dict = {}
         if any(METRICS[name].needs == SAMPLES for name in names):
+            self.check_sample_count(len(feed.images), names)  # before the feature network is built
             feed.features = self.extractor(feed.images)
-            self.check_sample_count(len(feed.images), names)
+            self.check_sample_count(len(feed.images), names)  # again with the real training-set size
             m = min(len(feed.images), len(self.test["features"]))
             report.update({"n_generated": int(len(feed.images)), "n_matched": int(m),
                            "n_train": int(len(self.train["features"])), "n_test": int(len(self.test["features"]))})

@@ -12,8 +12,9 @@ from PIL import Image
 
 from keras_gen.data import load_arrays
 from keras_gen.errors import KerasGenError
-from keras_gen.evaluation import (LABELS, LIKELIHOODS, PAIRS, SAMPLES, Evaluator, capabilities, format_report,
-                                  metrics_for)
+from keras_gen import evaluation
+from keras_gen.evaluation import (LABELS, LIKELIHOODS, PAIRS, SAMPLES, DataMismatchWarning, Evaluator, capabilities,
+                                  evaluate_path, format_report, metrics_for)
 
 
 @dataclass
@@ -168,3 +169,13 @@ def test_too_few_samples_are_refused_before_a_classifier_is_trained(tmp_path, mo
         ev.check_sample_count(100, ["fid"])
     ev.check_sample_count(100, ["kid", "pr"])  # only FID needs a full-rank covariance
     assert not list(tmp_path.iterdir())
+
+
+def test_data_other_than_the_training_data_is_warned_about_and_recorded(digits_test, monkeypatch):
+    images, _ = digits_test
+    facts = {"kind": "run", "model": "fake", "data": "shapes", "image_size": 32, "channels": 1, "seed": 0}
+    monkeypatch.setattr(evaluation, "open_generator", lambda path: (UniformLikelihood(images), facts))
+    with pytest.warns(DataMismatchWarning, match="trained on shapes, but --data is digits"):
+        report = evaluate_path("run", data="digits", metrics="bpd", n=100)
+    assert report["trained_on"] == "shapes" and "against digits" in report["warnings"][0]
+    assert report["metrics"]["bpd"]["generated"] == pytest.approx(8.0)
