@@ -5,7 +5,9 @@ recall (features of the project's digits classifier) beside:
   - the floor: the test split scored against the train split (a perfect model's figure);
   - trivial baselines: Gaussian noise, and the mean training image plus per-pixel noise.
 Every model row also gives its FID as a ratio to the floor and to the mean-image baseline, so
-the figures mean something without a reference table.
+the figures mean something without a reference table. A class-conditional model (one that
+declares an input of kind "label") also gets label accuracy: how often the digits classifier
+names the class its samples were drawn for, beside the classifier's accuracy on real test digits.
 
     python benchmarks/quality.py [--epochs 40] [--n 1000] [--results docs/RESULTS.md]
 """
@@ -25,7 +27,7 @@ import numpy as np  # noqa: E402
 
 from keras_gen import registry  # noqa: E402
 from keras_gen.data import load_arrays  # noqa: E402
-from keras_gen.evaluation import Evaluator  # noqa: E402
+from keras_gen.evaluation import LABELS, Evaluator, capabilities  # noqa: E402
 from keras_gen.training import train  # noqa: E402
 
 # Budgets per model: what a 2-core CPU trains in a few minutes on digits.
@@ -57,15 +59,17 @@ def main() -> None:
     metrics = ("fid", "kid", "pr")
     rows = []
 
-    def score(name, images, seconds=None):
-        report = evaluator.evaluate(images, metrics)["metrics"]
+    def add_row(name, report, seconds=None):
+        report = report["metrics"]
+        label = report.get("label_accuracy")
         rows.append({"name": name, "fid": report["fid"]["generated_matched"], "kid": report["kid"]["generated_matched"],
                      "precision": report["precision"]["generated_matched"],
                      "recall": report["recall"]["generated_matched"], "seconds": seconds,
+                     "label_acc": label["generated"] if label else None,
                      "floor": {k: report[k]["floor"] for k in ("fid", "kid", "precision", "recall")}})
 
     for name, images in trivial_baselines(args.n, size, args.seed).items():
-        score(name, images)
+        add_row(name, evaluator.evaluate(images, metrics))
     for name in registry.names():
         budget = BUDGETS.get(name, {"epochs": 20, "options": {}})
         run = Path(args.out) / name
@@ -77,24 +81,33 @@ def main() -> None:
         from keras_gen.training import load_run
 
         model, _ = load_run(run)
-        score(f"{name} ({args.epochs or budget['epochs']} epochs)", model.sample(args.n, seed=args.seed + 1), seconds)
+        # The evaluator draws what the model can feed: a conditional model samples every class in turn.
+        names = [*metrics, *(["label_acc"] if LABELS in capabilities(model) else [])]
+        add_row(f"{name} ({args.epochs or budget['epochs']} epochs)",
+                evaluator.evaluate_model(model, names, n=args.n, seed=args.seed + 1), seconds)
 
     floor = rows[0]["floor"]
     mean_fid = rows[1]["fid"]
     n_matched = min(args.n, len(evaluator.test["features"]))
+    # A label-accuracy column only when some model is conditional; its floor is the classifier on real digits.
+    with_labels = any(r["label_acc"] is not None for r in rows)
+    label_col = lambda value: (f" {value:.3f} |" if value is not None else " - |") if with_labels else ""  # noqa: E731
     lines = [
         f"Domain features: digits classifier (test accuracy {evaluator.extractor.test_accuracy:.3f}); "
         f"every figure on n={n_matched} samples against {len(evaluator.train['features'])} train images.",
         "",
-        "| generator | FID | KID x1000 | precision | recall | FID / floor | FID / mean-image baseline | train s |",
-        "|---|---|---|---|---|---|---|---|",
+        "| generator | FID | KID x1000 | precision | recall |" + (" label acc |" if with_labels else "")
+        + " FID / floor | FID / mean-image baseline | train s |",
+        "|---|---|---|---|---|" + ("---|" if with_labels else "") + "---|---|---|",
         f"| floor: test split vs train | {floor['fid']:.2f} | {floor['kid'] * 1000:.2f} | {floor['precision']:.3f} | "
-        f"{floor['recall']:.3f} | 1.00 | {floor['fid'] / mean_fid:.3f} | - |",
+        f"{floor['recall']:.3f} |" + label_col(evaluator.label_floor["accuracy"] if with_labels else None)
+        + f" 1.00 | {floor['fid'] / mean_fid:.3f} | - |",
     ]
     for r in rows:
         secs = f"{r['seconds']:.0f}" if r["seconds"] else "-"
         lines.append(f"| {r['name']} | {r['fid']:.2f} | {r['kid'] * 1000:.2f} | {r['precision']:.3f} | "
-                     f"{r['recall']:.3f} | {r['fid'] / floor['fid']:.1f} | {r['fid'] / mean_fid:.3f} | {secs} |")
+                     f"{r['recall']:.3f} |" + label_col(r["label_acc"])
+                     + f" {r['fid'] / floor['fid']:.1f} | {r['fid'] / mean_fid:.3f} | {secs} |")
     table = "\n".join(lines)
     print(table)
     if args.results:

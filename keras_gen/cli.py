@@ -164,12 +164,18 @@ def cmd_export(args) -> int:
 
 def cmd_evaluate(args) -> int:
     _quiet_tensorflow()
-    from keras_gen.evaluation import evaluate_path, format_report, save_report
+    import warnings
 
-    report = evaluate_path(
-        args.path, data=args.data, metrics=args.metrics, n=args.n, seed=args.seed, features=args.features,
-        data_dir=args.data_dir, cache_dir=args.cache_dir, inception_weights=args.inception_weights,
-    )
+    from keras_gen.evaluation import DataMismatchWarning, evaluate_path, format_report, save_report
+
+    with warnings.catch_warnings():
+        # Said at once on stderr, one line, before the minutes of scoring (the report's JSON keeps it too).
+        warnings.simplefilter("ignore", DataMismatchWarning)
+        report = evaluate_path(
+            args.path, data=args.data, metrics=args.metrics, n=args.n, seed=args.seed, features=args.features,
+            data_dir=args.data_dir, cache_dir=args.cache_dir, inception_weights=args.inception_weights,
+            on_warning=lambda message: print(f"keras-gen: warning: {message}", file=sys.stderr, flush=True),
+        )
     print(format_report(report))
     if args.json:
         print(f"wrote {save_report(report, args.json)}")
@@ -231,11 +237,16 @@ def build_parser() -> argparse.ArgumentParser:
                    help="export the EMA of the weights (auto: when the model kept one) or the raw weights")
     p.set_defaults(func=cmd_export)
 
-    p = sub.add_parser("evaluate", help="FID/KID/IS/precision-recall/memorisation of a run or export")
+    p = sub.add_parser("evaluate", help="FID/KID/precision-recall/memorisation, label accuracy, PSNR/SSIM or "
+                                        "bits/dim of a run or export, each beside its floor")
     p.add_argument("path")
-    p.add_argument("--data", default=None, help="real data to compare with (default: the run's training data)")
+    p.add_argument("--data", default=None, help="real data to compare with (default: the run's training data; "
+                                                "other data gives a warning)")
     p.add_argument("--data-dir", default=None)
-    p.add_argument("--metrics", default="fid,kid,pr,mem")
+    p.add_argument("--metrics", default=None,
+                   help="comma-separated: fid,kid,is,pr,mem,div (samples), label_acc (conditional models), "
+                        "psnr,ssim (paired models), bpd (likelihood models); default: every one the model can "
+                        "feed except is and div")
     p.add_argument("--n", type=int, default=2000, help="generated samples (and at most as many real ones)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--features", default="domain", help="domain (offline, trained classifier) | inception")

@@ -1,17 +1,30 @@
-"""`keras-gen evaluate`: every figure beside the real-vs-real floor of the same data.
+"""`keras-gen evaluate`: every figure beside a floor that gives it a scale.
 
 A number like "FID 12.3" means little alone: it depends on the feature space, the sample size
-and the data. So the evaluator computes each metric twice:
+and the data. So each metric is computed twice, once on what the model gives and once on a
+reference that says what the number would be without the model's faults:
 
     generated vs train   the model's figure, on n generated samples, and again on as many
                          samples as the test split has (FID is biased by sample size);
     test vs train        the floor: what a perfect model, drawing fresh images from the data
                          distribution, would score with that many samples.
 
+Metrics state what they need from a model (`METRICS`, one `Metric` each):
+
+    samples           fid kid is pr mem div   images from `sample(n, seed, **conditions)`
+    requested labels  label_acc               samples drawn for classes the evaluator asks for
+    pairs             psnr ssim               `translate(test A)` compared with the true test B
+    likelihoods       bpd                     `log_likelihood(test images)`
+
+and `capabilities(model)` reads, by duck typing, which of these a model can feed. `evaluate`
+without --metrics runs every default metric the model can feed; asking for one it cannot feed
+is an error that names the need.
+
 Feature spaces: "domain" (offline default) is the penultimate layer of a small classifier
 trained on the labelled data set (`keras_gen.features.classifier`); "inception" is
 InceptionV3's 2048-d pool layer with Keras' ImageNet weights (needs the weights file). Domain
-figures are comparable only with domain figures on the same data set and classifier.
+figures are comparable only with domain figures on the same data set and classifier. Nothing
+is loaded or trained until a metric needs it, so a bad request fails before any of that.
 
 Generated images are quantised to uint8 and back, as they would be when written to files or
 served, so a model is scored on what a user receives.
@@ -19,27 +32,274 @@ served, so a model is scored on what a user receives.
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass, field
+import warnings
+from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
 from keras_gen.errors import KerasGenError
 from keras_gen.images import from_uint8, to_uint8
 
-METRIC_NAMES = ("fid", "kid", "is", "pr", "mem", "div")
 TRAIN_CAP = 10_000  # training images embedded as the reference set (a seeded random subset beyond)
+INCEPTION_FEATURE_DIM = 2048  # InceptionV3's pool layer
+
+# What a metric needs a model to feed, and how a user is told what that means.
+SAMPLES, LABELS, PAIRS, LIKELIHOODS = "samples", "requested labels", "pairs", "likelihoods"
+NEEDS = {
+    SAMPLES: "a model that draws images from latents alone (sample(n, seed)), not one that takes images in",
+    LABELS: "a class-conditional model: one with an input of kind 'label', sampled with sample(n, seed, label=...)",
+    PAIRS: "a paired A->B model (data_kind 'paired', translate(images_a)) and paired data (--data DIR with A/ and B/)",
+    LIKELIHOODS: "a likelihood model: log_likelihood(images) in nats and likelihood_kind 'discrete' or 'continuous'",
+}
+
+
+class DataMismatchWarning(UserWarning):
+    """--data is not the data the model was trained on: the figures are against the other set."""
+
+
+# -- what a model can feed ---------------------------------------------------------------------
+def input_specs(model) -> list:
+    """The model's declared inputs (`.name`, `.kind`, `.num_classes` for labels): a method on
+    Keras models, an attribute on exports; a model that declares none is unconditional."""
+    specs = getattr(model, "input_specs", None)
+    return list((specs() if callable(specs) else specs) or [])
+
+
+def label_spec(model):
+    """The input spec of kind "label", or None for a model that takes no class."""
+    return next((s for s in input_specs(model) if s.kind == "label"), None)
+
+
+def capabilities(model) -> set[str]:
+    """The needs (SAMPLES, LABELS, PAIRS, LIKELIHOODS) this model can feed, by duck typing."""
+    kinds = {s.kind for s in input_specs(model)}
+    can = set()
+    if callable(getattr(model, "sample", None)) and "image" not in kinds:  # an image-to-image model has no prior
+        can.add(SAMPLES)
+        if "label" in kinds:
+            can.add(LABELS)
+    if getattr(model, "data_kind", None) == "paired" and callable(getattr(model, "translate", None)):
+        can.add(PAIRS)
+    if callable(getattr(model, "log_likelihood", None)) and getattr(model, "likelihood_kind", None) in (
+            "discrete", "continuous"):
+        can.add(LIKELIHOODS)
+    return can
+
+
+# -- the metric table --------------------------------------------------------------------------
+@dataclass
+class Feed:
+    """What a model fed the evaluation; a field is None when no metric asked for it."""
+
+    images: np.ndarray | None = None  # SAMPLES: generated images, float [-1, 1], quantised
+    labels: np.ndarray | None = None  # LABELS: the class requested for each of `images`
+    translations: np.ndarray | None = None  # PAIRS: translate(test A), float [-1, 1], quantised
+    nll: np.ndarray | None = None  # LIKELIHOODS: NLL in nats of each real test image
+    likelihood_kind: str | None = None  # "discrete" or "continuous" (keras_gen.metrics.likelihood)
+    features: dict | None = None  # the generated images embedded, filled once for every sample metric
+
+    def has(self, need: str) -> bool:
+        return {SAMPLES: self.images is not None, LABELS: self.labels is not None,
+                PAIRS: self.translations is not None, LIKELIHOODS: self.nll is not None}[need]
+
+
+@dataclass(frozen=True)
+class Metric:
+    """A metric: its name on the command line, what it needs, whether it runs by default, and
+    `score(evaluator, feed) -> {row name: {"generated": ..., "floor": ..., ...}}`."""
+
+    name: str
+    needs: str
+    score: Callable
+    default: bool = True
+
+
+def _sides(ev: "Evaluator", feed: Feed):
+    """(train, generated, generated matched, test matched) features; matched sides hold as many
+    samples as the smaller of generated and (capped) test sets."""
+    g, t = feed.features["features"], ev.test["features"]
+    m = min(len(g), len(t))
+    return ev.train["features"], g, g[:m], t[:m]
+
+
+def _fid(ev, feed):
+    """FID = |mu_r - mu_g|^2 + Tr(S_r + S_g - 2 (S_r S_g)^(1/2)) of Gaussians fitted to features."""
+    from keras_gen.metrics import fid_from_features
+
+    tr, g, gm, tm = _sides(ev, feed)
+    matched = len(gm) > tr.shape[1]  # the matched figure and the floor need a full-rank covariance too
+    row = {"generated": fid_from_features(tr, g), "generated_matched": fid_from_features(tr, gm) if matched else None,
+           "floor": fid_from_features(tr, tm) if matched else None}
+    if not matched:
+        row["note"] = (f"the test split has {len(tm)} images, too few for a {tr.shape[1]}-d covariance: no matched "
+                       "FID or floor")
+    return {"fid": row}
+
+
+def _kid(ev, feed):
+    """KID = unbiased MMD^2 with the cubic kernel k(x, y) = (x.y / d + 1)^3, mean ± std over subsets."""
+    from keras_gen.metrics import kernel_inception_distance
+
+    tr, g, gm, tm = _sides(ev, feed)
+    # Subsets of half the smaller set: with subsets as big as the set, every subset would be
+    # the whole set and the std would say nothing about the estimate.
+    size = max(2, min(1000, len(gm) // 2))
+    row = {}
+    for key, side in (("generated", g), ("generated_matched", gm), ("floor", tm)):
+        row[key], row[f"{key}_std"] = kernel_inception_distance(tr, side, subset_size=size, seed=ev.seed)
+    return {"kid": row}
+
+
+def _inception_score(ev, feed):
+    """IS = exp(E_x KL(p(y|x) || p(y))) over splits, with the feature network's class predictions."""
+    from keras_gen.metrics import inception_score
+
+    if "probs" not in feed.features:
+        raise KerasGenError(f"The {ev.features} feature space has no class predictions for IS.")
+    _, _, gm, _ = _sides(ev, feed)
+    m = len(gm)
+    splits = 10 if m >= 100 else 1
+    row = {}
+    for key, probs in (("generated", feed.features["probs"]), ("generated_matched", feed.features["probs"][:m]),
+                       ("floor", ev.test["probs"][:m])):
+        row[key], row[f"{key}_std"] = inception_score(probs, splits=splits)
+    return {"is": row}
+
+
+def _precision_recall(ev, feed):
+    """Precision: share of samples inside the real k-NN manifold; recall: share of real images
+    inside the samples' manifold (Kynkäänniemi et al. 2019)."""
+    from keras_gen.metrics import precision_recall
+
+    tr, g, gm, tm = _sides(ev, feed)
+    (gp, gr), (mp, mr), (fp, fr) = (precision_recall(tr, side) for side in (g, gm, tm))
+    return {"precision": {"generated": gp, "generated_matched": mp, "floor": fp},
+            "recall": {"generated": gr, "generated_matched": mr, "floor": fr}}
+
+
+def _memorisation(ev, feed):
+    """Ratio of each sample's nearest-training-image distance to the test images' (<< 1: copying)."""
+    from keras_gen.metrics import memorisation
+
+    tr, g, _, _ = _sides(ev, feed)
+    mem = memorisation(g, tr, ev.test["features"])
+    # By construction the test set's own ratio is 1 and its flagged share is the quantile.
+    return {"memorisation_ratio": {"generated": mem["ratio"], "floor": 1.0},
+            "memorised_fraction": {"generated": mem["flagged_fraction"], "floor": mem["quantile"]}}
+
+
+def _diversity(ev, feed):
+    """Mean pairwise distance of samples in VGG16's generic feature space (block5, pooled): a
+    classifier's features are trained to ignore within-class variety, which is what this measures."""
+    from keras_gen.metrics import mean_pairwise_distance
+
+    gv, tv = ev.vgg(feed.images), ev.vgg_test
+    m = min(len(gv), len(tv))
+    return {"diversity": {"generated": mean_pairwise_distance(gv, seed=ev.seed),
+                          "generated_matched": mean_pairwise_distance(gv[:m], seed=ev.seed),
+                          "floor": mean_pairwise_distance(tv[:m], seed=ev.seed)}}
+
+
+def _label_accuracy(ev, feed):
+    """Share of samples the domain classifier names as their requested class, overall and per
+    class (keras_gen.metrics.label_accuracy); floor: the classifier on real test images."""
+    from keras_gen.metrics import per_class_accuracy
+
+    judge = ev.classifier
+    generated = per_class_accuracy(judge.predict(feed.images), feed.labels, judge.num_classes)
+    floor = ev.label_floor
+
+    def listed(values):  # JSON has no NaN: a class never requested is null
+        return [None if np.isnan(v) else float(v) for v in values]
+
+    return {"label_accuracy": {
+        "generated": generated["accuracy"], "floor": floor["accuracy"],
+        "per_class": listed(generated["per_class"]), "per_class_floor": listed(floor["per_class"]),
+        "per_class_n": generated["counts"].tolist(), "per_class_floor_n": floor["counts"].tolist(),
+        "floor_is": f"the domain classifier on the real test split (n={int(floor['counts'].sum())})"}}
+
+
+def _psnr_ssim(ev, feed, which):
+    """PSNR = 10 log10(max^2 / MSE) and SSIM (Wang et al. 2004) of translate(A) against the true
+    B; floor: the input A itself (resized to B's size and channels) as the output."""
+    from keras_gen import metrics as M
+
+    a, b = ev.pairs
+    identity = ev.identity_baseline
+    if which == "psnr":
+        def fn(x, y):
+            return M.psnr(x, y)
+    else:
+        # 11x11 is the standard window; smaller images get the largest odd window that fits.
+        size = min(11, min(b.shape[1:3]) - (1 - min(b.shape[1:3]) % 2))
+
+        def fn(x, y):
+            return M.ssim(x, y, filter_size=size)
+    row = {"generated": fn(feed.translations, b), "floor": fn(identity, b), "n": int(len(b)),
+           "floor_is": f"the input A unchanged as the output (identity baseline, n={len(b)} test pairs)"}
+    if which == "ssim" and size != 11:
+        row["note"] = f"{size}x{size} window for {b.shape[1]} px images: not comparable with standard 11x11 SSIM"
+    return {which: row}
+
+
+def _bits_per_dim(ev, feed):
+    """bits/dim = NLL / (D ln 2) on the test split (keras_gen.metrics.likelihood); floor: an
+    independent per-pixel 256-level histogram of the train split, a trivial baseline."""
+    from keras_gen.metrics import bits_per_dim, independent_pixel_nll
+
+    shape = ev.real_test.shape[1:]
+    model_bpd = bits_per_dim(feed.nll, shape, continuous=feed.likelihood_kind == "continuous")
+    baseline = bits_per_dim(independent_pixel_nll(to_uint8(ev.real_train), to_uint8(ev.real_test)), shape)
+    return {"bpd": {"generated": float(np.mean(model_bpd)), "floor": float(np.mean(baseline)),
+                    "n": int(len(ev.real_test)),
+                    "floor_is": "independent per-pixel 256-level histograms of the train split (trivial baseline)"}}
+
+
+METRICS: dict[str, Metric] = {m.name: m for m in (
+    Metric("fid", SAMPLES, _fid),
+    Metric("kid", SAMPLES, _kid),
+    Metric("is", SAMPLES, _inception_score, default=False),  # only meaningful with a class-rich feature net
+    Metric("pr", SAMPLES, _precision_recall),
+    Metric("mem", SAMPLES, _memorisation),
+    Metric("div", SAMPLES, _diversity, default=False),  # loads VGG16: opt in
+    Metric("label_acc", LABELS, _label_accuracy),
+    Metric("psnr", PAIRS, lambda ev, feed: _psnr_ssim(ev, feed, "psnr")),
+    Metric("ssim", PAIRS, lambda ev, feed: _psnr_ssim(ev, feed, "ssim")),
+    Metric("bpd", LIKELIHOODS, _bits_per_dim),
+)}
+METRIC_NAMES = tuple(METRICS)
 
 
 def parse_metrics(metrics) -> list[str]:
+    """Metric names from "fid,kid" or a sequence, checked against METRICS."""
     names = [m.strip().lower() for m in (metrics.split(",") if isinstance(metrics, str) else metrics) if m.strip()]
-    unknown = [m for m in names if m not in METRIC_NAMES]
+    unknown = [m for m in names if m not in METRICS]
     if unknown or not names:
-        raise KerasGenError(
-            f"Unknown metric(s) {', '.join(unknown) or '(none given)'}; choose from {', '.join(METRIC_NAMES)} "
-            "(psnr/ssim/bpd apply to restoration and likelihood models)."
-        )
+        raise KerasGenError(f"Unknown metric(s) {', '.join(unknown) or '(none given)'}; choose from "
+                            f"{', '.join(METRIC_NAMES)}, or leave out --metrics for every one the model can feed.")
+    return names
+
+
+def metrics_for(model, metrics=None) -> list[str]:
+    """The metrics to run on `model`: those asked for, each checked against what the model can
+    feed; or, with `metrics=None`, every default metric it can feed."""
+    can = capabilities(model)
+    if metrics is None:
+        names = [m.name for m in METRICS.values() if m.default and m.needs in can]
+        if not names:
+            raise KerasGenError(f"{type(model).__name__} feeds no metric: it needs one of "
+                                + "; ".join(f"{need}: {text}" for need, text in NEEDS.items()) + ".")
+        return names
+    names = parse_metrics(metrics)
+    unfed = [f"{name} needs {METRICS[name].needs} ({NEEDS[METRICS[name].needs]})"
+             for name in names if METRICS[name].needs not in can]
+    if unfed:
+        fed = [m.name for m in METRICS.values() if m.needs in can]
+        raise KerasGenError(f"{type(model).__name__} cannot feed every metric asked for: " + "; ".join(unfed)
+                            + f". It can feed: {', '.join(fed) or 'none'}.")
     return names
 
 
@@ -48,14 +308,28 @@ def quantise(images: np.ndarray) -> np.ndarray:
     return from_uint8(to_uint8(np.asarray(images)))
 
 
+def _as_library_images(images) -> np.ndarray:
+    images = np.asarray(images)
+    return from_uint8(images) if images.dtype == np.uint8 else quantise(images)  # NaN raises here
+
+
+def domain_feature_dim() -> int:
+    """The domain classifier's feature size, known without building or training one, so a sample
+    count can be refused first."""
+    from keras_gen.features.classifier import DOMAIN_FEATURE_DIM
+
+    return DOMAIN_FEATURE_DIM
+
+
+# -- the evaluator -----------------------------------------------------------------------------
 @dataclass
 class Evaluator:
-    """Real-data features computed once; `evaluate(images)` scores any number of generators.
+    """Real data and its features, each loaded on first need; scores any number of models.
 
-    `n_real` caps how many test images are embedded (a seeded random subset); the training
-    split is embedded whole, up to TRAIN_CAP images. `image_size`/`channels` are the
-    generator's: real images are loaded at that resolution and quantised, then go through the same resize into the feature network
-    as generated ones, so neither side is favoured by resampling.
+    `n_real` caps how many test images are used (a seeded random subset); the training split is
+    embedded whole, up to TRAIN_CAP images. `image_size`/`channels` are the generator's: real
+    images are loaded at that resolution and quantised, then go through the same resize into
+    the feature network as generated ones, so neither side is favoured by resampling.
     """
 
     data: str
@@ -67,27 +341,30 @@ class Evaluator:
     data_dir: str | None = None
     cache_dir: str | None = None
     inception_weights: str | None = None
-    extractor: object = field(init=False, default=None)
 
     def __post_init__(self):
-        from keras_gen.data import describe, load_arrays
-        from keras_gen.features import get_feature_extractor
-
-        info = describe(self.data, data_dir=self.data_dir)
-        if self.features == "domain":
-            self.extractor = get_feature_extractor("domain", source=self.data, cache_dir=self.cache_dir,
-                                                   data_dir=self.data_dir)
-        elif self.features == "inception":
-            self.extractor = get_feature_extractor("inception", weights=self.inception_weights or "imagenet")
-        else:
+        if self.features not in ("domain", "inception"):
             raise KerasGenError(f"--features must be 'domain' or 'inception', got {self.features!r}.")
-        self.info = info
-        size, channels = self.image_size or info.default_image_size, self.channels or info.channels
-        self.image_shape = (int(size), int(size), int(channels))
-        train, _, _ = load_arrays(self.data, "train", image_size=size, channels=channels, seed=self.seed,
-                                  data_dir=self.data_dir)
-        test, _, _ = load_arrays(self.data, "test", image_size=size, channels=channels, seed=self.seed,
-                                 data_dir=self.data_dir)
+
+    # Real data, loaded on first use -------------------------------------------------------
+    @cached_property
+    def info(self):
+        from keras_gen.data import describe
+
+        return describe(self.data, data_dir=self.data_dir)
+
+    @cached_property
+    def image_shape(self) -> tuple[int, int, int]:
+        return (int(self.image_size or self.info.default_image_size),) * 2 + (int(self.channels or self.info.channels),)
+
+    @cached_property
+    def _real(self) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        from keras_gen.data import load_arrays
+
+        size, _, channels = self.image_shape
+        kw = dict(image_size=size, channels=channels, seed=self.seed, data_dir=self.data_dir)
+        train, _, _ = load_arrays(self.data, "train", **kw)
+        test, test_labels, _ = load_arrays(self.data, "test", **kw)
         if len(test) < 10:
             raise KerasGenError(f"{self.data} has only {len(test)} test images; the floor needs at least 10.")
         # Seeded random subsets, never the first N: folders list files class by class, and a
@@ -95,54 +372,124 @@ class Evaluator:
         # TRAIN_CAP) so the memorisation check sees every image the model may have copied.
         rng = np.random.default_rng(self.seed)
         train = train[rng.permutation(len(train))[:TRAIN_CAP]]
-        test = test[rng.permutation(len(test))[: self.n_real]]
-        self._test_images = quantise(test)
-        self._vgg_extractor = self._vgg_test_features = None
-        self.train = self._embed(quantise(train))
-        self.test = self._embed(self._test_images)
+        keep = rng.permutation(len(test))[: self.n_real]
+        return quantise(train), quantise(test[keep]), None if test_labels is None else np.asarray(test_labels)[keep]
+
+    @property
+    def real_train(self) -> np.ndarray:
+        return self._real[0]
+
+    @property
+    def real_test(self) -> np.ndarray:
+        return self._real[1]
+
+    @cached_property
+    def pairs(self) -> tuple[np.ndarray, np.ndarray]:
+        """(A, B) of the paired data's test split: a seeded subset of at most n_real pairs."""
+        from keras_gen.data import load_paired
+
+        a, b = load_paired(self.data, "test", image_size=self.image_size, channels=self.channels)
+        keep = np.random.default_rng(self.seed).permutation(len(a))[: self.n_real]
+        return quantise(a[keep]), quantise(b[keep])
+
+    @cached_property
+    def identity_baseline(self) -> np.ndarray:
+        """Test A resized and converted to B's shape: the output of a model that does nothing."""
+        from keras_gen.data.common import prepare_uint8
+
+        a, b = self.pairs
+        return from_uint8(prepare_uint8(to_uint8(a), b.shape[1], b.shape[-1]))
+
+    # Feature networks and their real-data features, built on first use ---------------------
+    @cached_property
+    def extractor(self):
+        from keras_gen.features import get_feature_extractor
+
+        if self.features == "domain":
+            return get_feature_extractor("domain", source=self.data, cache_dir=self.cache_dir, data_dir=self.data_dir)
+        return get_feature_extractor("inception", weights=self.inception_weights or "imagenet")
+
+    @cached_property
+    def classifier(self):
+        """The domain classifier that judges requested labels (the extractor itself for domain features)."""
+        if self.features == "domain":
+            return self.extractor
+        from keras_gen.features import get_feature_extractor
+
+        return get_feature_extractor("domain", source=self.data, cache_dir=self.cache_dir, data_dir=self.data_dir)
+
+    @cached_property
+    def train(self) -> dict[str, np.ndarray]:
+        return self.extractor(self.real_train)
+
+    @cached_property
+    def test(self) -> dict[str, np.ndarray]:
+        return self.extractor(self.real_test)
+
+    @cached_property
+    def label_floor(self) -> dict:
+        """The classifier's accuracy on the real test images kept here, overall and per class."""
+        from keras_gen.metrics import per_class_accuracy
+
+        labels = self._real[2]
+        if labels is None:
+            raise KerasGenError(f"label_acc needs labelled data to measure the floor; {self.data} has no labels.")
+        return per_class_accuracy(self.classifier.predict(self.real_test), labels, self.classifier.num_classes)
+
+    def vgg(self, images: np.ndarray) -> np.ndarray:
+        return self._vgg_extractor(images)["features"]
+
+    @cached_property
+    def _vgg_extractor(self):
+        from keras_gen.features import get_feature_extractor
+
+        return get_feature_extractor("vgg")
+
+    @cached_property
+    def vgg_test(self) -> np.ndarray:
+        return self.vgg(self.real_test)
 
     @property
     def feature_dim(self) -> int:
-        return int(self.train["features"].shape[1])
-
-    def check_sample_count(self, n: int, metrics=METRIC_NAMES) -> None:
-        """Fail before any sampling or training when `n` generated samples cannot give an FID."""
-        dim = self.feature_dim
-        if "fid" in parse_metrics(metrics) and min(n, len(self.train["features"])) <= dim:
-            raise KerasGenError(
-                f"FID in the {dim}-d {self.features} feature space needs more than {dim} samples per side for a "
-                f"full-rank covariance; got {n} generated and {len(self.train['features'])} training images. "
-                f"Generate more (--n / --eval-n {dim + 1} or more) or use a smaller feature space."
-            )
-
-    def _embed(self, images: np.ndarray) -> dict[str, np.ndarray]:
-        return self.extractor(images)
-
-    def _vgg(self, images: np.ndarray) -> np.ndarray:
-        if self._vgg_extractor is None:
-            from keras_gen.features import get_feature_extractor
-
-            self._vgg_extractor = get_feature_extractor("vgg")
-        return self._vgg_extractor(images)["features"]
-
-    def _vgg_test(self) -> np.ndarray:
-        if self._vgg_test_features is None:
-            self._vgg_test_features = self._vgg(self._test_images)
-        return self._vgg_test_features
+        """The feature size, known before any network is built or trained."""
+        if "train" in self.__dict__:
+            return int(self.train["features"].shape[1])
+        return domain_feature_dim() if self.features == "domain" else INCEPTION_FEATURE_DIM
 
     @property
     def feature_description(self) -> dict:
         meta = {"kind": self.features}
-        if self.features == "domain":
+        if self.features == "domain" and "extractor" in self.__dict__:
             meta.update({"classifier": self.extractor.metadata.get("path"),
                          "classifier_test_accuracy": self.extractor.test_accuracy,
                          "image_size": self.extractor.image_size, "channels": self.extractor.channels})
         return meta
 
-    def evaluate(self, images: np.ndarray, metrics=METRIC_NAMES) -> dict:
-        """Score generated images (float [-1, 1] or uint8) against the real data and the floor."""
-        from keras_gen import metrics as M
+    # Checks and scoring --------------------------------------------------------------------
+    def check_sample_count(self, n: int, metrics=("fid",)) -> None:
+        """Fail before any sampling or training when `n` generated samples cannot give an FID."""
+        if "fid" not in parse_metrics(metrics):
+            return
+        dim = self.feature_dim
+        if "train" in self.__dict__:
+            n_train = len(self.train["features"])
+        else:  # the data's declared size; a source that declares none is checked once embedded
+            n_train = min(TRAIN_CAP, (self.info.split_sizes or {}).get("train") or n)
+        if min(n, n_train) <= dim:
+            raise KerasGenError(
+                f"FID in the {dim}-d {self.features} feature space needs more than {dim} samples per side for a "
+                f"full-rank covariance; got {n} generated and {n_train} training images. "
+                f"Generate more (--n / --eval-n {dim + 1} or more) or use a smaller feature space."
+            )
 
+    def evaluate(self, images: np.ndarray, metrics=("fid", "kid", "pr", "mem"), labels=None) -> dict:
+        """Score generated images (float [-1, 1] or uint8) against the real data and the floor;
+        with `labels`, the class each image was drawn for, label_acc can run too."""
+        return self.score(Feed(images=self._generated(images), labels=None if labels is None else np.asarray(labels)),
+                          metrics)
+
+    def _generated(self, images) -> np.ndarray:
+        """Generated images checked against the real images' shape, as quantised library floats."""
         images = np.asarray(images)
         if images.ndim != 4 or images.shape[1:] != self.image_shape:
             raise KerasGenError(
@@ -150,118 +497,144 @@ class Evaluator:
                 f"{self.data} images are {self.image_shape} (H, W, C); evaluate against data at the generator's "
                 "size and channel count (Evaluator(image_size=..., channels=...))."
             )
-        images = from_uint8(images) if images.dtype == np.uint8 else quantise(images)  # NaN raises here
+        return _as_library_images(images)
+
+    def evaluate_model(self, model, metrics=None, n: int = 2000, seed: int = 0) -> dict:
+        """Draw from `model` what the metrics need, then score it (`metrics=None`: every default
+        metric the model can feed). A conditional model samples every class in turn
+        (label i % num_classes), and those same samples feed the sample metrics too."""
+        names = metrics_for(model, metrics)
+        needs = {METRICS[name].needs for name in names}
+        self.check_sample_count(n, names)
+        feed = Feed()
+        if needs & {SAMPLES, LABELS}:
+            conditions = {}
+            spec = label_spec(model)
+            if spec is not None:
+                if LABELS in needs and n < spec.num_classes:
+                    raise KerasGenError(f"label_acc needs at least one sample per class: --n {spec.num_classes} or "
+                                        f"more, got {n}.")
+                if LABELS in needs and spec.num_classes != self.classifier.num_classes:
+                    raise KerasGenError(
+                        f"the model has {spec.num_classes} classes but the {self.data} classifier has "
+                        f"{self.classifier.num_classes}; evaluate label_acc against the data the model was trained on.")
+                feed.labels = np.arange(n) % spec.num_classes
+                conditions[spec.name] = feed.labels
+            feed.images = self._generated(model.sample(n, seed=seed, **conditions))
+        if PAIRS in needs:
+            feed.translations = _as_library_images(model.translate(self.pairs[0]))
+        if LIKELIHOODS in needs:
+            feed.nll = np.asarray(model.log_likelihood(self.real_test), np.float64).reshape(-1)
+            feed.likelihood_kind = model.likelihood_kind
+        return self.score(feed, names)
+
+    def score(self, feed: Feed, metrics) -> dict:
+        """Run each metric on what `feed` holds; a metric whose need is missing is an error."""
         names = parse_metrics(metrics)
-        gen = self._embed(images)
-        train, test = self.train, self.test
-        m = min(len(gen["features"]), len(test["features"]))
-        g_all, g_m, t_m = gen["features"], gen["features"][:m], test["features"][:m]
-        tr = train["features"]
-        self.check_sample_count(len(g_all), names)
-        # The matched figure and the floor need as many samples as the (capped) test split holds.
-        matched_fid = m > tr.shape[1]
+        missing = [f"{name} needs {METRICS[name].needs} ({NEEDS[METRICS[name].needs]})"
+                   for name in names if not feed.has(METRICS[name].needs)]
+        if missing:
+            raise KerasGenError("Nothing to score: " + "; ".join(missing)
+                                + ". Score a model with Evaluator.evaluate_model, or pass labels= for label_acc.")
+        report: dict = {}
+        if any(METRICS[name].needs == SAMPLES for name in names):
+            self.check_sample_count(len(feed.images), names)  # before the feature network is built
+            feed.features = self.extractor(feed.images)
+            self.check_sample_count(len(feed.images), names)  # again with the real training-set size
+            m = min(len(feed.images), len(self.test["features"]))
+            report.update({"n_generated": int(len(feed.images)), "n_matched": int(m),
+                           "n_train": int(len(self.train["features"])), "n_test": int(len(self.test["features"]))})
         results: dict[str, dict] = {}
         for name in names:
-            if name == "fid":
-                results["fid"] = {"generated": M.fid_from_features(tr, g_all),
-                                  "generated_matched": M.fid_from_features(tr, g_m) if matched_fid else None,
-                                  "floor": M.fid_from_features(tr, t_m) if matched_fid else None}
-                if not matched_fid:
-                    results["fid"]["note"] = (f"the test split has {m} images, too few for a {tr.shape[1]}-d "
-                                              "covariance: no matched FID or floor")
-            elif name == "kid":
-                # Subsets of half the smaller set: with subsets as big as the set, every subset
-                # would be the whole set and the std would say nothing about the estimate.
-                size = max(2, min(1000, m // 2))
-                gk, gs = M.kernel_inception_distance(tr, g_all, subset_size=size, seed=self.seed)
-                mk, ms = M.kernel_inception_distance(tr, g_m, subset_size=size, seed=self.seed)
-                fk, fs = M.kernel_inception_distance(tr, t_m, subset_size=size, seed=self.seed)
-                results["kid"] = {"generated": gk, "generated_std": gs, "generated_matched": mk,
-                                  "generated_matched_std": ms, "floor": fk, "floor_std": fs}
-            elif name == "is":
-                if "probs" not in gen:
-                    raise KerasGenError(f"The {self.features} feature space has no class predictions for IS.")
-                splits = 10 if m >= 100 else 1
-                gi, gs = M.inception_score(gen["probs"], splits=splits)
-                mi, ms = M.inception_score(gen["probs"][:m], splits=splits)
-                fi, fs = M.inception_score(test["probs"][:m], splits=splits)
-                results["is"] = {"generated": gi, "generated_std": gs, "generated_matched": mi,
-                                 "generated_matched_std": ms, "floor": fi, "floor_std": fs}
-            elif name == "pr":
-                gp, gr = M.precision_recall(tr, g_all)
-                mp, mr = M.precision_recall(tr, g_m)
-                fp, fr = M.precision_recall(tr, t_m)
-                results["precision"] = {"generated": gp, "generated_matched": mp, "floor": fp}
-                results["recall"] = {"generated": gr, "generated_matched": mr, "floor": fr}
-            elif name == "mem":
-                mem = M.memorisation(g_all, tr, test["features"])
-                # By construction the test set's own ratio is 1 and its flagged share is the quantile.
-                results["memorisation_ratio"] = {"generated": mem["ratio"], "floor": 1.0}
-                results["memorised_fraction"] = {"generated": mem["flagged_fraction"], "floor": mem["quantile"]}
-            elif name == "div":
-                # In VGG16's generic feature space (block5, pooled): a classifier's features
-                # are trained to ignore within-class variety, which is what diversity measures.
-                gv, tv = self._vgg(images), self._vgg_test()
-                results["diversity"] = {"generated": M.mean_pairwise_distance(gv, seed=self.seed),
-                                        "generated_matched": M.mean_pairwise_distance(gv[:m], seed=self.seed),
-                                        "floor": M.mean_pairwise_distance(tv[:m], seed=self.seed)}
-        return {"n_generated": int(len(g_all)), "n_matched": int(m), "n_train": int(len(tr)),
-                "n_test": int(len(test["features"])), "features": self.feature_description, "metrics": results}
+            results.update(METRICS[name].score(self, feed))
+        return {**report, "features": self.feature_description, "metrics": results}
 
 
-# -- generators from a run or an export --------------------------------------------------------
-def open_generator(path) -> tuple[callable, dict]:
-    """(sample(n, seed) -> uint8 images, facts) for a training run or an export folder."""
+# -- models from a run or an export ------------------------------------------------------------
+def open_generator(path) -> tuple[object, dict]:
+    """(model, facts) for a training run or an export folder. The model samples with
+    `sample(n, seed, **conditions)` (float [-1, 1] from Keras, uint8 at the edge) and may feed
+    more (see `capabilities`); facts say what it was trained on."""
     from keras_gen.paths import RUN, path_kind
 
     path = Path(path)
     if path_kind(path) == RUN:
-        from keras_gen.training import load_run
+        from keras_gen.training import load_run  # here, not at the top: training imports evaluation's users
 
         model, config = load_run(path)
-        return (lambda n, seed: to_uint8(model.sample(n, seed=seed))), {
-            "kind": "run", "model": config["model"], "data": config["data"], "data_dir": config.get("data_dir"),
-            "image_size": config["image_size"], "channels": config["channels"], "seed": config["seed"]}
+        return model, {"kind": "run", "model": config["model"], "data": config["data"],
+                       "data_dir": config.get("data_dir"), "image_size": config["image_size"],
+                       "channels": config["channels"], "seed": config["seed"]}
     from keras_gen.edge import EdgeModel
 
-    generator = EdgeModel.from_path(path)
-    manifest = generator.manifest
+    model = EdgeModel.from_path(path)
+    manifest = model.manifest
     training, metadata = manifest.get("training") or {}, manifest.get("metadata") or {}
-    return generator.sample, {"kind": "export", "model": manifest.get("model"), "data": training.get("data"),
-                              "data_dir": training.get("data_dir"), "seed": training.get("seed"),
-                              "version_dir": str(generator.version_dir),
-                              "image_size": metadata.get("image_size"), "channels": metadata.get("channels")}
+    return model, {"kind": "export", "model": manifest.get("model"), "data": training.get("data"),
+                   "data_dir": training.get("data_dir"), "seed": training.get("seed"),
+                   "version_dir": str(getattr(model, "version_dir", path)),
+                   "image_size": metadata.get("image_size"), "channels": metadata.get("channels")}
 
 
-def evaluate_path(path, data=None, metrics="fid,kid,pr,mem", n=2000, seed=0, features="domain",
-                  data_dir=None, cache_dir=None, inception_weights=None) -> dict:
+def _same_data(a, b) -> bool:
+    """Whether two --data values name the same set (folders compared by their resolved path)."""
+    if str(a) == str(b):
+        return True
+    pa, pb = Path(str(a)).expanduser(), Path(str(b)).expanduser()
+    return pa.exists() and pb.exists() and pa.resolve() == pb.resolve()
+
+
+def evaluate_path(path, data=None, metrics=None, n=2000, seed=0, features="domain",
+                  data_dir=None, cache_dir=None, inception_weights=None, on_warning=None) -> dict:
+    """Evaluate a training run or an export; `metrics=None` runs every default metric it can feed.
+
+    Every request that cannot succeed (too few samples, a metric the model cannot feed) is
+    refused before any classifier is trained or any sample drawn. Warnings (--data other than
+    the training data) are Python warnings (DataMismatchWarning), go to `on_warning(message)`
+    when given, and are listed in the report."""
     if n < 10:
         raise KerasGenError(f"--n must be at least 10 (2000 is usual), got {n}.")
-    names = parse_metrics(metrics)
-    sample, facts = open_generator(path)
-    data = data or facts.get("data")
+    if metrics is not None:
+        parse_metrics(metrics)  # a misspelt name fails before the model loads
+    model, facts = open_generator(path)
+    names = metrics_for(model, metrics)
+    trained_on = facts.get("data")
+    data = data or trained_on
     if not data:
         raise KerasGenError(f"Cannot tell which data {path} was trained on; pass --data.")
+    notes = []
+    if trained_on and not _same_data(data, trained_on):
+        notes.append(f"{path} was trained on {trained_on}, but --data is {data}: the figures are against {data} "
+                     f"(its images loaded at the model's size and channels), not against the training data.")
+        warnings.warn(notes[-1], DataMismatchWarning, stacklevel=2)
+        if on_warning is not None:
+            on_warning(notes[-1])
     # Real data drawn with the run's own seed: for generated sources (shapes, photos, textures) the
     # seed decides which images "train" holds, and the memorisation check needs those exactly.
-    data_seed = facts["seed"] if facts.get("seed") is not None and data == facts.get("data") else seed
+    data_seed = facts["seed"] if facts.get("seed") is not None and data == trained_on else seed
     evaluator = Evaluator(data, image_size=facts.get("image_size"), channels=facts.get("channels"), features=features,
                           n_real=n, seed=data_seed, data_dir=data_dir or facts.get("data_dir"),
                           cache_dir=cache_dir, inception_weights=inception_weights)
     evaluator.check_sample_count(n, names)
-    report = evaluator.evaluate(sample(n, seed + 1), names)  # seed + 1: not the grid shown during training
-    return {"path": str(path), "model": facts.get("model"), "source": facts["kind"], "data": data, **report}
+    report = evaluator.evaluate_model(model, names, n=n, seed=seed + 1)  # seed + 1: not the training grid's
+    return {"path": str(path), "model": facts.get("model"), "source": facts["kind"], "data": data,
+            "trained_on": trained_on, "warnings": notes, **report}
 
 
+# -- the report --------------------------------------------------------------------------------
 def format_report(report: dict) -> str:
-    n, m = report["n_generated"], report["n_matched"]
-    feats = report["features"]
-    head = f"{report.get('model') or 'model'} ({report.get('source')}) vs {report['data']}, {feats['kind']} features"
+    """A table with each figure beside its floor, then what each floor is."""
+    feats, results = report["features"], report["metrics"]
+    head = f"{report.get('model') or 'model'} ({report.get('source')}) vs {report['data']}"
+    if "n_generated" in report:
+        head += f", {feats['kind']} features"
     if feats.get("classifier_test_accuracy") is not None:
         head += f" (classifier test accuracy {feats['classifier_test_accuracy']:.3f})"
-    cols = ("metric", f"generated n={n}", f"generated n={m}", f"floor: test vs train n={m}")
+    n, m = report.get("n_generated"), report.get("n_matched")
+    cols = ("metric", f"generated n={n}" if n else "generated", f"generated n={m}" if m else "generated, matched n",
+            "floor")
     rows = []
-    for name, r in report["metrics"].items():
+    for name, r in results.items():
         def fmt(key):
             if r.get(key) is None:
                 return "n/a" if key in r else "-"
@@ -272,13 +645,23 @@ def format_report(report: dict) -> str:
     widths = [max(len(c), *(len(r[i]) for r in rows)) for i, c in enumerate(cols)]
     line = lambda cells: "| " + " | ".join(c.ljust(w) for c, w in zip(cells, widths)) + " |"  # noqa: E731
     out = [head, line(cols), "|" + "|".join("-" * (w + 2) for w in widths) + "|", *map(line, rows)]
-    out.append(f"train features: n={report['n_train']}; the floor is what fresh real images score.")
-    out += [f"note ({name}): {r['note']}" for name, r in report["metrics"].items() if r.get("note")]
+    for name, r in results.items():
+        if "per_class" in r:
+            pairs = (f"{c}: {'-' if g is None else f'{g:.2f}'}/{'-' if f is None else f'{f:.2f}'}"
+                     for c, (g, f) in enumerate(zip(r["per_class"], r["per_class_floor"])))
+            out.append(f"{name} per class (generated/floor): " + "  ".join(pairs))
+    if "n_generated" in report:
+        sample_rows = [name for name, r in results.items() if "floor_is" not in r]
+        out.append(f"floor: test vs train n={m} for {', '.join(sample_rows)}: what fresh real images score "
+                   f"(train features: n={report['n_train']}).")
+    out += [f"floor: {r['floor_is']} for {name}." for name, r in results.items() if r.get("floor_is")]
+    out += [f"note ({name}): {r['note']}" for name, r in results.items() if r.get("note")]
     return "\n".join(out)
 
 
 def save_report(report: dict, path) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(report, indent=2))
-    return path
+    """Write the report as JSON atomically: a reader never sees half a file."""
+    from keras_gen.fileio import write_json_atomic
+
+    write_json_atomic(path, report)
+    return Path(path)

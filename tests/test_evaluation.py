@@ -46,10 +46,14 @@ def test_cli_evaluate_a_run_prints_the_floor_and_writes_json(tmp_path, capsys, d
     code = main(["evaluate", str(run), "--metrics", "fid,kid", "--n", "150", "--json", str(out_json),
                  "--cache-dir", str(digits_classifier_cache)])
     assert code == 0
-    printed = capsys.readouterr().out
+    captured = capsys.readouterr()
+    printed = captured.out
     assert "floor: test vs train" in printed and "fid" in printed and "kid x1000" in printed
+    assert "warning" not in captured.err  # --data left out: the run's own data
     report = json.loads(out_json.read_text())
-    assert report["data"] == "digits" and report["n_generated"] == 150
+    assert report["data"] == "digits" and report["n_generated"] == 150 and report["warnings"] == []
+    assert list(report["metrics"]) == ["fid", "kid"]
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # written atomically
     assert report["metrics"]["fid"]["generated"] > report["metrics"]["fid"]["floor"]
 
 
@@ -85,6 +89,15 @@ def test_cli_refuses_a_diverged_model_and_too_small_n_before_sampling(tmp_path, 
     cache = ["--cache-dir", str(digits_classifier_cache)]
     assert main(["evaluate", str(run), "--metrics", "fid", "--n", "50", *cache]) == 2
     assert "--eval-n 129 or more" in capsys.readouterr().err
+    # Refused before a classifier is trained: an empty cache stays empty. Other data is warned about.
+    empty = tmp_path / "empty_cache"
+    empty.mkdir()
+    assert main(["evaluate", str(run), "--data", "shapes", "--n", "100", "--cache-dir", str(empty)]) == 2
+    err = capsys.readouterr().err
+    assert "--n / --eval-n 129 or more" in err and not list(empty.iterdir())
+    assert "keras-gen: warning:" in err and "trained on digits, but --data is shapes" in err
+    assert main(["evaluate", str(run), "--metrics", "label_acc", "--n", "100", *cache]) == 2
+    assert "label_acc needs requested labels" in capsys.readouterr().err  # DCGAN is unconditional
     from keras_gen.training import load_run
 
     model, _ = load_run(run)

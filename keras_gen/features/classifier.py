@@ -70,8 +70,11 @@ def _labelled_info(source: str, data_dir=None):
     return info
 
 
+DOMAIN_FEATURE_DIM = 128  # the "features" layer: FID needs more samples than this per side
+
+
 def build_domain_classifier(
-    image_size: int, channels: int, num_classes: int, width: int = 32, feature_dim: int = 128
+    image_size: int, channels: int, num_classes: int, width: int = 32, feature_dim: int = DOMAIN_FEATURE_DIM
 ):
     """Small CNN: [conv3x3-BN-ReLU x2, max-pool] stages (width, 2*width, 4*width, ...), global
     average pooling, Dense(feature_dim, ReLU) named "features", Dense(num_classes) "logits".

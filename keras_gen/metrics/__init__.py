@@ -11,7 +11,8 @@ from keras_gen.metrics.diversity import mean_pairwise_distance, mean_pairwise_di
 from keras_gen.metrics.fid import fid_from_features, fid_from_statistics, frechet_distance
 from keras_gen.metrics.inception_score import inception_score
 from keras_gen.metrics.kid import kernel_inception_distance, mmd2_unbiased
-from keras_gen.metrics.likelihood import bits_per_dim
+from keras_gen.metrics.label_accuracy import per_class_accuracy
+from keras_gen.metrics.likelihood import bits_per_dim, independent_pixel_nll
 from keras_gen.metrics.memorisation import memorisation
 from keras_gen.metrics.precision_recall import precision_recall
 from keras_gen.metrics.restoration import psnr, ssim
@@ -27,6 +28,7 @@ METRICS = {
     "psnr": "Peak signal-to-noise ratio against ground-truth images, dB (higher is better)",
     "ssim": "Structural similarity against ground-truth images, up to 1 (higher is better)",
     "bpd": "Negative log-likelihood in bits per dimension on 8-bit data (lower is better)",
+    "label_acc": "Share of class-conditional samples the domain classifier names as the requested class, per class",
 }
 
 __all__ = [
@@ -36,12 +38,14 @@ __all__ = [
     "fid_from_features",
     "fid_from_statistics",
     "frechet_distance",
+    "independent_pixel_nll",
     "inception_score",
     "kernel_inception_distance",
     "mean_pairwise_distance",
     "mean_pairwise_distance_per_class",
     "memorisation",
     "mmd2_unbiased",
+    "per_class_accuracy",
     "precision_recall",
     "psnr",
     "ssim",

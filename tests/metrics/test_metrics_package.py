@@ -7,7 +7,7 @@ import keras_gen.metrics as metrics
 
 
 def test_metrics_table_lists_every_cli_name():
-    assert list(metrics.METRICS) == ["fid", "kid", "is", "pr", "mem", "div", "psnr", "ssim", "bpd"]
+    assert list(metrics.METRICS) == ["fid", "kid", "is", "pr", "mem", "div", "psnr", "ssim", "bpd", "label_acc"]
     assert all(isinstance(text, str) and len(text) > 20 for text in metrics.METRICS.values())
 
 
