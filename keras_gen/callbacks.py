@@ -149,7 +149,8 @@ class WatchLosses(keras.callbacks.Callback):
 
     - exploding: a finite value beyond `explode_at` in absolute value (a GAN whose discriminator
       won outright logs losses around 1e18);
-    - stuck: a value that did not move over the epoch's batches (the logs are running means, so
+    - stuck: a loss (a log whose name says "loss"; a logged constant such as a learning rate is
+      no sign) that did not move over the epoch's batches (the logs are running means, so
       a loss that is exactly constant keeps them constant up to float32 rounding, while a
       learning model's means differ by about its batch-to-batch noise);
     - collapsed: the discriminator's mean scores `d_real` -> 1 and `d_fake` -> 0 over the whole
@@ -180,10 +181,10 @@ class WatchLosses(keras.callbacks.Callback):
         if exploded:
             self._warn("explode", epoch, f"logged values exploded past {self.explode_at:g} in absolute value ("
                        + ", ".join(f"{k}={v:.3g}" for k, v in sorted(exploded.items())) + ")")
-        stuck = sorted(k for k, v in series.items() if len(v) >= self.min_batches
+        stuck = sorted(k for k, v in series.items() if "loss" in k and len(v) >= self.min_batches
                        and v.max() - v.min() <= 1e-4 * max(np.abs(v).max(), 1e-30))
         if stuck:
-            self._warn("stuck", epoch, "logged values did not change over the epoch's batches ("
+            self._warn("stuck", epoch, "losses did not change over the epoch's batches ("
                        + ", ".join(f"{k}={series[k][-1]:.6g}" for k in stuck) + ")")
         real, fake = series.get("d_real"), series.get("d_fake")
         if real is not None and fake is not None and real[-1] > 1 - self.collapse_margin \

@@ -264,13 +264,15 @@ def test_stuck_and_collapsed_losses_warn_for_any_logged_names():
     watch = WatchLosses()
     watch.on_epoch_begin(0)
     for step in range(4):  # running means: a learning model's move, a stuck one's do not
-        watch.on_train_batch_end(step, {"recon_loss": 0.25, "kl": 1.0 / (step + 1), "d_real": 0.999 - step * 1e-4,
-                                        "d_fake": 0.001 + step * 1e-3})
+        watch.on_train_batch_end(step, {"recon_loss": 0.25, "kl_loss": 1.0 / (step + 1), "lr": 1e-3,
+                                        "d_real": 0.999 - step * 1e-4, "d_fake": 0.001 + step * 1e-3})
     with pytest.warns(TrainingWarning) as caught:
         watch.on_epoch_end(0)
     messages = [str(w.message) for w in caught]
-    assert len(messages) == 2 and "recon_loss=0.25" in messages[0] and "kl" not in messages[0].split("(")[1]
-    assert "discriminator collapsed" in messages[1] and "looked at: d_fake, d_real, kl, recon_loss" in messages[1]
+    stuck = messages[0].split("(")[1].split(")")[0]
+    assert len(messages) == 2 and stuck == "recon_loss=0.25"  # not kl_loss (moving), not lr (not a loss)
+    assert "discriminator collapsed" in messages[1]
+    assert "looked at: d_fake, d_real, kl_loss, lr, recon_loss" in messages[1]
     watch.on_epoch_begin(1)
     for step in range(4):
         watch.on_train_batch_end(step, {"recon_loss": 0.25, "d_real": 0.5, "d_fake": 0.5 + step * 0.01})
