@@ -28,7 +28,7 @@ import numpy as np  # noqa: E402
 from keras_gen import registry  # noqa: E402
 from keras_gen.data import load_arrays  # noqa: E402
 from keras_gen.evaluation import LABELS, Evaluator, capabilities  # noqa: E402
-from keras_gen.training import train  # noqa: E402
+from keras_gen.training import RunConfig, train  # noqa: E402
 
 # Budgets per model: what a 2-core CPU trains in a few minutes on digits.
 BUDGETS = {"dcgan": {"epochs": 60, "options": {}}}
@@ -75,8 +75,8 @@ def main() -> None:
         run = Path(args.out) / name
         shutil.rmtree(run, ignore_errors=True)
         start = time.time()
-        train(name, "digits", run, image_size=size, epochs=args.epochs or budget["epochs"],
-              options=dict(budget["options"]), seed=args.seed, verbose=0)
+        train(run, RunConfig(name, data="digits", image_size=size, epochs=args.epochs or budget["epochs"],
+                             options=dict(budget["options"]), seed=args.seed), verbose=0)
         seconds = time.time() - start
         from keras_gen.training import load_run
 

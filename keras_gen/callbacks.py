@@ -7,6 +7,9 @@ models get it from the base class), so a new family reuses them unchanged.
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import warnings
 import zipfile
 from pathlib import Path
 
@@ -58,20 +61,28 @@ CHECKPOINT_STATE = "keras_gen_state.json"  # extra entry in the .keras zip; Kera
 
 
 def read_checkpoint_state(path) -> dict | None:
-    """The run state stored inside a checkpoint by RunCheckpoint, or None if it has none."""
+    """The run state stored inside a checkpoint by RunCheckpoint, or None if it has none (or it
+    is unreadable: a damaged file is for the loader to report)."""
     try:
         with zipfile.ZipFile(path) as archive:
-            return json.loads(archive.read(CHECKPOINT_STATE))
-    except (KeyError, zipfile.BadZipFile, OSError):
+            state = json.loads(archive.read(CHECKPOINT_STATE))
+    except (KeyError, zipfile.BadZipFile, OSError, ValueError):
         return None
+    return state if isinstance(state, dict) and isinstance(state.get("epoch"), int) else None
+
+
+CHECKPOINT_NAMES = ("last.keras", "previous.keras")  # newest first: what load_run tries, in order
 
 
 class RunCheckpoint(keras.callbacks.Callback):
     """Save the whole model (weights, every optimizer's variables, RNG state) as
-    `last.keras` after each epoch, with `state.json` recording the finished epoch count.
+    `checkpoints/last.keras` after each epoch, keeping the one before as `previous.keras`, with
+    `state.json` recording the finished epoch count.
 
-    The file is written beside its final name and renamed into place, so an interrupted save
-    never leaves a truncated checkpoint for `--resume` to choke on.
+    The new file is written beside its final name; only when it is complete does the current
+    `last.keras` become `previous.keras` (a hard link renamed into place, so `last.keras` never
+    goes missing) and the new file replace it. An interrupted save never leaves a truncated
+    checkpoint, and a checkpoint damaged later on disk still has a good predecessor.
     """
 
     def __init__(self, run_dir, keep_every: int = 0):
@@ -86,15 +97,27 @@ class RunCheckpoint(keras.callbacks.Callback):
             return
         ckpt_dir = self.run_dir / "checkpoints"
         state = {"epoch": epoch + 1, "logs": {k: float(v) for k, v in (logs or {}).items()}}
-        names = ["last.keras"] + ([f"epoch_{epoch + 1:04d}.keras"] if self.keep_every
-                                  and (epoch + 1) % self.keep_every == 0 else [])
-        for name in names:
-            with atomic_path(ckpt_dir / name) as tmp:
-                self.model.save(tmp)
-                # The epoch travels inside the checkpoint, so resume never trusts a stale state.json.
-                with zipfile.ZipFile(tmp, "a") as archive:
-                    archive.writestr(CHECKPOINT_STATE, json.dumps(state))
+        self._save(ckpt_dir / CHECKPOINT_NAMES[0], state, keep_previous=True)
+        if self.keep_every and (epoch + 1) % self.keep_every == 0:
+            self._save(ckpt_dir / f"epoch_{epoch + 1:04d}.keras", state, keep_previous=False)
         write_json_atomic(self.run_dir / "state.json", state)  # for people and tools reading the run
+
+    def _save(self, path: Path, state: dict, keep_previous: bool) -> None:
+        with atomic_path(path) as tmp:
+            self.model.save(tmp)
+            # The epoch travels inside the checkpoint, so resume never trusts a stale state.json.
+            with zipfile.ZipFile(tmp, "a") as archive:
+                archive.writestr(CHECKPOINT_STATE, json.dumps(state))
+            if keep_previous and path.is_file():
+                with atomic_path(path.with_name(CHECKPOINT_NAMES[1])) as previous:
+                    _link_or_copy(path, previous)
+
+
+def _link_or_copy(source: Path, target: Path) -> None:
+    try:
+        os.link(source, target)
+    except OSError:  # a filesystem without hard links
+        shutil.copyfile(source, target)
 
 
 class StopOnNonFinite(keras.callbacks.Callback):
@@ -114,6 +137,70 @@ class StopOnNonFinite(keras.callbacks.Callback):
         if bad and not self.bad_logs:
             self.bad_logs = bad
             self.model.stop_training = True
+
+
+class TrainingWarning(UserWarning):
+    """Training goes on but is probably not learning: exploding, stuck or collapsed losses."""
+
+
+class WatchLosses(keras.callbacks.Callback):
+    """Warn (a `TrainingWarning`) when an epoch's logged values show training has failed without
+    turning NaN, for any model, from whatever `train_step` logs:
+
+    - exploding: a finite value beyond `explode_at` in absolute value (a GAN whose discriminator
+      won outright logs losses around 1e18);
+    - stuck: a loss (a log whose name says "loss"; a logged constant such as a learning rate is
+      no sign) that did not move over the epoch's batches (the logs are running means, so
+      a loss that is exactly constant keeps them constant up to float32 rounding, while a
+      learning model's means differ by about its batch-to-batch noise);
+    - collapsed: the discriminator's mean scores `d_real` -> 1 and `d_fake` -> 0 over the whole
+      epoch (logged by adversarial models: D tells every sample apart and G gets no gradient).
+
+    Each problem is warned about once, at the first epoch it appears; `problems` lists the messages.
+    """
+
+    def __init__(self, explode_at: float = 1e6, collapse_margin: float = 0.01, min_batches: int = 3):
+        super().__init__()
+        self.explode_at, self.collapse_margin, self.min_batches = explode_at, collapse_margin, min_batches
+        self.problems: list[str] = []
+        self._seen: set = set()
+        self._batch_logs: dict[str, list[float]] = {}
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._batch_logs = {}
+
+    def on_train_batch_end(self, batch, logs=None):
+        for key, value in (logs or {}).items():
+            self._batch_logs.setdefault(key, []).append(float(value))
+
+    def on_epoch_end(self, epoch, logs=None):
+        series = {k: np.asarray(v, np.float64) for k, v in self._batch_logs.items()}
+        if not series or not all(np.isfinite(v).all() for v in series.values()):
+            return  # NaN and inf are StopOnNonFinite's to report
+        exploded = {k: v[-1] for k, v in series.items() if np.abs(v).max() > self.explode_at}
+        if exploded:
+            self._warn("explode", epoch, f"logged values exploded past {self.explode_at:g} in absolute value ("
+                       + ", ".join(f"{k}={v:.3g}" for k, v in sorted(exploded.items())) + ")")
+        stuck = sorted(k for k, v in series.items() if "loss" in k and len(v) >= self.min_batches
+                       and v.max() - v.min() <= 1e-4 * max(np.abs(v).max(), 1e-30))
+        if stuck:
+            self._warn("stuck", epoch, "losses did not change over the epoch's batches ("
+                       + ", ".join(f"{k}={series[k][-1]:.6g}" for k in stuck) + ")")
+        real, fake = series.get("d_real"), series.get("d_fake")
+        if real is not None and fake is not None and real[-1] > 1 - self.collapse_margin \
+                and fake[-1] < self.collapse_margin:
+            self._warn("collapse", epoch, f"the discriminator collapsed: mean d_real={real[-1]:.4f} and "
+                       f"d_fake={fake[-1]:.4f} over the epoch, so the generator gets no gradient")
+
+    def _warn(self, kind: str, epoch: int, what: str) -> None:
+        if kind in self._seen:
+            return
+        self._seen.add(kind)
+        logged = ", ".join(sorted(self._batch_logs))
+        message = (f"epoch {epoch + 1}: {what}; training is probably not learning (looked at: {logged}). "
+                   "Try a lower learning rate (--set learning_rate=...) or another --seed.")
+        self.problems.append(message)
+        warnings.warn(message, TrainingWarning, stacklevel=2)
 
 
 def latent_interpolation(model, seeds=(0, 1, 2, 3, 4, 5, 6, 7), steps: int = 8) -> np.ndarray:

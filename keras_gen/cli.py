@@ -11,13 +11,37 @@ import argparse
 import json
 import os
 import sys
+import warnings
+from contextlib import contextmanager
 from pathlib import Path
 
 from keras_gen.errors import KerasGenError
 
 
 def _quiet_tensorflow() -> None:
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    """Import TensorFlow without its start-up noise, so a command prints only its own lines.
+
+    TF_CPP_MIN_LOG_LEVEL hides TensorFlow's C++ logs once they are set up, but the lines logged
+    while its libraries load (oneDNN, the CUDA probe, "All log messages before
+    absl::InitializeLog()") go straight to file descriptor 2: point it at /dev/null for the import.
+    A failing import still raises; its message is printed after the descriptor is restored.
+    """
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    if "tensorflow" in sys.modules:
+        return
+    sys.stderr.flush()
+    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        import tensorflow as tf
+        import absl.logging
+
+        absl.logging.set_verbosity(absl.logging.ERROR)
+        tf.get_logger().setLevel("ERROR")
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
 
 
 # -- commands ---------------------------------------------------------------------------------
@@ -37,10 +61,13 @@ def cmd_models(args) -> int:
 def cmd_train(args) -> int:
     _quiet_tensorflow()
     if args.model == "classifier":
+        from keras_gen.data.common import check_image_size
         from keras_gen.features.classifier import train_domain_classifier
 
         if args.epochs is not None and args.epochs < 1:
             raise KerasGenError(f"--epochs must be at least 1, got {args.epochs}.")
+        if args.image_size is not None:
+            check_image_size(args.image_size, default=0)  # 0 is refused, not read as "the default"
         _, meta = train_domain_classifier(
             args.data or "digits", image_size=args.image_size, data_dir=args.data_dir, seed=args.seed or 0,
             **({"batch_size": args.batch_size} if args.batch_size else {}),
@@ -52,15 +79,20 @@ def cmd_train(args) -> int:
         return 0
     if not args.out:
         raise KerasGenError("train needs --out RUN, the folder for checkpoints, samples and logs.")
-    from keras_gen.training import train
+    from keras_gen import registry
+    from keras_gen.callbacks import TrainingWarning
+    from keras_gen.training import RunConfig, resolve_config, train
 
-    summary = train(
-        args.model, args.data, args.out, image_size=args.image_size, epochs=10 if args.epochs is None else args.epochs,
-        steps_per_epoch=args.steps_per_epoch, batch_size=args.batch_size, seed=args.seed,
-        options=args.set, resume=args.resume, data_dir=args.data_dir,
-        jit_compile=args.jit_compile, eval_every=args.eval_every, eval_metrics=args.eval_metrics,
-        eval_n=args.eval_n, verbose=1 if sys.stdout.isatty() else 2,  # one line an epoch in logs
+    given = RunConfig(
+        args.model, options=registry.parse_options(registry.get(args.model), args.set), data=args.data,
+        data_b=args.data_b, data_dir=args.data_dir, image_size=args.image_size, batch_size=args.batch_size,
+        seed=args.seed, epochs=args.epochs, steps_per_epoch=args.steps_per_epoch, jit_compile=args.jit_compile,
     )
+    config = resolve_config(args.out, given, resume=args.resume)  # every refusal before any evaluator is built
+    callbacks = [_periodic_evaluation(args, config)] if args.eval_every else []
+    with _warnings_as_lines(TrainingWarning):
+        summary = train(args.out, given, resume=args.resume, callbacks=callbacks,
+                        verbose=1 if sys.stdout.isatty() else 2)  # one line an epoch in logs
     print(f"\ntrained {summary['model']} for epochs {summary['initial_epoch'] + 1}..{summary['epochs']} "
           f"({summary['steps_per_epoch']} steps each) in {summary['seconds']} s")
     print(f"  checkpoint:    {summary['checkpoint']}")
@@ -69,6 +101,39 @@ def cmd_train(args) -> int:
         print(f"  interpolation: {summary['interpolation']}")
     print(f"  tensorboard:   tensorboard --logdir {summary['logs']}")
     return 0
+
+
+@contextmanager
+def _warnings_as_lines(category):
+    """Warnings of `category` raised in the block become `keras-gen: warning: ...` lines on stderr,
+    printed also when the block then fails; other warnings show as usual."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", category)
+        try:
+            yield
+        finally:
+            for w in caught:
+                if issubclass(w.category, category):
+                    print(f"keras-gen: warning: {w.message}", file=sys.stderr)
+                else:
+                    warnings.showwarning(w.message, w.category, w.filename, w.lineno)
+
+
+def _periodic_evaluation(args, config):
+    """The PeriodicEvaluation callback `--eval-every` asks for, its sample count checked now, not at epoch N."""
+    if args.eval_every < 0:
+        raise KerasGenError(f"--eval-every must be 0 (off) or a number of epochs, got {args.eval_every}.")
+    if args.eval_n < 1:
+        raise KerasGenError(f"--eval-n must be at least 1, got {args.eval_n}.")
+    from keras_gen.callbacks import PeriodicEvaluation
+    from keras_gen.evaluation import Evaluator, parse_metrics
+
+    metrics = parse_metrics(args.eval_metrics)
+    evaluator = Evaluator(config.data, image_size=config.image_size, channels=config.channels, n_real=args.eval_n,
+                          seed=config.seed, data_dir=config.data_dir)
+    evaluator.check_sample_count(args.eval_n, metrics)
+    return PeriodicEvaluation(evaluator, every=args.eval_every, n=args.eval_n, metrics=metrics,
+                              log_dir=Path(args.out) / "logs")
 
 
 def _request_conditions(args, extra: list[str], specs) -> dict:
@@ -200,18 +265,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("model")
     p.add_argument("--data", default=None,
                    help="digits (default) | shapes | photos | textures | tfds:NAME | a folder")
+    p.add_argument("--data-b", default=None,
+                   help="second domain of unpaired models (a bundled name, tfds:NAME or a folder)")
     p.add_argument("--data-dir", default=None, help="TFDS data directory")
     p.add_argument("--out", default=None, help="run folder (for `classifier`: the cache folder)")
-    p.add_argument("--image-size", type=int, default=None)
-    p.add_argument("--epochs", type=int, default=None, help="total epochs (default 10); with --resume, the new total")
+    p.add_argument("--image-size", type=int, default=None, help="default: the data's")
+    p.add_argument("--epochs", type=int, default=None,
+                   help="total epochs (default 10); with --resume, a new total (default: the run's own)")
     p.add_argument("--steps-per-epoch", type=int, default=None)
     p.add_argument("--batch-size", type=int, default=None, help="default 64")
     p.add_argument("--seed", type=int, default=None, help="default 0")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="model option (repeatable)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
-    p.add_argument("--jit-compile", default="auto", type=_jit_compile_flag,
+    p.add_argument("--jit-compile", default=None, type=_jit_compile_flag,
                    help="XLA-compile train_step: true | false | auto (default: XLA on GPU, not on CPU)")
-    p.add_argument("--eval-every", type=int, default=0, help="evaluate every N epochs (domain FID/KID to TensorBoard)")
+    p.add_argument("--eval-every", type=int, default=0,
+                   help="evaluate every N epochs (domain FID/KID to TensorBoard); not part of the run's config")
     p.add_argument("--eval-metrics", default="fid,kid")
     p.add_argument("--eval-n", type=int, default=500, help="samples per periodic evaluation")
     p.set_defaults(func=cmd_train)

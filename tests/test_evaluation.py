@@ -1,5 +1,6 @@
 """keras-gen evaluate: figures beside the real-vs-real floor, on the offline domain features."""
 
+import dataclasses
 import json
 
 import numpy as np
@@ -9,7 +10,10 @@ from keras_gen import KerasGenError
 from keras_gen.cli import main
 from keras_gen.data import load_arrays
 from keras_gen.evaluation import Evaluator, parse_metrics
-from keras_gen.training import train
+from keras_gen.training import RunConfig, train
+
+TINY_RUN = RunConfig("dcgan", data="digits", epochs=1, image_size=16, batch_size=16, steps_per_epoch=2,
+                     options={"base_filters": 4, "latent_dim": 8})
 
 
 @pytest.fixture(scope="module")
@@ -40,8 +44,7 @@ def test_metric_names_are_checked():
 
 def test_cli_evaluate_a_run_prints_the_floor_and_writes_json(tmp_path, capsys, digits_classifier_cache):
     run = tmp_path / "run"
-    train("dcgan", "digits", run, epochs=1, image_size=16, batch_size=16, steps_per_epoch=2,
-          options=["base_filters=4", "latent_dim=8"], verbose=0)
+    train(run, TINY_RUN, verbose=0)
     out_json = tmp_path / "eval.json"
     code = main(["evaluate", str(run), "--metrics", "fid,kid", "--n", "150", "--json", str(out_json),
                  "--cache-dir", str(digits_classifier_cache)])
@@ -71,21 +74,23 @@ def test_mismatched_generated_shape_is_a_clear_error(evaluator):
         evaluator.evaluate(np.zeros((20, 32, 32, 3), np.float32), ("fid",))
 
 
-def test_periodic_evaluation_logs_figures_and_floors(tmp_path, digits_classifier_cache, monkeypatch):
-    monkeypatch.setenv("KERAS_GEN_CACHE", str(digits_classifier_cache))
+def test_periodic_evaluation_logs_figures_and_floors(tmp_path, digits_classifier_cache):
+    from keras_gen.callbacks import PeriodicEvaluation
+
     run = tmp_path / "run"
-    summary = train("dcgan", "digits", run, epochs=2, image_size=16, batch_size=16, steps_per_epoch=2,
-                    options=["base_filters=4", "latent_dim=8"], verbose=0, eval_every=2, eval_n=150)
+    evaluator = Evaluator("digits", image_size=16, channels=1, n_real=150, cache_dir=str(digits_classifier_cache))
+    evaluation = PeriodicEvaluation(evaluator, every=2, n=150, metrics=("fid", "kid"), log_dir=run / "logs")
+    summary = train(run, dataclasses.replace(TINY_RUN, epochs=2), callbacks=[evaluation], verbose=0)
     history = summary["history"]
     assert len(history["eval_fid"]) == 1 and history["eval_fid"][0] > history["eval_fid_floor"][0]
     assert "eval_kid" in history
     assert list((run / "logs" / "eval").glob("events.out.tfevents.*"))
 
 
-def test_cli_refuses_a_diverged_model_and_too_small_n_before_sampling(tmp_path, capsys, digits_classifier_cache):
+def test_cli_refuses_a_diverged_model_and_too_small_n_before_sampling(tmp_path, capsys, digits_classifier_cache,
+                                                                     monkeypatch):
     run = tmp_path / "run"
-    train("dcgan", "digits", run, epochs=1, image_size=16, batch_size=16, steps_per_epoch=2,
-          options=["base_filters=4", "latent_dim=8"], verbose=0)
+    train(run, TINY_RUN, verbose=0)
     cache = ["--cache-dir", str(digits_classifier_cache)]
     assert main(["evaluate", str(run), "--metrics", "fid", "--n", "50", *cache]) == 2
     assert "--eval-n 129 or more" in capsys.readouterr().err
@@ -108,6 +113,8 @@ def test_cli_refuses_a_diverged_model_and_too_small_n_before_sampling(tmp_path, 
     assert "training diverged" in capsys.readouterr().err
     assert main(["sample", str(run), "--out", str(tmp_path / "g.png")]) == 2
     assert "training diverged" in capsys.readouterr().err and not (tmp_path / "g.png").exists()
-    with pytest.raises(KerasGenError, match="eval-n 129 or more"):  # checked before fit, not at epoch N
-        train("dcgan", "digits", tmp_path / "r2", epochs=2, image_size=16, batch_size=16, steps_per_epoch=2,
-              options=["base_filters=4", "latent_dim=8"], verbose=0, eval_every=1, eval_n=50)
+    monkeypatch.setenv("KERAS_GEN_CACHE", str(digits_classifier_cache))
+    assert main(["train", "dcgan", "--out", str(tmp_path / "r2"), "--epochs", "2", "--image-size", "16",
+                 "--set", "base_filters=4", "--eval-every", "1", "--eval-n", "50"]) == 2
+    assert "eval-n 129 or more" in capsys.readouterr().err  # checked before fit, not at epoch N
+    assert not (tmp_path / "r2").exists()

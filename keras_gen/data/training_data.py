@@ -1,0 +1,150 @@
+"""What a model trains on, built from `--data` (and `--data-b`): one function per question.
+
+A model class declares `data_kind`, one of `keras_gen.models.base.DATA_KINDS`; `train_step` then
+receives, per batch:
+
+    "images"     images                  float32 (B, H, W, C) in [-1, 1]
+    "labelled"   (images, labels)        labels int64 (B,)
+    "paired"     (images_a, images_b)    aligned pairs, A -> B (pix2pix)
+    "unpaired"   (images_a, images_b)    two independent domains (CycleGAN)
+
+Sources, by kind:
+- images, labelled: any source of `load_dataset` (bundled name, tfds:NAME, folder); labelled needs
+  one with labels (bundled sets, labelled TFDS sets, a folder with one subfolder per class).
+- paired: a folder with `A/` and `B/` (files of the same name pair up) or of side-by-side A|B
+  images (data/paired.py).
+- unpaired: `--data` and `--data-b`, two sources of any kind (each loaded with `load_arrays`), or
+  one folder with `A/` and `B/` (or `trainA/`, `trainB/`).
+
+Every dataset is repeated, shuffled with `seed` and batched with drop_remainder, so an epoch is a
+number of steps, and the same seed gives the same batches: a resumed run skips the batches the
+finished epochs consumed (`dataset.skip`) and sees exactly what an uninterrupted run sees.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from keras_gen.data import folders
+from keras_gen.data.loading import describe, load_arrays, load_dataset, resolve_source
+from keras_gen.data.paired import load_paired, load_unpaired, pair_dataset
+from keras_gen.errors import KerasGenError
+
+DATA_KINDS = ("images", "labelled", "paired", "unpaired")  # mirrors keras_gen.models.base.DATA_KINDS
+TWO_DOMAIN_KINDS = ("paired", "unpaired")
+
+_PAIRED_LAYOUT = ("a folder with subfolders A and B whose files pair up by name (A/x.png with B/x.png), "
+                  "or a folder of side-by-side images, A on the left half and B on the right")
+_UNPAIRED_LAYOUT = ("--data DOMAIN_A --data-b DOMAIN_B (each a bundled name, tfds:NAME or a folder), "
+                    "or --data FOLDER with subfolders A and B (or trainA and trainB)")
+
+
+@dataclass(frozen=True)
+class TrainingDataInfo:
+    """What the training data of one kind holds, before any image is decoded."""
+
+    kind: str
+    default_image_size: int  # side the model gets when no --image-size is given
+    channels: int  # 1 or 3; for two domains, 3 if either is RGB (both are loaded with it)
+    num_classes: int | None  # None when the source has no labels (and for two domains)
+    train_size: int  # examples in one pass over the train split: the default epoch length
+
+
+def check_data_kind(kind: str) -> str:
+    if kind not in DATA_KINDS:
+        raise KerasGenError(f"unknown data kind {kind!r}; a model's data_kind is one of {', '.join(DATA_KINDS)}")
+    return kind
+
+
+def _check_sources(kind: str, data, data_b) -> None:
+    """Refuse a source that cannot give `kind`, saying what it needs."""
+    if data_b is not None and kind != "unpaired":
+        raise KerasGenError(
+            f"--data-b is the second domain of unpaired models, but this model trains on {kind}; drop --data-b"
+            + (f" and pass {_PAIRED_LAYOUT} as --data." if kind == "paired" else ".")
+        )
+    if kind in TWO_DOMAIN_KINDS and data_b is None and resolve_source(data)[0] != "folder":
+        layout = _PAIRED_LAYOUT if kind == "paired" else _UNPAIRED_LAYOUT
+        raise KerasGenError(f"this model trains on {kind} images from two domains, and --data {data!r} is a "
+                            f"single-domain data set; pass {layout}.")
+
+
+def _two_domain_folders(kind: str, root: Path) -> tuple[Path, Path] | None:
+    """The (A, B) folders of a two-domain folder, or None for side-by-side pairs (paired only)."""
+    layouts = [("A", "B")] if kind == "paired" else [("trainA", "trainB"), ("A", "B")]
+    for a, b in layouts:
+        if (root / a).is_dir() and (root / b).is_dir():
+            return root / a, root / b
+    if kind == "unpaired":
+        raise KerasGenError(f"{str(root)!r} is not an unpaired data set; pass {_UNPAIRED_LAYOUT}.")
+    return None
+
+
+def _folder_facts(folder: Path, whole: bool) -> tuple[int, int]:
+    """(channels, train images) of an image folder; `whole`: the folder is a split of its own."""
+    index = folders.scan_folder(folder)
+    return folders.default_channels(index), len(index.files) if whole else len(index.splits["train"])
+
+
+def describe_training_data(kind: str, data, data_b=None, *, data_dir=None) -> TrainingDataInfo:
+    """Channels, classes, default size and epoch length of the data a model of `kind` trains on.
+
+    Raises KerasGenError, saying what to pass, when the sources cannot give that kind: a
+    labelled model on a source without labels, a two-domain model on a single-domain set.
+    """
+    kind = check_data_kind(kind)
+    data = "digits" if data is None else data
+    _check_sources(kind, data, data_b)
+    if kind in ("images", "labelled"):
+        info = describe(data, data_dir=data_dir)
+        if kind == "labelled" and not info.has_labels:
+            raise KerasGenError(
+                f"this model trains on images with labels, and --data {data!r} has none. Pass a labelled source: "
+                "digits, shapes, photos, textures, a labelled tfds:NAME, or a folder with one subfolder per class."
+            )
+        return TrainingDataInfo(kind, info.default_image_size, info.channels, info.num_classes,
+                                info.split_sizes["train"])
+    if data_b is not None:
+        infos = [describe(source, data_dir=data_dir) for source in (data, data_b)]
+        return TrainingDataInfo(kind, infos[0].default_image_size, max(i.channels for i in infos), None,
+                                max(i.split_sizes["train"] for i in infos))
+    root = Path(data).expanduser()
+    if not root.is_dir():
+        raise KerasGenError(f"two-domain data folder {str(root)!r} does not exist or is not a folder")
+    domains = _two_domain_folders(kind, root)
+    if domains is None:  # side-by-side pairs: the halves share their file's channels
+        split_folder = root / "train" if (root / "train").is_dir() else None
+        facts = [_folder_facts(split_folder or root, whole=split_folder is not None)]
+    else:
+        whole = domains[0].name.startswith("train")  # the CycleGAN layout has its splits as folders
+        facts = [_folder_facts(folder, whole) for folder in domains]
+    return TrainingDataInfo(kind, folders.DEFAULT_IMAGE_SIZE, max(c for c, _ in facts), None,
+                            min(n for _, n in facts) if kind == "paired" else max(n for _, n in facts))
+
+
+def training_dataset(kind: str, data, data_b=None, *, image_size: int, channels: int, batch_size: int, seed: int,
+                     data_dir=None):
+    """A repeated, seeded-shuffled `tf.data.Dataset` of full batches in the shape `kind` declares
+    (module docstring), from the train split. Same arguments, same batches."""
+    kind = check_data_kind(kind)
+    data = "digits" if data is None else data
+    _check_sources(kind, data, data_b)
+    if kind in ("images", "labelled"):
+        if kind == "labelled":
+            describe_training_data(kind, data, data_dir=data_dir)  # the clear error for unlabelled data
+        return load_dataset(data, split="train", image_size=image_size, channels=channels, batch_size=batch_size,
+                            shuffle=True, seed=seed, with_labels=kind == "labelled", repeat=True,
+                            drop_remainder=True, data_dir=data_dir)
+    if data_b is not None:
+        # Distinct sample seeds, so two generated sets (shapes and shapes) are not the same images.
+        images_a, images_b = (load_arrays(source, "train", image_size=image_size, channels=channels,
+                                          seed=(seed + k) % 2**32, data_dir=data_dir)[0]
+                              for k, source in enumerate((data, data_b)))
+    elif kind == "paired":
+        images_a, images_b = load_paired(data, "train", image_size=image_size, channels=channels)
+    else:
+        _two_domain_folders(kind, Path(data).expanduser())  # the layout error before loading
+        images_a, images_b = load_unpaired(data, "train", image_size=image_size, channels=channels)
+    return pair_dataset(images_a, images_b, batch_size=batch_size, shuffle=True, seed=seed,
+                        paired=kind == "paired", repeat=True, drop_remainder=True)
