@@ -1,9 +1,9 @@
 """Write one export version: SavedModel + model.onnx + manifest.json, checked, then renamed into place.
 
 Steps (nothing is visible to a server until the last one):
-  1. make OUT/NAME/.tmp-<version>-<random>/ (dot-prefixed: TF Serving and `serving.repository`
-     only look at numeric directories; same filesystem as the final directory, so the final
-     rename is atomic);
+  1. make OUT/NAME/.tmp-<version>-<pid>-<random>/ (dot-prefixed: TF Serving and the edge
+     repository only look at numeric directories; same filesystem as the final directory, so
+     the final rename is atomic), after removing leftovers whose exporting process is gone;
   2. SavedModel via `keras.export.ExportArchive`: every endpoint of `model.export_endpoints()`
      with its input signature, `serving_default` included, outputs as named dicts;
   3. model.onnx from the `onnx=True` endpoint via tf2onnx (named inputs/outputs, dynamic batch);
@@ -28,6 +28,7 @@ from pathlib import Path
 
 from keras_gen.edge.manifest import FORMAT, FORMAT_VERSION, is_version_name, write_manifest
 from keras_gen.errors import KerasGenError
+from keras_gen.fileio import remove_stale_temporaries
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
@@ -36,6 +37,11 @@ def _versions(model_dir: Path) -> list[int]:
     if not model_dir.is_dir():
         return []
     return sorted(int(p.name) for p in model_dir.iterdir() if is_version_name(p.name))
+
+
+def _temporary_pid(name: str) -> int:
+    """The exporting process's pid in a `.tmp-<version>-<pid>-<random>` folder name."""
+    return int(name.split("-")[2])
 
 
 def _check_version(version) -> int:
@@ -192,7 +198,10 @@ def _export(model, out_dir, name, version, training_info, parity_n, atol, opset,
             "or omit it to take the next one."
         )
 
-    tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{version}-", dir=model_dir))
+    # Leftovers of exports killed outright (their process is gone) go now; the pid in the name
+    # tells them from an export still running beside this one.
+    remove_stale_temporaries(model_dir, ".tmp-*", pid_of=_temporary_pid)
+    tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{version}-{os.getpid()}-", dir=model_dir))
     try:
         os.chmod(tmp, 0o755)  # mkdtemp makes it 0700; a TF Serving process may run as another user
         functions = _write_saved_model(endpoints, tmp)

@@ -203,23 +203,34 @@ class WatchLosses(keras.callbacks.Callback):
         warnings.warn(message, TrainingWarning, stacklevel=2)
 
 
-def latent_interpolation(model, seeds=(0, 1, 2, 3, 4, 5, 6, 7), steps: int = 8) -> np.ndarray:
+def latent_interpolation(model, seeds=(0, 1, 2, 3, 4, 5, 6, 7), steps: int = 8) -> np.ndarray | None:
     """Rows of images along spherical interpolations between pairs of latents (White 2016,
     "Sampling Generative Networks": slerp stays on the Gaussian shell where lerp cuts inside).
-    Returns uint8 (rows * steps, H, W, C); row r goes from seed[2r] to seed[2r + 1]."""
+    Returns uint8 (rows * steps, H, W, C); row r goes from seed[2r] to seed[2r + 1], with the
+    other inputs at their defaults (a class-conditional model keeps class r along row r).
+    None for models with no vector latent or that sample in a loop."""
+    from keras_gen.inputs import resolve_inputs
     from keras_gen.latents import gaussian_latents
 
+    specs = model.request_specs()
+    latent = next((s for s in specs if s.kind == "latent" and len(s.shape) == 1), None)
+    if latent is None or model.sampler() is not None:
+        return None
     rows = []
     for a, b in zip(seeds[0::2], seeds[1::2]):
-        za, zb = gaussian_latents(1, model.latent_dim, a)[0], gaussian_latents(1, model.latent_dim, b)[0]
+        za, zb = gaussian_latents(1, latent.shape[0], a)[0], gaussian_latents(1, latent.shape[0], b)[0]
         omega = np.arccos(np.clip(np.dot(za, zb) / (np.linalg.norm(za) * np.linalg.norm(zb)), -1, 1))
         t = np.linspace(0.0, 1.0, steps)[:, None]
         if omega < 1e-6:
             z = (1 - t) * za + t * zb
         else:
             z = (np.sin((1 - t) * omega) * za + np.sin(t * omega) * zb) / np.sin(omega)
-        rows.append(np.asarray(model.generate(z.astype(np.float32))))
-    return to_uint8(np.concatenate(rows, axis=0))
+        rows.append(z.astype(np.float32))
+    conditions = {latent.name: np.concatenate(rows)}
+    conditions.update({s.name: np.repeat(np.arange(len(rows)) % s.num_classes, steps)
+                       for s in specs if s.kind == "label"})
+    values = resolve_inputs(specs, len(rows) * steps, 0, conditions)
+    return to_uint8(np.asarray(model.generate(**values)))
 
 
 class PeriodicEvaluation(keras.callbacks.Callback):

@@ -128,21 +128,6 @@ class RunConfig:
 
 
 # -- loading runs -----------------------------------------------------------------------------
-def _model_optimizers(model) -> dict:
-    """The model's optimizers by name: `model.optimizers` where the model names them in one dict,
-    else every attribute that is a Keras optimizer (models that keep one attribute each)."""
-    named = getattr(model, "optimizers", None)
-    if isinstance(named, dict):
-        return dict(named)
-    # Keras' own `optimizer` (a default RMSprop when compile() gets none) counts only when the
-    # model has no optimizers of its own.
-    found = {name: value for name, value in vars(model).items()
-             if isinstance(value, keras.optimizers.Optimizer) and name != "optimizer"}
-    if not found and isinstance(getattr(model, "optimizer", None), keras.optimizers.Optimizer):
-        found["optimizer"] = model.optimizer
-    return found
-
-
 # Keras only warns when a checkpoint's training state fails to load; each of these means resume
 # would restart optimizer moments (or run without optimizers at all).
 _TRAINING_STATE_SKIPPED = ("Skipping variable loading for optimizer", "compile() was not called",
@@ -183,7 +168,7 @@ def load_checkpoint(path) -> keras.Model:
         raise KerasGenError(f"{path} is a Keras model file ({type(model).__name__}) but not a keras-gen model "
                             "checkpoint. Pass a run written by `keras-gen train`, or restore its checkpoint.")
     skipped = [str(w.message) for w in caught if any(m in str(w.message) for m in _TRAINING_STATE_SKIPPED)]
-    if not skipped and _saved_compile_config(path) and not _model_optimizers(model):
+    if not skipped and _saved_compile_config(path) and not getattr(model, "optimizers", None):
         skipped = ["the checkpoint holds a compile config, but the loaded model has no optimizers"]
     if skipped:
         raise KerasGenError(
@@ -418,9 +403,8 @@ def train(out, config: RunConfig | None = None, *, resume: bool = False, callbac
         raise _divergence_error(out, stop)
 
     samples_png = save_grid(to_uint8(model.sample(64, seed=config.seed)), out / "samples.png")
-    interpolation_png = None
-    if getattr(model, "latent_dim", None):
-        interpolation_png = save_grid(latent_interpolation(model), out / "interpolation.png", ncols=8)
+    interpolation = latent_interpolation(model)
+    interpolation_png = None if interpolation is None else save_grid(interpolation, out / "interpolation.png", ncols=8)
     return {
         "run": str(out), "model": config.model, "epochs": config.epochs, "initial_epoch": initial_epoch,
         "steps_per_epoch": config.steps_per_epoch, "seconds": round(seconds, 1),

@@ -9,7 +9,8 @@ import pytest
 
 from keras_gen import KerasGenError
 from keras_gen.cli import main
-from keras_gen.training import RunConfig, _model_optimizers, load_run, run_summary, train
+from keras_gen.training import RunConfig, load_run, run_summary, train
+from tests.model_checks import assert_same_training_state
 
 TINY_OPTIONS = {"base_filters": 4, "latent_dim": 8}
 TINY_FLAGS = ["--image-size", "16", "--batch-size", "16", "--steps-per-epoch", "3",
@@ -48,25 +49,10 @@ def test_run_writes_checkpoint_grids_logs_and_interpolation(tmp_path):
     assert json.loads((run / "state.json").read_text())["epoch"] == 2
     assert len(summary["history"]["g_loss"]) == 2 and summary["warnings"] == []
     model, _ = load_run(run)
-    assert {name: opt.iterations.numpy() for name, opt in _model_optimizers(model).items()} == {
-        "g_optimizer": 6, "d_optimizer": 6}
+    assert {name: opt.iterations.numpy() for name, opt in model.optimizers.items()} == {
+        "generator": 6, "discriminator": 6}
     previous = keras.saving.load_model(run / "checkpoints" / "previous.keras", safe_mode=True)
-    assert previous.g_optimizer.iterations.numpy() == 3  # the epoch before
-
-
-def assert_same_training_state(a, b):
-    """Bit for bit: every model variable, every variable of every optimizer, every RNG state."""
-    for x, y in zip(a.variables, b.variables, strict=True):
-        np.testing.assert_array_equal(np.asarray(x), np.asarray(y), err_msg=x.path)
-    optimizers_a, optimizers_b = _model_optimizers(a), _model_optimizers(b)
-    assert sorted(optimizers_a) == sorted(optimizers_b) and optimizers_a
-    for name, optimizer in optimizers_a.items():
-        assert optimizer.variables, f"optimizer {name} has no variables"
-        for x, y in zip(optimizer.variables, optimizers_b[name].variables, strict=True):
-            np.testing.assert_array_equal(np.asarray(x), np.asarray(y), err_msg=f"{name}: {x.path}")
-    assert a._seed_generators
-    for x, y in zip(a._seed_generators, b._seed_generators, strict=True):
-        np.testing.assert_array_equal(np.asarray(x.state), np.asarray(y.state))
+    assert previous.optimizers["generator"].iterations.numpy() == 3  # the epoch before
 
 
 @pytest.fixture(scope="module")
@@ -98,7 +84,7 @@ def test_a_damaged_last_checkpoint_falls_back_to_the_previous_one_and_resumes_ex
     last.write_bytes(last.read_bytes()[:1000])  # a disk error, a bad copy
     with pytest.warns(UserWarning, match="Falling back to the previous checkpoint"):
         model, _ = load_run(run)
-    assert model.g_optimizer.iterations.numpy() == 3  # previous.keras: after epoch 1
+    assert model.optimizers["generator"].iterations.numpy() == 3  # previous.keras: after epoch 1
     assert run_summary(run)["epochs_done"] == 1
     with pytest.warns(UserWarning, match="Falling back"):
         summary = train(run, resume=True, verbose=0)
@@ -188,7 +174,7 @@ def _compile_from_config_keras_base(self, config):
 
 def _compile_with_unbuilt_optimizer(self, config):
     self.compile()
-    self.g_optimizer = keras.optimizers.Adam()  # no slots: Keras skips loading its saved variables
+    self.optimizers["generator"] = keras.optimizers.Adam()  # no slots: Keras skips loading its saved variables
 
 
 def _compile_nothing(self, config):

@@ -1,6 +1,6 @@
 """What a model trains on, built from `--data` (and `--data-b`): one function per question.
 
-A model class declares `data_kind`, one of `keras_gen.models.base.DATA_KINDS`; `train_step` then
+A model class declares `data_kind`, one of `DATA_KINDS` below; `train_step` then
 receives, per batch:
 
     "images"     images                  float32 (B, H, W, C) in [-1, 1]
@@ -31,7 +31,7 @@ from keras_gen.data.loading import describe, load_arrays, load_dataset, resolve_
 from keras_gen.data.paired import load_paired, load_unpaired, pair_dataset
 from keras_gen.errors import KerasGenError
 
-DATA_KINDS = ("images", "labelled", "paired", "unpaired")  # mirrors keras_gen.models.base.DATA_KINDS
+DATA_KINDS = ("images", "labelled", "paired", "unpaired")  # what a model class may declare as its data_kind
 TWO_DOMAIN_KINDS = ("paired", "unpaired")
 
 _PAIRED_LAYOUT = ("a folder with subfolders A and B whose files pair up by name (A/x.png with B/x.png), "

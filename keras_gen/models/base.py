@@ -31,9 +31,9 @@ import keras
 import numpy as np
 
 from keras_gen import inputs as kinds
+from keras_gen.data.training_data import DATA_KINDS
 from keras_gen.errors import KerasGenError
 
-DATA_KINDS = ("images", "labelled", "paired", "unpaired")
 DIRECT_SAMPLER = "direct"  # one network call per sample: images = generate(**inputs)
 
 

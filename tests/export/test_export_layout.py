@@ -197,3 +197,27 @@ def test_endpoint_contract_is_checked(tmp_path):
 def test_bad_arguments(dcgan16, tmp_path, kwargs, message):
     with pytest.raises(KerasGenError, match=message):
         export_model(dcgan16, tmp_path, **kwargs)
+
+
+def test_leftovers_of_killed_exports_are_removed_and_live_ones_kept(dcgan16, tmp_path):
+    import os
+
+    model_dir = tmp_path / "dcgan"
+    gone = _dead_pid()
+    stale = model_dir / f".tmp-3-{gone}-abc123"
+    live = model_dir / f".tmp-4-{os.getpid()}-def456"  # an export running beside this one
+    old_style = model_dir / ".tmp-5-ghi789"  # no pid in the name: not ours to judge
+    for folder in (stale, live, old_style):
+        (folder / "variables").mkdir(parents=True)
+    export_model(dcgan16, tmp_path)
+    assert not stale.exists() and live.is_dir() and old_style.is_dir()
+    assert (model_dir / "1" / "manifest.json").is_file()
+
+
+def _dead_pid() -> int:
+    """The pid of a process that has exited."""
+    import subprocess
+
+    proc = subprocess.Popen(["true"])
+    proc.wait()
+    return proc.pid
