@@ -249,11 +249,6 @@ def run_summary(run_dir) -> dict:
 
 
 # -- resolving what a run will do --------------------------------------------------------------
-def _data_kind(spec) -> str:
-    """What the model trains on (models.base.DATA_KINDS); models without a declaration train on images."""
-    return getattr(getattr(spec, "model_class", None), "data_kind", "images")
-
-
 def _check_options(spec, options: dict) -> None:
     unknown = sorted(set(options) - set(spec.defaults))
     if unknown:
@@ -270,7 +265,7 @@ def _resolve_new(out: Path, given: RunConfig) -> RunConfig:
     spec = registry.get(given.model)
     _check_options(spec, given.options)
     data = given.data or DEFAULT_DATA
-    info = describe_training_data(_data_kind(spec), data, given.data_b, data_dir=given.data_dir)
+    info = describe_training_data(spec.data_kind, data, given.data_b, data_dir=given.data_dir)
     batch_size = given.batch_size or DEFAULT_BATCH_SIZE
     seed = DEFAULT_SEED if given.seed is None else int(given.seed)
     options = dict(given.options)
@@ -383,7 +378,7 @@ def train(out, config: RunConfig | None = None, *, resume: bool = False, callbac
             model.jit_compile = config.jit_compile
     else:
         model, initial_epoch = _build_model(config), 0
-    dataset = _dataset(config, _data_kind(registry.get(config.model)), initial_epoch)
+    dataset = _dataset(config, registry.get(config.model).data_kind, initial_epoch)
     out.mkdir(parents=True, exist_ok=True)
     write_json_atomic(out / "config.json", config.to_dict())
 
