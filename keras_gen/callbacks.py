@@ -249,7 +249,7 @@ class PeriodicEvaluation(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         if (epoch + 1) % self.every or not finite_logs(logs):
             return
-        report = self.evaluator.evaluate(self.model.sample(self.n, seed=self.seed), self.metrics)
+        report = self.evaluator.evaluate_model(self.model, self.metrics, n=self.n, seed=self.seed)
         scalars = {f"eval/{name}": r["generated"] for name, r in report["metrics"].items()}
         scalars.update({f"eval/{name}_floor": r["floor"] for name, r in report["metrics"].items()})
         self.results.append((epoch + 1, scalars))
