@@ -31,7 +31,7 @@ from keras_gen.evaluation import LABELS, Evaluator, capabilities  # noqa: E402
 from keras_gen.training import RunConfig, train  # noqa: E402
 
 # Budgets per model: what a 2-core CPU trains in a few minutes on digits.
-BUDGETS = {"dcgan": {"epochs": 60, "options": {}}}
+BUDGETS = {"dcgan": {"epochs": 60, "options": {}}, "cdcgan": {"epochs": 60, "options": {}}}
 
 
 def trivial_baselines(n: int, size: int, seed: int) -> dict[str, np.ndarray]:

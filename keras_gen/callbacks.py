@@ -28,19 +28,21 @@ def finite_logs(logs) -> bool:
 class SampleGrid(keras.callbacks.Callback):
     """After each epoch, draw the same `n` samples (fixed seed) and write a PNG grid, plus an
     image summary to TensorBoard when `log_dir` is given. A fixed seed makes the grids of
-    successive epochs comparable picture by picture."""
+    successive epochs comparable picture by picture. `conditions` are the request's fixed
+    conditions (the input images of an image-to-image model)."""
 
-    def __init__(self, out_dir, n: int = 64, seed: int = 0, log_dir=None, every: int = 1):
+    def __init__(self, out_dir, n: int = 64, seed: int = 0, log_dir=None, every: int = 1, conditions=None):
         super().__init__()
         self.out_dir = Path(out_dir)
         self.n, self.seed, self.every = n, seed, every
+        self.conditions = dict(conditions or {})
         self.log_dir = log_dir
         self._writer = None
 
     def on_epoch_end(self, epoch, logs=None):
         if (epoch + 1) % self.every or not finite_logs(logs):
             return
-        images = to_uint8(self.model.sample(self.n, seed=self.seed))
+        images = to_uint8(self.model.sample(self.n, seed=self.seed, **self.conditions))
         save_grid(images, self.out_dir / f"epoch_{epoch + 1:04d}.png")
         if self.log_dir is not None:
             import tensorflow as tf

@@ -223,6 +223,10 @@ def cmd_export(args) -> int:
     for output, pairs in parity["outputs"].items():
         for pair, value in pairs.items():
             print(f"    {output}: {pair.replace('_vs_', ' vs '):28s} {value:.3g}")
+    sample = parity["sample"]
+    print(f"  sample(n={parity['n']}, seed={parity['seed']}, conditions: {', '.join(sample['conditions']) or 'none'}), "
+          f"uint8: SavedModel vs onnxruntime edge {sample['savedmodel_vs_edge']['max_abs_diff']}, "
+          f"SavedModel vs Keras {sample['savedmodel_vs_keras']['max_abs_diff']}")
     print(f"  files: {', '.join(sorted(manifest['files']))}")
     return 0
 

@@ -122,6 +122,10 @@ class InputSpec:
                 raise KerasGenError(f"{self.name}: got an empty batch.")
             if np.issubdtype(array.dtype, np.floating) and not np.isfinite(array).all():
                 raise KerasGenError(f"{self.name} holds NaN or infinite values.")
+            if self.kind == "image" and array.dtype == np.uint8 and self.dtype != "uint8":
+                from keras_gen.images import from_uint8
+
+                array = from_uint8(array)  # public images are uint8; the network takes [-1, 1]
         if array.shape[0] != n:
             array = array[np.arange(n) % array.shape[0]]
         return np.ascontiguousarray(array, dtype=self.dtype)

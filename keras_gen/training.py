@@ -39,6 +39,7 @@ from keras_gen.fileio import remove_stale_temporaries, write_json_atomic
 from keras_gen.images import save_grid, to_uint8
 
 DEFAULT_DATA, DEFAULT_EPOCHS, DEFAULT_BATCH_SIZE, DEFAULT_SEED = "digits", 10, 64, 0
+PREVIEW_SAMPLES = 64  # the grid written after every epoch and at the end
 MAX_SEED = 2**32 - 1
 # What every run's config.json holds (a started run has filled them in).
 _RESOLVED_FIELDS = ("data", "image_size", "channels", "batch_size", "seed", "epochs", "steps_per_epoch")
@@ -342,6 +343,19 @@ def _dataset(config: RunConfig, data_kind: str, initial_epoch: int):
     return dataset.skip(initial_epoch * config.steps_per_epoch)  # the batches finished epochs consumed
 
 
+def _preview_conditions(model, config: RunConfig) -> dict:
+    """Fixed input images for the sample grids of a model whose request takes images (the first
+    test images of its input domain); nothing for the others."""
+    from keras_gen.data import preview_images
+
+    specs = [s for s in model.request_specs() if s.kind == "image"]
+    if not specs:
+        return {}
+    images = preview_images(model.data_kind, config.data, config.data_b, image_size=config.image_size,
+                            channels=config.channels, n=PREVIEW_SAMPLES, seed=config.seed, data_dir=config.data_dir)
+    return {s.name: to_uint8(images) if s.dtype == "uint8" else images for s in specs}
+
+
 def _divergence_error(out: Path, stop: StopOnNonFinite) -> KerasGenError:
     what = f"Training diverged in epoch {stop.epoch + 1}: {stop.bad_logs}."
     advice = "a lower learning rate (e.g. --set learning_rate=1e-4 where the model has it) or another --seed"
@@ -384,9 +398,10 @@ def train(out, config: RunConfig | None = None, *, resume: bool = False, callbac
 
     log_dir = out / "logs"
     stop, watch = StopOnNonFinite(), WatchLosses()
+    preview = _preview_conditions(model, config)
     run_callbacks = [
         keras.callbacks.TensorBoard(log_dir=str(log_dir), update_freq="epoch", write_graph=False),
-        SampleGrid(out / "samples", n=64, seed=config.seed, log_dir=log_dir),
+        SampleGrid(out / "samples", n=PREVIEW_SAMPLES, seed=config.seed, log_dir=log_dir, conditions=preview),
         RunCheckpoint(out), stop, watch, *callbacks,
     ]
     started = time.time()
@@ -397,7 +412,8 @@ def train(out, config: RunConfig | None = None, *, resume: bool = False, callbac
     if stop.bad_logs:
         raise _divergence_error(out, stop)
 
-    samples_png = save_grid(to_uint8(model.sample(64, seed=config.seed)), out / "samples.png")
+    samples_png = save_grid(to_uint8(model.sample(PREVIEW_SAMPLES, seed=config.seed, **preview)),
+                            out / "samples.png")
     interpolation = latent_interpolation(model)
     interpolation_png = None if interpolation is None else save_grid(interpolation, out / "interpolation.png", ncols=8)
     return {

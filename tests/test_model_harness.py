@@ -23,7 +23,7 @@ from keras_gen import registry
 from keras_gen.cli import main
 from keras_gen.images import to_uint8
 from tests.model_checks import assert_same_training_state, run_model_saving_test, run_serialization_test
-from tests.models import toy_loop  # noqa: F401  (registers the test-only loop-sampled model)
+from tests.models import toy_loop, toy_translator  # noqa: F401  (register the test-only models)
 
 NAMES = registry.names()
 STEPS, BATCH = 2, 8
@@ -96,9 +96,10 @@ def test_save_reload_gives_the_same_samples_and_training_state(name, tmp_path):
     model = _tiny(name)
     model.compile()
     model.fit(tf.data.Dataset.from_tensors(_tiny_batch(model)), epochs=1, verbose=0)
-    loaded = run_model_saving_test(model, tmp_path, None, generate=lambda m, _: m.sample(4, seed=5))
+    conditions = {s.name: kinds.image_noise(s, 4, 0) for s in model.request_specs() if s.kind == "image"}
+    loaded = run_model_saving_test(model, tmp_path, None, generate=lambda m, _: m.sample(4, seed=5, **conditions))
     assert_same_training_state(model, loaded)
-    images = model.sample(3, seed=1)
+    images = model.sample(3, seed=1, **conditions)
     assert images.shape == (3, *model.image_shape) and images.dtype == np.float32
     assert -1.0 <= images.min() and images.max() <= 1.0
 
@@ -149,18 +150,36 @@ def test_export_parity_on_every_endpoint(name, runs):
         assert all(i["kind"] in kinds.KINDS for i in endpoint["inputs"])
 
 
+def _image_flags(model, folder):
+    """`--NAME PATH` for each image input of the request (an image file the CLI reads), and the
+    same image as the Keras model's condition."""
+    from keras_gen.data import load_arrays
+    from keras_gen.images import from_uint8, load_image_file, save_image
+
+    flags, conditions = [], {}
+    for spec in model.request_specs():
+        if spec.kind == "image":
+            digits, _, _ = load_arrays("digits", "test", image_size=model.image_size, channels=1, limit=1)
+            path = save_image(to_uint8(digits[0]), folder / f"{spec.name}.png")
+            flags += [f"--{spec.name}", str(path)]
+            conditions[spec.name] = from_uint8(load_image_file(path, (*model.image_shape[:2], spec.shape[2])))
+    return flags, conditions
+
+
 @pytest.mark.parametrize("name", NAMES)
 def test_cli_samples_of_the_run_and_the_export_agree(name, runs, tmp_path):
     from keras_gen.training import load_run
 
     resumed, _, version_dir = runs(name)
-    assert main(["sample", str(resumed), "--n", "6", "--seed", "4", "--out", str(tmp_path / "run.npz")]) == 0
-    assert main(["sample", str(version_dir.parent), "--n", "6", "--seed", "4", "--out", str(tmp_path / "edge.npz")]) == 0
-    assert main(["sample", str(resumed), "--n", "4", "--out", str(tmp_path / "grid.png")]) == 0
+    model, _ = load_run(resumed)
+    flags, conditions = _image_flags(model, tmp_path)
+    assert main(["sample", str(resumed), "--n", "6", "--seed", "4", "--out", str(tmp_path / "run.npz"), *flags]) == 0
+    assert main(["sample", str(version_dir.parent), "--n", "6", "--seed", "4", "--out", str(tmp_path / "edge.npz"),
+                 *flags]) == 0
+    assert main(["sample", str(resumed), "--n", "4", "--out", str(tmp_path / "grid.png"), *flags]) == 0
     run_npz, edge_npz = np.load(tmp_path / "run.npz"), np.load(tmp_path / "edge.npz")
     assert sorted(run_npz.files) == sorted(edge_npz.files)
-    model, _ = load_run(resumed)
-    keras_images = to_uint8(model.sample(6, seed=4))
+    keras_images = to_uint8(model.sample(6, seed=4, **conditions))
     for images in (run_npz["images"], edge_npz["images"]):
         assert images.dtype == np.uint8 and images.shape == (6, *model.image_shape)
         assert np.abs(images.astype(int) - keras_images.astype(int)).max() <= 1

@@ -26,6 +26,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from keras_gen.data import folders
 from keras_gen.data.loading import describe, load_arrays, load_dataset, resolve_source
 from keras_gen.data.paired import load_paired, load_unpaired, pair_dataset
@@ -136,15 +138,36 @@ def training_dataset(kind: str, data, data_b=None, *, image_size: int, channels:
         return load_dataset(data, split="train", image_size=image_size, channels=channels, batch_size=batch_size,
                             shuffle=True, seed=seed, with_labels=kind == "labelled", repeat=True,
                             drop_remainder=True, data_dir=data_dir)
-    if data_b is not None:
-        # Distinct sample seeds, so two generated sets (shapes and shapes) are not the same images.
-        images_a, images_b = (load_arrays(source, "train", image_size=image_size, channels=channels,
-                                          seed=(seed + k) % 2**32, data_dir=data_dir)[0]
-                              for k, source in enumerate((data, data_b)))
-    elif kind == "paired":
-        images_a, images_b = load_paired(data, "train", image_size=image_size, channels=channels)
-    else:
-        _two_domain_folders(kind, Path(data).expanduser())  # the layout error before loading
-        images_a, images_b = load_unpaired(data, "train", image_size=image_size, channels=channels)
+    images_a, images_b = _two_domain_arrays(kind, data, data_b, "train", image_size=image_size, channels=channels,
+                                            seed=seed, data_dir=data_dir)
     return pair_dataset(images_a, images_b, batch_size=batch_size, shuffle=True, seed=seed,
                         paired=kind == "paired", repeat=True, drop_remainder=True)
+
+
+def _two_domain_arrays(kind: str, data, data_b, split: str, *, image_size: int, channels: int, seed: int,
+                       data_dir=None, limit=None):
+    """(images_a, images_b) of one split of a paired or unpaired source, float32 [-1, 1]."""
+    if data_b is not None:
+        # Distinct sample seeds, so two generated sets (shapes and shapes) are not the same images.
+        return tuple(load_arrays(source, split, image_size=image_size, channels=channels, limit=limit,
+                                 seed=(seed + k) % 2**32, data_dir=data_dir)[0]
+                     for k, source in enumerate((data, data_b)))
+    if kind == "paired":
+        return load_paired(data, split, image_size=image_size, channels=channels, limit=limit)
+    _two_domain_folders(kind, Path(data).expanduser())  # the layout error before loading
+    return load_unpaired(data, split, image_size=image_size, channels=channels, limit=limit)
+
+
+def preview_images(kind: str, data, data_b=None, *, image_size: int, channels: int, n: int, seed: int,
+                   data_dir=None):
+    """`n` fixed input images for sample grids of models that take an image (pix2pix, super-
+    resolution): the first test images of the input domain (A for two-domain data), cycled to n."""
+    kind = check_data_kind(kind)
+    data = "digits" if data is None else data
+    if kind in TWO_DOMAIN_KINDS:
+        images = _two_domain_arrays(kind, data, data_b, "test", image_size=image_size, channels=channels,
+                                    seed=seed, data_dir=data_dir, limit=n)[0]
+    else:
+        images = load_arrays(data, "test", image_size=image_size, channels=channels, limit=n, seed=seed,
+                             data_dir=data_dir)[0]
+    return images[np.arange(n) % len(images)]

@@ -124,7 +124,7 @@ def train_domain_classifier(
     seed: int = 0,
     cache_dir=None,
     force: bool = False,
-    verbose: int = 1,
+    verbose: int = 2,  # one line an epoch: it also trains inside `evaluate`, whose output goes to logs
     width: int = 16,
     learning_rate: float = 3e-3,
     save: bool = True,
