@@ -112,7 +112,6 @@ def test_train_feeds_labels_to_a_model_that_declares_them(tmp_path, monkeypatch)
     records the classes."""
     import tensorflow as tf
 
-    import keras_gen.training
     from keras_gen.models.gan.dcgan import DCGAN
     from keras_gen.training import RunConfig, train
 
@@ -123,10 +122,10 @@ def test_train_feeds_labels_to_a_model_that_declares_them(tmp_path, monkeypatch)
         seen.append(tf.nest.map_structure(lambda t: (tuple(t.shape), t.dtype.name), data))
         return original(self, data)
 
-    monkeypatch.setattr(DCGAN, "train_step", recording_train_step)
-    monkeypatch.setattr(keras_gen.training, "_data_kind", lambda spec: "labelled")
-    train(tmp_path / "run", RunConfig("dcgan", data="shapes", image_size=16, batch_size=8, steps_per_epoch=2,
-                                      epochs=1, options={"base_filters": 4, "latent_dim": 8}), verbose=0)
+    monkeypatch.setattr(DCGAN, "train_step", recording_train_step)  # cdcgan's, inherited
+    train(tmp_path / "run", RunConfig("cdcgan", data="shapes", image_size=16, batch_size=8, steps_per_epoch=2,
+                                      epochs=1, options={"base_filters": 4, "latent_dim": 8, "embed_dim": 4}),
+          verbose=0)
     assert seen and seen[0] == ((((8, 16, 16, 3)), "float32"), ((8,), "int64"))
     from keras_gen.data.shapes import SHAPES
 
