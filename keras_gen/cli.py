@@ -189,7 +189,8 @@ def cmd_sample(args, extra: list[str]) -> int:
         model, _ = load_run(args.path)
         specs = model.request_specs()
         conditions = _request_conditions(args, extra, specs)
-        images = to_uint8(model.sample(n, seed=seed, **conditions))
+        with model.ema_weights():  # the weights an export carries: the EMA when the run kept one
+            images = to_uint8(model.sample(n, seed=seed, **conditions))
     else:
         from keras_gen.edge import EdgeModel  # onnxruntime only: no TensorFlow on this path
 

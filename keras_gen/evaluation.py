@@ -32,6 +32,7 @@ served, so a model is scored on what a user receives.
 
 from __future__ import annotations
 
+import contextlib
 import warnings
 from dataclasses import dataclass
 from functools import cached_property
@@ -616,7 +617,9 @@ def evaluate_path(path, data=None, metrics=None, n=2000, seed=0, features="domai
                           n_real=n, seed=data_seed, data_dir=data_dir or facts.get("data_dir"),
                           cache_dir=cache_dir, inception_weights=inception_weights)
     evaluator.check_sample_count(n, names)
-    report = evaluator.evaluate_model(model, names, n=n, seed=seed + 1)  # seed + 1: not the training grid's
+    # A run is scored with the weights its export would carry: the EMA when it kept one.
+    with model.ema_weights() if hasattr(model, "ema_weights") else contextlib.nullcontext():
+        report = evaluator.evaluate_model(model, names, n=n, seed=seed + 1)  # seed + 1: not the training grid's
     return {"path": str(path), "model": facts.get("model"), "source": facts["kind"], "data": data,
             "trained_on": trained_on, "warnings": notes, **report}
 

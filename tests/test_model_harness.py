@@ -173,13 +173,16 @@ def test_cli_samples_of_the_run_and_the_export_agree(name, runs, tmp_path):
     resumed, _, version_dir = runs(name)
     model, _ = load_run(resumed)
     flags, conditions = _image_flags(model, tmp_path)
+    weights = json.loads((version_dir / "manifest.json").read_text())["metadata"]["weights"]
+    assert weights == ("ema" if model.options.ema else "raw")
     assert main(["sample", str(resumed), "--n", "6", "--seed", "4", "--out", str(tmp_path / "run.npz"), *flags]) == 0
     assert main(["sample", str(version_dir.parent), "--n", "6", "--seed", "4", "--out", str(tmp_path / "edge.npz"),
                  *flags]) == 0
     assert main(["sample", str(resumed), "--n", "4", "--out", str(tmp_path / "grid.png"), *flags]) == 0
     run_npz, edge_npz = np.load(tmp_path / "run.npz"), np.load(tmp_path / "edge.npz")
     assert sorted(run_npz.files) == sorted(edge_npz.files)
-    keras_images = to_uint8(model.sample(6, seed=4, **conditions))
+    with model.ema_weights():  # what the CLI and the export use
+        keras_images = to_uint8(model.sample(6, seed=4, **conditions))
     for images in (run_npz["images"], edge_npz["images"]):
         assert images.dtype == np.uint8 and images.shape == (6, *model.image_shape)
         assert np.abs(images.astype(int) - keras_images.astype(int)).max() <= 1

@@ -111,7 +111,7 @@ class DCGAN(GenerativeModel):
         beta_1: float = option(0.5, "0.9 made training oscillate in the paper", min=0.0, max=0.999)
 
     data_kind = "images"  # labels, if the data has them, are not used
-    harness_options = {"latent_dim": 8, "base_filters": 4}
+    harness_options = {"latent_dim": 8, "base_filters": 4, "ema": 0.9}  # EMA on: resumed and exported too
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
