@@ -9,6 +9,7 @@ The model is saved as one file, without external data, and checked with `onnx.ch
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 from keras_gen.errors import KerasGenError
@@ -16,6 +17,28 @@ from keras_gen.errors import KerasGenError
 # One protobuf file holds at most 2 GiB; keras-gen's deployable networks are far smaller.
 _PROTOBUF_LIMIT = 2**31 - 1
 
+
+
+@contextlib.contextmanager
+def _without_tf2onnx_optimizers(names):
+    """Run tf2onnx without some of its graph optimizers.
+
+    With inputs of unknown height and width, TF wraps every convolution in a batch-squeeze
+    (Unsqueeze, Reshape, Conv, Reshape, Squeeze), and tf2onnx's ReshapeOptimizer sometimes drops
+    the final Squeeze, so the output gains a leading 1. Whether it does depends on Python's
+    string-hash order, so it varies between processes (about one conversion in six here). The
+    parity check catches it; leaving the reshapes unmerged avoids it."""
+    import tf2onnx.optimizer
+
+    registry = tf2onnx.optimizer._optimizers  # from_function takes no optimizer list
+    original = list(registry.items())
+    for name in names:
+        registry.pop(name, None)
+    try:
+        yield
+    finally:
+        registry.clear()
+        registry.update(original)  # the same optimizers in the same order
 
 
 def _name_dims(value_infos, batch_name: str = "batch") -> dict[str, dict[int, str]]:
@@ -53,7 +76,10 @@ def convert_endpoint(tf_function, input_signature, output_keys, path: str | Path
     import onnx
     import tf2onnx
 
-    proto, external = tf2onnx.convert.from_function(tf_function, input_signature=list(input_signature), opset=opset)
+    any_size = any(None in spec.shape.as_list()[1:] for spec in input_signature if spec.shape.rank)
+    with _without_tf2onnx_optimizers(("reshape_optimizer",) if any_size else ()):
+        proto, external = tf2onnx.convert.from_function(tf_function, input_signature=list(input_signature),
+                                                        opset=opset)
     if external is not None and getattr(external, "name_to_tensor_data", None):
         raise KerasGenError("tf2onnx produced external tensor data; keras-gen writes single-file ONNX models only.")
 

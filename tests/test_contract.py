@@ -165,3 +165,31 @@ def test_cli_sample_with_labels_writes_grids_folders_and_npz(cdcgan_export, tmp_
                           (["--n", "100000"], "--n must be")):
         assert main(["sample", str(version), "--out", str(tmp_path / "x.png"), *argv]) == 2
         assert message in capsys.readouterr().err
+
+
+def test_image_inputs_of_any_size_run_the_same_on_every_runtime(tmp_path):
+    """An `image` input with unknown height and width: exported once, run at sizes it never saw."""
+    import tensorflow as tf
+
+    from export import export_model
+    from keras_gen.edge import EdgeModel
+    from tests.models import toy_translator  # noqa: F401  (registers the test-only translator)
+
+    model = registry.build("toy_translator", image_size=16, channels=1, filters=4)
+    model.compile()
+    version = export_model(model, tmp_path)
+    spec = json.loads((version / "manifest.json").read_text())["endpoints"]["generate"]["inputs"][0]
+    assert spec["kind"] == "image" and spec["shape"] == [None, None, 1]
+    edge, saved = EdgeModel.from_path(version), tf.saved_model.load(str(version))
+    for height, width in ((24, 24), (8, 20)):
+        images = kinds.image_noise(kinds.image((height, width, 1)), 3, seed=height)
+        expected = np.asarray(model.generate(images))
+        np.testing.assert_allclose(edge.generate(image=images), expected, atol=1e-4)
+        np.testing.assert_allclose(saved.signatures["generate"](image=tf.constant(images))["images"].numpy(),
+                                   expected, atol=1e-5)
+        from keras_gen.images import from_uint8, to_uint8
+
+        public = to_uint8(images)  # images at the public edge are uint8: converted on the way in
+        given_uint8 = edge.sample(3, 0, image=public)
+        assert given_uint8.shape == (3, height, width, 1) and given_uint8.dtype == np.uint8
+        np.testing.assert_array_equal(given_uint8, edge.sample(3, 0, image=from_uint8(public)))

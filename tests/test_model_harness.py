@@ -187,3 +187,23 @@ def test_cli_samples_of_the_run_and_the_export_agree(name, runs, tmp_path):
         assert images.dtype == np.uint8 and images.shape == (6, *model.image_shape)
         assert np.abs(images.astype(int) - keras_images.astype(int)).max() <= 1
     assert (tmp_path / "grid.png").stat().st_size > 0
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_cli_evaluate_runs_every_metric_the_model_can_feed(name, runs, digits_classifier_cache, capsys):
+    """Without --metrics, evaluate picks what the model feeds: sample metrics for generators, the
+    per-class accuracy for a class-conditional one, PSNR/SSIM for a paired translator."""
+    resumed, _, _ = runs(name)
+    spec = registry.get(name)
+    capsys.readouterr()
+    assert main(["evaluate", str(resumed), "--n", "150", "--cache-dir", str(digits_classifier_cache)]) == 0
+    printed = capsys.readouterr().out
+    if spec.data_kind == "paired":
+        expected = ["psnr", "ssim"]
+    else:
+        expected = ["fid", "kid x1000", "precision", "recall"]
+        if spec.data_kind == "labelled":
+            expected += ["label_accuracy", "label_accuracy per class (generated/floor): 0:"]
+    for row in expected:
+        assert row in printed, f"{row!r} missing from:\n{printed}"
+    assert "floor" in printed
