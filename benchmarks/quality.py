@@ -78,7 +78,7 @@ def main() -> None:
         train(run, RunConfig(name, data="digits", image_size=size, epochs=args.epochs or budget["epochs"],
                              options=dict(budget["options"]), seed=args.seed), verbose=0)
         seconds = time.time() - start
-        from keras_gen.training import load_run
+        from keras_gen.runs import load_run
 
         model, _ = load_run(run)
         # The evaluator draws what the model can feed: a conditional model samples every class in turn.

@@ -53,7 +53,7 @@ def _time_interleaved(fns: dict, warmup: int, repeats: int, min_seconds: float) 
 
 def _model(args):
     if args.run:
-        from keras_gen.training import load_run
+        from keras_gen.runs import load_run
 
         model, _ = load_run(args.run)
         return model

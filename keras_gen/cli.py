@@ -184,7 +184,7 @@ def cmd_sample(args, extra: list[str]) -> int:
     check_samples_path(args.out)
     if kind == RUN:
         _quiet_tensorflow()
-        from keras_gen.training import load_run
+        from keras_gen.runs import load_run
 
         model, _ = load_run(args.path)
         specs = model.request_specs()
@@ -207,7 +207,7 @@ def cmd_sample(args, extra: list[str]) -> int:
 def cmd_export(args) -> int:
     _quiet_tensorflow()
     from export import export_model
-    from keras_gen.training import load_run, run_summary
+    from keras_gen.runs import load_run, run_summary
 
     model, config = load_run(args.run)
     summary = run_summary(args.run)

@@ -560,7 +560,7 @@ def open_generator(path) -> tuple[object, dict]:
 
     path = Path(path)
     if path_kind(path) == RUN:
-        from keras_gen.training import load_run  # here, not at the top: training imports evaluation's users
+        from keras_gen.runs import load_run  # here, not at the top: it imports Keras
 
         model, config = load_run(path)
         return model, {"kind": "run", "model": config["model"], "data": config["data"],

@@ -103,7 +103,7 @@ def test_cli_refuses_a_diverged_model_and_too_small_n_before_sampling(tmp_path, 
     assert "keras-gen: warning:" in err and "trained on digits, but --data is shapes" in err
     assert main(["evaluate", str(run), "--metrics", "label_acc", "--n", "100", *cache]) == 2
     assert "label_acc needs requested labels" in capsys.readouterr().err  # DCGAN is unconditional
-    from keras_gen.training import load_run
+    from keras_gen.runs import load_run
 
     model, _ = load_run(run)
     kernel = model.generator.layers[-2].kernel

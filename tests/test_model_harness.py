@@ -127,7 +127,7 @@ def runs(tmp_path_factory, data_flags):
 
 @pytest.mark.parametrize("name", NAMES)
 def test_one_plus_one_epochs_resumed_equal_two_straight(name, runs):
-    from keras_gen.training import load_run
+    from keras_gen.runs import load_run
 
     resumed, straight, _ = runs(name)
     model_a, _ = load_run(resumed)
@@ -168,7 +168,7 @@ def _image_flags(model, folder):
 
 @pytest.mark.parametrize("name", NAMES)
 def test_cli_samples_of_the_run_and_the_export_agree(name, runs, tmp_path):
-    from keras_gen.training import load_run
+    from keras_gen.runs import load_run
 
     resumed, _, version_dir = runs(name)
     model, _ = load_run(resumed)

@@ -35,7 +35,7 @@ def test_the_readme_model_trains_samples_and_exports_with_no_other_edit(readme_m
     flags = ["--image-size", "8", "--batch-size", "16", "--steps-per-epoch", "3", "--set", "hidden=16",
              "--set", "latent_dim=4"]
     assert main(["train", "gmmn", "--data", "digits", "--out", str(run), "--epochs", "2", *flags]) == 0
-    from keras_gen.training import load_run
+    from keras_gen.runs import load_run
 
     model, _ = load_run(run)
     history = [float(v) for v in __import__("json").loads((run / "state.json").read_text())["logs"].values()]

@@ -9,7 +9,8 @@ import pytest
 
 from keras_gen import KerasGenError
 from keras_gen.cli import main
-from keras_gen.training import RunConfig, load_run, run_summary, train
+from keras_gen.runs import load_run, run_summary
+from keras_gen.training import RunConfig, train
 from tests.model_checks import assert_same_training_state
 
 TINY_OPTIONS = {"base_filters": 4, "latent_dim": 8}
@@ -185,7 +186,7 @@ def _compile_nothing(self, config):
                                                  _compile_nothing])
 def test_a_checkpoint_whose_training_state_did_not_load_is_an_error(tmp_path, monkeypatch, compile_from_config):
     from keras_gen.models.gan.dcgan import DCGAN
-    from keras_gen.training import load_checkpoint
+    from keras_gen.runs import load_checkpoint
 
     model = DCGAN(image_size=16, latent_dim=8, base_filters=4)
     model.compile()
