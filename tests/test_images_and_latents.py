@@ -100,8 +100,6 @@ def test_one_channel_conversion_for_numpy_uint8_and_tf_float():
 
 
 def test_streams_are_independent_and_codes_agree_in_numpy_and_tf():
-    import tensorflow as tf
-
     from keras_gen import latents
 
     base = latents.gaussian_latents(4, 8, seed=1)

@@ -4,7 +4,6 @@ import dataclasses
 import json
 
 import keras
-import numpy as np
 import pytest
 
 from keras_gen import KerasGenError
