@@ -11,7 +11,8 @@ cannot run fails the export with a message, never a silent skip.
 3. `sample(n, seed, conditions)`: the SavedModel endpoint, the onnxruntime edge runner
    (`keras_gen.edge.EdgeModel`, the very code that serves) and the Keras model's `sample`, for
    the same request, every condition spelled out (all classes in turn for a label input,
-   defaults for options, seeded images for image inputs).
+   defaults for options, seeded images for image inputs) but codes, which each runtime draws
+   from the seed.
 
 The uint8 checks fail only on a difference > 1: an off-by-one is a float result landing on the
 other side of a rounding boundary in `to_uint8`. Everything runs on CPU: the figures describe the
@@ -150,15 +151,21 @@ def _check_sample(model, endpoints, loaded, session, version_dir, manifest, n, s
     except KerasGenError as err:
         failures.append(f"the edge runner cannot load this export: {err}")
         return {}
-    conditions = kinds.resolve_inputs(kinds.condition_specs(model.request_specs()), n, seed,
-                                      image_filler=kinds.image_noise)
+    request = model.request_specs()
+    # Every condition spelled out, except codes: the SavedModel gets empty ones ("draw from the
+    # seed") and the other runtimes none, so the draw itself is compared across runtimes.
+    codes = {s.name for s in request if s.kind == "code"}
+    given = {k: v for k, v in kinds.resolve_conditions(request, n, seed, image_filler=kinds.image_noise).items()
+             if k not in codes}
+    empty_codes = {s.name: np.zeros((0, *s.shape), s.dtype) for s in request if s.kind == "code"}
     count_and_seed = {kinds.SAMPLE_COUNT: np.int32(n), kinds.SAMPLE_SEED: np.int64(seed)}
-    saved = _to_numpy(loaded.signatures["sample"](**_signature_feeds(ep.inputs, {**count_and_seed, **conditions})))
+    saved = _to_numpy(loaded.signatures["sample"](**_signature_feeds(ep.inputs, {**count_and_seed, **given,
+                                                                                 **empty_codes})))
     if "images" not in saved:
         failures.append("the sample endpoint has no 'images' output")
         return {}
-    runtimes = {"edge": edge.sample(n, seed, **conditions), "keras": to_uint8(model.sample(n, seed, **conditions))}
-    record = {"conditions": sorted(conditions)}
+    runtimes = {"edge": edge.sample(n, seed, **given), "keras": to_uint8(model.sample(n, seed, **given))}
+    record = {"conditions": sorted(given), "codes_drawn_from_seed": sorted(codes)}
     for name, images in runtimes.items():
         record[f"savedmodel_vs_{name}"] = _agree(_uint8_agreement(saved["images"], images), failures,
                                                  f"sample: SavedModel vs {name}")

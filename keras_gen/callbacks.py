@@ -231,6 +231,9 @@ def latent_interpolation(model, seeds=(0, 1, 2, 3, 4, 5, 6, 7), steps: int = 8) 
     conditions = {latent.name: np.concatenate(rows)}
     conditions.update({s.name: np.repeat(np.arange(len(rows)) % s.num_classes, steps)
                        for s in specs if s.kind == "label"})
+    # Every other random input (an InfoGAN code) holds one draw along a row: only z moves.
+    per_row = resolve_inputs(specs, len(rows), 0)
+    conditions.update({s.name: np.repeat(per_row[s.name], steps, axis=0) for s in specs if s.kind == "code"})
     values = resolve_inputs(specs, len(rows) * steps, 0, conditions)
     return to_uint8(np.asarray(model.generate(**values)))
 

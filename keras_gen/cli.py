@@ -136,16 +136,34 @@ def _periodic_evaluation(args, config):
                               log_dir=Path(args.out) / "logs")
 
 
-def _request_conditions(args, extra: list[str], specs) -> dict:
-    """--label/--labels and one `--NAME VALUE` flag per declared option or image input."""
+def _flag_value(spec, flag: str, value: str):
+    """A request flag's text as the input's value: numbers, comma lists (cycled over the
+    samples), `;`-separated vectors for a multi-dimensional code, or an image file's path."""
     from keras_gen.images import load_image_file
 
+    if spec.kind == "image":
+        return load_image_file(value, spec.shape)
+    number = int if spec.dtype.startswith("int") else float
+    try:
+        if spec.kind == "option":
+            return number(value)
+        rows = [[number(v) for v in row.split(",") if v.strip()] for row in value.split(";") if row.strip()]
+    except ValueError:
+        raise KerasGenError(f"{flag} takes {'whole ' if number is int else ''}numbers, got {value!r}.") from None
+    return rows[0] if spec.shape == () and len(rows) == 1 else rows
+
+
+def _request_conditions(args, extra: list[str], specs) -> dict:
+    """--label/--labels, and one `--NAME VALUE` flag per declared option, code or image input."""
+    from keras_gen.inputs import condition_specs
+
+    settable = {s.name: s for s in condition_specs(specs)}
     conditions = {}
     label_specs = [s for s in specs if s.kind == "label"]
     if args.label is not None or args.labels is not None:
         if not label_specs:
             raise KerasGenError("--label/--labels need a class-conditional model; this one takes "
-                                + (", ".join(s.name for s in specs if not s.random) or "no conditions") + ".")
+                                + (", ".join(f"--{k.replace('_', '-')}" for k in settable) or "no conditions") + ".")
         if args.label is not None and args.labels is not None:
             raise KerasGenError("pass --label L or --labels 0,1,2, not both.")
         try:
@@ -153,41 +171,62 @@ def _request_conditions(args, extra: list[str], specs) -> dict:
         except ValueError:
             raise KerasGenError(f"--labels takes comma-separated class indices, got {args.labels!r}.") from None
         conditions[label_specs[0].name] = values
-    settable = {s.name: s for s in specs if s.kind in ("option", "image")}
     it = iter(extra)
     for flag in it:
         name = flag[2:].replace("-", "_") if flag.startswith("--") else None
-        if name not in settable:
-            known = ", ".join(f"--{k.replace('_', '-')}" for k in settable) or "none"
+        if name not in settable or settable[name].kind == "label":
+            known = ", ".join(f"--{k.replace('_', '-')}" for k, v in settable.items() if v.kind != "label") or "none"
             raise KerasGenError(f"unknown flag {flag!r} for this model; its request flags: {known}.")
         value = next(it, None)
         if value is None:
             raise KerasGenError(f"{flag} needs a value.")
-        spec = settable[name]
-        if spec.kind == "image":
-            conditions[name] = load_image_file(value, spec.shape)
-        else:
-            try:
-                conditions[name] = int(value) if spec.dtype.startswith("int") else float(value)
-            except ValueError:
-                raise KerasGenError(f"{flag} takes a number, got {value!r}.") from None
+        conditions[name] = _flag_value(settable[name], flag, value)
     return conditions
+
+
+def _grid_columns(specs, conditions) -> int | None:
+    """A class-conditional model's default grid: one column per class (samples go through the
+    classes in turn), so each column is one class."""
+    label = next((s for s in specs if s.kind == "label"), None)
+    return label.num_classes if label is not None and label.name not in conditions else None
+
+
+def _describe_request(specs) -> str:
+    lines = ["inputs of a sampling request (keras-gen sample PATH --NAME VALUE):"]
+    for spec in specs:
+        flag = f"--{spec.name.replace('_', '-')}"
+        if spec.kind == "latent":
+            how = "drawn from --seed"
+        elif spec.kind == "code":
+            how = f"drawn from --seed unless given ({flag} VALUE; comma lists cycle over the samples)"
+        elif spec.kind == "label":
+            how = "--label L | --labels 0,1,2 (default: every class in turn)"
+        elif spec.kind == "image":
+            how = f"{flag} IMAGE_FILE (required)"
+        else:
+            how = f"{flag} VALUE (default {spec.default}, range {list(spec.range)})"
+        lines.append(f"  {spec.name:12s} {spec.kind:7s} {spec.description}; {how}")
+    return "\n".join(lines)
 
 
 def cmd_sample(args, extra: list[str]) -> int:
     from keras_gen.images import check_samples_path, save_samples, to_uint8
-    from keras_gen.inputs import check_request, condition_specs, resolve_inputs
+    from keras_gen.inputs import check_request, resolve_conditions
     from keras_gen.paths import RUN, path_kind
 
     kind = path_kind(args.path)
     n, seed = check_request(args.n, args.seed)
-    check_samples_path(args.out)
+    if not args.inputs:
+        check_samples_path(args.out)
     if kind == RUN:
         _quiet_tensorflow()
         from keras_gen.runs import load_run
 
         model, _ = load_run(args.path)
         specs = model.request_specs()
+        if args.inputs:
+            print(_describe_request(specs))
+            return 0
         conditions = _request_conditions(args, extra, specs)
         with model.ema_weights():  # the weights an export carries: the EMA when the run kept one
             images = to_uint8(model.sample(n, seed=seed, **conditions))
@@ -196,10 +235,14 @@ def cmd_sample(args, extra: list[str]) -> int:
 
         model = EdgeModel.from_path(args.path)
         specs = model.input_specs
+        if args.inputs:
+            print(_describe_request(specs))
+            return 0
         conditions = _request_conditions(args, extra, specs)
         images = model.sample(n, seed, **conditions)
     # The npz form records the conditions each sample was drawn with, spelled out per sample.
-    out = save_samples(images, args.out, resolve_inputs(condition_specs(specs), n, seed, conditions))
+    out = save_samples(images, args.out, resolve_conditions(specs, n, seed, conditions),
+                       ncols=_grid_columns(specs, conditions))
     print(f"wrote {n} samples (seed {seed}) to {out}")
     return 0
 
@@ -291,8 +334,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("sample", help="draw samples from a run or an export",
-                       description="Each option the model declares (--steps, --guidance, --truncation, ...) "
-                                   "and each image input is a flag too; `keras-gen models` lists them.")
+                       description="Each option the model declares (--steps, --guidance, --truncation, ...), "
+                                   "each code (InfoGAN) and each image input is a flag too; --inputs lists them.")
     p.add_argument("path", help="training run folder, or export folder (EXPORTS/NAME[/VERSION])")
     p.add_argument("--n", type=int, default=64)
     p.add_argument("--seed", type=int, default=0)
@@ -300,6 +343,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="grid.png (a grid), DIR/ (one PNG per sample), or samples.npz (uint8 array + conditions)")
     p.add_argument("--label", type=int, default=None, help="class label (conditional models)")
     p.add_argument("--labels", default=None, help="classes to cycle through, e.g. 0,1,2 (default: every class)")
+    p.add_argument("--inputs", action="store_true", help="list the model's request inputs and their flags, then stop")
     p.set_defaults(func=cmd_sample, takes_request_flags=True)
 
     p = sub.add_parser("export", help="export a run to SavedModel + ONNX + manifest (TF Serving layout)")

@@ -155,7 +155,7 @@ def check_samples_path(path) -> Path:
     return check_image_path(path)
 
 
-def save_samples(images_uint8: np.ndarray, path, conditions: dict | None = None) -> Path:
+def save_samples(images_uint8: np.ndarray, path, conditions: dict | None = None, ncols: int | None = None) -> Path:
     """Write samples in the form the path asks for:
     - `grid.png` (any image suffix): one tiled grid, for people;
     - `DIR/` (or an existing folder): `000000.png`, `000001.png`, ... one file per sample, the
@@ -177,7 +177,7 @@ def save_samples(images_uint8: np.ndarray, path, conditions: dict | None = None)
         for i, image in enumerate(images_uint8):
             save_image(image, path / f"{i:0{width}d}.png")
         return path
-    return save_grid(images_uint8, path)
+    return save_grid(images_uint8, path, ncols=ncols)
 
 
 def load_image_file(path, shape) -> np.ndarray:

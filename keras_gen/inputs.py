@@ -163,8 +163,15 @@ def label(num_classes: int, name: str = "label") -> InputSpec:
 
 
 def code(name: str, distribution: str, dim: int = 1, num_classes: int | None = None) -> InputSpec:
+    """An InfoGAN code: categorical over `num_classes`, or `dim` uniforms in (-1, 1). Drawn from
+    the seed unless a request gives it; given uniform values are not held to (-1, 1) (InfoGAN
+    traverses its continuous codes to +-2)."""
     if distribution not in ("categorical", "uniform"):
         raise KerasGenError(f"code {name!r}: distribution must be 'categorical' or 'uniform', got {distribution!r}.")
+    if distribution == "categorical" and not (num_classes or 0) >= 2:
+        raise KerasGenError(f"categorical code {name!r} needs num_classes >= 2, got {num_classes!r}.")
+    if distribution == "uniform" and not int(dim) >= 1:
+        raise KerasGenError(f"uniform code {name!r} needs dim >= 1, got {dim!r}.")
     if distribution == "categorical":
         return InputSpec(name, "code", (), "int32", num_classes=int(num_classes), distribution="categorical",
                          description=f"categorical code in [0, {num_classes})")
@@ -235,26 +242,41 @@ def resolve_inputs(specs, n: int, seed: int, conditions: dict | None = None, ima
 
 
 def resolve_inputs_tf(specs, n, seed, conditions: dict) -> dict:
-    """Inside a SavedModel `sample` endpoint: draw random inputs from (n, seed) with TF ops and
-    cycle the given batched conditions to n, as `resolve_inputs` does in numpy."""
+    """Inside a SavedModel `sample` endpoint: draw latents from (n, seed) with TF ops and cycle
+    the given batched conditions to n, as `resolve_inputs` does in numpy. A signature has no
+    optional inputs, so a code given as an empty batch means "draw it from the seed"."""
     import tensorflow as tf
+
+    def cycled(given):
+        return tf.gather(given, tf.math.floormod(tf.range(n), tf.shape(given)[0]))
 
     stream_of = streams(specs)
     out = {}
     for spec in specs:
-        if spec.random:
+        if spec.kind == "latent":
             out[spec.name] = spec.draw_tf(n, seed, stream_of[spec.name])
-        elif spec.batched:
+        elif spec.kind == "code":
             given = conditions[spec.name]
-            out[spec.name] = tf.gather(given, tf.math.floormod(tf.range(n), tf.shape(given)[0]))
+            out[spec.name] = tf.cond(tf.shape(given)[0] > 0, lambda given=given: cycled(given),
+                                     lambda spec=spec: spec.draw_tf(n, seed, stream_of[spec.name]))
+        elif spec.batched:
+            out[spec.name] = cycled(conditions[spec.name])
         else:
             out[spec.name] = conditions[spec.name]
     return out
 
 
 def condition_specs(specs) -> list[InputSpec]:
-    """The inputs a sampling request may set: everything but the random draws."""
-    return [s for s in specs if not s.random]
+    """The inputs a sampling request may set: everything but the latents (codes are drawn from
+    the seed unless given)."""
+    return [s for s in specs if s.kind != "latent"]
+
+
+def resolve_conditions(specs, n: int, seed: int, conditions: dict | None = None, image_filler=None) -> dict:
+    """The condition inputs of a request, spelled out per sample (codes drawn from their own
+    streams of the whole request when not given): what a request was drawn with."""
+    values = resolve_inputs(specs, n, seed, conditions, image_filler)
+    return {s.name: values[s.name] for s in condition_specs(specs)}
 
 
 def image_noise(spec: InputSpec, n: int, seed: int) -> np.ndarray:
@@ -266,4 +288,4 @@ def image_noise(spec: InputSpec, n: int, seed: int) -> np.ndarray:
 
 
 __all__ = ["InputSpec", "KINDS", "code", "condition_specs", "image", "label", "latent", "option",
-           "resolve_inputs", "resolve_inputs_tf", "sample_count_and_seed", "check_request"]
+           "resolve_conditions", "resolve_inputs", "resolve_inputs_tf", "sample_count_and_seed", "check_request"]

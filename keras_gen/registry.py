@@ -23,14 +23,12 @@ from __future__ import annotations
 import ast
 import dataclasses
 import importlib
-import pkgutil
 from dataclasses import dataclass
 from pathlib import Path
 
 from keras_gen.errors import KerasGenError
 
 _MODELS_PACKAGE = "keras_gen.models"
-_NOT_FAMILIES = ("keras_gen.models.base",)
 RESERVED = ("image_size", "channels", "num_classes")  # set from the data, not by --set
 
 
@@ -82,12 +80,19 @@ def register(name: str, description: str, family: str = "", paper: str = ""):
     return wrap
 
 
+def _model_files() -> list[Path]:
+    """Every Python file under keras_gen/models/ but the base class and package markers: the
+    files `catalog()` reads and `family_modules()` imports, so the two always agree. A family
+    folder needs no __init__.py (it imports as a namespace package, and setuptools packages it)."""
+    root = Path(__file__).parent / "models"
+    return sorted(p for p in root.rglob("*.py")
+                  if p.name != "__init__.py" and p != root / "base.py" and "__pycache__" not in p.parts)
+
+
 def family_modules() -> list[str]:
     """Every module under keras_gen/models/ except the base class: each may register models."""
-    package = importlib.import_module(_MODELS_PACKAGE)
-    found = [m.name for m in pkgutil.walk_packages(package.__path__, prefix=_MODELS_PACKAGE + ".")
-             if not m.ispkg]
-    return sorted(m for m in found if m not in _NOT_FAMILIES)
+    root = Path(__file__).parent / "models"
+    return [".".join((_MODELS_PACKAGE, *p.relative_to(root).with_suffix("").parts)) for p in _model_files()]
 
 
 def _load_families() -> None:
@@ -164,10 +169,9 @@ def _option_fields(class_node: ast.ClassDef) -> dict[str, tuple]:
 def catalog() -> list[dict]:
     """[{name, description, family, paper, data_kind, options: {name: (default, help)}}], sorted by
     name, read from the source of every family module (no import)."""
-    root = Path(__file__).parent / "models"
     owners: dict[str, tuple] = {}  # model class name -> (own Options fields, base owner name, data_kind)
     registered = []
-    for path in sorted(root.rglob("*.py")):
+    for path in [Path(__file__).parent / "models" / "base.py", *_model_files()]:
         for node in ast.walk(ast.parse(path.read_text())):
             if not isinstance(node, ast.ClassDef):
                 continue

@@ -46,7 +46,8 @@ def test_tf_resolution_matches_numpy():
     specs = [kinds.latent(4), kinds.label(10), kinds.code("c", "categorical", num_classes=3)]
     numpy_values = kinds.resolve_inputs(specs, 5, 11, {"label": [2, 7]})
     tf_values = kinds.resolve_inputs_tf(specs, tf.constant(5), tf.constant(11, tf.int64),
-                                        {"label": tf.constant([2, 7], tf.int32)})
+                                        {"label": tf.constant([2, 7], tf.int32),
+                                         "c": tf.zeros((0,), tf.int32)})  # an empty code: draw it
     for key, value in numpy_values.items():
         np.testing.assert_allclose(np.asarray(tf_values[key]), value, atol=1e-5)
 
@@ -193,3 +194,91 @@ def test_image_inputs_of_any_size_run_the_same_on_every_runtime(tmp_path):
         given_uint8 = edge.sample(3, 0, image=public)
         assert given_uint8.shape == (3, height, width, 1) and given_uint8.dtype == np.uint8
         np.testing.assert_array_equal(given_uint8, edge.sample(3, 0, image=from_uint8(public)))
+
+
+@pytest.fixture(scope="module")
+def coded_export(tmp_path_factory):
+    from export import export_model
+    from tests.models import toy_coded  # noqa: F401  (registers the test-only coded model)
+
+    model = registry.build("toy_coded", image_size=8, channels=1)
+    model.compile()
+    import tensorflow as tf
+
+    images = np.random.default_rng(0).uniform(-1, 1, (8, 8, 8, 1)).astype("float32")
+    model.fit(tf.data.Dataset.from_tensors(images), epochs=2, verbose=0)
+    return model, export_model(model, tmp_path_factory.mktemp("coded"))
+
+
+def test_codes_are_drawn_from_the_seed_or_given_on_every_runtime(coded_export):
+    import tensorflow as tf
+
+    from keras_gen.edge import EdgeModel
+    from keras_gen.images import to_uint8
+
+    model, version = coded_export
+    edge, saved = EdgeModel.from_path(version), tf.saved_model.load(str(version)).signatures["sample"]
+    assert [s.name for s in edge.condition_specs] == ["category", "continuous"]
+
+    def from_savedmodel(category, continuous):
+        return saved(n=tf.constant(6), seed=tf.constant(3, tf.int64), category=tf.constant(category, tf.int32),
+                     continuous=tf.constant(continuous, tf.float32))["images"].numpy()
+
+    drawn = to_uint8(model.sample(6, seed=3))
+    empty = from_savedmodel(np.zeros((0,), np.int32), np.zeros((0, 2), np.float32))  # empty: draw from the seed
+    for images in (edge.sample(6, 3), empty):
+        assert np.abs(images.astype(int) - drawn.astype(int)).max() <= 1
+    fixed = to_uint8(model.sample(6, seed=3, category=[2], continuous=[[1.5, -1.0]]))
+    for images in (edge.sample(6, 3, category=2, continuous=[1.5, -1.0]), from_savedmodel([2], [[1.5, -1.0]])):
+        assert np.abs(images.astype(int) - fixed.astype(int)).max() <= 1
+    assert np.abs(fixed.astype(int) - drawn.astype(int)).mean() > 1  # the codes matter
+    # Fixing one code leaves the other's draw and z as they were.
+    values = kinds.resolve_inputs(model.request_specs(), 6, 3, {"category": [0]})
+    base = kinds.resolve_inputs(model.request_specs(), 6, 3)
+    np.testing.assert_array_equal(values["continuous"], base["continuous"])
+    np.testing.assert_array_equal(values["z"], base["z"])
+
+
+def test_cli_sets_codes_records_them_and_lists_the_request(coded_export, tmp_path, capsys):
+    from keras_gen.cli import main
+
+    _, version = coded_export
+    assert main(["sample", str(version), "--n", "4", "--category", "1,2", "--continuous", "0.5,-0.5",
+                 "--out", str(tmp_path / "s.npz")]) == 0
+    saved = np.load(tmp_path / "s.npz")
+    np.testing.assert_array_equal(saved["category"], [1, 2, 1, 2])
+    np.testing.assert_array_equal(saved["continuous"], [[0.5, -0.5]] * 4)
+    assert main(["sample", str(version), "--n", "4", "--out", str(tmp_path / "drawn.npz")]) == 0
+    drawn = np.load(tmp_path / "drawn.npz")  # codes drawn from the seed are recorded too
+    from keras_gen.edge import EdgeModel
+
+    np.testing.assert_array_equal(drawn["category"], kinds.resolve_inputs(
+        EdgeModel.from_path(version).input_specs, 4, 0)["category"])
+    capsys.readouterr()
+    assert main(["sample", str(version), "--inputs"]) == 0
+    listing = capsys.readouterr().out
+    assert "category" in listing and "drawn from --seed unless given" in listing and "latent" in listing
+    assert main(["sample", str(version), "--category", "7", "--out", str(tmp_path / "x.png")]) == 2
+    assert "from 0 to 2" in capsys.readouterr().err
+    assert main(["sample", str(version), "--label", "1", "--out", str(tmp_path / "x.png")]) == 2
+    assert "--category, --continuous" in capsys.readouterr().err
+
+
+def test_interpolation_moves_only_z(coded_export, monkeypatch):
+    from keras_gen.callbacks import latent_interpolation
+
+    model, _ = coded_export
+    seen = {}
+    real = type(model).generate
+
+    def recording(self, **inputs):
+        seen.update({k: np.asarray(v) for k, v in inputs.items()})
+        return real(self, **inputs)
+
+    monkeypatch.setattr(type(model), "generate", recording)
+    grid = latent_interpolation(model, seeds=(0, 1, 2, 3), steps=4)
+    assert grid.shape == (8, 8, 8, 1)
+    rows = {k: v.reshape(2, 4, *v.shape[1:]) for k, v in seen.items()}
+    for code in ("category", "continuous"):  # one draw per row, held along it
+        assert all(np.array_equal(row[0], step) for row in rows[code] for step in row)
+    assert not np.allclose(rows["z"][0, 0], rows["z"][0, -1])  # z moves from one end to the other

@@ -18,6 +18,7 @@ def test_mirrored_replicas_draw_different_reproducible_noise_and_scale_losses():
     assert result["replicas"] == 2
     assert result["z_differ"], "both replicas drew the same z: the batch would hold each fake twice"
     assert result["z_repeat"], "the same seed-generator state must give the same per-replica noise"
+    assert result["uniform_differ"], "random_uniform (codes, timesteps) must differ between replicas too"
     assert all(0.5 < s < 1.5 for s in result["z_std"])
     # Per-replica mean losses are halved: the replicas' gradients are summed into one global step.
     assert result["scaled_loss"] == [0.5, 0.5]

@@ -23,7 +23,7 @@ from keras_gen import registry
 from keras_gen.cli import main
 from keras_gen.images import to_uint8
 from tests.model_checks import assert_same_training_state, run_model_saving_test, run_serialization_test
-from tests.models import toy_loop, toy_translator  # noqa: F401  (register the test-only models)
+from tests.models import toy_coded, toy_loop, toy_translator  # noqa: F401  (register the test-only models)
 
 NAMES = registry.names()
 STEPS, BATCH = 2, 8
@@ -202,7 +202,7 @@ def test_cli_evaluate_runs_every_metric_the_model_can_feed(name, runs, digits_cl
         expected = ["psnr", "ssim"]
     else:
         expected = ["fid", "kid x1000", "precision", "recall"]
-        if spec.data_kind == "labelled":
+        if any(s.kind == "label" for s in _tiny(name).request_specs()):
             expected += ["label_accuracy", "label_accuracy per class (generated/floor): 0:"]
     for row in expected:
         assert row in printed, f"{row!r} missing from:\n{printed}"

@@ -1,6 +1,7 @@
 """The README's "Adding a model" file is a working model that needs no edit outside itself."""
 
 import re
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -14,17 +15,20 @@ REPO = Path(__file__).resolve().parents[1]
 
 @pytest.fixture()
 def readme_model():
-    """The README's example written into keras_gen/models/ as a new file, then removed."""
+    """The README's example written into keras_gen/models/ as a new family folder holding one
+    file (no __init__.py: a family folder needs none), then removed."""
     text = (REPO / "README.md").read_text()
     section = text[text.index("## Adding a model"):]
     code = re.search(r"```python\n(.*?)```", section, re.S).group(1)
-    path = REPO / "keras_gen" / "models" / "_readme_example.py"
+    folder = REPO / "keras_gen" / "models" / "_readme_family"
+    folder.mkdir()
+    path = folder / "gmmn.py"
     path.write_text(code)
     registry._loaded = False  # discover families again, as a fresh process would
     try:
         yield path
     finally:
-        path.unlink()
+        shutil.rmtree(folder)
         registry._REGISTRY.pop("gmmn", None)
 
 

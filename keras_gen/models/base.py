@@ -6,9 +6,12 @@ writes only what is its own:
     class Options(ModelOptions)   its options, defaults and types, once (they become `--set`
                                   flags, the config of `.keras` files, and `keras-gen models`)
     data_kind                     what `train_step` receives: images | labelled | paired | unpaired
-    __init__                      its sub-networks, built from `self.options`
+    __init__                      its sub-networks, built from `self.options`, and its loss
+                                  trackers (keras.metrics.Mean; an adversarial model names its mean
+                                  D(x) and D(G(z)) `d_real` and `d_fake`, which the run watches for
+                                  a collapsed discriminator)
     default_optimizers()          {sub-network attribute: optimizer}, one per alternating player
-    train_step                    the algorithm
+    train_step                    the algorithm, drawing its noise with random_normal/random_uniform
     input_specs() + generate()    what a sampling request takes (keras_gen.inputs kinds) and the
                                   one network call that turns it into images, or, for models that
                                   sample in a loop, sampler() + network_specs() + network()
@@ -188,17 +191,31 @@ class GenerativeModel(keras.Model):
                 var.assign(value)
 
     # -- randomness that survives distribution ----------------------------------------------
-    def random_normal(self, shape, seed_generator=None):
-        """N(0, 1) noise for train_step: reproducible from the seed generator's state and
-        different on each replica of a tf.distribute strategy (the replica id is folded into
-        the stateless seed; a mirrored seed generator alone would give every replica the same z)."""
+    def _replica_seed(self, seed_generator=None):
+        """A stateless seed from the seed generator's next state, with the replica id folded in:
+        reproducible, and different on each replica of a tf.distribute strategy (a mirrored seed
+        generator alone would give every replica the same draws)."""
         import tensorflow as tf
 
         seed = tf.cast((seed_generator or self.seed_generator).next(), tf.int64)
         replica = tf.distribute.get_replica_context()
         if replica is not None and replica.num_replicas_in_sync > 1:
             seed = seed + tf.stack([tf.constant(0, tf.int64), tf.cast(replica.replica_id_in_sync_group, tf.int64)])
-        return tf.random.stateless_normal(shape, seed=seed)
+        return seed
+
+    def random_normal(self, shape, seed_generator=None):
+        """N(0, 1) noise for train_step (latents, diffusion noise)."""
+        import tensorflow as tf
+
+        return tf.random.stateless_normal(shape, seed=self._replica_seed(seed_generator))
+
+    def random_uniform(self, shape, minval=0.0, maxval=1.0, dtype="float32", seed_generator=None):
+        """U[minval, maxval) draws for train_step; with an integer dtype, categories in
+        [minval, maxval) (InfoGAN's codes, diffusion timesteps)."""
+        import tensorflow as tf
+
+        return tf.random.stateless_uniform(shape, seed=self._replica_seed(seed_generator), minval=minval,
+                                           maxval=maxval, dtype=tf.as_dtype(dtype))
 
     @staticmethod
     def scale_loss(loss):

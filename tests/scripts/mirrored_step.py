@@ -37,6 +37,8 @@ def draw():
 per_replica = draw()
 model.seed_generator.state.assign(start)
 repeated = draw()
+uniform = [np.asarray(t) for t in strategy.experimental_local_results(
+    strategy.run(lambda: model.random_uniform((4,), 0, 1000, dtype="int32")))]
 scaled = strategy.experimental_local_results(strategy.run(lambda: model.scale_loss(tf.constant(1.0))))
 
 state_before = np.asarray(model.seed_generator.state).tolist()
@@ -45,6 +47,7 @@ history = model.fit(tf.data.Dataset.from_tensor_slices(images).batch(8), epochs=
 print(json.dumps({
     "replicas": strategy.num_replicas_in_sync,
     "z_differ": bool(not np.allclose(per_replica[0], per_replica[1])),
+    "uniform_differ": bool(not np.array_equal(uniform[0], uniform[1])),
     "z_repeat": bool(all(np.array_equal(a, b) for a, b in zip(per_replica, repeated, strict=True))),
     "z_std": [float(z.std()) for z in per_replica],
     "scaled_loss": [float(v) for v in scaled],
