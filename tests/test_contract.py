@@ -193,3 +193,36 @@ def test_image_inputs_of_any_size_run_the_same_on_every_runtime(tmp_path):
         given_uint8 = edge.sample(3, 0, image=public)
         assert given_uint8.shape == (3, height, width, 1) and given_uint8.dtype == np.uint8
         np.testing.assert_array_equal(given_uint8, edge.sample(3, 0, image=from_uint8(public)))
+
+
+def test_seed_generators_of_sublayers_reload_whatever_the_process_built_before(tmp_path):
+    """A Dropout's SeedGenerator is auto-named ("seed_generator_3"), numbered by what the process
+    built before; its state is keyed by where it sits, so it reloads in any process."""
+    import keras
+
+    from keras_gen.models.base import GenerativeModel
+
+    @keras.saving.register_keras_serializable(package="keras_gen_tests")
+    class DropoutGenerator(GenerativeModel):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            z = keras.Input((4,), name="z")
+            h = keras.layers.Dropout(0.3)(keras.layers.Dense(8)(z))
+            h = keras.layers.Dense(self.image_size ** 2 * self.channels, activation="tanh")(h)
+            self.generator = keras.Model(z, keras.layers.Reshape(self.image_shape, name="images")(h))
+            self.built = True
+
+        def default_optimizers(self):
+            return {"generator": keras.optimizers.Adam()}
+
+    model = DropoutGenerator(image_size=4)
+    model.compile()
+    for generator in model._named_seed_generators().values():
+        generator.next()
+    model.save(tmp_path / "m.keras")
+    keras.layers.Dropout(0.5)  # shifts the auto-numbering of the next generators
+    loaded = keras.saving.load_model(tmp_path / "m.keras", safe_mode=True)
+    mine, theirs = model._named_seed_generators(), loaded._named_seed_generators()
+    assert sorted(mine) == sorted(theirs) == ["generator.layers.2.seed_generator", "seed_generator"]
+    for key in mine:
+        np.testing.assert_array_equal(np.asarray(mine[key].state), np.asarray(theirs[key].state), err_msg=key)
