@@ -54,6 +54,12 @@ class InputSpec:
             raise KerasGenError(f"label input {self.name!r} needs num_classes >= 1.")
         if self.kind == "option" and (self.default is None or self.range is None):
             raise KerasGenError(f"option {self.name!r} needs a default and a range.")
+        if self.kind == "option":  # the manifest is strict JSON (no inf), and the default must be requestable
+            lo, hi = self.range
+            if not all(isinstance(v, (int, float, np.number)) and np.isfinite(v) for v in (lo, hi, self.default)) \
+                    or not lo <= self.default <= hi:
+                raise KerasGenError(f"option {self.name!r} needs finite numbers lo <= default <= hi, got range "
+                                    f"{self.range!r} and default {self.default!r}.")
         object.__setattr__(self, "shape", tuple(self.shape))
         if self.range is not None:
             object.__setattr__(self, "range", tuple(self.range))
@@ -122,13 +128,30 @@ class InputSpec:
                 raise KerasGenError(f"{self.name}: got an empty batch.")
             if np.issubdtype(array.dtype, np.floating) and not np.isfinite(array).all():
                 raise KerasGenError(f"{self.name} holds NaN or infinite values.")
-            if self.kind == "image" and array.dtype == np.uint8 and self.dtype != "uint8":
-                from keras_gen.images import from_uint8
-
-                array = from_uint8(array)  # public images are uint8; the network takes [-1, 1]
+            if self.kind == "image":
+                array = self._image_values(array)
         if array.shape[0] != n:
             array = array[np.arange(n) % array.shape[0]]
         return np.ascontiguousarray(array, dtype=self.dtype)
+
+    def _image_values(self, array: np.ndarray) -> np.ndarray:
+        """Images as this input's dtype: uint8 [0, 255] and float [-1, 1] are both accepted and
+        converted; anything else (float pixels in [0, 255] or [0, 1]) is an error, not a cast."""
+        from keras_gen.images import from_uint8, to_uint8
+
+        if np.issubdtype(array.dtype, np.integer):
+            if array.size and (array.min() < 0 or array.max() > 255):
+                raise KerasGenError(f"{self.name}: integer images must be in [0, 255], got values from "
+                                    f"{array.min()} to {array.max()}.")
+            array = array.astype(np.uint8)
+            return array if self.dtype == "uint8" else from_uint8(array)
+        if not np.issubdtype(array.dtype, np.floating):
+            raise KerasGenError(f"{self.name} takes images as uint8 in [0, 255] or floats in [-1, 1], "
+                                f"got {array.dtype}.")
+        if array.size and (array.min() < -1.0 - 1e-3 or array.max() > 1.0 + 1e-3):
+            raise KerasGenError(f"{self.name}: float images must be in [-1, 1] (or pass uint8 in [0, 255]), "
+                                f"got values from {array.min():.3g} to {array.max():.3g}.")
+        return to_uint8(array) if self.dtype == "uint8" else array
 
     def draw(self, n: int, seed: int, stream: int) -> np.ndarray:
         """Seeded values of a random input (numpy); `resolve_inputs` assigns the streams."""

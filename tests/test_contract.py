@@ -226,3 +226,26 @@ def test_seed_generators_of_sublayers_reload_whatever_the_process_built_before(t
     assert sorted(mine) == sorted(theirs) == ["generator.layers.2.seed_generator", "seed_generator"]
     for key in mine:
         np.testing.assert_array_equal(np.asarray(mine[key].state), np.asarray(theirs[key].state), err_msg=key)
+
+
+def test_declarations_and_image_values_are_checked_not_cast():
+    # An unbounded option would write inf into the strict-JSON manifest: refused where it is declared.
+    for lo, hi, default in ((0.0, float("inf"), 3.0), (1, 50, 0)):
+        with pytest.raises(KerasGenError, match="lo <= default <= hi"):
+            kinds.option("guidance", default, lo, hi)
+    x = np.linspace(-1, 1, 16, dtype=np.float32).reshape(1, 4, 4, 1)
+    as_uint8 = kinds.image((4, 4, 1), dtype="uint8").check(x, 1)
+    np.testing.assert_array_equal(as_uint8, np.round((x + 1) * 127.5).astype(np.uint8))  # not a wrapping cast
+    pixels = (np.arange(16).reshape(1, 4, 4, 1) * 16).astype(np.int64)
+    np.testing.assert_allclose(kinds.image((4, 4, 1)).check(pixels, 1), pixels / 127.5 - 1, atol=1e-6)
+    with pytest.raises(KerasGenError, match=r"must be in \[-1, 1\]"):  # float pixels in [0, 255]
+        kinds.image((4, 4, 1)).check(pixels.astype(np.float32), 1)
+    with pytest.raises(KerasGenError, match=r"\[0, 255\]"):
+        kinds.image((4, 4, 1)).check(pixels * 2, 1)
+
+
+def test_catalog_reads_options_written_with_keywords():
+    import ast
+
+    source = 'class Options(ModelOptions):\n    latent_dim: int = option(default=100, help="z size", min=1)\n'
+    assert registry._option_fields(ast.parse(source).body[0]) == {"latent_dim": (100, "z size")}
