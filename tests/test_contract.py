@@ -249,3 +249,21 @@ def test_catalog_reads_options_written_with_keywords():
 
     source = 'class Options(ModelOptions):\n    latent_dim: int = option(default=100, help="z size", min=1)\n'
     assert registry._option_fields(ast.parse(source).body[0]) == {"latent_dim": (100, "z size")}
+
+
+def test_loop_samplers_draw_per_step_noise_inside_tf_while_loop():
+    """A sampler's step-k noise (DDPM, PixelCNN) comes from stream base + k, a tensor in the loop."""
+    import tensorflow as tf
+
+    from keras_gen import latents
+
+    @tf.function
+    def per_step(n, seed):
+        def body(k, out):
+            return k + 1, out.write(k, latents.gaussian_latents_tf(n, 4, seed, stream=k))
+
+        return tf.while_loop(lambda k, o: k < 3, body, (tf.constant(0), tf.TensorArray(tf.float32, size=3)))[1].stack()
+
+    drawn = per_step(tf.constant(2), tf.constant(5, tf.int64)).numpy()
+    for k in range(3):
+        np.testing.assert_allclose(drawn[k], latents.gaussian_latents(2, 4, 5, k), atol=1e-5)
