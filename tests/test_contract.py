@@ -267,3 +267,23 @@ def test_loop_samplers_draw_per_step_noise_inside_tf_while_loop():
     drawn = per_step(tf.constant(2), tf.constant(5, tf.int64)).numpy()
     for k in range(3):
         np.testing.assert_allclose(drawn[k], latents.gaussian_latents(2, 4, 5, k), atol=1e-5)
+
+
+def test_savedmodel_sample_refuses_what_keras_and_the_edge_refuse():
+    """The `sample` signature checks its request like resolve_inputs does: steps=0 would
+    otherwise return the loop's starting noise as images, a label past the classes zeros on GPU."""
+    import tensorflow as tf
+
+    from tests.models import toy_loop  # noqa: F401  (registers toy_refiner)
+
+    model = registry.build("toy_refiner", image_size=8, channels=1, filters=4, steps=3)
+    endpoint = model.export_endpoints()["sample"]
+    sample = tf.function(endpoint.fn, input_signature=endpoint.input_signature)
+    n, seed = tf.constant(2), tf.constant(0, tf.int64)
+    assert sample(n, seed, tf.constant(3))["images"].shape == (2, 8, 8, 1)
+    for bad_n, steps, message in ((2, 0, "steps must be >= 1"), (2, 65, "steps must be <= 64"), (0, 3, "n must be")):
+        with pytest.raises(tf.errors.InvalidArgumentError, match=message):
+            sample(tf.constant(bad_n), seed, tf.constant(steps))
+    labels = kinds.resolve_inputs_tf  # the same checks for class indices
+    with pytest.raises(tf.errors.InvalidArgumentError, match="label must be <= 9"):
+        labels([kinds.latent(2), kinds.label(10)], n, seed, {"label": tf.constant([3, 10])})
