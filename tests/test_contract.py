@@ -287,3 +287,22 @@ def test_savedmodel_sample_refuses_what_keras_and_the_edge_refuse():
     labels = kinds.resolve_inputs_tf  # the same checks for class indices
     with pytest.raises(tf.errors.InvalidArgumentError, match="label must be <= 9"):
         labels([kinds.latent(2), kinds.label(10)], n, seed, {"label": tf.constant([3, 10])})
+
+
+def test_ema_weights_restore_a_variable_two_optimizers_average():
+    """InfoGAN's info loss trains G beside G's own optimizer: leaving the block restores raw G."""
+    import keras
+
+    from keras_gen.models.base import GenerativeModel
+
+    model = GenerativeModel(image_size=4)
+    shared = keras.Variable(np.ones(2, "float32"))
+    model.optimizers = {}
+    for name, average in (("a", 5.0), ("b", 7.0)):
+        optimizer = keras.optimizers.Adam(use_ema=True)
+        optimizer.build([shared])
+        optimizer._model_variables_moving_average[0].assign([average, average])
+        model.optimizers[name] = optimizer
+    with model.ema_weights() as swapped:
+        assert swapped
+    np.testing.assert_array_equal(np.asarray(shared), [1.0, 1.0])

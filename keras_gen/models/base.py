@@ -184,7 +184,7 @@ class GenerativeModel(keras.Model):
         try:
             yield bool(swapped)
         finally:
-            for var, value in swapped:
+            for var, value in reversed(swapped):  # a variable two optimizers average ends raw
                 var.assign(value)
 
     # -- randomness that survives distribution ----------------------------------------------
