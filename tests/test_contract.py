@@ -306,3 +306,14 @@ def test_ema_weights_restore_a_variable_two_optimizers_average():
     with model.ema_weights() as swapped:
         assert swapped
     np.testing.assert_array_equal(np.asarray(shared), [1.0, 1.0])
+
+
+@pytest.mark.parametrize("seed", ["abc", 1.5, True])
+def test_a_run_config_with_a_non_integer_seed_is_one_clear_error(tmp_path, seed):
+    from keras_gen.runs import RunConfig
+
+    values = {"model": "dcgan", "data": "digits", "image_size": 16, "channels": 1, "batch_size": 8, "seed": seed,
+              "epochs": 2, "steps_per_epoch": 2}
+    (tmp_path / "config.json").write_text(json.dumps(values))
+    with pytest.raises(KerasGenError, match="--seed must be between"):
+        RunConfig.load(tmp_path)
