@@ -262,7 +262,10 @@ def resolve_inputs_tf(specs, n, seed, conditions: dict) -> dict:
     cycle the given batched conditions to n, as `resolve_inputs` does in numpy."""
     import tensorflow as tf
 
-    check_request_tf(specs, n, seed, conditions)
+    checks = [c for c in check_request_tf(specs, n, seed, conditions) if c is not None]  # None when eager
+    with tf.control_dependencies(checks):  # every draw waits for the checks: no other error comes first
+        n, seed = tf.identity(n), tf.identity(seed)
+        conditions = {k: tf.identity(v) for k, v in conditions.items()}
     stream_of = streams(specs)
     out = {}
     for spec in specs:
@@ -276,7 +279,7 @@ def resolve_inputs_tf(specs, n, seed, conditions: dict) -> dict:
     return out
 
 
-def check_request_tf(specs, n, seed, conditions: dict) -> None:
+def check_request_tf(specs, n, seed, conditions: dict) -> list:
     """The limits `check_request` and `InputSpec.check` set, as assertions inside a SavedModel
     endpoint: a TF Serving request out of range fails (status 400) instead of sampling with, say,
     steps=0 or a label past the embedding (zeros on GPU)."""
@@ -284,21 +287,23 @@ def check_request_tf(specs, n, seed, conditions: dict) -> None:
 
     def within(value, lo, hi, what):
         value = tf.convert_to_tensor(value)
-        tf.debugging.assert_greater_equal(value, tf.cast(lo, value.dtype), message=f"{what} must be >= {lo}")
-        tf.debugging.assert_less_equal(value, tf.cast(hi, value.dtype), message=f"{what} must be <= {hi}")
+        return [tf.debugging.assert_greater_equal(value, tf.cast(lo, value.dtype), message=f"{what} must be >= {lo}"),
+                tf.debugging.assert_less_equal(value, tf.cast(hi, value.dtype), message=f"{what} must be <= {hi}")]
 
+    checks = []
     for spec, value in zip(sample_count_and_seed(), (n, seed)):
-        within(value, *spec.range, spec.name)
+        checks += within(value, *spec.range, spec.name)
     for spec in specs:
         value = conditions.get(spec.name)
         if value is None or spec.random:
             continue
         if spec.kind == "option":
-            within(value, *spec.range, spec.name)
+            checks += within(value, *spec.range, spec.name)
         elif spec.kind in ("label", "code") and spec.num_classes:
-            within(value, 0, spec.num_classes - 1, spec.name)
+            checks += within(value, 0, spec.num_classes - 1, spec.name)
         if spec.batched:
-            tf.debugging.assert_positive(tf.shape(value)[0], message=f"{spec.name}: empty batch")
+            checks.append(tf.debugging.assert_positive(tf.shape(value)[0], message=f"{spec.name}: empty batch"))
+    return checks
 
 
 def condition_specs(specs) -> list[InputSpec]:
