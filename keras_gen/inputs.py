@@ -54,6 +54,12 @@ class InputSpec:
             raise KerasGenError(f"label input {self.name!r} needs num_classes >= 1.")
         if self.kind == "option" and (self.default is None or self.range is None):
             raise KerasGenError(f"option {self.name!r} needs a default and a range.")
+        if self.kind == "option":  # the manifest is strict JSON (no inf), and the default must be requestable
+            lo, hi = self.range
+            if not all(isinstance(v, (int, float, np.number)) and np.isfinite(v) for v in (lo, hi, self.default)) \
+                    or not lo <= self.default <= hi:
+                raise KerasGenError(f"option {self.name!r} needs finite numbers lo <= default <= hi, got range "
+                                    f"{self.range!r} and default {self.default!r}.")
         object.__setattr__(self, "shape", tuple(self.shape))
         if self.range is not None:
             object.__setattr__(self, "range", tuple(self.range))
@@ -122,13 +128,30 @@ class InputSpec:
                 raise KerasGenError(f"{self.name}: got an empty batch.")
             if np.issubdtype(array.dtype, np.floating) and not np.isfinite(array).all():
                 raise KerasGenError(f"{self.name} holds NaN or infinite values.")
-            if self.kind == "image" and array.dtype == np.uint8 and self.dtype != "uint8":
-                from keras_gen.images import from_uint8
-
-                array = from_uint8(array)  # public images are uint8; the network takes [-1, 1]
+            if self.kind == "image":
+                array = self._image_values(array)
         if array.shape[0] != n:
             array = array[np.arange(n) % array.shape[0]]
         return np.ascontiguousarray(array, dtype=self.dtype)
+
+    def _image_values(self, array: np.ndarray) -> np.ndarray:
+        """Images as this input's dtype: uint8 [0, 255] and float [-1, 1] are both accepted and
+        converted; anything else (float pixels in [0, 255] or [0, 1]) is an error, not a cast."""
+        from keras_gen.images import from_uint8, to_uint8
+
+        if np.issubdtype(array.dtype, np.integer):
+            if array.size and (array.min() < 0 or array.max() > 255):
+                raise KerasGenError(f"{self.name}: integer images must be in [0, 255], got values from "
+                                    f"{array.min()} to {array.max()}.")
+            array = array.astype(np.uint8)
+            return array if self.dtype == "uint8" else from_uint8(array)
+        if not np.issubdtype(array.dtype, np.floating):
+            raise KerasGenError(f"{self.name} takes images as uint8 in [0, 255] or floats in [-1, 1], "
+                                f"got {array.dtype}.")
+        if array.size and (array.min() < -1.0 - 1e-3 or array.max() > 1.0 + 1e-3):
+            raise KerasGenError(f"{self.name}: float images must be in [-1, 1] (or pass uint8 in [0, 255]), "
+                                f"got values from {array.min():.3g} to {array.max():.3g}.")
+        return to_uint8(array) if self.dtype == "uint8" else array
 
     def draw(self, n: int, seed: int, stream: int) -> np.ndarray:
         """Seeded values of a random input (numpy); `resolve_inputs` assigns the streams."""
@@ -250,6 +273,10 @@ def resolve_inputs_tf(specs, n, seed, conditions: dict) -> dict:
     def cycled(given):
         return tf.gather(given, tf.math.floormod(tf.range(n), tf.shape(given)[0]))
 
+    checks = [c for c in check_request_tf(specs, n, seed, conditions) if c is not None]  # None when eager
+    with tf.control_dependencies(checks):  # every draw waits for the checks: no other error comes first
+        n, seed = tf.identity(n), tf.identity(seed)
+        conditions = {k: tf.identity(v) for k, v in conditions.items()}
     stream_of = streams(specs)
     out = {}
     for spec in specs:
@@ -264,6 +291,33 @@ def resolve_inputs_tf(specs, n, seed, conditions: dict) -> dict:
         else:
             out[spec.name] = conditions[spec.name]
     return out
+
+
+def check_request_tf(specs, n, seed, conditions: dict) -> list:
+    """The limits `check_request` and `InputSpec.check` set, as assertions inside a SavedModel
+    endpoint: a TF Serving request out of range fails (status 400) instead of sampling with, say,
+    steps=0 or a label past the embedding (zeros on GPU)."""
+    import tensorflow as tf
+
+    def within(value, lo, hi, what):
+        value = tf.convert_to_tensor(value)
+        return [tf.debugging.assert_greater_equal(value, tf.cast(lo, value.dtype), message=f"{what} must be >= {lo}"),
+                tf.debugging.assert_less_equal(value, tf.cast(hi, value.dtype), message=f"{what} must be <= {hi}")]
+
+    checks = []
+    for spec, value in zip(sample_count_and_seed(), (n, seed)):
+        checks += within(value, *spec.range, spec.name)
+    for spec in specs:
+        value = conditions.get(spec.name)
+        if value is None or spec.kind == "latent":
+            continue
+        if spec.kind == "option":
+            checks += within(value, *spec.range, spec.name)
+        elif spec.kind in ("label", "code") and spec.num_classes:
+            checks += within(value, 0, spec.num_classes - 1, spec.name)
+        if spec.batched and spec.kind != "code":  # an empty code means "draw it from the seed"
+            checks.append(tf.debugging.assert_positive(tf.shape(value)[0], message=f"{spec.name}: empty batch"))
+    return checks
 
 
 def condition_specs(specs) -> list[InputSpec]:

@@ -70,8 +70,9 @@ def categorical_codes(n: int, num_classes: int, seed: int, stream: int) -> np.nd
     return np.minimum((u * np.float32(num_classes)).astype(np.int32), int(num_classes) - 1)
 
 
-def _uniforms_tf(count, seed, stream: int):
-    """The same uniforms as `_uniforms_np`, from TF ops (usable inside tf.function)."""
+def _uniforms_tf(count, seed, stream):
+    """The same uniforms as `_uniforms_np`, from TF ops (usable inside tf.function). `stream` may
+    be a tensor: a loop sampler's per-step noise draws from stream `base + step`."""
     import tensorflow as tf
 
     def hash32(x):
@@ -84,13 +85,17 @@ def _uniforms_tf(count, seed, stream: int):
     # int64 -> uint32 keeps the low 32 bits, matching `int(seed) & 0xFFFFFFFF` above.
     seed32 = tf.cast(tf.bitwise.bitwise_and(tf.cast(seed, tf.int64), 0xFFFFFFFF), tf.uint32)
     key = hash32(seed32)
-    if stream:
-        key = hash32(key + tf.constant(stream, tf.uint32))
+    if isinstance(stream, (int, np.integer)):
+        if stream:
+            key = hash32(key + tf.constant(stream, tf.uint32))
+    else:  # a tensor, e.g. a sampling loop's step inside tf.while_loop
+        stream = tf.cast(stream, tf.uint32)
+        key = tf.where(tf.equal(stream, 0), key, hash32(key + stream))
     bits = hash32(hash32(tf.cast(tf.range(count), tf.uint32)) + key)
     return (tf.cast(tf.bitwise.right_shift(bits, tf.constant(8, tf.uint32)), tf.float32) + 0.5) / float(2**24)
 
 
-def gaussian_latents_tf(n, latent_dim: int, seed, stream: int = 0):
+def gaussian_latents_tf(n, latent_dim: int, seed, stream=0):
     """The same latents as `gaussian_latents`, built from TF ops (usable inside tf.function)."""
     import tensorflow as tf
 
@@ -101,7 +106,7 @@ def gaussian_latents_tf(n, latent_dim: int, seed, stream: int = 0):
     return tf.reshape(z, tf.stack([n, latent_dim]))
 
 
-def uniform_codes_tf(n, dim: int, seed, stream: int):
+def uniform_codes_tf(n, dim: int, seed, stream):
     """The same codes as `uniform_codes`, from TF ops."""
     import tensorflow as tf
 
@@ -109,7 +114,7 @@ def uniform_codes_tf(n, dim: int, seed, stream: int):
     return tf.reshape(2.0 * _uniforms_tf(n * dim, seed, stream) - 1.0, tf.stack([n, dim]))
 
 
-def categorical_codes_tf(n, num_classes: int, seed, stream: int):
+def categorical_codes_tf(n, num_classes: int, seed, stream):
     """The same categories as `categorical_codes`, from TF ops."""
     import tensorflow as tf
 

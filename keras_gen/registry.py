@@ -158,9 +158,11 @@ def _option_fields(class_node: ast.ClassDef) -> dict[str, tuple]:
         if isinstance(item, ast.AnnAssign) and isinstance(item.target, ast.Name) and item.value is not None:
             value = item.value
             if isinstance(value, ast.Call) and getattr(value.func, "id", None) == "option":
-                help_text = _literal(value.args[1]) if len(value.args) > 1 else None
-                help_text = help_text or next((_literal(k.value) for k in value.keywords if k.arg == "help"), "")
-                out[item.target.id] = (_literal(value.args[0]), help_text or "")
+                keywords = {k.arg: k.value for k in value.keywords}  # option(default=..., help=...) too
+                default = value.args[0] if value.args else keywords.get("default")
+                help_node = value.args[1] if len(value.args) > 1 else keywords.get("help")
+                out[item.target.id] = (None if default is None else _literal(default),
+                                       (None if help_node is None else _literal(help_node)) or "")
             else:
                 out[item.target.id] = (_literal(value), "")
     return out

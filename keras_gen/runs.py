@@ -101,8 +101,9 @@ class RunConfig:
                 raise KerasGenError(f"{flag} must be at least 1, got {value}.")
         if self.image_size is not None:  # 0 is a size to refuse, not "the default"
             check_image_size(self.image_size, default=0)
-        if self.seed is not None and not 0 <= int(self.seed) <= MAX_SEED:
-            raise KerasGenError(f"--seed must be between 0 and 2**32 - 1, got {self.seed}.")
+        if self.seed is not None and (isinstance(self.seed, bool) or not isinstance(self.seed, int)
+                                      or not 0 <= self.seed <= MAX_SEED):
+            raise KerasGenError(f"--seed must be between 0 and 2**32 - 1 (an integer), got {self.seed!r}.")
         if self.jit_compile not in (None, True, False, "auto"):
             raise KerasGenError(f"--jit-compile must be true, false or auto, got {self.jit_compile!r}.")
         if not isinstance(self.options, dict):

@@ -282,3 +282,127 @@ def test_interpolation_moves_only_z(coded_export, monkeypatch):
     for code in ("category", "continuous"):  # one draw per row, held along it
         assert all(np.array_equal(row[0], step) for row in rows[code] for step in row)
     assert not np.allclose(rows["z"][0, 0], rows["z"][0, -1])  # z moves from one end to the other
+
+
+def test_seed_generators_of_sublayers_reload_whatever_the_process_built_before(tmp_path):
+    """A Dropout's SeedGenerator is auto-named ("seed_generator_3"), numbered by what the process
+    built before; its state is keyed by where it sits, so it reloads in any process."""
+    import keras
+
+    from keras_gen.models.base import GenerativeModel
+
+    @keras.saving.register_keras_serializable(package="keras_gen_tests")
+    class DropoutGenerator(GenerativeModel):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            z = keras.Input((4,), name="z")
+            h = keras.layers.Dropout(0.3)(keras.layers.Dense(8)(z))
+            h = keras.layers.Dense(self.image_size ** 2 * self.channels, activation="tanh")(h)
+            self.generator = keras.Model(z, keras.layers.Reshape(self.image_shape, name="images")(h))
+            self.built = True
+
+        def default_optimizers(self):
+            return {"generator": keras.optimizers.Adam()}
+
+    model = DropoutGenerator(image_size=4)
+    model.compile()
+    for generator in model._named_seed_generators().values():
+        generator.next()
+    model.save(tmp_path / "m.keras")
+    keras.layers.Dropout(0.5)  # shifts the auto-numbering of the next generators
+    loaded = keras.saving.load_model(tmp_path / "m.keras", safe_mode=True)
+    mine, theirs = model._named_seed_generators(), loaded._named_seed_generators()
+    assert sorted(mine) == sorted(theirs) == ["generator.layers.2.seed_generator", "seed_generator"]
+    for key in mine:
+        np.testing.assert_array_equal(np.asarray(mine[key].state), np.asarray(theirs[key].state), err_msg=key)
+
+
+def test_declarations_and_image_values_are_checked_not_cast():
+    # An unbounded option would write inf into the strict-JSON manifest: refused where it is declared.
+    for lo, hi, default in ((0.0, float("inf"), 3.0), (1, 50, 0)):
+        with pytest.raises(KerasGenError, match="lo <= default <= hi"):
+            kinds.option("guidance", default, lo, hi)
+    x = np.linspace(-1, 1, 16, dtype=np.float32).reshape(1, 4, 4, 1)
+    as_uint8 = kinds.image((4, 4, 1), dtype="uint8").check(x, 1)
+    np.testing.assert_array_equal(as_uint8, np.round((x + 1) * 127.5).astype(np.uint8))  # not a wrapping cast
+    pixels = (np.arange(16).reshape(1, 4, 4, 1) * 16).astype(np.int64)
+    np.testing.assert_allclose(kinds.image((4, 4, 1)).check(pixels, 1), pixels / 127.5 - 1, atol=1e-6)
+    with pytest.raises(KerasGenError, match=r"must be in \[-1, 1\]"):  # float pixels in [0, 255]
+        kinds.image((4, 4, 1)).check(pixels.astype(np.float32), 1)
+    with pytest.raises(KerasGenError, match=r"\[0, 255\]"):
+        kinds.image((4, 4, 1)).check(pixels * 2, 1)
+
+
+def test_catalog_reads_options_written_with_keywords():
+    import ast
+
+    source = 'class Options(ModelOptions):\n    latent_dim: int = option(default=100, help="z size", min=1)\n'
+    assert registry._option_fields(ast.parse(source).body[0]) == {"latent_dim": (100, "z size")}
+
+
+def test_loop_samplers_draw_per_step_noise_inside_tf_while_loop():
+    """A sampler's step-k noise (DDPM, PixelCNN) comes from stream base + k, a tensor in the loop."""
+    import tensorflow as tf
+
+    from keras_gen import latents
+
+    @tf.function
+    def per_step(n, seed):
+        def body(k, out):
+            return k + 1, out.write(k, latents.gaussian_latents_tf(n, 4, seed, stream=k))
+
+        return tf.while_loop(lambda k, o: k < 3, body, (tf.constant(0), tf.TensorArray(tf.float32, size=3)))[1].stack()
+
+    drawn = per_step(tf.constant(2), tf.constant(5, tf.int64)).numpy()
+    for k in range(3):
+        np.testing.assert_allclose(drawn[k], latents.gaussian_latents(2, 4, 5, k), atol=1e-5)
+
+
+def test_savedmodel_sample_refuses_what_keras_and_the_edge_refuse():
+    """The `sample` signature checks its request like resolve_inputs does: steps=0 would
+    otherwise return the loop's starting noise as images, a label past the classes zeros on GPU."""
+    import tensorflow as tf
+
+    from tests.models import toy_loop  # noqa: F401  (registers toy_refiner)
+
+    model = registry.build("toy_refiner", image_size=8, channels=1, filters=4, steps=3)
+    endpoint = model.export_endpoints()["sample"]
+    sample = tf.function(endpoint.fn, input_signature=endpoint.input_signature)
+    n, seed = tf.constant(2), tf.constant(0, tf.int64)
+    assert sample(n, seed, tf.constant(3))["images"].shape == (2, 8, 8, 1)
+    for bad_n, steps, message in ((2, 0, "steps must be >= 1"), (2, 65, "steps must be <= 64"), (0, 3, "n must be")):
+        with pytest.raises(tf.errors.InvalidArgumentError, match=message):
+            sample(tf.constant(bad_n), seed, tf.constant(steps))
+    labels = kinds.resolve_inputs_tf  # the same checks for class indices
+    with pytest.raises(tf.errors.InvalidArgumentError, match="label must be <= 9"):
+        labels([kinds.latent(2), kinds.label(10)], n, seed, {"label": tf.constant([3, 10])})
+
+
+def test_ema_weights_restore_a_variable_two_optimizers_average():
+    """InfoGAN's info loss trains G beside G's own optimizer: leaving the block restores raw G."""
+    import keras
+
+    from keras_gen.models.base import GenerativeModel
+
+    model = GenerativeModel(image_size=4)
+    shared = keras.Variable(np.ones(2, "float32"))
+    model.optimizers = {}
+    for name, average in (("a", 5.0), ("b", 7.0)):
+        optimizer = keras.optimizers.Adam(use_ema=True)
+        optimizer.build([shared])
+        optimizer._model_variables_moving_average[0].assign([average, average])
+        model.optimizers[name] = optimizer
+    with model.ema_weights() as swapped:
+        assert swapped
+    np.testing.assert_array_equal(np.asarray(shared), [1.0, 1.0])
+
+
+@pytest.mark.parametrize("seed", ["abc", 1.5, True])
+def test_a_run_config_with_a_non_integer_seed_is_one_clear_error(tmp_path, seed):
+    from keras_gen.runs import RunConfig
+
+    values = {"model": "dcgan", "data": "digits", "image_size": 16, "channels": 1, "batch_size": 8, "seed": seed,
+              "epochs": 2, "steps_per_epoch": 2}
+    (tmp_path / "config.json").write_text(json.dumps(values))
+    with pytest.raises(KerasGenError, match="--seed must be between"):
+        RunConfig.load(tmp_path)

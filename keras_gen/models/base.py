@@ -187,7 +187,7 @@ class GenerativeModel(keras.Model):
         try:
             yield bool(swapped)
         finally:
-            for var, value in swapped:
+            for var, value in reversed(swapped):  # a variable two optimizers average ends raw
                 var.assign(value)
 
     # -- randomness that survives distribution ----------------------------------------------
@@ -224,12 +224,34 @@ class GenerativeModel(keras.Model):
 
     # -- exact resume: Keras saves layer variables but not SeedGenerator states --------------
     def _named_seed_generators(self) -> dict:
-        """Every SeedGenerator of the model and its sub-layers, keyed by its state's path."""
-        found = {}
-        for layer in [self, *self._flatten_layers(include_self=False)]:
-            for generator in getattr(layer, "_seed_generators", []):
+        """Every SeedGenerator of the model and its sub-layers, keyed by where it sits: the
+        attribute names leading to it, and inside a functional network the layer's place in it
+        ("generator.layers.3.seed_generator"). A reloaded model, built by the same code, has the
+        same keys. Not the names of generators or layers: those are auto-numbered by what the
+        process built before ("seed_generator_3", "dropout_2"; a Dropout's generator is one)."""
+        from keras.src.models.functional import Functional
+
+        found, seen = {}, set()
+
+        def walk(layer, prefix):
+            if id(layer) in seen:
+                return
+            seen.add(id(layer))
+            attrs = sorted(vars(layer).items(), key=lambda kv: (kv[0].startswith("_"), kv[0]))
+            own = {id(v): k for k, v in attrs if isinstance(v, keras.random.SeedGenerator)}
+            for i, generator in enumerate(getattr(layer, "_seed_generators", [])):
                 # "/" would nest groups in the .weights.h5 store; the key is a flat name
-                found[generator.state.path.replace("/", ".")] = generator
+                found[f"{prefix}{own.get(id(generator), f'_seed_generators.{i}')}"] = generator
+            children = [(f"layers.{i}", l) for i, l in enumerate(layer.layers)] if isinstance(layer, Functional) else []
+            for key, value in attrs:
+                values = value if isinstance(value, (list, tuple)) else [value]
+                for j, child in enumerate(values):
+                    if isinstance(child, keras.layers.Layer):
+                        children.append((key if values is not value else f"{key}.{j}", child))
+            for key, child in children:
+                walk(child, f"{prefix}{key}.")
+
+        walk(self, "")
         return found
 
     def save_own_variables(self, store):
@@ -242,6 +264,10 @@ class GenerativeModel(keras.Model):
         super().load_own_variables({k: store[k] for k in keys})
         saved = {k.split(":", 1)[1]: k for k in store.keys() if k.startswith("seed_generator:")}
         generators = self._named_seed_generators()
+        for path, generator in generators.items():  # checkpoints keyed by the generator's own path
+            legacy = generator.state.path.replace("/", ".")
+            if path not in saved and legacy in saved:
+                saved[path] = saved.pop(legacy)
         missing = sorted(set(generators) - set(saved))
         if saved and missing:  # a checkpoint from another architecture; resume would not be exact
             raise KerasGenError(f"The checkpoint holds no state for seed generator(s) {', '.join(missing)}.")
