@@ -42,7 +42,8 @@ class SampleGrid(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         if (epoch + 1) % self.every or not finite_logs(logs):
             return
-        images = to_uint8(self.model.sample(self.n, seed=self.seed, **self.conditions))
+        with self.model.ema_weights():  # what an export of this epoch would draw
+            images = to_uint8(self.model.sample(self.n, seed=self.seed, **self.conditions))
         save_grid(images, self.out_dir / f"epoch_{epoch + 1:04d}.png")
         if self.log_dir is not None:
             import tensorflow as tf
@@ -254,7 +255,8 @@ class PeriodicEvaluation(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         if (epoch + 1) % self.every or not finite_logs(logs):
             return
-        report = self.evaluator.evaluate_model(self.model, self.metrics, n=self.n, seed=self.seed)
+        with self.model.ema_weights():  # scored as it would be exported
+            report = self.evaluator.evaluate_model(self.model, self.metrics, n=self.n, seed=self.seed)
         scalars = {f"eval/{name}": r["generated"] for name, r in report["metrics"].items()}
         scalars.update({f"eval/{name}_floor": r["floor"] for name, r in report["metrics"].items()})
         self.results.append((epoch + 1, scalars))

@@ -173,11 +173,12 @@ def _request_conditions(args, extra: list[str], specs) -> dict:
         conditions[label_specs[0].name] = values
     it = iter(extra)
     for flag in it:
+        flag, inline = flag.split("=", 1) if flag.startswith("--") and "=" in flag else (flag, None)
         name = flag[2:].replace("-", "_") if flag.startswith("--") else None
         if name not in settable or settable[name].kind == "label":
             known = ", ".join(f"--{k.replace('_', '-')}" for k, v in settable.items() if v.kind != "label") or "none"
             raise KerasGenError(f"unknown flag {flag!r} for this model; its request flags: {known}.")
-        value = next(it, None)
+        value = inline if inline is not None else next(it, None)
         if value is None:
             raise KerasGenError(f"{flag} needs a value.")
         conditions[name] = _flag_value(settable[name], flag, value)

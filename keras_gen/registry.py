@@ -118,6 +118,16 @@ def get(name: str) -> ModelSpec:
     return _REGISTRY[name]
 
 
+def check_option_names(spec: ModelSpec, names) -> None:
+    """Every name is an option of the model, or one error listing the options it has."""
+    unknown = [name for name in names if name not in spec.defaults]
+    if unknown:
+        raise KerasGenError(
+            f"Model {spec.name!r} has no option {unknown[0]!r}. Its options: "
+            + ", ".join(f"{k}={v!r}" for k, v in sorted(spec.defaults.items()))
+        )
+
+
 def parse_options(spec: ModelSpec, pairs: list[str] | None) -> dict:
     """Turn `--set key=value` strings into typed options, checked against the model's Options."""
     from keras_gen.models.base import coerce_option, option_fields
@@ -128,11 +138,7 @@ def parse_options(spec: ModelSpec, pairs: list[str] | None) -> dict:
         if "=" not in pair:
             raise KerasGenError(f"--set expects key=value, got {pair!r}.")
         key, raw = (part.strip() for part in pair.split("=", 1))
-        if key not in fields:
-            raise KerasGenError(
-                f"Model {spec.name!r} has no option {key!r}. Its options: "
-                + ", ".join(f"{k}={v!r}" for k, v in sorted(spec.defaults.items()))
-            )
+        check_option_names(spec, [key])
         options[key] = coerce_option(fields[key], raw)
     return options
 

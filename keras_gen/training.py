@@ -41,13 +41,6 @@ RESUME_MAY_CHANGE = ("epochs", "jit_compile", "keras_gen_version", "created")
 
 
 # -- resolving what a run will do --------------------------------------------------------------
-def _check_options(spec, options: dict) -> None:
-    unknown = sorted(set(options) - set(spec.defaults))
-    if unknown:
-        raise KerasGenError(f"Model {spec.name!r} has no option {unknown[0]!r}. Its options: "
-                            + ", ".join(f"{k}={v!r}" for k, v in sorted(spec.defaults.items())))
-
-
 def _resolve_new(out: Path, given: RunConfig) -> RunConfig:
     from keras_gen.data import describe_training_data
     from keras_gen.data.common import check_channels, check_image_size
@@ -55,7 +48,7 @@ def _resolve_new(out: Path, given: RunConfig) -> RunConfig:
     if any(p.is_file() for p in checkpoints(out)):
         raise KerasGenError(f"{out} already holds a run. Pass --resume to continue it, or choose another --out.")
     spec = registry.get(given.model)
-    _check_options(spec, given.options)
+    registry.check_option_names(spec, sorted(given.options))
     data = given.data or DEFAULT_DATA
     info = describe_training_data(spec.data_kind, data, given.data_b, data_dir=given.data_dir)
     batch_size = given.batch_size or DEFAULT_BATCH_SIZE
@@ -203,9 +196,10 @@ def train(out, config: RunConfig | None = None, *, resume: bool = False, callbac
     if stop.bad_logs:
         raise _divergence_error(out, stop)
 
-    samples_png = save_grid(to_uint8(model.sample(PREVIEW_SAMPLES, seed=config.seed, **preview)),
-                            out / "samples.png")
-    interpolation = latent_interpolation(model)
+    with model.ema_weights():  # the weights an export carries
+        samples_png = save_grid(to_uint8(model.sample(PREVIEW_SAMPLES, seed=config.seed, **preview)),
+                                out / "samples.png")
+        interpolation = latent_interpolation(model)
     interpolation_png = None if interpolation is None else save_grid(interpolation, out / "interpolation.png", ncols=8)
     return {
         "run": str(out), "model": config.model, "epochs": config.epochs, "initial_epoch": initial_epoch,

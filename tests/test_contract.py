@@ -254,6 +254,8 @@ def test_cli_sets_codes_records_them_and_lists_the_request(coded_export, tmp_pat
 
     np.testing.assert_array_equal(drawn["category"], kinds.resolve_inputs(
         EdgeModel.from_path(version).input_specs, 4, 0)["category"])
+    assert main(["sample", str(version), "--n", "2", "--category=2", "--out", str(tmp_path / "eq.npz")]) == 0
+    np.testing.assert_array_equal(np.load(tmp_path / "eq.npz")["category"], [2, 2])  # --name=value works too
     capsys.readouterr()
     assert main(["sample", str(version), "--inputs"]) == 0
     listing = capsys.readouterr().out
@@ -406,3 +408,14 @@ def test_a_run_config_with_a_non_integer_seed_is_one_clear_error(tmp_path, seed)
     (tmp_path / "config.json").write_text(json.dumps(values))
     with pytest.raises(KerasGenError, match="--seed must be between"):
         RunConfig.load(tmp_path)
+
+
+def test_request_input_names_are_checked():
+    from keras_gen.models.gan.dcgan import DCGAN
+
+    class Clash(DCGAN):
+        def input_specs(self):
+            return [kinds.latent(8, name="seed")]
+
+    with pytest.raises(KerasGenError, match="seed.*reserved"):
+        Clash(image_size=16, latent_dim=8, base_filters=4).request_specs()

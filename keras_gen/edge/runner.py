@@ -27,10 +27,10 @@ from keras_gen.edge.onnx_safety import check_onnx_file
 from keras_gen.edge.repository import resolve_version
 from keras_gen.errors import KerasGenError
 from keras_gen.images import to_uint8
+from keras_gen.samplers import DIRECT, get_sampler
 
 CPU = "CPUExecutionProvider"
 CUDA = "CUDAExecutionProvider"
-DIRECT = "direct"
 _ORT_TYPES = {"tensor(float)": "float32", "tensor(int32)": "int32", "tensor(int64)": "int64",
               "tensor(uint8)": "uint8", "tensor(double)": "float64"}
 
@@ -122,8 +122,6 @@ class EdgeModel:
                 raise KerasGenError(f"{version_dir}/manifest.json: the request inputs differ from model.onnx's inputs; "
                                     "re-export the model with `keras-gen export`.")
         else:
-            from keras_gen.samplers import get_sampler
-
             self.sampler = get_sampler(sampler.get("name"), sampler.get("config"))
 
     @classmethod

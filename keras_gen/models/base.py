@@ -36,8 +36,12 @@ import numpy as np
 from keras_gen import inputs as kinds
 from keras_gen.data.training_data import DATA_KINDS
 from keras_gen.errors import KerasGenError
+from keras_gen.samplers import DIRECT
 
-DIRECT_SAMPLER = "direct"  # one network call per sample: images = generate(**inputs)
+
+
+# Taken by a sampling request itself, sample()'s own arguments, or `keras-gen sample`'s flags.
+RESERVED_INPUT_NAMES = ("n", "seed", "batch_size", "out", "labels", "inputs")
 
 
 def option(default, help: str = "", min=None, max=None, choices=None, min_exclusive: bool = False):
@@ -301,9 +305,16 @@ class GenerativeModel(keras.Model):
         raise NotImplementedError(f"{type(self).__name__} does not define network()")
 
     def request_specs(self) -> list:
-        """Everything a sampling request resolves: input_specs plus the sampler's options."""
+        """Everything a sampling request resolves: input_specs plus the sampler's options. Names
+        are unique identifiers, and none is taken by the request itself (n, seed) or the CLI."""
         sampler = self.sampler()
-        return list(self.input_specs()) + (sampler.option_specs() if sampler is not None else [])
+        specs = list(self.input_specs()) + (sampler.option_specs() if sampler is not None else [])
+        names = [s.name for s in specs]
+        bad = sorted({n for n in names if names.count(n) > 1 or not n.isidentifier() or n in RESERVED_INPUT_NAMES})
+        if bad:
+            raise KerasGenError(f"{type(self).__name__}: request input name(s) {', '.join(bad)} are repeated, not "
+                                f"identifiers, or reserved ({', '.join(RESERVED_INPUT_NAMES)}); rename them.")
+        return specs
 
     def sample(self, n: int, seed: int = 0, batch_size: int = 256, **conditions) -> np.ndarray:
         """`n` images as float32 [-1, 1] numpy for (seed, conditions): the same images as the
@@ -389,10 +400,11 @@ class GenerativeModel(keras.Model):
     def export_metadata(self) -> dict:
         """Facts the manifest records and edge runtimes need."""
         sampler = self.sampler()
+        labelled = any(s.kind == "label" for s in self.request_specs())
         return {"model": self.registered_name or type(self).__name__.lower(), "image_size": self.image_size,
-                "channels": self.channels, "num_classes": self.num_classes, "image_shape": list(self.image_shape),
+                "channels": self.channels, "num_classes": self.num_classes if labelled else None, "image_shape": list(self.image_shape),
                 "data_kind": self.data_kind, "options": dataclasses.asdict(self.options),
-                "sampler": {"name": DIRECT_SAMPLER} if sampler is None
+                "sampler": {"name": DIRECT} if sampler is None
                 else {"name": sampler.name, "config": sampler.get_config(), "network": "network"},
                 "request_inputs": [s.to_json() for s in self.request_specs()],
                 **({"latent_dim": self.options.latent_dim} if hasattr(self.options, "latent_dim") else {})}

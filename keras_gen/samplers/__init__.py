@@ -28,6 +28,7 @@ import pkgutil
 from keras_gen.errors import KerasGenError
 
 _SAMPLERS: dict[str, type] = {}
+DIRECT = "direct"  # the manifest's sampler for models sampled by one network call, generate(**inputs)
 
 
 class Sampler:
