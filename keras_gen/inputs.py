@@ -336,7 +336,8 @@ def resolve_conditions(specs, n: int, seed: int, conditions: dict | None = None,
 def image_noise(spec: InputSpec, n: int, seed: int) -> np.ndarray:
     """Seeded random images for an image input (parity checks); `None` sides become 16 pixels."""
     shape = [n, *(16 if d is None else d for d in spec.shape)]
-    u = latents.uniform_codes(int(np.prod(shape[:1])), int(np.prod(shape[1:])), seed, stream=101)
+    u = latents.uniform_codes(int(np.prod(shape[:1])), int(np.prod(shape[1:])), seed,
+                              stream=latents.PARITY_IMAGE_STREAM)
     u = u.reshape(shape)
     return (np.round((u + 1) * 127.5).astype(np.uint8) if spec.dtype == "uint8" else u.astype(spec.dtype))
 

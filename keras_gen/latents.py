@@ -28,6 +28,12 @@ import numpy as np
 
 _M1, _M2 = 0x7FEB352D, 0x846CA68B
 
+# Streams, so no two draws of one request share numbers: a request's random inputs take 0, 1, ...
+# in declaration order (keras_gen.inputs.streams); the parity check's random images take
+# PARITY_IMAGE_STREAM; a loop sampler's step k draws from SAMPLER_STREAM_BASE + k.
+PARITY_IMAGE_STREAM = 1 << 15
+SAMPLER_STREAM_BASE = 1 << 16
+
 
 def _hash32_np(x: np.ndarray) -> np.ndarray:
     x = x.astype(np.uint32)

@@ -419,3 +419,25 @@ def test_request_input_names_are_checked():
 
     with pytest.raises(KerasGenError, match="seed.*reserved"):
         Clash(image_size=16, latent_dim=8, base_filters=4).request_specs()
+
+
+def test_sampler_step_noise_is_the_same_in_numpy_and_inside_a_while_loop():
+    import tensorflow as tf
+
+    from keras_gen.samplers import Sampler
+
+    expected = np.stack([Sampler.step_noise(3, (4, 4, 1), seed=9, step=k) for k in range(3)])
+    assert not np.allclose(expected[0], expected[1])  # every step its own noise
+
+    @tf.function
+    def loop():
+        def body(k, acc):
+            return k + 1, acc.write(k, Sampler.step_noise_tf(3, (4, 4, 1), tf.constant(9, tf.int64), k))
+
+        _, acc = tf.while_loop(lambda k, acc: k < 3, body, (tf.constant(0), tf.TensorArray(tf.float32, 3)))
+        return acc.stack()
+
+    np.testing.assert_allclose(loop().numpy(), expected, atol=1e-5)
+    # Its streams never meet a request input's: the first latent of a request is stream 0.
+    np.testing.assert_array_equal(kinds.resolve_inputs([kinds.latent(16)], 3, 9)["z"].shape, (3, 16))
+    assert not np.intersect1d(expected.ravel(), kinds.resolve_inputs([kinds.latent(16)], 3, 9)["z"].ravel()).size

@@ -25,6 +25,8 @@ from __future__ import annotations
 import importlib
 import pkgutil
 
+import numpy as np
+
 from keras_gen.errors import KerasGenError
 
 _SAMPLERS: dict[str, type] = {}
@@ -45,6 +47,25 @@ class Sampler:
     def option_specs(self) -> list:
         """The sampler's own request options (keras_gen.inputs.option), e.g. steps or guidance."""
         return []
+
+    @staticmethod
+    def step_noise(n: int, shape, seed: int, step: int):
+        """N(0, 1) noise (n, *shape) for loop step `step` (DDPM's z_t, PixelCNN's draws), numpy;
+        from its own stream, so no step repeats another's numbers or a request input's."""
+        from keras_gen.latents import SAMPLER_STREAM_BASE, gaussian_latents
+
+        size = int(np.prod(shape))
+        return gaussian_latents(n, size, seed, SAMPLER_STREAM_BASE + int(step)).reshape(n, *shape)
+
+    @staticmethod
+    def step_noise_tf(n, shape, seed, step):
+        """The same noise as `step_noise`, from TF ops; `step` may be the tf.while_loop counter."""
+        import tensorflow as tf
+
+        from keras_gen.latents import SAMPLER_STREAM_BASE, gaussian_latents_tf
+
+        flat = gaussian_latents_tf(n, int(np.prod(shape)), seed, SAMPLER_STREAM_BASE + tf.cast(step, tf.int32))
+        return tf.reshape(flat, tf.concat([[tf.cast(n, tf.int32)], list(shape)], axis=0))
 
     def run_numpy(self, network, inputs: dict, n: int, seed: int):
         raise NotImplementedError(f"{type(self).__name__}.run_numpy")
