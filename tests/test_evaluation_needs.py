@@ -148,6 +148,24 @@ def test_psnr_and_ssim_score_a_translation_against_the_identity_baseline(tmp_pat
     assert "identity baseline" in exact["psnr"]["floor_is"] and "extractor" not in ev.__dict__  # no classifier
 
 
+class Autoencoder:
+    data_kind = "images"
+
+    def __init__(self, fn):
+        self.reconstruct = fn
+
+
+def test_psnr_and_ssim_score_an_autoencoder_against_the_mean_image_baseline(evaluator, digits_test):
+    assert capabilities(Autoencoder(lambda x: x)) == {PAIRS}
+    assert metrics_for(Autoencoder(lambda x: x)) == ["psnr", "ssim"]
+    exact = evaluator.evaluate_model(Autoencoder(lambda x: x), n=100)["metrics"]
+    assert exact["psnr"]["generated"] == float("inf") or exact["psnr"]["generated"] > 60
+    assert exact["ssim"]["generated"] > 0.999 and 5 < exact["psnr"]["floor"] < 20
+    assert "mean training image" in exact["psnr"]["floor_is"]
+    blank = evaluator.evaluate_model(Autoencoder(lambda x: -np.ones_like(x)), ["psnr"], n=100)["metrics"]
+    assert blank["psnr"]["generated"] < exact["psnr"]["floor"]
+
+
 def test_bits_per_dim_beside_the_pixel_histogram_baseline(digits_test):
     images, _ = digits_test
     ev = Evaluator("digits", n_real=400)

@@ -12,7 +12,8 @@ from keras_gen.errors import KerasGenError
 from keras_gen.images import from_uint8, to_uint8
 from keras_gen.evaluation.metric_table import (INCEPTION_FEATURE_DIM, LABELS, LIKELIHOODS, METRICS, NEEDS, PAIRS,
                                                SAMPLES, TRAIN_CAP, Feed, _as_library_images, domain_feature_dim,
-                                               label_spec, metrics_for, parse_metrics, quantise)
+                                               label_spec, metrics_for, parse_metrics, quantise,
+                                               reconstructs)
 
 @dataclass
 class Evaluator:
@@ -213,7 +214,9 @@ class Evaluator:
                 feed.labels = np.arange(n) % spec.num_classes
                 conditions[spec.name] = feed.labels
             feed.images = self._generated(model.sample(n, seed=seed, **conditions))
-        if PAIRS in needs:
+        if PAIRS in needs and reconstructs(model):
+            feed.translations, feed.reconstructed = self._generated(model.reconstruct(self.real_test)), True
+        elif PAIRS in needs:
             feed.translations = _as_library_images(model.translate(self.pairs[0]))
         if LIKELIHOODS in needs:
             feed.nll = np.asarray(model.log_likelihood(self.real_test), np.float64).reshape(-1)

@@ -2,7 +2,8 @@
 
     samples           fid kid is pr mem div   images from `sample(n, seed, **conditions)`
     requested labels  label_acc               samples drawn for classes the evaluator asks for
-    pairs             psnr ssim               `translate(test A)` compared with the true test B
+    pairs             psnr ssim               `translate(test A)` compared with the true test B, or an
+                                              autoencoder's `reconstruct(test images)` with the images
     likelihoods       bpd                     `log_likelihood(test images)`
 
 `capabilities(model)` reads, by duck typing, which needs a model can feed; a metric is a
@@ -31,7 +32,8 @@ SAMPLES, LABELS, PAIRS, LIKELIHOODS = "samples", "requested labels", "pairs", "l
 NEEDS = {
     SAMPLES: "a model that draws images from latents alone (sample(n, seed)), not one that takes images in",
     LABELS: "a class-conditional model: one with an input of kind 'label', sampled with sample(n, seed, label=...)",
-    PAIRS: "a paired A->B model (data_kind 'paired', translate(images_a)) and paired data (--data DIR with A/ and B/)",
+    PAIRS: "a paired A->B model (data_kind 'paired', translate(images_a)) and paired data (--data DIR with A/ and B/), "
+           "or an autoencoder (data_kind 'images', reconstruct(images))",
     LIKELIHOODS: "a likelihood model: log_likelihood(images) in nats and likelihood_kind 'discrete' or 'continuous'",
 }
 
@@ -63,10 +65,17 @@ def capabilities(model) -> set[str]:
             can.add(LABELS)
     if getattr(model, "data_kind", None) == "paired" and callable(getattr(model, "translate", None)):
         can.add(PAIRS)
+    if reconstructs(model):
+        can.add(PAIRS)
     if callable(getattr(model, "log_likelihood", None)) and getattr(model, "likelihood_kind", None) in (
             "discrete", "continuous"):
         can.add(LIKELIHOODS)
     return can
+
+
+def reconstructs(model) -> bool:
+    """An autoencoder of its own training images: its pairs are (test image, test image)."""
+    return getattr(model, "data_kind", None) == "images" and callable(getattr(model, "reconstruct", None))
 
 
 # -- the metric table --------------------------------------------------------------------------
@@ -76,7 +85,8 @@ class Feed:
 
     images: np.ndarray | None = None  # SAMPLES: generated images, float [-1, 1], quantised
     labels: np.ndarray | None = None  # LABELS: the class requested for each of `images`
-    translations: np.ndarray | None = None  # PAIRS: translate(test A), float [-1, 1], quantised
+    translations: np.ndarray | None = None  # PAIRS: translate(test A) or reconstruct(test), float [-1, 1], quantised
+    reconstructed: bool = False  # PAIRS: `translations` are reconstructions of the real test split
     nll: np.ndarray | None = None  # LIKELIHOODS: NLL in nats of each real test image
     likelihood_kind: str | None = None  # "discrete" or "continuous" (keras_gen.metrics.likelihood)
     features: dict | None = None  # the generated images embedded, filled once for every sample metric
@@ -204,11 +214,19 @@ def _label_accuracy(ev, feed):
 
 def _psnr_ssim(ev, feed, which):
     """PSNR = 10 log10(max^2 / MSE) and SSIM (Wang et al. 2004) of translate(A) against the true
-    B; floor: the input A itself (resized to B's size and channels) as the output."""
+    B; floor: the input A itself (resized to B's size and channels) as the output. For an
+    autoencoder, of reconstruct(test) against the test images; floor: the mean training image as
+    every reconstruction (a trivial baseline: the identity would be perfect)."""
     from keras_gen import metrics as M
 
-    a, b = ev.pairs
-    identity = ev.identity_baseline
+    if feed.reconstructed:
+        b = ev.real_test
+        identity = np.broadcast_to(quantise(ev.real_train.mean(0)), b.shape)
+        floor_is = f"the mean training image as every reconstruction (trivial baseline, n={len(b)} test images)"
+    else:
+        a, b = ev.pairs
+        identity = ev.identity_baseline
+        floor_is = f"the input A unchanged as the output (identity baseline, n={len(b)} test pairs)"
     if which == "psnr":
         def fn(x, y):
             return M.psnr(x, y)
@@ -218,8 +236,7 @@ def _psnr_ssim(ev, feed, which):
 
         def fn(x, y):
             return M.ssim(x, y, filter_size=size)
-    row = {"generated": fn(feed.translations, b), "floor": fn(identity, b), "n": int(len(b)),
-           "floor_is": f"the input A unchanged as the output (identity baseline, n={len(b)} test pairs)"}
+    row = {"generated": fn(feed.translations, b), "floor": fn(identity, b), "n": int(len(b)), "floor_is": floor_is}
     if which == "ssim" and size != 11:
         row["note"] = f"{size}x{size} window for {b.shape[1]} px images: not comparable with standard 11x11 SSIM"
     return {which: row}
