@@ -57,7 +57,9 @@ class ModelSpec:
         from keras_gen.models.base import GenerativeModel
 
         loop = self.model_class.sampler is not GenerativeModel.sampler
-        return ("serving_default", "sample", "network" if loop else "generate")
+        # A model adding endpoints in export_endpoints() names them in `extra_exports`.
+        return ("serving_default", "sample", "network" if loop else "generate",
+                *getattr(self.model_class, "extra_exports", ()))
 
 
 _REGISTRY: dict[str, ModelSpec] = {}

@@ -192,11 +192,19 @@ def test_cli_samples_of_the_run_and_the_export_agree(name, runs, tmp_path):
 @pytest.mark.parametrize("name", NAMES)
 def test_cli_evaluate_runs_every_metric_the_model_can_feed(name, runs, digits_classifier_cache, capsys):
     """Without --metrics, evaluate picks what the model feeds: sample metrics for generators, the
-    per-class accuracy for a class-conditional one, PSNR/SSIM for a paired translator or an autoencoder."""
+    per-class accuracy for a class-conditional one, PSNR/SSIM for a paired translator or an
+    autoencoder, and one clear error for a model that feeds none (a face swap)."""
+    from keras_gen.evaluation.metric_table import capabilities
+
     resumed, _, _ = runs(name)
     spec = registry.get(name)
     capsys.readouterr()
-    assert main(["evaluate", str(resumed), "--n", "150", "--cache-dir", str(digits_classifier_cache)]) == 0
+    args = ["evaluate", str(resumed), "--n", "150", "--cache-dir", str(digits_classifier_cache)]
+    if not capabilities(_tiny(name)):  # no prior and no pairs (an autoencoder, a face swap): one clear error
+        assert main(args) == 2
+        assert "feeds no metric" in capsys.readouterr().err
+        return
+    assert main(args) == 0
     printed = capsys.readouterr().out
     if spec.data_kind == "paired" or callable(getattr(spec.model_class, "reconstruct", None)):
         expected = ["psnr", "ssim"]  # a translator's or an autoencoder's pairs
