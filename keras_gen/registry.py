@@ -57,7 +57,8 @@ class ModelSpec:
         from keras_gen.models.base import GenerativeModel
 
         loop = self.model_class.sampler is not GenerativeModel.sampler
-        return ("serving_default", "sample", "network" if loop else "generate")
+        extra = tuple(getattr(self.model_class, "extra_exports", ()))  # a model's own endpoints beside these
+        return ("serving_default", "sample", "network" if loop else "generate", *extra)
 
 
 _REGISTRY: dict[str, ModelSpec] = {}
