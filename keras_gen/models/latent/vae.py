@@ -255,7 +255,8 @@ class VAE(GenerativeModel):
         endpoints = super().export_endpoints()
         generate, specs = endpoints["generate"], self.encode_specs()
 
-        def encode(*args):
+        def encode(*args):  # a wrong image size is refused by name, not deep inside a reshape
+            args = (tf.ensure_shape(args[0], (None, *self.image_shape)), *args[1:])
             mean, log_var = self.encoder(list(args) if len(args) > 1 else args[0], training=False)
             return {"mean": mean, "log_variance": log_var}
 
