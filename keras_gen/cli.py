@@ -106,17 +106,22 @@ def cmd_train(args) -> int:
 @contextmanager
 def _warnings_as_lines(category):
     """Warnings of `category` raised in the block become `keras-gen: warning: ...` lines on stderr,
-    printed also when the block then fails; other warnings show as usual."""
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", category)
-        try:
-            yield
-        finally:
-            for w in caught:
-                if issubclass(w.category, category):
-                    print(f"keras-gen: warning: {w.message}", file=sys.stderr)
-                else:
-                    warnings.showwarning(w.message, w.category, w.filename, w.lineno)
+    printed also when the block then fails; other warnings show as usual. They are replayed once
+    the recording has ended: inside it, `showwarning` would record them again, without end."""
+    recorded = []
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", category)
+            try:
+                yield
+            finally:
+                recorded = list(caught)
+    finally:
+        for w in recorded:
+            if issubclass(w.category, category):
+                print(f"keras-gen: warning: {w.message}", file=sys.stderr)
+            else:
+                warnings.showwarning(w.message, w.category, w.filename, w.lineno)
 
 
 def _periodic_evaluation(args, config):

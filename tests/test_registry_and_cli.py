@@ -43,3 +43,20 @@ def test_cli_lists_models(capsys):
     assert main(["models"]) == 0
     out = capsys.readouterr().out
     assert "dcgan" in out and "cdcgan" in out and "trains on: labelled" in out and "--set base_filters=64" in out
+
+
+def test_warnings_during_a_command_are_replayed_once(capsys):
+    """Other warnings raised inside a command show once, after it: replaying them while still
+    recording would record them again without end."""
+    import warnings
+
+    from keras_gen.callbacks import TrainingWarning
+    from keras_gen.cli import _warnings_as_lines
+
+    with warnings.catch_warnings(record=True) as outer:
+        warnings.simplefilter("always")
+        with _warnings_as_lines(TrainingWarning):
+            warnings.warn("a training problem", TrainingWarning)
+            warnings.warn("something else", UserWarning)
+    assert "keras-gen: warning: a training problem" in capsys.readouterr().err
+    assert [str(w.message) for w in outer] == ["something else"]
