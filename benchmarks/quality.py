@@ -1,20 +1,32 @@
-"""Sample quality of every registered generator on the bundled digits, with context.
+"""Quality of every registered model on bundled data, each figure beside its floor and baselines.
 
-Each generator is trained for a fixed budget, then scored with domain FID/KID and precision /
-recall (features of the project's digits classifier) beside:
-  - the floor: the test split scored against the train split (a perfect model's figure);
-  - trivial baselines: Gaussian noise, and the mean training image plus per-pixel noise.
-Every model row also gives its FID as a ratio to the floor and to the mean-image baseline, so
-the figures mean something without a reference table. A class-conditional model (one that
-declares an input of kind "label") also gets label accuracy: how often the digits classifier
-names the class its samples were drawn for, beside the classifier's accuracy on real test digits.
+Each model is trained for a fixed budget (BUDGETS; 16 px, a few minutes on a 2-core CPU each),
+then scored with every default metric it can feed (keras_gen.evaluation.metrics_for), in up to
+three tables:
 
-    python benchmarks/quality.py [--epochs 40] [--n 1000] [--results docs/RESULTS.md]
+  samples        domain FID/KID and precision/recall (features of the project's classifier of
+                 the data set), and for class-conditional models label accuracy (overall and
+                 the worst class), beside the real-vs-real floor (the test split against the
+                 train split) and two trivial baselines (Gaussian noise; the mean training image
+                 plus per-pixel noise). FID is also given as a ratio to the floor and to the
+                 mean-image baseline.
+  likelihood     test NLL in bits/dim of likelihood models (VAE: importance-weighted, k samples;
+                 PixelCNN: exact), beside the independent-pixel model (one 256-level histogram
+                 per pixel position of the train split) and the uniform 8 bits; the ratio says
+                 how many times fewer bits the model needs than the independent-pixel model.
+  reconstruction PSNR/SSIM of test images reconstructed by autoencoders (and VQ-VAE's codebook
+                 perplexity and usage on the test split), beside the mean-image baseline.
+
+    python benchmarks/quality.py [--models dcgan,vae] [--epochs 5] [--n 1000] [--results docs/RESULTS.md]
+
+Models that train on two domains (faceswap) are listed as skipped: their check is the face-swap
+test and notebook, not a distribution metric.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import shutil
 import sys
@@ -27,95 +39,207 @@ import numpy as np  # noqa: E402
 
 from keras_gen import registry  # noqa: E402
 from keras_gen.data import load_arrays  # noqa: E402
-from keras_gen.evaluation import LABELS, Evaluator, capabilities  # noqa: E402
+from keras_gen.errors import KerasGenError  # noqa: E402
+from keras_gen.evaluation import Evaluator, metrics_for  # noqa: E402
 from keras_gen.training import RunConfig, train  # noqa: E402
 
-# Budgets per model: what a 2-core CPU trains in a few minutes on digits.
-BUDGETS = {"dcgan": {"epochs": 60, "options": {}}, "cdcgan": {"epochs": 60, "options": {}}}
+SIZE = 16  # every budget trains at 16 px: digits are 8x8 originals, so nothing is lost
+# Budgets per row: what a 2-core CPU trains in a few minutes. A row is a registered model with
+# options; `data` defaults to digits. Registered models without a row get DEFAULT_BUDGET.
+BUDGETS = {
+    "dcgan": {"epochs": 60},
+    "cdcgan": {"epochs": 60},
+    "autoencoder": {"epochs": 30},
+    "vae": {"epochs": 60},
+    "vae (gaussian likelihood)": {"model": "vae", "epochs": 60, "options": {"likelihood": "gaussian"}},
+    "cvae": {"epochs": 60},
+    "vqvae": {"epochs": 40},
+    "pixelcnn": {"epochs": 30},
+    "glo": {"epochs": 60},
+    "chairs": {"epochs": 40, "data": "shapes"},
+}
+DEFAULT_BUDGET = {"epochs": 20}
+TWO_DOMAIN_KINDS = ("paired", "unpaired")
 
 
-def trivial_baselines(n: int, size: int, seed: int) -> dict[str, np.ndarray]:
-    train_images, _, _ = load_arrays("digits", "train", image_size=size, channels=1)
+def trivial_baselines(data: str, n: int, channels: int, seed: int) -> dict[str, np.ndarray]:
+    train_images, _, _ = load_arrays(data, "train", image_size=SIZE, channels=channels)
     rng = np.random.default_rng(seed)
     mean, std = train_images.mean(0), train_images.std(0)
+    shape = (n, SIZE, SIZE, channels)
     return {
-        "baseline: gaussian noise": np.clip(rng.normal(0.0, 0.5, (n, size, size, 1)), -1, 1).astype(np.float32),
-        "baseline: mean image + noise": np.clip(mean + std * rng.standard_normal((n, size, size, 1)), -1, 1)
-        .astype(np.float32),
+        "baseline: gaussian noise": np.clip(rng.normal(0.0, 0.5, shape), -1, 1).astype(np.float32),
+        "baseline: mean image + noise": np.clip(mean + std * rng.standard_normal(shape), -1, 1).astype(np.float32),
     }
+
+
+def rows_to_run(selected: list[str] | None) -> dict[str, dict]:
+    """{row name: budget} for the registered models (all, or those named), each budget filled in."""
+    known = set(registry.names())
+    rows = {name: {"model": name, **budget} for name, budget in BUDGETS.items()}
+    rows = {k: v for k, v in rows.items() if v["model"] in known}
+    for name in sorted(known - {v["model"] for v in rows.values()}):
+        rows[name] = {"model": name, **DEFAULT_BUDGET}
+    if selected:
+        unknown = [s for s in selected if s not in known]
+        if unknown:
+            raise SystemExit(f"unknown model(s) {', '.join(unknown)}; registered: {', '.join(sorted(known))}")
+        rows = {k: v for k, v in rows.items() if v["model"] in selected}
+    return rows
+
+
+def codebook_statistics(model, images) -> dict | None:
+    """VQ-VAE codebook perplexity exp(H(codes)) and usage (share of codes used) on `images`."""
+    if not callable(getattr(model, "encode", None)) or not hasattr(getattr(model, "options", None), "num_codes"):
+        return None
+    codes = np.asarray(model.encode(images)).reshape(-1)
+    p = np.bincount(codes, minlength=model.options.num_codes) / codes.size
+    entropy = -np.sum(p[p > 0] * np.log(p[p > 0]))
+    return {"perplexity": float(np.exp(entropy)), "usage": float(np.mean(p > 0)), "num_codes": model.options.num_codes}
+
+
+class Tables:
+    """The three tables' rows, filled as models are scored, printed as Markdown."""
+
+    def __init__(self):
+        self.samples: dict[str, list] = {}  # data set -> rows
+        self.floors: dict[str, dict] = {}  # data set -> floor figures
+        self.likelihood, self.reconstruction, self.notes = [], [], []
+
+    def add(self, data: str, name: str, report: dict, seconds: float | None = None, codebook: dict | None = None):
+        m = report["metrics"]
+        if "fid" in m:
+            label = m.get("label_accuracy")
+            per_class = [v for v in (label or {}).get("per_class", []) if v is not None]
+            self.samples.setdefault(data, []).append({
+                "name": name, "seconds": seconds, **{k: m[k]["generated_matched"] for k in ("fid", "kid")},
+                **{k: m[k]["generated_matched"] for k in ("precision", "recall") if k in m},
+                "label_acc": label["generated"] if label else None,
+                "worst_class": min(per_class) if per_class else None})
+            self.floors.setdefault(data, {
+                "fid": m["fid"]["floor"], "kid": m["kid"]["floor"], "precision": m.get("precision", {}).get("floor"),
+                "recall": m.get("recall", {}).get("floor"),
+                "label_acc": label["floor"] if label else None})
+            if label and self.floors[data]["label_acc"] is None:
+                self.floors[data]["label_acc"] = label["floor"]
+        if "bpd" in m:
+            self.likelihood.append({"name": name, "data": data, "bpd": m["bpd"]["generated"],
+                                    "independent": m["bpd"]["floor"], "seconds": seconds})
+        if "psnr" in m:
+            self.reconstruction.append({"name": name, "data": data, "psnr": m["psnr"]["generated"],
+                                        "psnr_floor": m["psnr"]["floor"], "ssim": m.get("ssim", {}).get("generated"),
+                                        "ssim_floor": m.get("ssim", {}).get("floor"), "codebook": codebook,
+                                        "seconds": seconds})
+
+    def markdown(self, evaluators: dict) -> str:
+        out = []
+        for data, rows in self.samples.items():
+            ev, floor = evaluators[data], self.floors[data]
+            baseline = next((r for r in rows if r["name"] == "baseline: mean image + noise"), None)
+            mean_fid = baseline["fid"] if baseline else float("nan")
+            labels = any(r["label_acc"] is not None for r in rows)
+            n = min(ev.n_real, len(ev.test["features"]))
+            out += [f"### Samples on {data} (domain features)", "",
+                    f"Features: the {data} classifier (test accuracy {ev.extractor.test_accuracy:.3f}); every figure on "
+                    f"n={n} samples against {len(ev.train['features'])} train images.", "",
+                    "| generator | FID | KID x1000 | precision | recall |"
+                    + (" label acc | worst class |" if labels else "") + " FID / floor | FID / mean-image baseline | train s |",
+                    "|---|---|---|---|---|" + ("---|---|" if labels else "") + "---|---|---|"]
+
+            def cells(r):
+                label = (f" {r['label_acc']:.3f} | {r['worst_class']:.3f} |" if r.get("label_acc") is not None
+                         else " - | - |") if labels else ""
+                fmt = lambda v, f: "-" if v is None else format(v, f)  # noqa: E731
+                secs = f"{r['seconds']:.0f}" if r.get("seconds") else "-"
+                return (f"| {r['name']} | {r['fid']:.2f} | {r['kid'] * 1000:.2f} | {fmt(r.get('precision'), '.3f')} | "
+                        f"{fmt(r.get('recall'), '.3f')} |{label} {r['fid'] / floor['fid']:.1f} | "
+                        f"{r['fid'] / mean_fid:.3f} | {secs} |")
+
+            floor_row = {"name": "floor: test split vs train", **floor, "worst_class": None}
+            if labels and floor["label_acc"] is not None:
+                floor_row["worst_class"] = min(v for v in ev.label_floor["per_class"] if not np.isnan(v))
+            out += [cells(floor_row), *map(cells, rows), ""]
+        if self.likelihood:
+            out += ["### Likelihood (test split, bits/dim; lower is better)", "",
+                    "| model | data | bits/dim | independent-pixel model | uniform | independent / model | train s |",
+                    "|---|---|---|---|---|---|---|"]
+            for r in self.likelihood:
+                secs = f"{r['seconds']:.0f}" if r.get("seconds") else "-"
+                out.append(f"| {r['name']} | {r['data']} | {r['bpd']:.3f} | {r['independent']:.3f} | 8.000 | "
+                           f"{r['independent'] / r['bpd']:.2f}x | {secs} |")
+            out.append("")
+        if self.reconstruction:
+            out += ["### Reconstruction (test split)", "",
+                    "| model | data | PSNR dB | SSIM | PSNR of the mean image | codebook perplexity / K | codes used | train s |",
+                    "|---|---|---|---|---|---|---|---|"]
+            for r in self.reconstruction:
+                cb = r["codebook"]
+                secs = f"{r['seconds']:.0f}" if r.get("seconds") else "-"
+                ssim = "-" if r["ssim"] is None else f"{r['ssim']:.3f}"
+                out.append(f"| {r['name']} | {r['data']} | {r['psnr']:.2f} | {ssim} | {r['psnr_floor']:.2f} | "
+                           + (f"{cb['perplexity']:.1f} / {cb['num_codes']} | {cb['usage']:.2f} |" if cb else "- | - |")
+                           + f" {secs} |")
+            out.append("")
+        out += [f"- {note}" for note in self.notes]
+        return "\n".join(out).rstrip() + "\n"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--models", default=None, help="comma-separated registered names (default: every model)")
     parser.add_argument("--epochs", type=int, default=None, help="override every model's epoch budget")
     parser.add_argument("--n", type=int, default=2000, help="generated samples per model (and real images at most)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default="benchmarks/out/quality", help="run folders (ignored by git)")
-    parser.add_argument("--results", default=None, help="also write the table into this Markdown file")
+    parser.add_argument("--results", default=None, help="also write the tables into this Markdown file")
     args = parser.parse_args()
 
-    size = 16  # every budget trains at 16 px: digits are 8x8 originals, so nothing is lost
-    evaluator = Evaluator("digits", image_size=size, channels=1, n_real=args.n, seed=args.seed)
-    metrics = ("fid", "kid", "pr")
-    rows = []
+    rows = rows_to_run(args.models.split(",") if args.models else None)
+    tables, evaluators = Tables(), {}
 
-    def add_row(name, report, seconds=None):
-        report = report["metrics"]
-        label = report.get("label_accuracy")
-        rows.append({"name": name, "fid": report["fid"]["generated_matched"], "kid": report["kid"]["generated_matched"],
-                     "precision": report["precision"]["generated_matched"],
-                     "recall": report["recall"]["generated_matched"], "seconds": seconds,
-                     "label_acc": label["generated"] if label else None,
-                     "floor": {k: report[k]["floor"] for k in ("fid", "kid", "precision", "recall")}})
+    def evaluator_for(data: str) -> Evaluator:
+        if data not in evaluators:
+            channels = 1 if data == "digits" else 3
+            evaluators[data] = ev = Evaluator(data, image_size=SIZE, channels=channels, n_real=args.n, seed=args.seed)
+            for name, images in trivial_baselines(data, args.n, channels, args.seed).items():
+                tables.add(data, name, ev.evaluate(images, ("fid", "kid", "pr")))
+        return evaluators[data]
 
-    for name, images in trivial_baselines(args.n, size, args.seed).items():
-        add_row(name, evaluator.evaluate(images, metrics))
-    for name in registry.names():
-        budget = BUDGETS.get(name, {"epochs": 20, "options": {}})
-        run = Path(args.out) / name
+    from keras_gen.runs import load_run
+
+    for row, budget in rows.items():
+        model_name, data = budget["model"], budget.get("data", "digits")
+        spec = registry.get(model_name)
+        if spec.data_kind in TWO_DOMAIN_KINDS:
+            tables.notes.append(f"{row}: trains on two domains ({spec.data_kind}); not scored here.")
+            continue
+        epochs = args.epochs or budget["epochs"]
+        run = Path(args.out) / row.replace(" ", "_").replace("(", "").replace(")", "")
         shutil.rmtree(run, ignore_errors=True)
         start = time.time()
-        train(run, RunConfig(name, data="digits", image_size=size, epochs=args.epochs or budget["epochs"],
-                             options=dict(budget["options"]), seed=args.seed), verbose=0)
+        try:
+            train(run, RunConfig(model_name, data=data, image_size=SIZE, epochs=epochs,
+                                 options=dict(budget.get("options", {})), seed=args.seed), verbose=0)
+        except KerasGenError as err:
+            tables.notes.append(f"{row}: not trained on {data}: {err}")
+            continue
         seconds = time.time() - start
-        from keras_gen.runs import load_run
-
         model, _ = load_run(run)
-        # The evaluator draws what the model can feed: a conditional model samples every class in turn.
-        names = [*metrics, *(["label_acc"] if LABELS in capabilities(model) else [])]
-        add_row(f"{name} ({args.epochs or budget['epochs']} epochs)",
-                evaluator.evaluate_model(model, names, n=args.n, seed=args.seed + 1), seconds)
+        ev = evaluator_for(data)
+        report = ev.evaluate_model(model, metrics_for(model), n=args.n, seed=args.seed + 1)
+        codebook = codebook_statistics(model, ev.real_test)
+        tables.add(data, f"{row} ({epochs} epochs)", report, seconds, codebook)
+        print(f"{row}: {', '.join(k for k in report['metrics'])} in {time.time() - start:.0f} s", flush=True)
 
-    floor = rows[0]["floor"]
-    mean_fid = rows[1]["fid"]
-    n_matched = min(args.n, len(evaluator.test["features"]))
-    # A label-accuracy column only when some model is conditional; its floor is the classifier on real digits.
-    with_labels = any(r["label_acc"] is not None for r in rows)
-    label_col = lambda value: (f" {value:.3f} |" if value is not None else " - |") if with_labels else ""  # noqa: E731
-    lines = [
-        f"Domain features: digits classifier (test accuracy {evaluator.extractor.test_accuracy:.3f}); "
-        f"every figure on n={n_matched} samples against {len(evaluator.train['features'])} train images.",
-        "",
-        "| generator | FID | KID x1000 | precision | recall |" + (" label acc |" if with_labels else "")
-        + " FID / floor | FID / mean-image baseline | train s |",
-        "|---|---|---|---|---|" + ("---|" if with_labels else "") + "---|---|---|",
-        f"| floor: test split vs train | {floor['fid']:.2f} | {floor['kid'] * 1000:.2f} | {floor['precision']:.3f} | "
-        f"{floor['recall']:.3f} |" + label_col(evaluator.label_floor["accuracy"] if with_labels else None)
-        + f" 1.00 | {floor['fid'] / mean_fid:.3f} | - |",
-    ]
-    for r in rows:
-        secs = f"{r['seconds']:.0f}" if r["seconds"] else "-"
-        lines.append(f"| {r['name']} | {r['fid']:.2f} | {r['kid'] * 1000:.2f} | {r['precision']:.3f} | "
-                     f"{r['recall']:.3f} |" + label_col(r["label_acc"])
-                     + f" {r['fid'] / floor['fid']:.1f} | {r['fid'] / mean_fid:.3f} | {secs} |")
-    table = "\n".join(lines)
+    table = tables.markdown(evaluators)
     print(table)
     if args.results:
         command = "python benchmarks/quality.py " + " ".join(sys.argv[1:])
-        text = (f"# Results\n\n## Sample quality on digits (domain features)\n\nMade with `{command.strip()}` "
-                f"on {time.strftime('%Y-%m-%d')} ({os.cpu_count()} CPU cores).\n\n{table}\n\n"
-                "Lower FID/KID is better; the floor is what fresh real images score with the same sample "
-                "size. Domain figures compare only with domain figures on the same data and classifier.\n")
+        text = (f"# Results\n\nMade with `{command.strip()}` on {time.strftime('%Y-%m-%d')} "
+                f"({os.cpu_count()} CPU cores).\n\n{table}\n"
+                "Lower FID/KID and bits/dim are better; the floor is what fresh real images score with the same "
+                "sample size. Domain figures compare only with domain figures on the same data and classifier. "
+                f"Bits/dim of {math.log2(256):.0f} is a uniform distribution over the 256 levels.\n")
         Path(args.results).parent.mkdir(parents=True, exist_ok=True)
         Path(args.results).write_text(text)
         print(f"\nwrote {args.results}")
