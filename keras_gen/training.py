@@ -150,7 +150,10 @@ def _latent_pictures(model, config: RunConfig):
     latent = vector_latent(model)
     if latent is None:
         return None, None
-    images, labels = encoder_images(model, config.to_dict())
+    try:
+        images, labels = encoder_images(model, config.to_dict())
+    except KerasGenError:  # no test split to rank by: the first dimensions, not a failed run
+        images = labels = None
     traversal = latent_traversal(model, images=images, labels=labels)
     return traversal, latent_manifold(model) if latent.shape[0] == 2 else None
 
