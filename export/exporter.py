@@ -6,9 +6,12 @@ Steps (nothing is visible to a server until the last one):
      the final rename is atomic), after removing leftovers whose exporting process is gone;
   2. SavedModel via `keras.export.ExportArchive`: every endpoint of `model.export_endpoints()`
      with its input signature, `serving_default` included, outputs as named dicts;
-  3. model.onnx from the `onnx=True` endpoint via tf2onnx (named inputs/outputs, dynamic batch);
-  4. parity (export/parity.py): the network on Keras vs SavedModel vs onnxruntime, and a sampling
-     request on the SavedModel's `sample` vs the onnxruntime edge runner vs the Keras model;
+  3. model.onnx from the `onnx=True` endpoint via tf2onnx (named inputs/outputs, dynamic batch),
+     and NAME.onnx for each extra endpoint marked `edge=True` (recorded in the manifest's
+     "edge_endpoints", run by `EdgeModel.run_endpoint`);
+  4. parity (export/parity.py): the network on Keras vs SavedModel vs onnxruntime, a sampling
+     request on the SavedModel's `sample` vs the onnxruntime edge runner vs the Keras model, and
+     each edge endpoint on Keras vs SavedModel vs the edge runner;
   5. manifest.json with the parity figures and every file's sha256 and size; fsync;
   6. rename to OUT/NAME/<version>. On any failure the temporary directory is removed.
 """
@@ -63,6 +66,9 @@ def _check_endpoints(model) -> tuple[dict, str]:
             f"{type(model).__name__}.export_endpoints() marks {len(onnx_names)} endpoints onnx=True; exactly one is exported to ONNX."
         )
     for name, ep in endpoints.items():
+        if getattr(ep, "edge", False) and (ep.onnx or name in ("model", "serving_default", "sample")):
+            raise KerasGenError(f"Endpoint {name!r} is marked edge=True, which is for extra endpoints: the ONNX "
+                                "network is model.onnx already, and sample runs on EdgeModel.sample.")
         unnamed = [i for i, spec in enumerate(ep.inputs) if not getattr(spec, "name", None)]
         if unnamed:
             raise KerasGenError(f"Endpoint {name!r}: inputs {unnamed} have no name; signatures need named inputs.")
@@ -212,6 +218,13 @@ def _export(model, out_dir, name, version, training_info, parity_n, atol, opset,
             metadata={"model": metadata.get("model", name), "endpoint": onnx_name, "version": version},
         )
         onnx_info["endpoint"] = onnx_name
+        edge_endpoints = {}  # extra endpoints for onnxruntime: one NAME.onnx each (EdgeModel.run_endpoint)
+        for edge_name in sorted(k for k, e in endpoints.items() if getattr(e, "edge", False)):
+            keys = sorted(functions[edge_name].get_concrete_function().structured_outputs)
+            edge_endpoints[edge_name] = {**convert_endpoint(
+                functions[edge_name], endpoints[edge_name].input_signature, keys, tmp / f"{edge_name}.onnx",
+                opset=opset, metadata={"model": metadata.get("model", name), "endpoint": edge_name, "version": version},
+            ), "endpoint": edge_name}
         manifest = {
             "format": FORMAT,
             "format_version": FORMAT_VERSION,
@@ -227,6 +240,7 @@ def _export(model, out_dir, name, version, training_info, parity_n, atol, opset,
             "saved_model": {"signatures": sorted(endpoints), "default_signature": "serving_default"},
             "endpoints": {k: _describe_endpoint(endpoints[k], functions[k]) for k in sorted(endpoints)},
             "onnx": onnx_info,
+            **({"edge_endpoints": edge_endpoints} if edge_endpoints else {}),
         }
         manifest["parity"] = check_parity(model, endpoints, onnx_name, tmp, tmp / "model.onnx", manifest,
                                           parity_n, float(atol), parity_seed)

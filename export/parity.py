@@ -13,6 +13,9 @@ cannot run fails the export with a message, never a silent skip.
    the same request, every condition spelled out (all classes in turn for a label input,
    defaults for options, seeded images for image inputs) but codes, which each runtime draws
    from the seed.
+4. Each extra endpoint exported for onnxruntime (`edge=True`, its own NAME.onnx): the Keras
+   function vs the SavedModel signature vs `EdgeModel.run_endpoint`, on seeded inputs of its
+   declared kinds; recorded under "endpoints".
 
 The uint8 checks fail only on a difference > 1: an off-by-one is a float result landing on the
 other side of a rounding boundary in `to_uint8`. Everything runs on CPU: the figures describe the
@@ -108,6 +111,9 @@ def check_parity(model, endpoints: dict, onnx_endpoint: str, saved_model_dir, on
 
         record["serving_default"] = _check_serving_default(endpoints, onnx_endpoint, loaded, feeds, keras_out, failures)
         record["sample"] = _check_sample(model, endpoints, loaded, session, saved_model_dir, manifest, n, seed, failures)
+        if manifest.get("edge_endpoints"):
+            record["endpoints"] = _check_edge_endpoints(endpoints, loaded, session, saved_model_dir, manifest, n, seed,
+                                                        atol, failures)
 
     record["passed"] = not failures
     if failures:
@@ -169,4 +175,39 @@ def _check_sample(model, endpoints, loaded, session, version_dir, manifest, n, s
     for name, images in runtimes.items():
         record[f"savedmodel_vs_{name}"] = _agree(_uint8_agreement(saved["images"], images), failures,
                                                  f"sample: SavedModel vs {name}")
+    return record
+
+
+def _check_edge_endpoints(endpoints, loaded, session, version_dir, manifest, n, seed, atol, failures) -> dict:
+    """Each extra endpoint with its own ONNX file: Keras vs SavedModel signature vs the edge
+    runner's `run_endpoint`, on seeded inputs built from its declared kinds. Float outputs agree
+    within atol, integer (uint8) outputs within 1."""
+    import tensorflow as tf
+
+    try:
+        edge = EdgeModel(version_dir, manifest, session, providers=[CPU])
+    except KerasGenError as err:
+        failures.append(f"the edge runner cannot load this export: {err}")
+        return {}
+    record = {}
+    for name in sorted(manifest["edge_endpoints"]):
+        ep = endpoints[name]
+        feeds = kinds.resolve_inputs(ep.inputs, n, seed, image_filler=kinds.image_noise)
+        feeds = {s.name: np.asarray(feeds[s.name], dtype=s.dtype) for s in ep.inputs}
+        results = {"keras": _to_numpy(ep.fn(*[tf.constant(feeds[s.name]) for s in ep.inputs])),
+                   "savedmodel": _to_numpy(loaded.signatures[name](**_signature_feeds(ep.inputs, feeds))),
+                   "onnxruntime": edge.run_endpoint(name, **feeds)}
+        record[name] = {}
+        for key, ref in results["keras"].items():
+            exact = not np.issubdtype(ref.dtype, np.floating)
+            limit = UINT8_TOLERANCE if exact else atol
+            record[name][key] = {}
+            for a, b in _PAIRS:
+                if key not in results[b]:
+                    failures.append(f"endpoint {name!r}: output {key!r} missing from {b}")
+                    continue
+                d = _max_abs_diff(results[a][key], results[b][key])
+                record[name][key][f"{a}_vs_{b}"] = d
+                if not d <= limit:
+                    failures.append(f"endpoint {name!r}, {a} vs {b} on {key!r}: max abs diff {d:.3g} > {limit:g}")
     return record

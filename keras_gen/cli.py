@@ -8,6 +8,7 @@ CLI prints their message and exits with status 2, never a stack trace.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -97,8 +98,9 @@ def cmd_train(args) -> int:
           f"({summary['steps_per_epoch']} steps each) in {summary['seconds']} s")
     print(f"  checkpoint:    {summary['checkpoint']}")
     print(f"  samples:       {summary['samples']}  (per epoch: {Path(summary['run']) / 'samples'})")
-    if summary["interpolation"]:
-        print(f"  interpolation: {summary['interpolation']}")
+    for picture in ("interpolation", "traversal", "manifold"):
+        if summary.get(picture):
+            print(f"  {picture + ':':15s}{summary[picture]}")
     print(f"  tensorboard:   tensorboard --logdir {summary['logs']}")
     return 0
 
@@ -273,12 +275,134 @@ def cmd_export(args) -> int:
     for output, pairs in parity["outputs"].items():
         for pair, value in pairs.items():
             print(f"    {output}: {pair.replace('_vs_', ' vs '):28s} {value:.3g}")
+    for endpoint, outputs in parity.get("endpoints", {}).items():  # extra endpoints on onnxruntime
+        dtypes = {o["name"]: o["dtype"] for o in manifest["endpoints"][endpoint]["outputs"]}
+        for output, pairs in outputs.items():
+            print(f"    {endpoint} {output}: " + ", ".join(f"{k.replace('_vs_', ' vs ')} {v:.3g}" for k, v in pairs.items())
+                  + (" (uint8 levels)" if dtypes.get(output) == "uint8" else ""))
     sample = parity["sample"]
     print(f"  sample(n={parity['n']}, seed={parity['seed']}, conditions: {', '.join(sample['conditions']) or 'none'}), "
           f"uint8: SavedModel vs onnxruntime edge {sample['savedmodel_vs_edge']['max_abs_diff']}, "
           f"SavedModel vs Keras {sample['savedmodel_vs_keras']['max_abs_diff']}")
     print(f"  files: {', '.join(sorted(manifest['files']))}")
     return 0
+
+
+def cmd_swap(args) -> int:
+    """Face swap (and any image-to-image endpoint, --endpoint) on a run or an export."""
+    from keras_gen import image_endpoints as ie
+    from keras_gen.images import check_samples_path, save_grid, save_image
+    from keras_gen.paths import RUN, path_kind
+
+    if (args.to is None) == (args.endpoint is None):
+        raise KerasGenError("pass --to a|b (the identity to decode as), or --endpoint NAME, one of the two.")
+    out = check_samples_path(args.out)
+    if out.suffix.lower() == ".npz":
+        raise KerasGenError(f"--out {args.out}: swap writes a grid image (out.png) or a folder (DIR/).")
+    files = ie.image_files(args.input)  # missing files are refused before any model loads
+    if path_kind(args.path) == RUN:
+        _quiet_tensorflow()
+    runner = ie.ImageToImage.from_path(args.path)
+    name = runner.check(args.endpoint) if args.endpoint else ie.swap_endpoint(runner.names, args.to, runner.model_name)
+    images, resized = ie.load_inputs(files, runner.image_shape)
+    size = "x".join(str(d) for d in runner.image_shape[:2])
+    if resized:
+        print(f"resized {len(resized)} of {len(files)} input(s) to {size} (the model's image size; "
+              "centre-cropped to a square first)")
+    outputs = runner.run(name, images)
+    if str(args.out).endswith(("/", "\\")) or out.is_dir():
+        for image, file_name in zip(outputs, ie.output_names(files)):
+            save_image(image, out / file_name)
+        print(f"wrote {len(outputs)} image(s) through {name} ({runner.runtime}) to {out}/")
+    else:
+        ncols = ie.pair_grid_columns(len(outputs))
+        save_grid(ie.interleave(images, outputs), out, ncols=ncols)
+        print(f"wrote {len(outputs)} input | {name} pair(s) ({runner.runtime}) to {out}")
+    return 0
+
+
+def _latent_model(path):
+    """(model, run config or None) for latent pictures: a run's Keras model, or an export's EdgeModel."""
+    from keras_gen.paths import RUN, path_kind
+
+    if path_kind(path) == RUN:
+        _quiet_tensorflow()
+        from keras_gen.runs import load_run
+
+        return load_run(path)
+    from keras_gen.edge import EdgeModel
+
+    return EdgeModel.from_path(path), None
+
+
+def _weights(model):
+    """The weights an export carries (the EMA, when the run kept one); nothing to swap on an export."""
+    return model.ema_weights() if hasattr(model, "ema_weights") else contextlib.nullcontext()
+
+
+def cmd_traverse(args) -> int:
+    from keras_gen.images import check_image_path
+    from keras_gen.pictures import check_latent_model, encoder_images, latent_traversal, model_name
+
+    out = check_image_path(args.out)
+    model, config = _latent_model(args.path)
+    check_latent_model(model)  # before any data is read
+    dims = [int(d) for d in args.dims.split(",") if d.strip()] if "," in args.dims else _whole(args.dims, "--dims")
+    rank = args.rank
+    if rank == "auto":
+        rank = "kl" if config is not None and hasattr(model, "encode") and isinstance(dims, int) else "first"
+    if rank == "kl" and (config is None or not hasattr(model, "encode")):
+        raise KerasGenError(f"--rank kl needs a run of a model with an encoder (vae, cvae); {model_name(model)}"
+                            + (" is an export (no encoder on onnxruntime)" if config is None else " has none")
+                            + ". Use --rank first.")
+    images = labels = None
+    if rank == "kl":
+        try:
+            images, labels = encoder_images(model, config)
+        except KerasGenError as err:
+            raise KerasGenError(f"{err} (the KL ranking reads the run's test images; --rank first needs none)") from None
+    with _weights(model):
+        picture = latent_traversal(model, dims=dims, steps=args.steps, span=args.span, base=args.seed,
+                                   label=args.label, images=images, labels=labels)
+    picture.save(out)
+    how = (f"ranked by mean KL over {len(images)} test images of {config['data']}: "
+           + ", ".join(f"{k:.3g}" for k in picture.row_kl) + " nats" if picture.row_kl is not None else
+           "as given" if isinstance(dims, list) else "the first ones")
+    print(f"wrote {out}: {picture.rows} rows x {picture.cols} columns")
+    print(f"  rows: latent dimensions {', '.join(map(str, picture.row_dims))} ({how})")
+    print(f"  columns: z_d from {-args.span:g} to {args.span:g}; the other dimensions at "
+          + ("0 (the prior's mean)" if args.seed is None else f"the latent of seed {args.seed}")
+          + (f"; class {args.label if args.label is not None else 0}" if _labelled(model) else ""))
+    return 0
+
+
+def cmd_manifold(args) -> int:
+    from keras_gen.images import check_image_path
+    from keras_gen.pictures import latent_manifold
+
+    out = check_image_path(args.out)
+    model, _ = _latent_model(args.path)
+    with _weights(model):
+        picture = latent_manifold(model, steps=args.steps, label=args.label)
+    picture.save(out)
+    q = picture.values
+    print(f"wrote {out}: {picture.rows} x {picture.cols} decoded latents at Gaussian quantiles "
+          f"{q[0]:.2f} .. {q[-1]:.2f} (z_1 left to right, z_2 bottom to top)"
+          + (f"; class {args.label if args.label is not None else 0}" if _labelled(model) else ""))
+    return 0
+
+
+def _labelled(model) -> bool:
+    from keras_gen.pictures import request_specs
+
+    return any(s.kind == "label" for s in request_specs(model))
+
+
+def _whole(text: str, flag: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise KerasGenError(f"{flag} takes a count or a comma list of dimensions, got {text!r}.") from None
 
 
 def cmd_evaluate(args) -> int:
@@ -360,6 +484,45 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--weights", default="auto", choices=("auto", "ema", "raw"),
                    help="export the EMA of the weights (auto: when the model kept one) or the raw weights")
     p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser("swap", help="face swap: encode with the shared encoder, decode as the other identity "
+                                    "(faceswap runs and exports)",
+                       description="Encodes each input with the shared encoder and decodes it with the decoder of "
+                                   "identity --to. Inputs of any size are centre-cropped to a square and resized to "
+                                   "the model's image size. On an export it runs on onnxruntime.")
+    p.add_argument("path", help="training run folder, or export folder (EXPORTS/NAME[/VERSION])")
+    p.add_argument("--input", nargs="+", action="extend", required=True, metavar="IMAGE",
+                   help="image files and/or folders of images (repeatable)")
+    p.add_argument("--to", default=None, help="the identity to decode as: b (A -> B, swap_a_to_b) or a")
+    p.add_argument("--endpoint", default=None,
+                   help="any image-to-image endpoint of the model by name, instead of --to")
+    p.add_argument("--out", default="swap.png",
+                   help="swap.png (a grid of input | output pairs) or DIR/ (one PNG per input, named after it)")
+    p.set_defaults(func=cmd_swap)
+
+    p = sub.add_parser("traverse", help="latent traversal grid: one row per latent dimension, varied over "
+                                        "[-span, span] (vae, cvae, dcgan, ...: one Gaussian latent)")
+    p.add_argument("path", help="training run folder, or export folder")
+    p.add_argument("--out", default="traversal.png")
+    p.add_argument("--dims", default="8",
+                   help="rows: a count (the most active dimensions by KL for a vae/cvae run, else the first), "
+                        "or a comma list of dimensions, e.g. 0,3,5")
+    p.add_argument("--steps", type=int, default=9, help="columns")
+    p.add_argument("--span", type=float, default=3.0, help="z_d runs from -span to span")
+    p.add_argument("--seed", type=int, default=None, help="the base latent: drawn from this seed (default: zeros)")
+    p.add_argument("--label", type=int, default=None, help="class of a class-conditional model (default 0)")
+    p.add_argument("--rank", default="auto", choices=("auto", "kl", "first"),
+                   help="which dimensions: by mean KL over the run's test images (auto: when the model encodes), "
+                        "or the first ones")
+    p.set_defaults(func=cmd_traverse)
+
+    p = sub.add_parser("manifold", help="2-D latent manifold: decode a grid of Gaussian quantiles "
+                                        "(Kingma & Welling fig. 4; latent_dim 2 only)")
+    p.add_argument("path", help="training run folder, or export folder")
+    p.add_argument("--out", default="manifold.png")
+    p.add_argument("--steps", type=int, default=20, help="rows and columns")
+    p.add_argument("--label", type=int, default=None, help="class of a class-conditional model (default 0)")
+    p.set_defaults(func=cmd_manifold)
 
     p = sub.add_parser("evaluate", help="FID/KID/precision-recall/memorisation, label accuracy, PSNR/SSIM or "
                                         "bits/dim of a run or export, each beside its floor")

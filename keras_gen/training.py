@@ -9,6 +9,8 @@ A run directory holds everything about one training run (keras_gen/runs.py reads
     RUN/samples/epoch_NNNN.png      a grid of the same latents after every epoch
     RUN/logs/                       TensorBoard scalars and sample images
     RUN/samples.png, RUN/interpolation.png   written when training ends
+    RUN/traversal.png, RUN/manifold.png      also, for a model with one Gaussian latent vector
+                                    (keras_gen.pictures); the manifold only for a 2-D latent
 
     from keras_gen.training import RunConfig, train
     train("runs/x", RunConfig("dcgan", data="digits", epochs=20, options={"base_filters": 32}))
@@ -140,6 +142,22 @@ def _preview_conditions(model, config: RunConfig) -> dict:
     return {s.name: to_uint8(images) if s.dtype == "uint8" else images for s in specs}
 
 
+def _latent_pictures(model, config: RunConfig):
+    """(traversal, manifold) LatentPictures of a model with one Gaussian latent vector, else
+    None: the traversal's rows ranked by KL over the first test images when the model encodes."""
+    from keras_gen.pictures import encoder_images, latent_manifold, latent_traversal, vector_latent
+
+    latent = vector_latent(model)
+    if latent is None:
+        return None, None
+    try:
+        images, labels = encoder_images(model, config.to_dict())
+    except KerasGenError:  # no test split to rank by: the first dimensions, not a failed run
+        images = labels = None
+    traversal = latent_traversal(model, images=images, labels=labels)
+    return traversal, latent_manifold(model) if latent.shape[0] == 2 else None
+
+
 def _divergence_error(out: Path, stop: StopOnNonFinite) -> KerasGenError:
     what = f"Training diverged in epoch {stop.epoch + 1}: {stop.bad_logs}."
     advice = "a lower learning rate (e.g. --set learning_rate=1e-4 where the model has it) or another --seed"
@@ -200,12 +218,17 @@ def train(out, config: RunConfig | None = None, *, resume: bool = False, callbac
         samples_png = save_grid(to_uint8(model.sample(PREVIEW_SAMPLES, seed=config.seed, **preview)),
                                 out / "samples.png")
         interpolation = latent_interpolation(model)
+        traversal, manifold = _latent_pictures(model, config)
     interpolation_png = None if interpolation is None else save_grid(interpolation, out / "interpolation.png", ncols=8)
+    traversal_png = None if traversal is None else traversal.save(out / "traversal.png")
+    manifold_png = None if manifold is None else manifold.save(out / "manifold.png")
     return {
         "run": str(out), "model": config.model, "epochs": config.epochs, "initial_epoch": initial_epoch,
         "steps_per_epoch": config.steps_per_epoch, "seconds": round(seconds, 1),
         "history": {k: [float(x) for x in v] for k, v in history.history.items()},
         "samples": str(samples_png), "interpolation": str(interpolation_png) if interpolation_png else None,
+        "traversal": str(traversal_png) if traversal_png else None,
+        "manifold": str(manifold_png) if manifold_png else None,
         "checkpoint": str(checkpoints(out)[0]), "logs": str(log_dir), "warnings": list(watch.problems),
         "config": config.to_dict(),
     }

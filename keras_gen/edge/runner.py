@@ -2,6 +2,7 @@
 
     model = EdgeModel.from_path("exports/cdcgan")       # newest complete version
     images = model.sample(64, seed=0, label=7)          # (64, H, W, C) uint8
+    EdgeModel.from_path("exports/faceswap").run_endpoint("swap_a_to_b", image=faces)["images"]
 
 The manifest declares every input with its kind (keras_gen.inputs); the runner resolves a
 request `(n, seed, **conditions)` with the same `resolve_inputs` as the Keras model, then either
@@ -9,6 +10,9 @@ runs the ONNX network once (direct models, in chunks) or drives the model's samp
 numpy over the session (keras_gen.samplers). So the same request gives the same images here, in
 Keras and from the SavedModel's `sample` endpoint, up to an off-by-one at a uint8 rounding
 boundary where the runtimes' float results straddle it.
+
+Extra endpoints that a model marks `edge=True` have their own NAME.onnx, listed in the
+manifest's "edge_endpoints"; `run_endpoint` opens its session on first use.
 
 Before anything runs, the manifest is checked against the ONNX model's real inputs: a manifest
 edited by hand (say, its latent size) is one clear error, not an onnxruntime trace.
@@ -97,10 +101,13 @@ def check_session_against_manifest(session, specs: list, where) -> None:
 class EdgeModel:
     """An export's model.onnx driven by its manifest: inputs by kind, direct or looped sampling."""
 
-    def __init__(self, version_dir: Path, manifest: dict, session, chunk_size: int = 256):
+    def __init__(self, version_dir: Path, manifest: dict, session, chunk_size: int = 256,
+                 providers: list[str] | None = None):
         self.version_dir = Path(version_dir)
         self.manifest = manifest
         self.session = session
+        self.providers = providers  # for the sessions of extra endpoints, opened when first run
+        self._endpoint_sessions = {}
         if int(chunk_size) < 1:
             raise KerasGenError(f"chunk_size must be at least 1, got {chunk_size}.")
         self.chunk_size = int(chunk_size)
@@ -131,7 +138,7 @@ class EdgeModel:
         manifest = read_manifest(version_dir)
         onnx_file = (manifest.get("onnx") or {}).get("file", "model.onnx")
         model_path = check_onnx_file(version_dir / onnx_file, version_dir)
-        return cls(version_dir, manifest, make_session(model_path, providers), chunk_size)
+        return cls(version_dir, manifest, make_session(model_path, providers), chunk_size, providers)
 
     @property
     def provider(self) -> str:
@@ -152,14 +159,69 @@ class EdgeModel:
 
     def run_network(self, feeds: dict) -> dict[str, np.ndarray]:
         """One evaluation of the ONNX network, batched inputs in chunks of `chunk_size`."""
-        batched = [s.name for s in self.network_specs if s.batched]
+        return self._run_chunked(self.session, self.network_specs, feeds)
+
+    def _run_chunked(self, session, specs, feeds: dict) -> dict[str, np.ndarray]:
+        batched = [s.name for s in specs if s.batched]
         total = len(feeds[batched[0]]) if batched else 1
         parts = []
         for start in range(0, total, self.chunk_size):
             chunk = {k: np.ascontiguousarray(v[start:start + self.chunk_size] if k in batched else v)
                      for k, v in feeds.items()}
-            parts.append(run_onnx(self.session, chunk))
+            parts.append(run_onnx(session, chunk))
         return {k: np.concatenate([p[k] for p in parts], axis=0) for k in parts[0]}
+
+    # -- extra endpoints exported for onnxruntime (Endpoint(edge=True): faceswap's swaps) ---------
+    @property
+    def endpoint_names(self) -> list[str]:
+        """The extra endpoints this export runs on onnxruntime (each has its own NAME.onnx)."""
+        return sorted(self.manifest.get("edge_endpoints") or {})
+
+    def endpoint_specs(self, name: str) -> list:
+        """The declared inputs of extra endpoint `name`."""
+        if name not in self.endpoint_names:
+            exported = sorted(self.manifest.get("endpoints") or {})
+            runs = (f"the extra endpoints it runs on onnxruntime: {', '.join(self.endpoint_names)}"
+                    if self.endpoint_names else "it runs no extra endpoints on onnxruntime")
+            if name in ("generate", "network", "sample", "serving_default"):
+                why = "the sampling endpoints run through generate() and sample()"
+            elif name in exported:
+                why = ("it is a SavedModel signature here but has no ONNX file (an export by an older keras-gen, "
+                       "or a model that does not mark it edge=True); re-export the run with this keras-gen")
+            else:
+                why = f"no such endpoint (SavedModel signatures: {', '.join(exported)})"
+            raise KerasGenError(f"{self.version_dir}: endpoint {name!r} does not run on onnxruntime: {why}; {runs}.")
+        try:
+            return [kinds.InputSpec.from_json(i) for i in self.manifest["endpoints"][name]["inputs"]]
+        except (KeyError, TypeError):
+            raise KerasGenError(f"{self.version_dir}/manifest.json does not declare the inputs of {name!r}; "
+                                "re-export the model with `keras-gen export`.") from None
+
+    def _endpoint_session(self, name: str, specs: list):
+        if name not in self._endpoint_sessions:
+            onnx_file = self.manifest["edge_endpoints"][name].get("file", f"{name}.onnx")
+            path = check_onnx_file(self.version_dir / onnx_file, self.version_dir)
+            session = make_session(path, self.providers)
+            check_session_against_manifest(session, specs, self.version_dir / onnx_file)
+            self._endpoint_sessions[name] = session
+        return self._endpoint_sessions[name]
+
+    def run_endpoint(self, name: str, **inputs) -> dict[str, np.ndarray]:
+        """Run extra endpoint `name` on onnxruntime: inputs by name (images as uint8 or [-1, 1]
+        floats, options default when left out) -> its outputs by name, as the SavedModel
+        signature of the same name returns them (parity-checked at export)."""
+        specs = self.endpoint_specs(name)
+        unknown = sorted(set(inputs) - {s.name for s in specs})
+        missing = [s.name for s in specs if s.name not in inputs and s.kind != "option"]
+        if unknown or missing:
+            raise KerasGenError(f"endpoint {name!r} takes {', '.join(s.name for s in specs)}"
+                                + (f"; unknown: {', '.join(unknown)}" if unknown else "")
+                                + (f"; missing: {', '.join(missing)}" if missing else "") + ".")
+        n = next((len(np.asarray(inputs[s.name])) if np.ndim(inputs[s.name]) > len(s.shape) else 1
+                  for s in specs if s.batched), 1)
+        values = {s.name: (s.check(inputs[s.name], n) if s.name in inputs else np.asarray(s.default, s.dtype))
+                  for s in specs}
+        return self._run_chunked(self._endpoint_session(name, specs), specs, values)
 
     def generate(self, **inputs) -> np.ndarray:
         """Every input given -> float32 images in [-1, 1] (direct models)."""

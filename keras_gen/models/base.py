@@ -417,6 +417,9 @@ class Endpoint:
     `fn` takes tensors in the order of `inputs` (keras_gen.inputs.InputSpec, each with its kind)
     and returns a dict of named outputs. The endpoint marked `onnx=True` is the plain network
     converted to `model.onnx`; its float outputs are compared for parity across runtimes.
+    An extra endpoint marked `edge=True` (faceswap's `swap_a_to_b`) is converted too, to its own
+    `NAME.onnx`, parity-checked like the network, and run on onnxruntime by
+    `keras_gen.edge.EdgeModel.run_endpoint`; the others are SavedModel signatures only.
     """
 
     fn: Callable
@@ -424,6 +427,7 @@ class Endpoint:
     description: str
     onnx: bool = False
     output_ranges: dict = field(default_factory=dict)  # output name -> [lo, hi]
+    edge: bool = False  # also NAME.onnx, for EdgeModel.run_endpoint
 
     @property
     def input_signature(self) -> list:

@@ -17,9 +17,11 @@ upscaling stage after E's dense layer and trains on randomly warped faces; neith
 One Adam optimizer trains E, D_A and D_B on the sum of both reconstruction losses.
 
 Sampling takes an image and a `direction` option (0: A -> B, the default; 1: B -> A):
-`keras-gen sample RUN --image face.png --direction 1`. The export has `generate` (image,
-direction; the ONNX network), and `swap_a_to_b` and `swap_b_to_a`, which take an image
-(float32 in [-1, 1]) and return the swapped one as uint8.
+`keras-gen sample RUN --image face.png --direction 1`, or `keras-gen swap RUN|EXPORT --input
+face.png --to b`. The export has `generate` (image, direction; the ONNX network), and
+`swap_a_to_b` and `swap_b_to_a`, which take an image (float32 in [-1, 1]) and return the
+swapped one as uint8: SavedModel signatures, and each its own ONNX file for onnxruntime
+(`EdgeModel.run_endpoint`), parity-checked at export.
 """
 
 from __future__ import annotations
@@ -130,5 +132,6 @@ class FaceSwap(GenerativeModel):
             def fn(image, to=to):
                 return {"images": to_uint8(self.swap(image, to))}
 
-            endpoints[name] = Endpoint(fn, [image], f"{what}, uint8", output_ranges={"images": [0, 255]})
+            endpoints[name] = Endpoint(fn, [image], f"{what}, uint8", output_ranges={"images": [0, 255]},
+                                       edge=True)  # also NAME.onnx: `keras-gen swap EXPORT` on onnxruntime
         return endpoints
