@@ -18,6 +18,12 @@ Decoder likelihoods, on pixels mapped to t = (x + 1) / 2 in [0, 1] (the decoder 
   bernoulli (default): -log p(t | z) = sum BCE(t, sigmoid(L)), the paper's MNIST choice; on grey
       levels it is the usual continuous-target approximation, not a normalised distribution;
   gaussian: N(t; sigmoid(L), gaussian_sigma^2) per pixel, a fixed observation noise.
+Which to choose (benchmarks/quality.py, 16 px digits, 60 epochs): the Gaussian decoder is the
+better density model of grey levels (4.84 bits/dim against 6.78; only it beats the
+independent-pixel baseline's 5.45), but its sharp reconstruction term lets the latent carry the
+class, so the CVAE's samples follow their label far less often (label accuracy 0.62 against
+0.99, FID 9.9 against 1.7). Bernoulli stays the default for samples; `--set likelihood=gaussian`
+for likelihoods.
 
 Likelihood (`log_likelihood`, for `keras-gen evaluate --metrics bpd`): the data are discrete
 8-bit values v in {0..255}, so each decoder is made a proper distribution over the 256 levels
