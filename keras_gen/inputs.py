@@ -184,7 +184,9 @@ class InputSpec:
 
             size = int(np.prod(self.shape))
             flat = latents.categorical_codes_tf(tf.cast(n, tf.int32) * size, self.num_classes, seed, stream)
-            return tf.reshape(flat, tf.concat([[tf.cast(n, tf.int32)], list(self.shape)], axis=0))
+            if not self.shape:
+                return flat
+            return tf.reshape(flat, tf.concat([[tf.cast(n, tf.int32)], tf.constant(self.shape, tf.int32)], axis=0))
         return latents.uniform_codes_tf(n, self.shape[0], seed, stream)
 
 
