@@ -4,7 +4,8 @@ A generator's inputs are each of one kind:
 
     latent   Gaussian noise (B, dim), drawn from the shared seeded sampler (keras_gen.latents)
     label    a class index (B,) int32, with its number of classes
-    code     InfoGAN's codes: categorical (B,) int32 over `num_classes`, or uniform (B, dim) in (-1, 1)
+    code     InfoGAN's codes: categorical (B,) int32 over `num_classes` (or a map (B, h, w), a VQ-VAE code
+             map), or uniform (B, dim) in (-1, 1)
     image    an image batch (B, H, W, C), float32 in [-1, 1] or uint8; H and W may be None (any size)
     option   a scalar with a default and a range: steps, guidance, truncation, temperature
 
@@ -111,9 +112,17 @@ class InputSpec:
                 raise KerasGenError(f"option {self.name} takes a whole number, got {value!r}.")
             return np.asarray(array, self.dtype)
         if self.kind in ("label", "code") and self.num_classes:
-            array = np.atleast_1d(array)
-            if array.ndim != 1 or not np.issubdtype(array.dtype, np.integer) and not (
-                    np.issubdtype(array.dtype, np.floating) and np.all(array == np.round(array))):
+            if self.shape:  # a categorical map (a VQ-VAE code map): (N, *shape), or one map
+                if array.ndim == len(self.shape):
+                    array = array[None]
+                if array.shape[1:] != self.shape:
+                    shape = ", ".join(map(str, self.shape))
+                    raise KerasGenError(f"{self.name} takes maps of shape (N, {shape}), got {array.shape}.")
+            else:
+                array = np.atleast_1d(array)
+            if array.ndim != len(self.shape) + 1 or not np.issubdtype(array.dtype, np.integer) and not (
+                    np.issubdtype(array.dtype, np.floating) and np.isfinite(array).all()
+                    and np.all(array == np.round(array))):
                 raise KerasGenError(f"{self.name} takes class indices (whole numbers), got {value!r}.")
             if array.size == 0 or array.min() < 0 or array.max() >= self.num_classes:
                 raise KerasGenError(f"{self.name} must be class indices from 0 to {self.num_classes - 1}, got {value!r}.")
@@ -158,8 +167,9 @@ class InputSpec:
         if self.kind == "latent":  # any shape: (dim,) for a GAN, (H, W, C) for a diffusion model's noise
             size = int(np.prod(self.shape))
             return latents.gaussian_latents(n, size, seed, stream).reshape(n, *self.shape)
-        if self.distribution == "categorical":
-            return latents.categorical_codes(n, self.num_classes, seed, stream)
+        if self.distribution == "categorical":  # a map (h, w) is h * w draws of the stream, row-major
+            size = int(np.prod(self.shape))
+            return latents.categorical_codes(n * size, self.num_classes, seed, stream).reshape(n, *self.shape)
         return latents.uniform_codes(n, self.shape[0], seed, stream)
 
     def draw_tf(self, n, seed, stream: int):
@@ -170,7 +180,13 @@ class InputSpec:
             flat = latents.gaussian_latents_tf(n, int(np.prod(self.shape)), seed, stream)
             return tf.reshape(flat, tf.concat([[tf.cast(n, tf.int32)], list(self.shape)], axis=0))
         if self.distribution == "categorical":
-            return latents.categorical_codes_tf(n, self.num_classes, seed, stream)
+            import tensorflow as tf
+
+            size = int(np.prod(self.shape))
+            flat = latents.categorical_codes_tf(tf.cast(n, tf.int32) * size, self.num_classes, seed, stream)
+            if not self.shape:
+                return flat
+            return tf.reshape(flat, tf.concat([[tf.cast(n, tf.int32)], tf.constant(self.shape, tf.int32)], axis=0))
         return latents.uniform_codes_tf(n, self.shape[0], seed, stream)
 
 
@@ -185,10 +201,11 @@ def label(num_classes: int, name: str = "label") -> InputSpec:
                      description=f"class index in [0, {num_classes})")
 
 
-def code(name: str, distribution: str, dim: int = 1, num_classes: int | None = None) -> InputSpec:
+def code(name: str, distribution: str, dim: int = 1, num_classes: int | None = None, shape: tuple = ()) -> InputSpec:
     """An InfoGAN code: categorical over `num_classes`, or `dim` uniforms in (-1, 1). Drawn from
     the seed unless a request gives it; given uniform values are not held to (-1, 1) (InfoGAN
-    traverses its continuous codes to +-2)."""
+    traverses its continuous codes to +-2). A categorical code may be a map of `shape` (a VQ-VAE
+    code map (h, w) of codebook indices), each entry drawn uniformly."""
     if distribution not in ("categorical", "uniform"):
         raise KerasGenError(f"code {name!r}: distribution must be 'categorical' or 'uniform', got {distribution!r}.")
     if distribution == "categorical" and not (num_classes or 0) >= 2:
@@ -196,8 +213,10 @@ def code(name: str, distribution: str, dim: int = 1, num_classes: int | None = N
     if distribution == "uniform" and not int(dim) >= 1:
         raise KerasGenError(f"uniform code {name!r} needs dim >= 1, got {dim!r}.")
     if distribution == "categorical":
-        return InputSpec(name, "code", (), "int32", num_classes=int(num_classes), distribution="categorical",
-                         description=f"categorical code in [0, {num_classes})")
+        shape = tuple(int(d) for d in shape)
+        what = f"categorical code map {shape}" if shape else "categorical code"
+        return InputSpec(name, "code", shape, "int32", num_classes=int(num_classes), distribution="categorical",
+                         description=f"{what} in [0, {num_classes})")
     return InputSpec(name, "code", (int(dim),), "float32", distribution="uniform", range=(-1.0, 1.0),
                      description=f"uniform code (N, {dim}) in (-1, 1)")
 

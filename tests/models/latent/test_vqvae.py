@@ -104,7 +104,7 @@ def test_reconstruction_loss_falls_on_tiny_data():
 
     images, _, _ = load_arrays("digits", "train", image_size=16, channels=1, limit=32, seed=0)
     model = VQVAE(image_size=16, channels=1, num_codes=16, code_dim=4, filters=16, learning_rate=3e-3,
-                  restart_after=5)
+                  restart_after=5, prior_filters=16, prior_layers=3, prior_learning_rate=1e-2)
     model.compile()
     history = model.fit(tf.data.Dataset.from_tensor_slices(images).batch(32).repeat(), epochs=3,
                         steps_per_epoch=20, verbose=0).history
@@ -113,6 +113,29 @@ def test_reconstruction_loss_falls_on_tiny_data():
     codes = model.encode(images[:4])
     assert codes.shape == (4, 4, 4) and codes.dtype == np.int32
     np.testing.assert_allclose(model.decode_codes(codes), model.reconstruct(images[:4]), atol=1e-6)
+    assert history["prior_bits"][-1] < history["prior_bits"][0] - 0.3  # the prior learns the code maps
+    _check_samples_come_from_the_prior(model)
+
+
+def _check_samples_come_from_the_prior(model):
+    """Sampling draws a code map from the PixelCNN prior (numpy loop == TF loop, codes in the
+    codebook) and decodes it: model.sample is decode_codes of those codes."""
+    from keras_gen import inputs as kinds
+    from keras_gen.samplers.pixelcnn import PixelCNNSampler
+
+    values = kinds.resolve_inputs(model.request_specs(), 6, 3)
+    code_sampler = PixelCNNSampler(**{**model.sampler().get_config(), "decode": False})
+
+    def network(feeds):
+        return {k: np.asarray(v) for k, v in model.network(**{k: tf.constant(v) for k, v in feeds.items()}).items()}
+
+    codes = code_sampler.run_numpy(network, values, 6, 3)
+    np.testing.assert_array_equal(codes, code_sampler.run_tf(model._network_fn, values, 6, 3))
+    assert codes.shape == (6, 4, 4, 1) and codes.min() >= 0 and codes.max() < model.options.num_codes
+    assert len(np.unique(codes)) > 1
+    samples = model.sample(6, seed=3)
+    np.testing.assert_allclose(samples, model.decode_codes(codes[..., 0]), atol=1e-6)
+    assert not np.array_equal(samples, model.sample(6, seed=4))
 
 
 @pytest.mark.parametrize("codes, match", [(np.full((1, 4, 4), 8), "from 0 to 7"), (np.full((1, 4, 4), -1), "from 0 to 7"),

@@ -1,0 +1,1 @@
+"""Autoregressive models: PixelCNN (one file per model family; the registry finds them)."""
