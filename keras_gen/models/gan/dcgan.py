@@ -11,6 +11,8 @@ The GAN game (Goodfellow et al. 2014), with the paper's architecture guidelines:
 
 Each step:  D ascends  log D(x) + log(1 - D(G(z)));
             G descends the non-saturating  -log D(G(z))  (default) or the minimax  log(1 - D(G(z))).
+The loop is the shared one (adversarial.py): with its options at their defaults this is the
+paper's algorithm; the options add the other games, penalties, augmentation and EMA.
 """
 
 from __future__ import annotations
@@ -19,12 +21,12 @@ import math
 from dataclasses import dataclass
 
 import keras
-import tensorflow as tf
 from keras import layers
 
 from keras_gen.errors import KerasGenError
-from keras_gen.losses.adversarial import GENERATOR_LOSSES, discriminator_loss, generator_loss
-from keras_gen.models.base import GenerativeModel, ModelOptions, option
+from keras_gen.losses.adversarial import GENERATOR_LOSSES
+from keras_gen.models.base import option
+from keras_gen.models.gan.adversarial import AdversarialGAN
 from keras_gen.registry import register
 
 MIN_SIZE, MAX_SIZE = 16, 128
@@ -69,10 +71,14 @@ def build_generator(latent_dim: int, image_size: int, channels: int, base_filter
 
 
 def build_discriminator(image_size: int, channels: int, base_filters: int,
-                        num_classes: int | None = None) -> keras.Model:
+                        num_classes: int | None = None, wrap=None, normalization: str = "batch") -> keras.Model:
     """images (B, S, S, C) [+ label (B,)] -> logits (B, 1). Mirror of the generator. With
     `num_classes`, a learned (S, S) map per class is stacked onto the image as one more
-    channel, so every convolution sees the label (y beside x at D's input, as in the paper)."""
+    channel, so every convolution sees the label (y beside x at D's input, as in the paper).
+    `wrap` wraps each convolution (spectral normalisation); `normalization` is "batch" (the
+    paper's), "layer" (per-sample over (H, W, C): a critic with a gradient penalty must not mix
+    samples, Gulrajani et al. 2017 section 4) or "none"."""
+    wrap = wrap or (lambda layer: layer)
     num_down = int(math.log2(image_size)) - 2
     images = keras.Input((image_size, image_size, channels), name="images")
     inputs, x = [images], images
@@ -81,14 +87,18 @@ def build_discriminator(image_size: int, channels: int, base_filters: int,
         inputs.append(label)
         label_map = layers.Embedding(num_classes, image_size * image_size, name="label_map")(label)
         x = layers.Concatenate()([images, layers.Reshape((image_size, image_size, 1))(label_map)])
-    x = layers.Conv2D(base_filters, 4, 2, "same", kernel_initializer=_init())(x)  # no BN on input
+    x = wrap(layers.Conv2D(base_filters, 4, 2, "same", kernel_initializer=_init()))(x)  # no BN on input
     x = layers.LeakyReLU(0.2)(x)
     filters = base_filters
     for _ in range(num_down - 1):
         filters *= 2
-        x = layers.Conv2D(filters, 4, 2, "same", use_bias=False, kernel_initializer=_init())(x)
-        x = layers.LeakyReLU(0.2)(layers.BatchNormalization()(x))
-    x = layers.Conv2D(1, 4, 1, "valid", kernel_initializer=_init())(x)  # (B, 1, 1, 1)
+        x = wrap(layers.Conv2D(filters, 4, 2, "same", use_bias=normalization == "none", kernel_initializer=_init()))(x)
+        if normalization == "batch":
+            x = layers.BatchNormalization()(x)
+        elif normalization == "layer":
+            x = layers.LayerNormalization(axis=[1, 2, 3])(x)
+        x = layers.LeakyReLU(0.2)(x)
+    x = wrap(layers.Conv2D(1, 4, 1, "valid", kernel_initializer=_init()))(x)  # (B, 1, 1, 1)
     logits = layers.Flatten(dtype="float32", name="logits")(x)
     return keras.Model(inputs if num_classes else images, logits, name="discriminator")
 
@@ -96,88 +106,36 @@ def build_discriminator(image_size: int, channels: int, base_filters: int,
 @register("dcgan", "DCGAN (Radford et al. 2016): convolutional GAN, non-saturating or minimax loss",
           family="adversarial", paper="Radford, Metz & Chintala 2016")
 @keras.saving.register_keras_serializable(package="keras_gen")
-class DCGAN(GenerativeModel):
-    """Generator and discriminator trained alternately, one optimizer each."""
+class DCGAN(AdversarialGAN):
+    """The paper's networks on the shared adversarial loop (adversarial.py), whose options (the
+    game, n_critic, penalties, spectral norm, augmentation, EMA) it takes."""
 
     @dataclass
-    class Options(ModelOptions):
+    class Options(AdversarialGAN.Options):
         latent_dim: int = option(100, "the paper's z size", min=1)
         base_filters: int = option(64, "the paper's width at the largest feature map", min=1)
-        generator_loss: str = option("non_saturating", "non_saturating (the paper's) or minimax (Goodfellow's)",
+        generator_loss: str = option("non_saturating", "G's side of the BCE game: non_saturating (the paper's) or "
+                                     "minimax (Goodfellow's); minimax is the same as loss=minimax",
                                      choices=GENERATOR_LOSSES)
-        label_smoothing: float = option(0.0, "one-sided: real target 1 - s (Salimans et al. 2016; 0.1 is usual)",
-                                        min=0.0, max=0.99)
-        learning_rate: float = option(2e-4, "the paper's Adam rate, for both networks", min=0.0, min_exclusive=True)
-        beta_1: float = option(0.5, "0.9 made training oscillate in the paper", min=0.0, max=0.999)
 
     data_kind = "images"  # labels, if the data has them, are not used
     harness_options = {"latent_dim": 8, "base_filters": 4, "ema": 0.9}  # EMA on: resumed and exported too
 
     def __init__(self, **kwargs):
+        if kwargs.get("generator_loss") == "minimax":  # the older spelling of loss=minimax
+            if kwargs.get("loss", "non_saturating") not in ("non_saturating", "minimax"):
+                raise KerasGenError(f"generator_loss=minimax picks the minimax game; it cannot go with "
+                                    f"loss={kwargs['loss']}. Pass only loss=...")
+            kwargs["loss"] = "minimax"
         super().__init__(**kwargs)
+
+    def build_networks(self):
         o = self.options
         _check_image_size(self.image_size)
         # A labelled subclass (cdcgan.py) gets both networks conditioned on the class.
         classes = self.num_classes if self.data_kind == "labelled" else None
-        self.generator = build_generator(o.latent_dim, self.image_size, self.channels, o.base_filters,
-                                         classes, getattr(o, "embed_dim", 0))
-        self.discriminator = build_discriminator(self.image_size, self.channels, o.base_filters, classes)
-        self.d_loss_tracker = keras.metrics.Mean(name="d_loss")
-        self.g_loss_tracker = keras.metrics.Mean(name="g_loss")
-        # Mean D(x) and D(G(z)) in the D step (same D for both): drifting to 1 and 0 means D has
-        # won and G gets no signal.
-        self.real_score_tracker = keras.metrics.Mean(name="d_real")
-        self.fake_score_tracker = keras.metrics.Mean(name="d_fake")
-        self.built = True  # both sub-networks are built above; nothing is created lazily
-
-    def default_optimizers(self):
-        o = self.options
-        return {"generator": keras.optimizers.Adam(o.learning_rate, beta_1=o.beta_1),
-                "discriminator": keras.optimizers.Adam(o.learning_rate, beta_1=o.beta_1)}
-
-    @property
-    def metrics(self):
-        return [self.d_loss_tracker, self.g_loss_tracker, self.real_score_tracker, self.fake_score_tracker]
-
-    def train_step(self, data):
-        real, labels = self.split_batch(data)
-        batch = tf.shape(real)[0]
-        o = self.options
-
-        z = self.random_normal((batch, o.latent_dim))
-        with tf.GradientTape() as tape:
-            fake = self.generator(self.conditioned(z, labels), training=True)
-            real_logits = self.discriminator(self.conditioned(real, labels), training=True)
-            fake_logits = self.discriminator(self.conditioned(fake, labels), training=True)
-            d_loss = discriminator_loss(real_logits, fake_logits, o.label_smoothing)
-            scaled = self.scale_loss(d_loss)
-        self.apply_gradients("discriminator", tape, scaled)
-
-        z = self.random_normal((batch, o.latent_dim))
-        with tf.GradientTape() as tape:
-            fake = self.generator(self.conditioned(z, labels), training=True)
-            g_loss = generator_loss(self.discriminator(self.conditioned(fake, labels), training=True), o.generator_loss)
-            scaled = self.scale_loss(g_loss)
-        self.apply_gradients("generator", tape, scaled)
-
-        self.d_loss_tracker.update_state(d_loss)
-        self.g_loss_tracker.update_state(g_loss)
-        self.real_score_tracker.update_state(tf.reduce_mean(tf.sigmoid(real_logits)))
-        self.fake_score_tracker.update_state(tf.reduce_mean(tf.sigmoid(fake_logits)))
-        return {m.name: m.result() for m in self.metrics}
-
-    # Conditioning hooks: the unconditional model ignores labels; cdcgan.py overrides both.
-    def split_batch(self, data):
-        """(images, labels or None) from what the data kind yields."""
-        return (data[0] if isinstance(data, (tuple, list)) else data), None
-
-    def conditioned(self, x, labels):
-        """A network's input: x alone, or [x, labels] for a class-conditional model."""
-        return x
-
-    def call(self, z, training=False):
-        return self.generator(z, training=training)
-
-    def generate(self, z):
-        """Latents (B, latent_dim) -> images (B, S, S, C) in [-1, 1], inference mode."""
-        return self.generator(z, training=False)
+        generator = build_generator(o.latent_dim, self.image_size, self.channels, o.base_filters,
+                                    classes, getattr(o, "embed_dim", 0))
+        discriminator = build_discriminator(self.image_size, self.channels, o.base_filters, classes,
+                                            wrap=self.d_layer)
+        return generator, discriminator
