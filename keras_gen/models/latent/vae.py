@@ -267,9 +267,9 @@ class VAE(GenerativeModel):
             return {"mean": mean, "log_variance": log_var}
 
         endpoints["decode"] = Endpoint(generate.fn, generate.inputs, "the decoder: " + generate.description,
-                                       output_ranges=dict(generate.output_ranges))
+                                       output_ranges=dict(generate.output_ranges), edge=True)
         endpoints["encode"] = Endpoint(encode, specs, "the encoder: " + ", ".join(s.name for s in specs)
-                                       + " -> mean, log_variance of q(z | x)")
+                                       + " -> mean, log_variance of q(z | x)", edge=True)  # also NAME.onnx
         return endpoints
 
     # -- likelihood ----------------------------------------------------------------------------

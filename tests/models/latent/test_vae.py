@@ -133,3 +133,14 @@ def test_encode_and_decode_are_exported_and_a_wrong_size_is_rejected(trained_vae
     with pytest.raises((TypeError, ValueError, tf.errors.InvalidArgumentError), match=r"(?i)shape.*\[\?,8,8,1\]|"
                        r"\(None, 8, 8, 1\)"):
         loaded.signatures["encode"](image=tf.zeros((2, 12, 12, 1)))
+    # encode and decode also run on onnxruntime (edge=True): the same numbers without TensorFlow
+    from keras_gen.edge import EdgeModel
+
+    edge = EdgeModel.from_path(version)
+    assert {"encode", "decode"} <= set(edge.endpoint_names)
+    on_edge = edge.run_endpoint("encode", image=x)
+    np.testing.assert_allclose(on_edge["mean"], mean, atol=1e-4)
+    np.testing.assert_allclose(on_edge["log_variance"], log_var, atol=1e-4)
+    np.testing.assert_allclose(edge.run_endpoint("decode", z=z)["images"], model.generate(z), atol=1e-4)
+    with pytest.raises(KerasGenError, match=r"8, 8, 1"):
+        edge.run_endpoint("encode", image=np.zeros((2, 12, 12, 1), "float32"))
