@@ -288,6 +288,16 @@ def cmd_export(args) -> int:
     return 0
 
 
+def cmd_deploy(args) -> int:
+    from serving.tfserving import write_deployment
+
+    written = write_deployment(args.exports, args.out, num_versions=args.num_versions, poll_seconds=args.poll_seconds,
+                               replicas=args.replicas, max_replicas=args.max_replicas)
+    print(f"wrote a TF Serving deployment for {args.exports} to {args.out}: {', '.join(sorted(written))}")
+    print(f"  start it: cd {args.out} && docker compose up -d   (or kubectl apply -f kubernetes.yml; see README.md)")
+    return 0
+
+
 def cmd_swap(args) -> int:
     """Face swap (and any image-to-image endpoint, --endpoint) on a run or an export."""
     from keras_gen import image_endpoints as ie
@@ -484,6 +494,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--weights", default="auto", choices=("auto", "ema", "raw"),
                    help="export the EMA of the weights (auto: when the model kept one) or the raw weights")
     p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser("deploy", help="write a TF Serving deployment for an export repository: models.config, "
+                                      "batching, compose and Kubernetes files")
+    p.add_argument("exports", help="the export repository (EXPORTS/NAME/VERSION)")
+    p.add_argument("--out", required=True, help="folder for the deployment files")
+    p.add_argument("--num-versions", type=int, default=1, help="versions of each model TF Serving keeps serving")
+    p.add_argument("--poll-seconds", type=int, default=30, help="how often TF Serving looks for new versions")
+    p.add_argument("--replicas", type=int, default=2, help="Kubernetes replicas (the autoscaler's minimum)")
+    p.add_argument("--max-replicas", type=int, default=8, help="the autoscaler's maximum")
+    p.set_defaults(func=cmd_deploy)
 
     p = sub.add_parser("swap", help="face swap: encode with the shared encoder, decode as the other identity "
                                     "(faceswap runs and exports)",
