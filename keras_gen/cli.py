@@ -288,6 +288,64 @@ def cmd_export(args) -> int:
     return 0
 
 
+def cmd_deploy(args) -> int:
+    from serving.tfserving import write_deployment
+
+    written = write_deployment(args.exports, args.out, num_versions=args.num_versions, poll_seconds=args.poll_seconds,
+                               replicas=args.replicas, max_replicas=args.max_replicas)
+    print(f"wrote a TF Serving deployment for {args.exports} to {args.out}: {', '.join(sorted(written))}")
+    print(f"  start it: cd {args.out} && docker compose up -d   (or kubectl apply -f kubernetes.yml; see README.md)")
+    return 0
+
+
+def cmd_serve(args) -> int:
+    from serving.requests import Limits
+    from serving.server import ServerOptions, serve
+
+    options = ServerOptions(workers=args.workers, queue=args.queue, timeout_seconds=args.timeout,
+                            poll_seconds=args.poll_seconds,
+                            limits=Limits(max_batch=args.max_batch, max_image_side=args.max_image_side,
+                                          max_steps=args.max_steps, max_body_bytes=args.max_body_mb << 20))
+    serve(args.exports, port=args.port, grpc_port=None if args.grpc_port < 0 else args.grpc_port, host=args.host,
+          options=options)
+    return 0
+
+
+def cmd_query(args, extra: list[str]) -> int:
+    from serving.client import ServingClient
+
+    client = ServingClient(args.url, timeout=args.timeout, retries=args.retries)
+    try:
+        if args.status or args.metadata:
+            answer = client.status(args.model, args.version) if args.status else client.metadata(args.model, args.version)
+            print(json.dumps(answer, indent=2))
+            return 0
+        conditions = {}
+        for item in extra:  # --label 7, --steps 20, --set name=value: each a request input
+            if item.startswith("--") and "=" in item:
+                key, value = item[2:].split("=", 1)
+            else:
+                continue
+            conditions[key.replace("-", "_")] = json.loads(value)
+        names = [e[2:].replace("-", "_") for e in extra if e.startswith("--") and "=" not in e]
+        values = [e for e in extra if not e.startswith("--")]
+        if len(names) != len(values):
+            raise KerasGenError(f"request flags come as --name value pairs, got {' '.join(extra)}.")
+        for key, value in zip(names, values):
+            try:
+                conditions[key] = json.loads(value)
+            except ValueError:
+                raise KerasGenError(f"--{key}: {value!r} is not a number or a JSON list.") from None
+        images = client.sample(args.model, n=args.n, seed=args.seed, version=args.version, **conditions)
+    finally:
+        client.close()
+    from keras_gen.images import save_grid
+
+    save_grid(images, args.out)
+    print(f"{images.shape[0]} images {images.shape[1:]} from {args.url} ({args.model}) -> {args.out}")
+    return 0
+
+
 def cmd_swap(args) -> int:
     """Face swap (and any image-to-image endpoint, --endpoint) on a run or an export."""
     from keras_gen import image_endpoints as ie
@@ -484,6 +542,47 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--weights", default="auto", choices=("auto", "ema", "raw"),
                    help="export the EMA of the weights (auto: when the model kept one) or the raw weights")
     p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser("deploy", help="write a TF Serving deployment for an export repository: models.config, "
+                                      "batching, compose and Kubernetes files")
+    p.add_argument("exports", help="the export repository (EXPORTS/NAME/VERSION)")
+    p.add_argument("--out", required=True, help="folder for the deployment files")
+    p.add_argument("--num-versions", type=int, default=1, help="versions of each model TF Serving keeps serving")
+    p.add_argument("--poll-seconds", type=int, default=30, help="how often TF Serving looks for new versions")
+    p.add_argument("--replicas", type=int, default=2, help="Kubernetes replicas (the autoscaler's minimum)")
+    p.add_argument("--max-replicas", type=int, default=8, help="the autoscaler's maximum")
+    p.set_defaults(func=cmd_deploy)
+
+    p = sub.add_parser("serve", help="serve an export repository on onnxruntime with TF Serving's REST and "
+                                     "gRPC APIs")
+    p.add_argument("exports", help="the export repository (EXPORTS/NAME/VERSION)")
+    p.add_argument("--port", type=int, default=8501, help="REST port")
+    p.add_argument("--grpc-port", type=int, default=8500, help="gRPC port (-1: no gRPC)")
+    p.add_argument("--host", default="0.0.0.0")
+    p.add_argument("--workers", type=int, default=4, help="predictions run at once")
+    p.add_argument("--queue", type=int, default=8, help="requests that may wait for a worker; past it: 429")
+    p.add_argument("--timeout", type=float, default=30.0, help="seconds per prediction; past it: 504")
+    p.add_argument("--poll-seconds", type=float, default=2.0, help="how often new versions are looked for")
+    p.add_argument("--max-batch", type=int, default=256, help="samples or rows per request")
+    p.add_argument("--max-image-side", type=int, default=1024, help="pixels, for image inputs")
+    p.add_argument("--max-steps", type=int, default=1000, help="a sampler's steps option")
+    p.add_argument("--max-body-mb", type=int, default=8, help="request body limit (413 past it)")
+    p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("query", help="sample from TF Serving or `keras-gen serve` over REST (http://) or gRPC "
+                                     "(grpc://)",
+                       description="Request inputs are flags: --label 7, --labels '[0,1,2]' as --label, --steps 20.")
+    p.add_argument("url", help="http://HOST:8501 (REST) or grpc://HOST:8500")
+    p.add_argument("--model", required=True)
+    p.add_argument("--version", type=int, default=None)
+    p.add_argument("--n", type=int, default=16)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", default="grid.png")
+    p.add_argument("--timeout", type=float, default=30.0)
+    p.add_argument("--retries", type=int, default=3, help="retries on 429/503, with exponential back-off")
+    p.add_argument("--status", action="store_true", help="print the model's version status and stop")
+    p.add_argument("--metadata", action="store_true", help="print the model's signatures and stop")
+    p.set_defaults(func=cmd_query, takes_request_flags=True)
 
     p = sub.add_parser("swap", help="face swap: encode with the shared encoder, decode as the other identity "
                                     "(faceswap runs and exports)",

@@ -1,0 +1,244 @@
+"""What the edge server serves: every model of an export repository, its versions and endpoints.
+
+Versions are found as TF Serving finds them, by polling EXPORTS/NAME/ for numeric folders. A new
+version is loaded (its manifest verified, model.onnx checked against it) beside the one serving,
+and only then swapped in; a request holds the `LoadedVersion` it started with, so in-flight work
+finishes on that version. A version that fails to load is recorded in the model's status and the
+previous one keeps serving. Each endpoint a version declares is an `Endpoint`: its inputs (with
+their kinds) and a function from arrays to named output arrays.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from keras_gen import inputs as kinds
+from keras_gen.edge import EdgeModel
+from keras_gen.edge.manifest import is_version_name
+from keras_gen.edge.repository import list_versions
+from keras_gen.errors import KerasGenError
+from keras_gen.images import to_uint8
+
+log = logging.getLogger("keras_gen.serving")
+MODEL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
+
+
+class ServingError(Exception):
+    """A request the server refuses: `status` is the HTTP status TF Serving gives that kind of error."""
+
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """One signature served on onnxruntime: inputs by kind, and arrays -> named output arrays."""
+
+    name: str
+    inputs: tuple
+    outputs: tuple  # manifest output declarations: name, dtype, shape
+    run: Callable[[dict], dict]
+    counts_from: str | None = None  # the option that sets the batch size (sample's `n`), if any
+
+
+@dataclass
+class LoadedVersion:
+    version: int
+    model: EdgeModel
+    endpoints: dict[str, Endpoint]
+    saved_model_signatures: tuple[str, ...]
+
+
+@dataclass
+class ServedModel:
+    name: str
+    current: LoadedVersion | None = None
+    failures: dict[int, str] = field(default_factory=dict)  # version -> why it is not served
+    loading: set = field(default_factory=set)
+
+
+def endpoints_of(model: EdgeModel) -> dict[str, Endpoint]:
+    """The endpoints a version runs on onnxruntime, named as its SavedModel signatures."""
+    manifest = model.manifest
+    declared = manifest.get("endpoints") or {}
+
+    def outputs(name):
+        return tuple((declared.get(name) or {}).get("outputs") or ())
+
+    def sample(values):
+        conditions = {k: v for k, v in values.items() if k not in (kinds.SAMPLE_COUNT, kinds.SAMPLE_SEED)}
+        return {"images": model.sample(int(values[kinds.SAMPLE_COUNT]), int(values[kinds.SAMPLE_SEED]), **conditions)}
+
+    sample_specs = tuple(kinds.sample_count_and_seed()) + tuple(model.condition_specs)
+    found = {"sample": Endpoint("sample", sample_specs, outputs("sample"), sample, counts_from=kinds.SAMPLE_COUNT)}
+    onnx_name = (manifest.get("onnx") or {}).get("endpoint", "generate")
+    found[onnx_name] = Endpoint(onnx_name, tuple(model.network_specs), outputs(onnx_name), model.run_network)
+    if model.sampler is None:  # a direct model's serving_default: every input given -> uint8 images
+        found["serving_default"] = Endpoint(
+            "serving_default", tuple(model.input_specs), outputs("serving_default"),
+            lambda values: {"images": to_uint8(model.generate(**values))})
+    else:  # a loop model's serving_default is its sample endpoint
+        found["serving_default"] = Endpoint("serving_default", sample_specs, outputs("serving_default"), sample,
+                                            counts_from=kinds.SAMPLE_COUNT)
+    for name in model.endpoint_names:
+        found[name] = Endpoint(name, tuple(model.endpoint_specs(name)), outputs(name),
+                               lambda values, name=name: model.run_endpoint(name, **values))
+    return found
+
+
+class ModelRepository:
+    """Every model in EXPORTS, polled for new versions; thread-safe reads of what is serving."""
+
+    def __init__(self, root: str | Path, providers: list[str] | None = None):
+        self.root = Path(root)
+        if not self.root.is_dir():
+            raise KerasGenError(f"{self.root} is not a directory: pass the export repository (EXPORTS/NAME/VERSION).")
+        if any(is_version_name(c.name) for c in self.root.iterdir()):
+            raise KerasGenError(f"{self.root} is one model's folder; serve the repository above it ({self.root.parent}).")
+        self.providers = providers
+        self.models: dict[str, ServedModel] = {}
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread = None
+        self.on_loaded = None  # callback(name, version), for metrics
+
+    # -- loading ---------------------------------------------------------------------------
+    def poll_once(self) -> None:
+        """Load the newest verified version of each model if it is newer than the one serving."""
+        for model_dir in sorted(self.root.iterdir()):
+            if not model_dir.is_dir() or not MODEL_NAME.match(model_dir.name):
+                continue
+            try:
+                statuses = list_versions(model_dir)
+            except OSError as err:  # a folder removed while listing: try again next poll
+                log.warning("cannot list %s: %s", model_dir, err)
+                continue
+            if not statuses:
+                continue
+            with self._lock:
+                served = self.models.setdefault(model_dir.name, ServedModel(model_dir.name))
+            current = served.current.version if served.current else -1
+            for status in statuses:  # newest first
+                if status.version <= current:
+                    break
+                if not status.ok:
+                    served.failures[status.version] = "; ".join(status.problems[:3])
+                    continue
+                try:
+                    loaded = self._load(status.version, status.path)
+                except Exception as err:  # any load failure is reported; the previous version keeps serving
+                    served.failures[status.version] = str(err) or type(err).__name__
+                    log.warning("version %s of %s failed to load: %s", status.version, model_dir.name, err)
+                    continue
+                with self._lock:
+                    served.current = loaded
+                    served.failures = {v: why for v, why in served.failures.items() if v > status.version}
+                log.info("serving %s version %s", model_dir.name, status.version)
+                if self.on_loaded:
+                    self.on_loaded(model_dir.name, status.version)
+                break
+
+    def _load(self, version: int, path: Path) -> LoadedVersion:
+        model = EdgeModel.from_path(path, providers=self.providers)
+        signatures = tuple((model.manifest.get("saved_model") or {}).get("signatures") or ())
+        return LoadedVersion(version, model, endpoints_of(model), signatures)
+
+    def start_polling(self, interval_seconds: float) -> None:
+        def loop():
+            while not self._stop.wait(interval_seconds):
+                try:
+                    self.poll_once()
+                except Exception:  # the poller must outlive any one bad folder
+                    log.exception("polling %s failed", self.root)
+
+        self._thread = threading.Thread(target=loop, name="keras-gen-version-poller", daemon=True)
+        self._thread.start()
+
+    def stop_polling(self) -> None:
+        self._stop.set()
+
+    # -- lookups ---------------------------------------------------------------------------
+    def model(self, name: str) -> ServedModel:
+        if not MODEL_NAME.match(name or ""):
+            raise ServingError(404, f"Servable not found for request: Latest({name[:80]!r})")
+        with self._lock:
+            served = self.models.get(name)
+        if served is None:
+            raise ServingError(404, f"Servable not found for request: Latest({name})")
+        return served
+
+    def version(self, name: str, version: str | None = None, label: str | None = None) -> LoadedVersion:
+        """The version a request names (none: the newest serving), or a 404 as TF Serving gives."""
+        served = self.model(name)
+        current = served.current
+        if label is not None:
+            if label not in ("latest", "stable") or current is None:
+                raise ServingError(404, f"Unrecognized servable version label: {label[:80]}")
+            return current
+        if version is not None:
+            if not (version.isdigit() and version.isascii() and len(version) < 19):
+                raise ServingError(400, f"version must be a non-negative integer, got {version[:80]!r}")
+            if current is None or current.version != int(version):
+                raise ServingError(404, f"Servable not found for request: Specific({name}, {int(version)})")
+            return current
+        if current is None:
+            raise ServingError(503, f"{name} has no version loaded yet (see GET /v1/models/{name} for why)")
+        return current
+
+    def status(self, name: str, version: str | None = None) -> dict:
+        """TF Serving's GetModelStatus answer, with the versions that failed and why."""
+        served = self.model(name)
+        with self._lock:
+            current, failures = served.current, dict(served.failures)
+        states = []
+        if current is not None:
+            states.append({"version": str(current.version), "state": "AVAILABLE",
+                           "status": {"error_code": "OK", "error_message": ""}})
+        for failed, why in sorted(failures.items(), reverse=True):
+            states.append({"version": str(failed), "state": "END",
+                           "status": {"error_code": "FAILED_PRECONDITION", "error_message": why}})
+        if version is not None:
+            states = [s for s in states if s["version"] == version.lstrip("0") or s["version"] == version]
+            if not states:
+                raise ServingError(404, f"Servable not found for request: Specific({name}, {version[:20]})")
+        return {"model_version_status": sorted(states, key=lambda s: -int(s["version"]))}
+
+    def ready(self) -> bool:
+        with self._lock:
+            return bool(self.models) and all(m.current is not None for m in self.models.values())
+
+
+def endpoint_for(loaded: LoadedVersion, signature: str) -> Endpoint:
+    if signature in loaded.endpoints:
+        return loaded.endpoints[signature]
+    if signature in loaded.saved_model_signatures:
+        raise ServingError(501, f"signature {signature!r} is a SavedModel signature that does not run on onnxruntime "
+                                f"(served here: {', '.join(sorted(loaded.endpoints))}); use TF Serving for it")
+    raise ServingError(400, f"Serving signature name: {signature[:80]!r} not found in signature def "
+                            f"(signatures: {', '.join(sorted(loaded.endpoints))})")
+
+
+def wait_for_version(repository: ModelRepository, name: str, version: int, timeout: float = 30.0) -> None:
+    """Poll until `name` serves `version` (tests and scripts that drop a version in)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        repository.poll_once()
+        served = repository.models.get(name)
+        if served and served.current and served.current.version == version:
+            return
+        time.sleep(0.05)
+    raise TimeoutError(f"{name} version {version} did not load within {timeout} s")
+
+
+def output_arrays(outputs: dict) -> dict[str, np.ndarray]:
+    return {k: np.asarray(v) for k, v in outputs.items()}

@@ -1,0 +1,202 @@
+"""TF Serving's predict request and response formats, validated against an endpoint's declared inputs.
+
+REST bodies (https://www.tensorflow.org/tfx/serving/api_rest):
+
+    {"signature_name": "sample", "inputs": {"n": 16, "seed": 0, "label": [7]}}      columnar
+    {"instances": [{"z": [...16 floats], "label": 3}, ...]}                         row format
+    {"instances": [[...16 floats], ...]}                                            one input, rows only
+
+Binary values are `{"b64": "..."}`; for an image input they hold an encoded PNG or JPEG. Every
+value becomes an array checked by the input's own `InputSpec.check` (shape, dtype, range, NaN),
+after the server's limits (batch size, image size, steps); any problem is a `ServingError` 400.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import io
+import json
+from dataclasses import dataclass
+
+import numpy as np
+
+from keras_gen.errors import KerasGenError
+from serving.models import Endpoint, ServingError
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_batch: int = 256          # samples (or rows) in one request
+    max_image_side: int = 1024    # pixels, for image inputs (checked before decoding a b64 image)
+    max_steps: int = 1000         # a sampler's `steps` option
+    max_body_bytes: int = 8 << 20  # request body (413 past it)
+
+
+def bad(message: str) -> ServingError:
+    return ServingError(400, message)
+
+
+def parse_json(body: bytes) -> dict:
+    """The request body as a JSON object; NaN and Infinity are refused, as TF Serving does."""
+    def no_constants(name):
+        raise bad(f"JSON value {name} is not allowed")
+
+    try:
+        data = json.loads(body, parse_constant=no_constants)
+    except ServingError:
+        raise
+    except (ValueError, UnicodeDecodeError, RecursionError) as err:
+        raise bad(f"JSON Parse error: {str(err)[:200]}") from None
+    if not isinstance(data, dict):
+        raise bad("the request body must be a JSON object with \"instances\" or \"inputs\"")
+    return data
+
+
+def decode_image(value: dict, limits: Limits) -> np.ndarray:
+    """{"b64": PNG or JPEG} -> uint8 (H, W, C); size checked from the header before decoding."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        raw = base64.b64decode(value["b64"], validate=True)
+    except (binascii.Error, TypeError, ValueError):
+        raise bad("b64: not valid base64") from None
+    try:
+        with Image.open(io.BytesIO(raw)) as picture:
+            width, height = picture.size
+            if max(width, height) > limits.max_image_side:
+                raise bad(f"image of {width}x{height} pixels is over the limit of {limits.max_image_side} a side")
+            array = np.asarray(picture.convert("L" if picture.mode in ("L", "I", "1", "P") else "RGB"))
+    except ServingError:
+        raise
+    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError):
+        raise bad("b64: not a readable PNG or JPEG image") from None
+    return array[..., None] if array.ndim == 2 else array
+
+
+def _array(value, spec, limits: Limits) -> np.ndarray:
+    """A JSON value as a numeric array (b64 images decoded); ragged or non-numeric values are 400s."""
+    if isinstance(value, dict) and set(value) == {"b64"}:
+        if spec.kind != "image":
+            raise bad(f"{spec.name}: b64 values are for image inputs")
+        return decode_image(value, limits)
+    if isinstance(value, list) and value and isinstance(value[0], dict):
+        return np.stack([_array(v, spec, limits) for v in value]) if all(
+            isinstance(v, dict) and set(v) == {"b64"} for v in value) else _bad_value(spec)
+    try:
+        array = np.asarray(value)
+    except (ValueError, TypeError):
+        raise bad(f"{spec.name}: ragged or mixed values (every row must have the same shape)") from None
+    if array.dtype.kind not in "iuf":
+        _bad_value(spec)
+    if array.dtype.kind == "f" and spec.dtype.startswith("int") and not np.all(np.isfinite(array)):
+        raise bad(f"{spec.name} holds NaN or infinite values")
+    return array
+
+
+def _bad_value(spec):
+    raise bad(f"{spec.name}: expected numbers of dtype {spec.dtype}" + (" (or {\"b64\": ...} images)"
+                                                                         if spec.kind == "image" else ""))
+
+
+def request_values(data: dict, endpoint: Endpoint, limits: Limits) -> tuple[dict, str]:
+    """{input name: array} for the endpoint, and "row" or "columnar" (how to answer)."""
+    if ("instances" in data) == ("inputs" in data):
+        raise bad("the request must have exactly one of \"instances\" (row format) or \"inputs\" (columnar)")
+    unknown = sorted(set(data) - {"instances", "inputs", "signature_name"})
+    if unknown:
+        raise bad(f"unknown field(s) in the request: {', '.join(map(str, unknown))[:200]}")
+    specs = {s.name: s for s in endpoint.inputs}
+    batched = [s for s in endpoint.inputs if s.batched]
+    if "instances" in data:
+        rows = data["instances"]
+        if not isinstance(rows, list) or not rows:
+            raise bad("\"instances\" must be a non-empty list")
+        if len(rows) > limits.max_batch:
+            raise bad(f"batch of {len(rows)} instances is over the limit of {limits.max_batch}")
+        if all(isinstance(r, dict) and not set(r) == {"b64"} for r in rows):
+            names = set().union(*rows)
+            columns = {}
+            for name in names:
+                if any(name not in r for r in rows):
+                    raise bad(f"input {str(name)[:80]!r} is missing from some instances")
+                if name in specs and not specs[name].batched:
+                    values = {json.dumps(r[name]) for r in rows}
+                    if len(values) > 1:
+                        raise bad(f"option {name} must be the same in every instance")
+                    columns[name] = rows[0][name]
+                else:
+                    columns[name] = [r[name] for r in rows]
+        elif len(batched) == 1 and len(endpoint.inputs) == 1:
+            columns = {batched[0].name: rows}
+        else:
+            raise bad(f"instances must be objects naming the inputs ({', '.join(specs)})")
+        style = "row"
+    else:
+        columns = data["inputs"]
+        if not isinstance(columns, dict):
+            if len(endpoint.inputs) != 1:
+                raise bad(f"\"inputs\" must be an object naming the inputs ({', '.join(specs)})")
+            columns = {endpoint.inputs[0].name: columns}
+        style = "columnar"
+    return check_values(columns, endpoint, limits), style
+
+
+def check_values(columns: dict, endpoint: Endpoint, limits: Limits) -> dict:
+    """Arrays for every input of the endpoint: declared shapes, dtypes, ranges and the server's limits."""
+    specs = {s.name: s for s in endpoint.inputs}
+    unknown = sorted(str(k)[:80] for k in set(columns) - set(specs))
+    if unknown:
+        raise bad(f"unknown input(s) {', '.join(unknown)}: {endpoint.name} takes {', '.join(specs)}")
+    missing = [s.name for s in endpoint.inputs if s.name not in columns and s.kind != "option"]
+    if missing:
+        raise bad(f"missing input(s) {', '.join(missing)}: {endpoint.name} takes {', '.join(specs)}")
+    arrays = {name: _array(value, specs[name], limits) for name, value in columns.items()}
+    if endpoint.counts_from is not None:
+        count = arrays.get(endpoint.counts_from)
+        n = int(count) if count is not None and count.ndim == 0 and count.dtype.kind in "iu" else None
+        if n is not None and n > limits.max_batch:
+            raise bad(f"{endpoint.counts_from}={n} is over the server's batch limit of {limits.max_batch}")
+    sizes = set()
+    for spec in endpoint.inputs:
+        array = arrays.get(spec.name)
+        if array is None:
+            continue
+        if spec.batched and array.ndim > len(spec.shape):
+            sizes.add(len(array))
+            if len(array) > limits.max_batch:
+                raise bad(f"{spec.name}: batch of {len(array)} is over the limit of {limits.max_batch}")
+        if spec.kind == "image" and array.ndim >= 3 and max(array.shape[-3:-1]) > limits.max_image_side:
+            raise bad(f"{spec.name}: images of {array.shape[-3]}x{array.shape[-2]} are over the limit of "
+                      f"{limits.max_image_side} a side")
+        if spec.kind == "option" and spec.name == "steps" and array.ndim == 0 and array.dtype.kind in "iuf" \
+                and array > limits.max_steps:
+            raise bad(f"steps={array} is over the server's limit of {limits.max_steps}")
+    if len(sizes) > 1:
+        raise bad(f"batched inputs disagree in batch size: {sorted(sizes)}")
+    n = max(sizes) if sizes else 1
+    values = {}
+    for spec in endpoint.inputs:
+        if spec.name not in arrays:
+            values[spec.name] = np.asarray(spec.default, spec.dtype)
+            continue
+        try:
+            values[spec.name] = spec.check(arrays[spec.name], n)
+        except KerasGenError as err:
+            raise bad(str(err)[:500]) from None
+        except (ValueError, TypeError, OverflowError):
+            raise bad(f"{spec.name}: values do not fit dtype {spec.dtype}") from None
+    return values
+
+
+def response_body(outputs: dict, style: str) -> dict:
+    """TF Serving's answer: row format -> "predictions" (one per instance), columnar -> "outputs"."""
+    arrays = {k: np.asarray(v) for k, v in outputs.items()}
+    if style == "row":
+        if len(arrays) == 1:
+            return {"predictions": next(iter(arrays.values())).tolist()}
+        n = len(next(iter(arrays.values())))
+        return {"predictions": [{k: v[i].tolist() for k, v in arrays.items()} for i in range(n)]}
+    if len(arrays) == 1:
+        return {"outputs": next(iter(arrays.values())).tolist()}
+    return {"outputs": {k: v.tolist() for k, v in arrays.items()}}

@@ -1,0 +1,253 @@
+"""The edge server (`keras-gen serve`): TF Serving's REST and gRPC surface over onnxruntime, the
+client on both, new and broken versions, a corpus of malformed requests, capacity, SIGTERM."""
+
+import base64
+import io
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+
+from keras_gen.edge import EdgeModel
+from keras_gen.latents import gaussian_latents
+from serving.client import ServingClient
+from serving.models import ModelRepository, wait_for_version
+from serving.requests import Limits
+from serving.server import ServerOptions, create_app
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def repository_dir(served, tmp_path_factory):
+    """EXPORTS with the session's dcgan as version 1 (a copy: tests add versions to it)."""
+    _, _, version_dir = served
+    root = tmp_path_factory.mktemp("edge")
+    shutil.copytree(version_dir, root / "dcgan" / "1")
+    return root
+
+
+@pytest.fixture(scope="module")
+def live(repository_dir):
+    """uvicorn + gRPC on free ports in this process: (REST url, gRPC url, app)."""
+    import uvicorn
+
+    options = ServerOptions(workers=4, queue=16, poll_seconds=0.2, limits=Limits(max_batch=64, max_body_bytes=1 << 20))
+    asgi, app = create_app(ModelRepository(repository_dir), options, grpc_port=0)
+    server = uvicorn.Server(uvicorn.Config(asgi, host="127.0.0.1", port=0, access_log=False, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.02)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    yield f"http://127.0.0.1:{port}", f"grpc://127.0.0.1:{app.state.grpc_port}", app
+    server.should_exit = True
+    thread.join(30)
+
+
+def test_rest_and_grpc_clients_get_the_edge_runners_images(served, live):
+    _, model_dir, _ = served
+    rest_url, grpc_url, _ = live
+    edge = EdgeModel.from_path(model_dir)
+    want = edge.sample(6, seed=3)
+    z = gaussian_latents(4, 16, seed=1)
+    for url in (rest_url, grpc_url):
+        client = ServingClient(url)
+        images = client.sample("dcgan", n=6, seed=3)
+        assert images.dtype == np.uint8 and images.shape == (6, 16, 16, 1)
+        np.testing.assert_array_equal(images, want)
+        got = client.predict("dcgan", {"z": z})["images"]
+        np.testing.assert_array_equal(got, from_edge := (np.clip(np.round((edge.generate(z=z) + 1) * 127.5), 0, 255)
+                                                         .astype(np.uint8)))
+        if url == rest_url:  # row format gives the same images
+            np.testing.assert_array_equal(client.predict("dcgan", {"z": z}, rows=True)["images"], from_edge)
+        status = client.status("dcgan")["model_version_status"][0]
+        assert status["version"] == "1" and status["state"] == "AVAILABLE"
+        signatures = client.metadata("dcgan")["metadata"]["signature_def"]["signature_def"]
+        assert {"serving_default", "sample", "generate"} <= set(signatures)
+        client.close()
+
+
+def test_grpc_errors_carry_tf_servings_codes(live):
+    from keras_gen.errors import KerasGenError
+
+    _, grpc_url, _ = live
+    client = ServingClient(grpc_url, retries=0)
+    with pytest.raises(KerasGenError, match="NOT_FOUND"):
+        client.sample("nope", n=2)
+    with pytest.raises(KerasGenError, match="INVALID_ARGUMENT"):
+        client.predict("dcgan", {"z": np.zeros((2, 15), np.float32)})
+    with pytest.raises(KerasGenError, match="INVALID_ARGUMENT.*batch limit"):
+        client.sample("dcgan", n=65)
+
+
+def test_new_version_is_picked_up_and_bad_ones_are_reported(repository_dir, live):
+    """A version dropped in serves after it is verified; a half-written one and one whose file
+    does not match its manifest are named in the status while the previous version serves."""
+    rest_url, _, app = live
+    client = ServingClient(rest_url)
+    before = client.sample("dcgan", n=2, seed=0)
+    model_dir = repository_dir / "dcgan"
+    staging = repository_dir / ".staging-2"
+    shutil.copytree(model_dir / "1", staging)
+    os.rename(staging, model_dir / "2")  # renamed into place, as the exporter does
+    wait_for_version(app.state.repository, "dcgan", 2)
+    assert client.status("dcgan")["model_version_status"][0]["version"] == "2"
+
+    half = model_dir / "3"
+    half.mkdir()
+    (half / "saved_model.pb").write_bytes(b"half-written")
+    tampered = model_dir / "4"
+    shutil.copytree(model_dir / "1", tampered)
+    with open(tampered / "model.onnx", "ab") as f:
+        f.write(b"\0")
+    app.state.repository.poll_once()
+    states = {s["version"]: s for s in client.status("dcgan")["model_version_status"]}
+    assert states["2"]["state"] == "AVAILABLE"
+    assert states["3"]["state"] == "END" and "manifest" in states["3"]["status"]["error_message"]
+    assert states["4"]["state"] == "END" and "model.onnx" in states["4"]["status"]["error_message"]
+    np.testing.assert_array_equal(client.sample("dcgan", n=2, seed=0), before)
+    shutil.rmtree(half), shutil.rmtree(tampered)
+
+
+def _png_b64(array):
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.fromarray(array).save(buffer, format="PNG")
+    return {"b64": base64.b64encode(buffer.getvalue()).decode()}
+
+
+def malformed_corpus():
+    """(method, path, body bytes or None, headers, expected status): at least 40 bad requests."""
+    z = [0.0] * 16
+    j = lambda obj: json.dumps(obj).encode()  # noqa: E731
+    p = "/v1/models/dcgan:predict"
+    corpus = [
+        ("POST", p, b"{bad", {}, 400), ("POST", p, b"", {}, 400), ("POST", p, b"[]", {}, 400),
+        ("POST", p, b"null", {}, 400), ("POST", p, b'"text"', {}, 400), ("POST", p, b"\xff\xfe", {}, 400),
+        ("POST", p, b'{"instances": [[NaN]]}', {}, 400), ("POST", p, b'{"instances": [[Infinity]]}', {}, 400),
+        ("POST", p, j({"instances": []}), {}, 400), ("POST", p, j({"inputs": []}), {}, 400),
+        ("POST", p, j({}), {}, 400), ("POST", p, j({"instances": [z], "inputs": {"z": [z]}}), {}, 400),
+        ("POST", p, j({"instances": [z[:15]]}), {}, 400), ("POST", p, j({"instances": [z + [0.0]]}), {}, 400),
+        ("POST", p, j({"instances": [[z]]}), {}, 400), ("POST", p, j({"instances": [z, z[:3]]}), {}, 400),
+        ("POST", p, j({"instances": [["a"] * 16]}), {}, 400), ("POST", p, j({"instances": [[True] * 16]}), {}, 400),
+        ("POST", p, j({"instances": [{"z": z, "label": 3}]}), {}, 400),
+        ("POST", p, j({"instances": [{"y": z}]}), {}, 400), ("POST", p, j({"inputs": {"z": "zz"}}), {}, 400),
+        ("POST", p, j({"inputs": {"z": None}}), {}, 400), ("POST", p, j({"inputs": {}}), {}, 400),
+        ("POST", p, j({"instances": [z] * 65}), {}, 400), ("POST", p, j({"instances": "z"}), {}, 400),
+        ("POST", p, j({"instances": [z], "extra": 1}), {}, 400),
+        ("POST", p, j({"signature_name": "nope", "instances": [z]}), {}, 400),
+        ("POST", p, j({"signature_name": 3, "instances": [z]}), {}, 400),
+        ("POST", p, j({"signature_name": "sample", "inputs": {"n": 0}}), {}, 400),
+        ("POST", p, j({"signature_name": "sample", "inputs": {"n": 2.5}}), {}, 400),
+        ("POST", p, j({"signature_name": "sample", "inputs": {"n": 100000}}), {}, 400),
+        ("POST", p, j({"signature_name": "sample", "inputs": {"n": 2, "seed": -1}}), {}, 400),
+        ("POST", p, j({"signature_name": "sample", "inputs": {"n": 2, "seed": 2**40}}), {}, 400),
+        ("POST", p, j({"signature_name": "sample", "inputs": {"n": [2, 3]}}), {}, 400),
+        ("POST", p, j({"signature_name": "sample", "inputs": {"n": {"b64": "AAAA"}}}), {}, 400),
+        ("POST", p, j({"instances": [z]}), {"content-type": "text/plain"}, 400),
+        ("POST", p, j({"instances": [z]}), {"content-type": "application/x-www-form-urlencoded"}, 400),
+        ("POST", p, b"x" * (2 << 20), {}, 413),
+        ("POST", p, b"[" * 100000 + b"]" * 100000, {}, 400),  # deep nesting
+        ("POST", "/v1/models/nope:predict", j({"instances": [z]}), {}, 404),
+        ("POST", "/v1/models/dcgan/versions/99:predict", j({"instances": [z]}), {}, 404),
+        ("POST", "/v1/models/dcgan/versions/abc:predict", j({"instances": [z]}), {}, 400),
+        ("POST", "/v1/models/dcgan/labels/canary:predict", j({"instances": [z]}), {}, 404),
+        ("POST", "/v1/models/..%2F..%2Fetc:predict", j({"instances": [z]}), {}, 404),
+        ("POST", "/v1/models/.hidden:predict", j({"instances": [z]}), {}, 404),
+        ("GET", "/v1/models/..%2Fdcgan", None, {}, 404), ("GET", "/v1/models/nope", None, {}, 404),
+        ("GET", "/v1/models/dcgan/versions/99", None, {}, 404), ("GET", "/v1/models/nope/metadata", None, {}, 404),
+        ("GET", "/v1/models/dcgan", b"body", {}, 400), ("GET", "/nowhere", None, {}, 404),
+        ("GET", p, None, {}, 404), ("PUT", p, j({"instances": [z]}), {}, 405),  # GET: no model "dcgan:predict"
+    ]
+    return corpus
+
+
+def test_malformed_requests_get_their_4xx_and_the_server_stays_healthy(repository_dir):
+    options = ServerOptions(limits=Limits(max_batch=64, max_body_bytes=1 << 20))
+    asgi, app = create_app(ModelRepository(repository_dir), options)
+    corpus = malformed_corpus()
+    assert len(corpus) >= 40
+    with TestClient(asgi, raise_server_exceptions=False) as client:
+        for method, path, body, headers, status in corpus:
+            response = client.request(method, path, content=body, headers=headers)
+            assert response.status_code == status, (method, path, (body or b"")[:80], response.text[:200])
+            assert set(response.json()) == {"error"} and response.json()["error"], (path, response.text[:200])
+        assert client.get("/healthz").status_code == 200 and client.get("/readyz").status_code == 200
+        ok = client.post("/v1/models/dcgan:predict", json={"signature_name": "sample", "inputs": {"n": 2, "seed": 1}})
+        assert ok.status_code == 200 and np.asarray(ok.json()["outputs"]).shape == (2, 16, 16, 1)
+        metrics = client.get("/metrics").text
+        assert 'status="400"' in metrics and "keras_gen_request_seconds_bucket" in metrics
+        assert 'keras_gen_loaded_version{model="dcgan"}' in metrics
+        assert ' 500' not in metrics.replace('status="500"', "500!")
+        assert "/v1/models/{name}:predict" in client.get("/openapi.json").json()["paths"]
+
+
+def test_over_capacity_is_answered_at_once_with_429(repository_dir):
+    options = ServerOptions(workers=1, queue=0)
+    asgi, app = create_app(ModelRepository(repository_dir), options)
+    gate = threading.Event()
+    with TestClient(asgi) as client:
+        loaded = app.state.repository.version("dcgan")
+        slow = loaded.endpoints["sample"]
+        blocked = type(slow)(slow.name, slow.inputs, slow.outputs, lambda v: (gate.wait(30), slow.run(v))[1],
+                             slow.counts_from)
+        loaded.endpoints["sample"] = blocked
+        body = {"signature_name": "sample", "inputs": {"n": 1}}
+        with ThreadPoolExecutor(1) as pool:
+            first = pool.submit(client.post, "/v1/models/dcgan:predict", json=body)
+            while app.state.predictor._slots._value > 0:
+                time.sleep(0.01)
+            second = client.post("/v1/models/dcgan:predict", json=body)
+            gate.set()
+            assert second.status_code == 429 and "over capacity" in second.json()["error"]
+            assert first.result().status_code == 200
+        loaded.endpoints["sample"] = slow
+
+
+def test_sigterm_finishes_in_flight_requests_then_exits(repository_dir):
+    port = free_port()
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    process = subprocess.Popen([sys.executable, "-m", "keras_gen", "serve", str(repository_dir), "--host", "127.0.0.1",
+                                "--port", str(port), "--grpc-port", "-1"], env=env, cwd=REPO,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        client = ServingClient(f"http://127.0.0.1:{port}", retries=0)
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                client.status("dcgan")
+                break
+            except Exception:
+                assert time.monotonic() < deadline and process.poll() is None, process.stdout.read()[-2000:]
+                time.sleep(0.1)
+        with ThreadPoolExecutor(8) as pool:
+            futures = [pool.submit(client.sample, "dcgan", 64, seed) for seed in range(8)]
+            time.sleep(0.05)
+            process.send_signal(signal.SIGTERM)
+            done = [f.result().shape for f in futures]
+        assert done == [(64, 16, 16, 1)] * 8
+        # uvicorn drains, then re-raises the signal so the exit status says SIGTERM ended it.
+        assert process.wait(60) in (0, -signal.SIGTERM)
+        assert "Finished server process" in process.stdout.read()
+    finally:
+        if process.poll() is None:
+            process.kill()
