@@ -11,6 +11,7 @@ A run directory holds everything about one training run (keras_gen/runs.py reads
     RUN/samples.png, RUN/interpolation.png   written when training ends
     RUN/traversal.png, RUN/manifold.png      also, for a model with one Gaussian latent vector
                                     (keras_gen.pictures); the manifold only for a 2-D latent
+    RUN/morph.png                   also, for a model with classes to morph (chairs): a row per class
 
     from keras_gen.training import RunConfig, train
     train("runs/x", RunConfig("dcgan", data="digits", epochs=20, options={"base_filters": 32}))
@@ -237,6 +238,9 @@ def train(out, config: RunConfig | None = None, *, resume: bool = False, callbac
                                 out / "samples.png")
         interpolation = latent_interpolation(model)
         traversal, manifold = _latent_pictures(model, config)
+        # A class-conditional decoder's classes morphed into each other (models/latent/chairs.py).
+        morph = to_uint8(model.morph_rows()) if callable(getattr(model, "morph_rows", None)) else None
+    morph_png = None if morph is None else save_grid(morph, out / "morph.png", ncols=len(morph) // model.num_classes)
     interpolation_png = None if interpolation is None else save_grid(interpolation, out / "interpolation.png", ncols=8)
     traversal_png = None if traversal is None else traversal.save(out / "traversal.png")
     manifold_png = None if manifold is None else manifold.save(out / "manifold.png")
@@ -247,6 +251,7 @@ def train(out, config: RunConfig | None = None, *, resume: bool = False, callbac
         "samples": str(samples_png), "interpolation": str(interpolation_png) if interpolation_png else None,
         "traversal": str(traversal_png) if traversal_png else None,
         "manifold": str(manifold_png) if manifold_png else None,
+        "morph": str(morph_png) if morph_png else None,
         "checkpoint": str(checkpoints(out)[0]), "logs": str(log_dir), "warnings": list(watch.problems),
         "config": config.to_dict(),
     }
