@@ -58,24 +58,28 @@ def _to_unit_interval(value, lo: float, hi: float):
 
 def build_decoder(image_shape, embedding_dim: int, num_features: int, transform_units: int, hidden: int,
                   filters: int, upsamplings: int) -> keras.Model:
-    """class embedding (B, E), transformation features (B, F) -> images (B, S, S, C) in [-1, 1]."""
+    """class embedding (B, E), transformation features (B, F) -> images (B, S, S, C), linear (about
+    [-1, 1]; `ChairsDecoder.draw` clips)."""
     size, channels = image_shape[0], image_shape[2]
     side, width = size // 2**upsamplings, filters * 2 ** max(upsamplings - 1, 0)
     embedding = keras.Input((embedding_dim,), name="class_embedding")
     features = keras.Input((num_features,), name="transform")
-    t = layers.Dense(transform_units, activation="relu")(features)
-    t = layers.Dense(transform_units, activation="relu")(t)  # f(theta)
+    # Leaky ReLUs throughout (as the paper's later version): with plain ReLUs the mostly-background
+    # targets drove every unit dead within the first epoch here, leaving a constant image.
+    t = layers.LeakyReLU(0.2)(layers.Dense(transform_units)(features))
+    t = layers.LeakyReLU(0.2)(layers.Dense(transform_units)(t))  # f(theta)
     x = layers.Concatenate()([embedding, t])
-    x = layers.Dense(hidden, activation="relu")(x)
-    x = layers.Dense(hidden, activation="relu")(x)  # h
-    x = layers.Dense(side * side * width, activation="relu")(x)
+    x = layers.LeakyReLU(0.2)(layers.Dense(hidden)(x))
+    x = layers.LeakyReLU(0.2)(layers.Dense(hidden)(x))  # h
+    x = layers.LeakyReLU(0.2)(layers.Dense(side * side * width)(x))
     x = layers.Reshape((side, side, width))(x)  # (B, S / 2^u, S / 2^u, width)
     for _ in range(upsamplings):
         x = layers.UpSampling2D(2)(x)
-        x = layers.Conv2D(width, 3, padding="same", activation="relu")(x)
+        x = layers.LeakyReLU(0.2)(layers.Conv2D(width, 3, padding="same")(x))
         width = max(width // 2, 1)
-    x = layers.Conv2D(channels, 3, padding="same")(x)  # (B, S, S, C)
-    images = layers.Activation("tanh", dtype="float32", name="images")(x)
+    # A linear output, as the paper's: the targets are mostly background at -0.86, near tanh's
+    # floor, and a tanh output here saturated at -1 within the first epoch and stopped learning.
+    images = layers.Conv2D(channels, 3, padding="same", dtype="float32", name="images")(x)  # (B, S, S, C)
     return keras.Model([embedding, features], images, name="decoder")
 
 
@@ -182,7 +186,11 @@ class ChairsDecoder(GenerativeModel):
         """label (B,) int32 and scalar parameters -> images (B, S, S, C) in [-1, 1]."""
         label = tf.convert_to_tensor(label)
         features = self._features_for(tf.shape(label)[0], rotation, scale, x, y, colour)
-        return self.decoder([self.class_embedding(label), features], training=False)
+        return self.draw(self.class_embedding(label), features)
+
+    def draw(self, embeddings, features):
+        """The decoder's images clipped to [-1, 1], the library's image range."""
+        return tf.clip_by_value(self.decoder([embeddings, features], training=False), -1.0, 1.0)
 
     def call(self, inputs, training=False):
         labels, features = inputs
@@ -204,7 +212,7 @@ class ChairsDecoder(GenerativeModel):
         t = np.linspace(0.0, 1.0, int(steps), dtype=np.float32)[:, None]
         embeddings = (1.0 - t) * table[class_a] + t * table[class_b]  # (steps, E)
         features = self._features_for(int(steps), *[values[s.name] for s in specs])
-        return np.asarray(self.decoder([tf.constant(embeddings), features], training=False))
+        return np.asarray(self.draw(tf.constant(embeddings), features))
 
     def morph_rows(self, steps: int = 8) -> np.ndarray:
         """Each class morphed into the next, one row per class, at the default transformation:
