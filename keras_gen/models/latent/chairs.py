@@ -17,8 +17,11 @@ segmentation-mask term):
     min_W  sum_i |x_i - x_hat(c_i, theta_i; W)|_2^2
 
 theta is encoded so that every input is on one scale and periodic ones wrap: rotation phi ->
-(sin phi, cos phi) (the paper's encoding of angles), scale and positions mapped linearly to
-[-1, 1] over the ranges the data is drawn from, colour one-hot.
+(sin k phi, cos k phi) for k = 1..5 (the paper encodes angles by sin and cos; the higher
+harmonics make the symmetric shapes' periods, 120 degrees for a triangle, 90 for a square or
+cross, 72 for a star, single features: with k = 1 alone the 16-pixel decoder drew rotation-
+averaged blobs), scale and positions mapped linearly to [-1, 1] over the ranges the data is
+drawn from, colour one-hot.
 
 Because the class enters through an embedding, classes can be morphed (paper section 5.3):
 `morph(a, b, steps)` decodes (1 - t) E a + t E b at a fixed transformation; training writes a
@@ -49,6 +52,7 @@ from keras_gen.registry import register
 # Centres keep the whole shape inside the image (data/shapes.py), so x and y are drawn from here.
 POSITION_RANGE = (SIZE_RANGE[0], 1.0 - SIZE_RANGE[0])
 NUM_COLOURS = len(COLOUR_NAMES)
+ROTATION_HARMONICS = 5  # sin k phi, cos k phi for k = 1..5: the periods of every shape's symmetry
 
 
 def _to_unit_interval(value, lo: float, hi: float):
@@ -110,7 +114,8 @@ class ChairsDecoder(GenerativeModel):
         if self.num_classes is None:
             raise KerasGenError("chairs draws a class, so it needs num_classes (training takes it from --data).")
         check_geometry("chairs", self.image_size, o.upsamplings)
-        self.num_features = 5 + (NUM_COLOURS if o.colour else 0)  # sin, cos, scale, x, y [, one-hot colour]
+        # sin, cos per harmonic, scale, x, y [, one-hot colour]
+        self.num_features = 2 * ROTATION_HARMONICS + 3 + (NUM_COLOURS if o.colour else 0)
         self.class_embedding = layers.Embedding(self.num_classes, o.embedding_dim, name="class_embedding")
         self.class_embedding.build((None,))
         self.decoder = build_decoder(self.image_shape, o.embedding_dim, self.num_features, o.transform_units,
@@ -130,13 +135,13 @@ class ChairsDecoder(GenerativeModel):
 
     # -- transformation parameters -----------------------------------------------------------
     def transform_features(self, rotation, scale, x, y, colour=None):
-        """(B,) parameters -> (B, F) features: rotation in degrees -> (sin, cos); scale, x, y ->
+        """(B,) parameters -> (B, F) features: rotation in degrees -> (sin k phi, cos k phi); scale, x, y ->
         [-1, 1] over their drawn ranges; colour index -> one-hot (when the model takes colour)."""
         radians = tf.cast(rotation, tf.float32) * (np.pi / 180.0)
-        columns = [tf.sin(radians), tf.cos(radians),
-                   _to_unit_interval(tf.cast(scale, tf.float32), *SIZE_RANGE),
-                   _to_unit_interval(tf.cast(x, tf.float32), *POSITION_RANGE),
-                   _to_unit_interval(tf.cast(y, tf.float32), *POSITION_RANGE)]
+        columns = [f(k * radians) for k in range(1, ROTATION_HARMONICS + 1) for f in (tf.sin, tf.cos)]
+        columns += [_to_unit_interval(tf.cast(scale, tf.float32), *SIZE_RANGE),
+                    _to_unit_interval(tf.cast(x, tf.float32), *POSITION_RANGE),
+                    _to_unit_interval(tf.cast(y, tf.float32), *POSITION_RANGE)]
         features = tf.stack(columns, axis=1)
         if self.options.colour:
             features = tf.concat([features, tf.one_hot(tf.cast(colour, tf.int32), NUM_COLOURS)], axis=1)
