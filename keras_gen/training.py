@@ -11,6 +11,7 @@ A run directory holds everything about one training run (keras_gen/runs.py reads
     RUN/samples.png, RUN/interpolation.png   written when training ends
     RUN/traversal.png, RUN/manifold.png      also, for a model with one Gaussian latent vector
                                     (keras_gen.pictures); the manifold only for a 2-D latent
+    RUN/morph.png                   also, for a model with classes to morph (chairs): a row per class
 
     from keras_gen.training import RunConfig, train
     train("runs/x", RunConfig("dcgan", data="digits", epochs=20, options={"base_filters": 32}))
@@ -58,6 +59,8 @@ def _resolve_new(out: Path, given: RunConfig) -> RunConfig:
     options = dict(given.options)
     if "seed" in spec.defaults and "seed" not in options:
         options["seed"] = seed  # the model's own noise follows the run's seed
+    if spec.data_kind == "indexed":  # one variable per train image: the table's size is the data's
+        options["num_images"] = _indexed_size(options.get("num_images"), info.train_size, data)
     return dataclasses.replace(
         given, options=options, data=data,
         image_size=check_image_size(given.image_size, info.default_image_size),
@@ -68,6 +71,16 @@ def _resolve_new(out: Path, given: RunConfig) -> RunConfig:
         jit_compile="auto" if given.jit_compile is None else given.jit_compile,
         keras_gen_version=__version__, created=given.created or time.strftime("%Y-%m-%dT%H:%M:%S"),
     )
+
+
+def _indexed_size(num_images, train_size: int, data) -> int:
+    """The latent table's size for a model of the "indexed" data kind: the train split's size,
+    which a given num_images (--set, or the run's own on resume) must equal."""
+    if num_images not in (None, 0, "0") and int(num_images) != train_size:
+        raise KerasGenError(f"--data {data!r} has {train_size} train images, but the model's latent table holds "
+                            f"{int(num_images)} (one per image). A run's data cannot change size: start a new run "
+                            "for this data (and drop --set num_images, training fills it in).")
+    return int(train_size)
 
 
 def _resolve_resume(out: Path, given: RunConfig | None) -> RunConfig:
@@ -194,7 +207,13 @@ def train(out, config: RunConfig | None = None, *, resume: bool = False, callbac
             model.jit_compile = config.jit_compile
     else:
         model, initial_epoch = _build_model(config), 0
-    dataset = _dataset(config, registry.get(config.model).data_kind, initial_epoch)
+    data_kind = registry.get(config.model).data_kind
+    if data_kind == "indexed":  # the data may have changed under the run (a folder with more images)
+        from keras_gen.data import describe_training_data
+
+        info = describe_training_data(data_kind, config.data, data_dir=config.data_dir)
+        _indexed_size(model.options.num_images, info.train_size, config.data)
+    dataset = _dataset(config, data_kind, initial_epoch)
     out.mkdir(parents=True, exist_ok=True)
     write_json_atomic(out / "config.json", config.to_dict())
 
@@ -219,6 +238,9 @@ def train(out, config: RunConfig | None = None, *, resume: bool = False, callbac
                                 out / "samples.png")
         interpolation = latent_interpolation(model)
         traversal, manifold = _latent_pictures(model, config)
+        # A class-conditional decoder's classes morphed into each other (models/latent/chairs.py).
+        morph = to_uint8(model.morph_rows()) if callable(getattr(model, "morph_rows", None)) else None
+    morph_png = None if morph is None else save_grid(morph, out / "morph.png", ncols=len(morph) // model.num_classes)
     interpolation_png = None if interpolation is None else save_grid(interpolation, out / "interpolation.png", ncols=8)
     traversal_png = None if traversal is None else traversal.save(out / "traversal.png")
     manifold_png = None if manifold is None else manifold.save(out / "manifold.png")
@@ -229,6 +251,7 @@ def train(out, config: RunConfig | None = None, *, resume: bool = False, callbac
         "samples": str(samples_png), "interpolation": str(interpolation_png) if interpolation_png else None,
         "traversal": str(traversal_png) if traversal_png else None,
         "manifold": str(manifold_png) if manifold_png else None,
+        "morph": str(morph_png) if morph_png else None,
         "checkpoint": str(checkpoints(out)[0]), "logs": str(log_dir), "warnings": list(watch.problems),
         "config": config.to_dict(),
     }

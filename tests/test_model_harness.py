@@ -37,11 +37,16 @@ def _spec(name):
     return spec
 
 
+# Classes of the data each kind trains on in the harness (digits: 10; shapes' attributes: 6 shapes).
+HARNESS_CLASSES = {"labelled": 10, "attributes": 6}
+HARNESS_TABLE = 4 * BATCH  # an "indexed" model's latent table (training fills it in from the data)
+
+
 def _tiny(name):
     spec = _spec(name)
-    num_classes = 10 if spec.data_kind == "labelled" else None
-    return registry.build(name, image_size=spec.model_class.harness_image_size, channels=1, num_classes=num_classes,
-                          **spec.model_class.harness_options)
+    extra = {"num_images": HARNESS_TABLE} if spec.data_kind == "indexed" else {}
+    return registry.build(name, image_size=spec.model_class.harness_image_size, channels=1,
+                          num_classes=HARNESS_CLASSES.get(spec.data_kind), **spec.model_class.harness_options, **extra)
 
 
 def _set_flags(name) -> list[str]:
@@ -60,6 +65,14 @@ def _tiny_batch(model, seed=0):
         return images, (np.arange(BATCH) % model.num_classes).astype("int64")
     if model.data_kind in ("paired", "unpaired"):
         return images, rng.uniform(-1, 1, images.shape).astype("float32")
+    if model.data_kind == "indexed":
+        return images, (np.arange(BATCH) % model.options.num_images).astype("int64")
+    if model.data_kind == "attributes":
+        from keras_gen.data.training_data import attribute_arrays
+
+        _, labels, attributes = attribute_arrays("shapes", "train", image_size=model.image_size, channels=1,
+                                                 seed=seed, limit=BATCH)
+        return images, labels, attributes
     return images
 
 
@@ -75,7 +88,8 @@ def data_flags(tmp_path_factory):
     for domain, images in (("A", a), ("B", b)):
         for i, image in enumerate(to_uint8(images)):
             save_image(image, root / "two" / domain / f"{i:03d}.png")
-    return {"images": ["--data", "digits"], "labelled": ["--data", "digits"],
+    return {"images": ["--data", "digits"], "labelled": ["--data", "digits"], "indexed": ["--data", "digits"],
+            "attributes": ["--data", "shapes"],
             "paired": ["--data", str(root / "two")], "unpaired": ["--data", str(root / "two" / "A"),
                                                                    "--data-b", str(root / "two" / "B")]}
 

@@ -146,3 +146,12 @@ def load_bundled_uint8(name: str, split: str, image_size: int, channels: int, li
         images, labels = _crops(name, n, image_size, split_seed(seed, split))
         return prepare_uint8(images.copy(), image_size, channels), labels.copy()
     raise KeyError(name)
+
+
+def load_shapes_attributes(split: str, image_size: int, channels: int, limit: int | None, seed: int):
+    """The `shapes` split of `load_bundled_uint8` with its drawing attributes: (uint8 images,
+    int64 shape labels (N,), {attribute: (N,) array} as `shapes.draw_shapes` returns them).
+    The same images, in the same order, as the plain source gives for (split, seed)."""
+    n = min(limit or SHAPES_SPLITS[split], SHAPES_SPLITS[split])
+    images, attrs = shapes_mod.draw_shapes(n, image_size, split_seed(seed, split))
+    return prepare_uint8(images, image_size, channels), attrs["shape"], attrs

@@ -7,12 +7,20 @@ receives, per batch:
     "labelled"   (images, labels)        labels int64 (B,)
     "paired"     (images_a, images_b)    aligned pairs, A -> B (pix2pix)
     "unpaired"   (images_a, images_b)    two independent domains (CycleGAN)
+    "indexed"    (images, indices)       indices int64 (B,): each image's place in the train split,
+                                         fixed for the run (GLO keeps one latent per image)
+    "attributes" (images, labels, attributes)   labels int64 (B,) the class (shape id), attributes
+                                         float32 (B, len(ATTRIBUTES)): how each image was drawn
+                                         (the chairs decoder's transformation parameters)
 
 Sources, by kind:
 - images, labelled: any source of `load_dataset` (bundled name, tfds:NAME, folder); labelled needs
   one with labels (bundled sets, labelled TFDS sets, a folder with one subfolder per class).
 - paired: a folder with `A/` and `B/` (files of the same name pair up) or of side-by-side A|B
   images (data/paired.py).
+- indexed: any source `load_arrays` reads, held in memory (at most MAX_INDEXED_IMAGES train
+  images: the model holds one variable per image).
+- attributes: the bundled `shapes` set, whose drawing attributes are known (data/shapes.py).
 - unpaired: `--data` and `--data-b`, two sources of any kind (each loaded with `load_arrays`), or
   one folder with `A/` and `B/` (or `trainA/`, `trainB/`).
 
@@ -33,8 +41,14 @@ from keras_gen.data.loading import describe, load_arrays, load_dataset, resolve_
 from keras_gen.data.paired import load_paired, load_unpaired, pair_dataset
 from keras_gen.errors import KerasGenError
 
-DATA_KINDS = ("images", "labelled", "paired", "unpaired")  # what a model class may declare as its data_kind
+DATA_KINDS = ("images", "labelled", "paired", "unpaired", "indexed", "attributes")  # what a model class may declare as its data_kind
 TWO_DOMAIN_KINDS = ("paired", "unpaired")
+# A per-image latent table of 100k x 512 floats is 200 MB with its Adam slots tripling it; larger
+# sets belong to an amortised encoder, not a table.
+MAX_INDEXED_IMAGES = 100_000
+# The "attributes" kind's columns, in order: shapes.py's continuous draws and the colour index.
+ATTRIBUTES = ("rotation", "size", "x", "y", "colour")
+ATTRIBUTE_SOURCES = ("shapes",)
 
 _PAIRED_LAYOUT = ("a folder with subfolders A and B whose files pair up by name (A/x.png with B/x.png), "
                   "or a folder of side-by-side images, A on the left half and B on the right")
@@ -98,8 +112,15 @@ def describe_training_data(kind: str, data, data_b=None, *, data_dir=None) -> Tr
     kind = check_data_kind(kind)
     data = "digits" if data is None else data
     _check_sources(kind, data, data_b)
-    if kind in ("images", "labelled"):
+    if kind == "attributes":
+        _check_attribute_source(data)
+    if kind in ("images", "labelled", "indexed", "attributes"):
         info = describe(data, data_dir=data_dir)
+        if kind == "indexed" and info.split_sizes["train"] > MAX_INDEXED_IMAGES:
+            raise KerasGenError(
+                f"--data {data!r} has {info.split_sizes['train']} train images, and this model keeps one latent "
+                f"variable per image: at most {MAX_INDEXED_IMAGES}. Pass a smaller source (a folder holding a "
+                "subset of the images).")
         if kind == "labelled" and not info.has_labels:
             raise KerasGenError(
                 f"this model trains on images with labels, and --data {data!r} has none. Pass a labelled source: "
@@ -132,6 +153,18 @@ def training_dataset(kind: str, data, data_b=None, *, image_size: int, channels:
     kind = check_data_kind(kind)
     data = "digits" if data is None else data
     _check_sources(kind, data, data_b)
+    if kind == "indexed":
+        describe_training_data(kind, data, data_dir=data_dir)  # the clear error for too many images
+        from keras_gen.data.loading import _load_uint8
+
+        images, _, _ = _load_uint8(data, "train", image_size, channels, None, seed, data_dir, None)
+        return _in_memory_dataset((images, np.arange(len(images), dtype=np.int64)), batch_size, seed)
+    if kind == "attributes":
+        from keras_gen.data.bundled import load_shapes_attributes
+
+        _check_attribute_source(data)
+        images, labels, drawn = load_shapes_attributes("train", image_size, channels, None, seed)
+        return _in_memory_dataset((images, labels, _attribute_matrix(drawn)), batch_size, seed)
     if kind in ("images", "labelled"):
         if kind == "labelled":
             describe_training_data(kind, data, data_dir=data_dir)  # the clear error for unlabelled data
@@ -142,6 +175,44 @@ def training_dataset(kind: str, data, data_b=None, *, image_size: int, channels:
                                             seed=seed, data_dir=data_dir)
     return pair_dataset(images_a, images_b, batch_size=batch_size, shuffle=True, seed=seed,
                         paired=kind == "paired", repeat=True, drop_remainder=True)
+
+
+def _check_attribute_source(data) -> None:
+    if data not in ATTRIBUTE_SOURCES:
+        raise KerasGenError(
+            f"this model trains on images with the attributes they were drawn with ({', '.join(ATTRIBUTES)}), and "
+            f"--data {data!r} has none. Pass --data {' or '.join(ATTRIBUTE_SOURCES)}.")
+
+
+def attribute_arrays(data, split: str, *, image_size: int, channels: int, seed: int, limit=None):
+    """(images float32 [-1, 1], labels int64 (N,), attributes float32 (N, len(ATTRIBUTES))) of one
+    split of a source whose drawing attributes are known; KerasGenError for any other source."""
+    from keras_gen.data.bundled import load_shapes_attributes
+    from keras_gen.images import from_uint8
+
+    _check_attribute_source(data)
+    images, labels, drawn = load_shapes_attributes(split, image_size, channels, limit, seed)
+    return from_uint8(images), np.asarray(labels, np.int64), _attribute_matrix(drawn)
+
+
+def _attribute_matrix(drawn: dict) -> np.ndarray:
+    return np.stack([np.asarray(drawn[name], np.float32) for name in ATTRIBUTES], axis=1)  # (N, A)
+
+
+def _in_memory_dataset(arrays: tuple, batch_size: int, seed: int):
+    """Repeated, seeded-shuffled full batches of in-memory arrays (reshuffled each pass); the
+    images, first, stay uint8 until batched (4x less memory) and come out float32 in [-1, 1]."""
+    import tensorflow as tf
+
+    from keras_gen.images import from_uint8
+
+    count = len(arrays[0])
+    if count < batch_size:
+        raise KerasGenError(f"the train split has {count} images, fewer than batch_size={batch_size}; lower "
+                            "--batch-size.")
+    dataset = tf.data.Dataset.from_tensor_slices(arrays).shuffle(count, seed=int(seed), reshuffle_each_iteration=True)
+    dataset = dataset.repeat().batch(int(batch_size), drop_remainder=True)
+    return dataset.map(lambda images, *rest: (from_uint8(images), *rest)).prefetch(tf.data.AUTOTUNE)
 
 
 def _two_domain_arrays(kind: str, data, data_b, split: str, *, image_size: int, channels: int, seed: int,

@@ -5,7 +5,8 @@ writes only what is its own:
 
     class Options(ModelOptions)   its options, defaults and types, once (they become `--set`
                                   flags, the config of `.keras` files, and `keras-gen models`)
-    data_kind                     what `train_step` receives: images | labelled | paired | unpaired
+    data_kind                     what `train_step` receives: images | labelled | paired | unpaired |
+                                  indexed | attributes (keras_gen/data/training_data.py)
     __init__                      its sub-networks, built from `self.options`, and its loss
                                   trackers (keras.metrics.Mean; an adversarial model names its mean
                                   D(x) and D(G(z)) `d_real` and `d_fake`, which the run watches for

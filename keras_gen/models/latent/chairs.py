@@ -1,0 +1,225 @@
+"""Conditional decoder: Dosovitskiy, Springenberg, Tatarchenko & Brox 2015/2017, "Learning to
+Generate Chairs with Convolutional Neural Networks" (narrowed to small images).
+
+A network that is given what to draw, not noise: a class c (the chair model; here the shape
+id of the bundled `shapes` set) and transformation parameters theta (the paper's view angles
+and transformation: here rotation, scale, position x, y and, optionally, colour), and draws the
+image:
+
+    x_hat = u( h( [ E c ; f(theta) ] ) )
+
+E c is a learned class embedding (the paper's FC layer on the one-hot class), f two FC layers
+on the transformation's encoding, h FC layers on their concatenation, and u upsampling
+convolutions (the paper's "unpooling + 5x5 convolution" stages, here nearest-neighbour
+upsampling + 3x3 convolution) to the image. Trained on squared error (paper eq. 1, without its
+segmentation-mask term):
+
+    min_W  sum_i |x_i - x_hat(c_i, theta_i; W)|_2^2
+
+theta is encoded so that every input is on one scale and periodic ones wrap: rotation phi ->
+(sin k phi, cos k phi) for k = 1..5 (the paper encodes angles by sin and cos; the higher
+harmonics make the symmetric shapes' periods, 120 degrees for a triangle, 90 for a square or
+cross, 72 for a star, single features: with k = 1 alone the 16-pixel decoder drew rotation-
+averaged blobs), scale and positions mapped linearly to [-1, 1] over the ranges the data is
+drawn from, colour one-hot.
+
+Because the class enters through an embedding, classes can be morphed (paper section 5.3):
+`morph(a, b, steps)` decodes (1 - t) E a + t E b at a fixed transformation; training writes a
+`morph.png` of each class into the next.
+
+Exports: `label` (kind label) and one `option` input per parameter (rotation in degrees 0..360,
+scale, x, y, colour), each with its default and range; the same request gives the same image
+(there is no noise), and `keras-gen sample RUN --label 2 --rotation 30` draws class 2 turned 30°.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import keras
+import numpy as np
+import tensorflow as tf
+from keras import layers
+
+from keras_gen import inputs as kinds
+from keras_gen.data.shapes import COLOUR_NAMES, SIZE_RANGE
+from keras_gen.data.training_data import ATTRIBUTES
+from keras_gen.errors import KerasGenError
+from keras_gen.models.base import GenerativeModel, ModelOptions, option
+from keras_gen.models.latent.autoencoder import check_geometry
+from keras_gen.registry import register
+
+# Centres keep the whole shape inside the image (data/shapes.py), so x and y are drawn from here.
+POSITION_RANGE = (SIZE_RANGE[0], 1.0 - SIZE_RANGE[0])
+NUM_COLOURS = len(COLOUR_NAMES)
+ROTATION_HARMONICS = 5  # sin k phi, cos k phi for k = 1..5: the periods of every shape's symmetry
+
+
+def _to_unit_interval(value, lo: float, hi: float):
+    """value in [lo, hi] -> [-1, 1]."""
+    return 2.0 * (value - lo) / (hi - lo) - 1.0
+
+
+def build_decoder(image_shape, embedding_dim: int, num_features: int, transform_units: int, hidden: int,
+                  filters: int, upsamplings: int) -> keras.Model:
+    """class embedding (B, E), transformation features (B, F) -> images (B, S, S, C), linear (about
+    [-1, 1]; `ChairsDecoder.draw` clips)."""
+    size, channels = image_shape[0], image_shape[2]
+    side, width = size // 2**upsamplings, filters * 2 ** max(upsamplings - 1, 0)
+    embedding = keras.Input((embedding_dim,), name="class_embedding")
+    features = keras.Input((num_features,), name="transform")
+    # Leaky ReLUs throughout (as the paper's later version): with plain ReLUs the mostly-background
+    # targets drove every unit dead within the first epoch here, leaving a constant image.
+    t = layers.LeakyReLU(0.2)(layers.Dense(transform_units)(features))
+    t = layers.LeakyReLU(0.2)(layers.Dense(transform_units)(t))  # f(theta)
+    x = layers.Concatenate()([embedding, t])
+    x = layers.LeakyReLU(0.2)(layers.Dense(hidden)(x))
+    x = layers.LeakyReLU(0.2)(layers.Dense(hidden)(x))  # h
+    x = layers.LeakyReLU(0.2)(layers.Dense(side * side * width)(x))
+    x = layers.Reshape((side, side, width))(x)  # (B, S / 2^u, S / 2^u, width)
+    for _ in range(upsamplings):
+        x = layers.UpSampling2D(2)(x)
+        x = layers.LeakyReLU(0.2)(layers.Conv2D(width, 3, padding="same")(x))
+        width = max(width // 2, 1)
+    # A linear output, as the paper's: the targets are mostly background at -0.86, near tanh's
+    # floor, and a tanh output here saturated at -1 within the first epoch and stopped learning.
+    images = layers.Conv2D(channels, 3, padding="same", dtype="float32", name="images")(x)  # (B, S, S, C)
+    return keras.Model([embedding, features], images, name="decoder")
+
+
+@register("chairs", "conditional decoder (Dosovitskiy et al. 2015): draws a class at a given rotation, scale, "
+          "position and colour; trained on shapes' attributes", family="latent", paper="Dosovitskiy et al. 2015")
+@keras.saving.register_keras_serializable(package="keras_gen")
+class ChairsDecoder(GenerativeModel):
+    """A class embedding and transformation parameters, decoded to the image by FC and
+    upsampling convolution layers, trained on squared error."""
+
+    @dataclass
+    class Options(ModelOptions):
+        embedding_dim: int = option(64, "size of the class embedding (what morph interpolates)", min=1)
+        transform_units: int = option(64, "width of the two FC layers on the transformation", min=1)
+        hidden: int = option(256, "width of the two FC layers on class and transformation together", min=1)
+        filters: int = option(32, "width of the last convolution stage, doubling towards the FC layers", min=1)
+        upsamplings: int = option(3, "upsampling stages (32 px from 4x4 maps)", min=0, max=7)
+        colour: bool = option(True, "take the colour as an input; off: the decoder learns each class's "
+                              "average colour")
+        learning_rate: float = option(1e-3, "Adam", min=0.0, min_exclusive=True)
+
+    data_kind = "attributes"
+    harness_options = {"embedding_dim": 4, "transform_units": 8, "hidden": 16, "filters": 4, "upsamplings": 2}
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        o = self.options
+        if self.num_classes is None:
+            raise KerasGenError("chairs draws a class, so it needs num_classes (training takes it from --data).")
+        check_geometry("chairs", self.image_size, o.upsamplings)
+        # sin, cos per harmonic, scale, x, y [, one-hot colour]
+        self.num_features = 2 * ROTATION_HARMONICS + 3 + (NUM_COLOURS if o.colour else 0)
+        self.class_embedding = layers.Embedding(self.num_classes, o.embedding_dim, name="class_embedding")
+        self.class_embedding.build((None,))
+        self.decoder = build_decoder(self.image_shape, o.embedding_dim, self.num_features, o.transform_units,
+                                     o.hidden, o.filters, o.upsamplings)
+        self.loss_tracker = keras.metrics.Mean(name="loss")
+        self.built = True
+
+    def default_optimizers(self):
+        return {"decoder": keras.optimizers.Adam(self.options.learning_rate)}
+
+    def variables_for(self, optimizer_name):
+        return self.class_embedding.trainable_variables + self.decoder.trainable_variables
+
+    @property
+    def metrics(self):
+        return [self.loss_tracker]
+
+    # -- transformation parameters -----------------------------------------------------------
+    def transform_features(self, rotation, scale, x, y, colour=None):
+        """(B,) parameters -> (B, F) features: rotation in degrees -> (sin k phi, cos k phi); scale, x, y ->
+        [-1, 1] over their drawn ranges; colour index -> one-hot (when the model takes colour)."""
+        radians = tf.cast(rotation, tf.float32) * (np.pi / 180.0)
+        columns = [f(k * radians) for k in range(1, ROTATION_HARMONICS + 1) for f in (tf.sin, tf.cos)]
+        columns += [_to_unit_interval(tf.cast(scale, tf.float32), *SIZE_RANGE),
+                    _to_unit_interval(tf.cast(x, tf.float32), *POSITION_RANGE),
+                    _to_unit_interval(tf.cast(y, tf.float32), *POSITION_RANGE)]
+        features = tf.stack(columns, axis=1)
+        if self.options.colour:
+            features = tf.concat([features, tf.one_hot(tf.cast(colour, tf.int32), NUM_COLOURS)], axis=1)
+        return features
+
+    def _attribute_features(self, attributes):
+        """The "attributes" data's (B, len(ATTRIBUTES)) columns -> transform features."""
+        column = {name: attributes[:, i] for i, name in enumerate(ATTRIBUTES)}
+        return self.transform_features(column["rotation"], column["size"], column["x"], column["y"],
+                                       column["colour"])
+
+    def train_step(self, data):
+        images, labels, attributes = data  # (B, S, S, C), (B,) shape ids, (B, len(ATTRIBUTES))
+        features = self._attribute_features(attributes)
+        with tf.GradientTape() as tape:
+            drawn = self.decoder([self.class_embedding(labels), features], training=True)
+            loss = tf.reduce_mean(tf.reduce_sum(tf.square(drawn - images), axis=[1, 2, 3]))  # per image, eq. 1
+        self.apply_gradients("decoder", tape, self.scale_loss(loss))
+        self.loss_tracker.update_state(loss)
+        return {"loss": self.loss_tracker.result()}
+
+    # -- the request: a class and the transformation -----------------------------------------
+    def transform_specs(self) -> list:
+        specs = [kinds.option("rotation", 0.0, 0.0, 360.0, "float32", "rotation in degrees, clockwise on screen"),
+                 kinds.option("scale", float(np.mean(SIZE_RANGE)), *SIZE_RANGE, "float32",
+                              "circumradius as a fraction of the image side"),
+                 kinds.option("x", 0.5, *POSITION_RANGE, "float32", "centre, fraction of the width from the left"),
+                 kinds.option("y", 0.5, *POSITION_RANGE, "float32", "centre, fraction of the height from the top")]
+        if self.options.colour:
+            specs.append(kinds.option("colour", 0, 0, NUM_COLOURS - 1, "int32",
+                                      "colour index: " + ", ".join(f"{i} {c}" for i, c in enumerate(COLOUR_NAMES))))
+        return specs
+
+    def input_specs(self):
+        return [kinds.label(self.num_classes), *self.transform_specs()]
+
+    def _features_for(self, batch, rotation, scale, x, y, colour=None):
+        """Scalar parameters repeated over a batch of `batch`, as features (B, F)."""
+        def repeated(v, dtype):
+            return tf.fill([batch], tf.cast(v, dtype))
+
+        return self.transform_features(repeated(rotation, tf.float32), repeated(scale, tf.float32),
+                                       repeated(x, tf.float32), repeated(y, tf.float32),
+                                       None if colour is None else repeated(colour, tf.int32))
+
+    def generate(self, label, rotation, scale, x, y, colour=None):
+        """label (B,) int32 and scalar parameters -> images (B, S, S, C) in [-1, 1]."""
+        label = tf.convert_to_tensor(label)
+        features = self._features_for(tf.shape(label)[0], rotation, scale, x, y, colour)
+        return self.draw(self.class_embedding(label), features)
+
+    def draw(self, embeddings, features):
+        """The decoder's images clipped to [-1, 1], the library's image range."""
+        return tf.clip_by_value(self.decoder([embeddings, features], training=False), -1.0, 1.0)
+
+    def call(self, inputs, training=False):
+        labels, features = inputs
+        return self.decoder([self.class_embedding(labels), features], training=training)
+
+    # -- morphing between classes ------------------------------------------------------------
+    def morph(self, class_a: int, class_b: int, steps: int = 8, **transform) -> np.ndarray:
+        """`steps` images (float32 [-1, 1]) decoding (1 - t) E a + t E b, t from 0 to 1, at one
+        transformation (defaults for parameters not given; each checked against its range)."""
+        for name, value in (("class_a", class_a), ("class_b", class_b)):
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not 0 <= value < self.num_classes:
+                raise KerasGenError(f"morph: {name} must be a class index from 0 to {self.num_classes - 1}, "
+                                    f"got {value!r}.")
+        if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 2:
+            raise KerasGenError(f"morph: steps must be a whole number >= 2, got {steps!r}.")
+        specs = self.transform_specs()
+        values = kinds.resolve_inputs(specs, 1, 0, transform)  # defaults and range checks, one clear error
+        table = np.asarray(self.class_embedding.embeddings)
+        t = np.linspace(0.0, 1.0, int(steps), dtype=np.float32)[:, None]
+        embeddings = (1.0 - t) * table[class_a] + t * table[class_b]  # (steps, E)
+        features = self._features_for(int(steps), *[values[s.name] for s in specs])
+        return np.asarray(self.draw(tf.constant(embeddings), features))
+
+    def morph_rows(self, steps: int = 8) -> np.ndarray:
+        """Each class morphed into the next, one row per class, at the default transformation:
+        float32 (num_classes * steps, S, S, C)."""
+        return np.concatenate([self.morph(c, (c + 1) % self.num_classes, steps) for c in range(self.num_classes)])
