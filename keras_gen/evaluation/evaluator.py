@@ -195,7 +195,9 @@ class Evaluator:
     def evaluate_model(self, model, metrics=None, n: int = 2000, seed: int = 0) -> dict:
         """Draw from `model` what the metrics need, then score it (`metrics=None`: every default
         metric the model can feed). A conditional model samples every class in turn
-        (label i % num_classes), and those same samples feed the sample metrics too."""
+        (label i % num_classes), and those same samples feed the sample metrics too. A model with
+        `sample_like_data(n, seed) -> (images, labels)` (chairs: per-image poses) is sampled
+        through it instead, at conditions drawn from the data."""
         names = metrics_for(model, metrics)
         needs = {METRICS[name].needs for name in names}
         self.check_sample_count(n, names)
@@ -213,7 +215,14 @@ class Evaluator:
                         f"{self.classifier.num_classes}; evaluate label_acc against the data the model was trained on.")
                 feed.labels = np.arange(n) % spec.num_classes
                 conditions[spec.name] = feed.labels
-            feed.images = self._generated(model.sample(n, seed=seed, **conditions))
+            if callable(getattr(model, "sample_like_data", None)):
+                # request options the data varies per image (chairs' pose): drawn at the test split's
+                images, labels = model.sample_like_data(n, seed=seed)
+                feed.images = self._generated(images)
+                if spec is not None:
+                    feed.labels = np.asarray(labels)
+            else:
+                feed.images = self._generated(model.sample(n, seed=seed, **conditions))
         if PAIRS in needs and reconstructs(model):
             feed.translations, feed.reconstructed = self._generated(model.reconstruct(self.real_test)), True
         elif PAIRS in needs:

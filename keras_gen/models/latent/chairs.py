@@ -179,9 +179,9 @@ class ChairsDecoder(GenerativeModel):
         return [kinds.label(self.num_classes), *self.transform_specs()]
 
     def _features_for(self, batch, rotation, scale, x, y, colour=None):
-        """Scalar parameters repeated over a batch of `batch`, as features (B, F)."""
+        """Parameters, each a scalar (repeated over the batch) or one per image (B,), as features (B, F)."""
         def repeated(v, dtype):
-            return tf.fill([batch], tf.cast(v, dtype))
+            return tf.broadcast_to(tf.cast(v, dtype), [batch])
 
         return self.transform_features(repeated(rotation, tf.float32), repeated(scale, tf.float32),
                                        repeated(x, tf.float32), repeated(y, tf.float32),
@@ -192,6 +192,27 @@ class ChairsDecoder(GenerativeModel):
         label = tf.convert_to_tensor(label)
         features = self._features_for(tf.shape(label)[0], rotation, scale, x, y, colour)
         return self.draw(self.class_embedding(label), features)
+
+    def sample_like_data(self, n: int, seed: int = 0):
+        """n images drawn at the shapes and transformations of the `shapes` test split (its first
+        n images, cycled; `seed` picks the split's draw as in `load_arrays`): (images float32
+        [-1, 1], labels int64 (n,)). A request's transformation is one value for the whole batch,
+        so `sample` draws every image of a class in the same pose; evaluation scores the decoder
+        here instead, at the poses the data varies over (keras_gen.evaluation uses this hook)."""
+        from keras_gen.data.training_data import attribute_arrays
+
+        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+            raise KerasGenError(f"n must be a positive whole number, got {n!r}.")
+        _, labels, attributes = attribute_arrays("shapes", "test", image_size=self.image_size,
+                                                 channels=self.channels, seed=seed)
+        index = np.arange(n) % len(labels)
+        labels, attributes = labels[index], attributes[index]
+        chunks = []
+        for start in range(0, n, 256):
+            part = tf.constant(attributes[start:start + 256])
+            chunks.append(np.asarray(self.draw(self.class_embedding(tf.constant(labels[start:start + 256], tf.int32)),
+                                               self._attribute_features(part))))
+        return np.concatenate(chunks), labels
 
     def draw(self, embeddings, features):
         """The decoder's images clipped to [-1, 1], the library's image range."""

@@ -70,3 +70,19 @@ def test_morph_goes_from_one_class_to_the_other(trained):
         model.morph(0, 6)
     with pytest.raises(KerasGenError, match="out of range"):
         model.morph(0, 1, x=2.0)
+
+
+def test_evaluation_samples_at_the_test_splits_poses(trained):
+    model, _ = trained
+    images, labels = model.sample_like_data(10, seed=0)
+    _, test_labels, attributes = attribute_arrays("shapes", "test", image_size=16, channels=3, seed=0)
+    np.testing.assert_array_equal(labels, test_labels[:10])
+    assert images.shape == (10, 16, 16, 3) and images.min() >= -1 and images.max() <= 1
+    # the same as asking for each image's own pose one request at a time
+    column = {name: attributes[:, i] for i, name in enumerate(ATTRIBUTES)}
+    one = model.generate(label=np.asarray([labels[3]], np.int32), rotation=column["rotation"][3],
+                         scale=column["size"][3], x=column["x"][3], y=column["y"][3],
+                         **({"colour": int(column["colour"][3])} if model.options.colour else {}))
+    np.testing.assert_allclose(images[3], np.asarray(one)[0], atol=1e-5)
+    with pytest.raises(KerasGenError, match="positive whole number"):
+        model.sample_like_data(0)
