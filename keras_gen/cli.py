@@ -98,7 +98,7 @@ def cmd_train(args) -> int:
           f"({summary['steps_per_epoch']} steps each) in {summary['seconds']} s")
     print(f"  checkpoint:    {summary['checkpoint']}")
     print(f"  samples:       {summary['samples']}  (per epoch: {Path(summary['run']) / 'samples'})")
-    for picture in ("interpolation", "traversal", "manifold"):
+    for picture in ("interpolation", "traversal", "manifold", "code_traversal"):
         if summary.get(picture):
             print(f"  {picture + ':':15s}{summary[picture]}")
     print(f"  tensorboard:   tensorboard --logdir {summary['logs']}")

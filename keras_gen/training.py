@@ -11,6 +11,7 @@ A run directory holds everything about one training run (keras_gen/runs.py reads
     RUN/samples.png, RUN/interpolation.png   written when training ends
     RUN/traversal.png, RUN/manifold.png      also, for a model with one Gaussian latent vector
                                     (keras_gen.pictures); the manifold only for a 2-D latent
+    RUN/code_traversal.png          also, for a model with InfoGAN codes (keras_gen.pictures.code_traversal)
 
     from keras_gen.training import RunConfig, train
     train("runs/x", RunConfig("dcgan", data="digits", epochs=20, options={"base_filters": 32}))
@@ -31,6 +32,7 @@ import keras
 
 from keras_gen import __version__, registry
 from keras_gen.callbacks import RunCheckpoint, SampleGrid, StopOnNonFinite, WatchLosses, latent_interpolation
+from keras_gen.pictures import code_specs, code_traversal
 from keras_gen.errors import KerasGenError
 from keras_gen.fileio import remove_stale_temporaries, write_json_atomic
 from keras_gen.images import save_grid, to_uint8
@@ -219,9 +221,11 @@ def train(out, config: RunConfig | None = None, *, resume: bool = False, callbac
                                 out / "samples.png")
         interpolation = latent_interpolation(model)
         traversal, manifold = _latent_pictures(model, config)
+        codes = code_traversal(model) if code_specs(model)[0] is not None else None
     interpolation_png = None if interpolation is None else save_grid(interpolation, out / "interpolation.png", ncols=8)
     traversal_png = None if traversal is None else traversal.save(out / "traversal.png")
     manifold_png = None if manifold is None else manifold.save(out / "manifold.png")
+    codes_png = None if codes is None else codes.save(out / "code_traversal.png")
     return {
         "run": str(out), "model": config.model, "epochs": config.epochs, "initial_epoch": initial_epoch,
         "steps_per_epoch": config.steps_per_epoch, "seconds": round(seconds, 1),
@@ -229,6 +233,7 @@ def train(out, config: RunConfig | None = None, *, resume: bool = False, callbac
         "samples": str(samples_png), "interpolation": str(interpolation_png) if interpolation_png else None,
         "traversal": str(traversal_png) if traversal_png else None,
         "manifold": str(manifold_png) if manifold_png else None,
+        "code_traversal": str(codes_png) if codes_png else None,
         "checkpoint": str(checkpoints(out)[0]), "logs": str(log_dir), "warnings": list(watch.problems),
         "config": config.to_dict(),
     }
