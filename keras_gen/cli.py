@@ -100,7 +100,8 @@ def cmd_train(args) -> int:
     print(f"  samples:       {summary['samples']}  (per epoch: {Path(summary['run']) / 'samples'})")
     for picture in ("interpolation", "traversal", "manifold", "code_traversal"):
         if summary.get(picture):
-            print(f"  {picture + ':':15s}{summary[picture]}")
+            label = picture + ":"
+            print(f"  {label:15s}{' ' if len(label) >= 15 else ''}{summary[picture]}")
     print(f"  tensorboard:   tensorboard --logdir {summary['logs']}")
     return 0
 
