@@ -58,10 +58,11 @@ class SemiSupervisedGAN(AdversarialGAN):
         if kwargs.get("num_classes") is None:
             raise KerasGenError("ssgan learns a classifier: it needs labelled data (digits, shapes, photos, textures, "
                                 "a labelled TFDS set, or a folder with one subfolder per class).")
-        if kwargs.get("loss", "non_saturating") not in PROBABILITY_LOSSES:
-            raise KerasGenError("ssgan's real/fake probability is D(x) = Z / (Z + 1): use loss=non_saturating or minimax.")
         super().__init__(**kwargs)
         o, k = self.options, self.num_classes
+        if o.loss not in PROBABILITY_LOSSES:
+            raise KerasGenError(f"ssgan's D(x) = Z / (Z + 1) is a probability: use loss=non_saturating or minimax, "
+                                f"not {o.loss}.")
         if o.labels_per_class:
             # The labelled few: slot k * n + i holds the i-th image of class k that training met.
             slots = k * o.labels_per_class

@@ -72,9 +72,10 @@ def test_n_critic_counts_updates():
     ("wgan_gp", {}),
     ("acgan", {"embed_dim": 4}),
     ("infogan", {"categories": 3, "q_units": 8}),
+    ("ssgan", {"labels_per_class": 1}),
 ])
 def test_each_model_and_option_trains_both_networks(name, options):
-    labelled = name in ("cdcgan", "acgan")
+    labelled = name in ("cdcgan", "acgan", "ssgan")
     model = build(name, image_size=16, channels=1, num_classes=10 if labelled else None, **TINY, **options)
     model.compile()
     g_before = [np.asarray(w).copy() for w in model.generator.trainable_weights]
