@@ -232,13 +232,11 @@ def code_traversal(model, steps: int = 9, span: float = 2.0, seed: int = 0) -> L
             if name == code.name:
                 grid[r * steps:(r + 1) * steps, d] = values
         conditions[code.name] = grid
-    drawn = kinds.resolve_inputs(request_specs(model), 1, seed)  # one z for the whole picture
-    for spec in request_specs(model):
-        if spec.kind == "latent":
-            conditions[spec.name] = np.repeat(drawn[spec.name], n, axis=0)
-    specs = [s for s in request_specs(model) if s.kind != "latent"]
-    feed = kinds.resolve_inputs(specs, n, seed, {k_: v for k_, v in conditions.items() if k_ in {s.name for s in specs}})
-    feed.update({s.name: conditions[s.name] for s in request_specs(model) if s.kind == "latent"})
+    specs = request_specs(model)
+    drawn = kinds.resolve_inputs(specs, 1, seed)  # one z (and one of anything else random) for the picture
+    conditions.update({s.name: np.repeat(drawn[s.name], n, axis=0) for s in specs if s.name not in conditions
+                       and s.random})
+    feed = kinds.resolve_inputs(specs, n, seed, conditions)
     chunks = []
     for start in range(0, n, BATCH):
         part = {name: (v[start:start + BATCH] if np.ndim(v) else v) for name, v in feed.items()}
