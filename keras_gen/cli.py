@@ -98,9 +98,10 @@ def cmd_train(args) -> int:
           f"({summary['steps_per_epoch']} steps each) in {summary['seconds']} s")
     print(f"  checkpoint:    {summary['checkpoint']}")
     print(f"  samples:       {summary['samples']}  (per epoch: {Path(summary['run']) / 'samples'})")
-    for picture in ("interpolation", "traversal", "manifold"):
+    for picture in ("interpolation", "traversal", "manifold", "code_traversal"):
         if summary.get(picture):
-            print(f"  {picture + ':':15s}{summary[picture]}")
+            label = picture + ":"
+            print(f"  {label:15s}{' ' if len(label) >= 15 else ''}{summary[picture]}")
     print(f"  tensorboard:   tensorboard --logdir {summary['logs']}")
     return 0
 
@@ -404,6 +405,9 @@ def cmd_traverse(args) -> int:
 
     out = check_image_path(args.out)
     model, config = _latent_model(args.path)
+    if args.codes:
+        return _traverse_codes(args, out, model)
+    args.span = 3.0 if args.span is None else args.span
     check_latent_model(model)  # before any data is read
     dims = [int(d) for d in args.dims.split(",") if d.strip()] if "," in args.dims else _whole(args.dims, "--dims")
     rank = args.rank
@@ -431,6 +435,20 @@ def cmd_traverse(args) -> int:
     print(f"  columns: z_d from {-args.span:g} to {args.span:g}; the other dimensions at "
           + ("0 (the prior's mean)" if args.seed is None else f"the latent of seed {args.seed}")
           + (f"; class {args.label if args.label is not None else 0}" if _labelled(model) else ""))
+    return 0
+
+
+def _traverse_codes(args, out, model) -> int:
+    """`traverse --codes`: InfoGAN's figure 2 (keras_gen.pictures.code_traversal)."""
+    from keras_gen.pictures import code_traversal
+
+    span = 2.0 if args.span is None else args.span
+    with _weights(model):
+        picture = code_traversal(model, steps=args.steps, span=span, seed=0 if args.seed is None else args.seed)
+    picture.save(out)
+    print(f"wrote {out}: {picture.rows} rows x {picture.cols} columns")
+    print(f"  rows: {picture.row_dims[0]} .. {picture.row_dims[-1]}")
+    print(f"  columns: the continuous code from {-span:g} to {span:g}; z of seed {args.seed or 0}")
     return 0
 
 
@@ -607,7 +625,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="rows: a count (the most active dimensions by KL for a vae/cvae run, else the first), "
                         "or a comma list of dimensions, e.g. 0,3,5")
     p.add_argument("--steps", type=int, default=9, help="columns")
-    p.add_argument("--span", type=float, default=3.0, help="z_d runs from -span to span")
+    p.add_argument("--span", type=float, default=None, help="z_d runs from -span to span (default 3; --codes: 2, "
+                                                             "the paper's)")
+    p.add_argument("--codes", action="store_true", help="InfoGAN: one row per category, a continuous code varied "
+                                                        "over [-span, span] instead of z")
     p.add_argument("--seed", type=int, default=None, help="the base latent: drawn from this seed (default: zeros)")
     p.add_argument("--label", type=int, default=None, help="class of a class-conditional model (default 0)")
     p.add_argument("--rank", default="auto", choices=("auto", "kl", "first"),

@@ -189,6 +189,62 @@ def latent_manifold(model, steps: int = 20, label=None) -> LatentPicture:
     return LatentPicture(_decode(model, latent, z, label), z, steps, steps, values=q)
 
 
+def code_specs(model):
+    """(the categorical code, the uniform codes) of a model's request, or (None, None) when it has
+    not one categorical code beside uniform ones (InfoGAN's c_cat and c_cont)."""
+    specs = request_specs(model)
+    categorical = [s for s in specs if s.kind == "code" and s.distribution == "categorical" and not s.shape]
+    uniform = [s for s in specs if s.kind == "code" and s.distribution == "uniform"]
+    if len(categorical) != 1 or not uniform or _loops(model):
+        return None, None
+    return categorical[0], uniform
+
+
+def code_traversal(model, steps: int = 9, span: float = 2.0, seed: int = 0) -> LatentPicture:
+    """InfoGAN's figure 2: for each continuous code dimension, one row per category, that
+    dimension over `steps` values in [-span, span] (the paper goes to +-2, past the training
+    range (-1, 1)), the other continuous dimensions at 0 and z at one draw from `seed`; blocks of
+    rows one continuous dimension after another. `latents` holds each image's continuous code."""
+    from keras_gen.images import to_uint8
+
+    categorical, uniform = code_specs(model)
+    if categorical is None:
+        takes = ", ".join(f"{s.name} ({s.kind})" for s in request_specs(model))
+        raise KerasGenError(f"a code traversal needs a model with one categorical code and continuous codes "
+                            f"(infogan); {model_name(model)} takes {takes}.")
+    if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 2:
+        raise KerasGenError(f"--steps must be a whole number from 2 up, got {steps!r}.")
+    if not (isinstance(span, (int, float)) and np.isfinite(span) and span > 0):
+        raise KerasGenError(f"--span must be a positive number, got {span!r}.")
+    values = np.linspace(-span, span, steps, dtype=np.float32)
+    k = categorical.num_classes
+    rows, row_dims, conditions = [], [], {}
+    for code in uniform:
+        for d in range(code.shape[0]):
+            for category in range(k):
+                rows.append((code.name, d, category))
+                row_dims.append(f"{code.name}[{d}] at {categorical.name}={category}")
+    n = len(rows) * steps
+    conditions[categorical.name] = np.repeat([r[2] for r in rows], steps).astype(np.int32)
+    for code in uniform:
+        grid = np.zeros((n, code.shape[0]), np.float32)
+        for r, (name, d, _) in enumerate(rows):
+            if name == code.name:
+                grid[r * steps:(r + 1) * steps, d] = values
+        conditions[code.name] = grid
+    specs = request_specs(model)
+    drawn = kinds.resolve_inputs(specs, 1, seed)  # one z (and one of anything else random) for the picture
+    conditions.update({s.name: np.repeat(drawn[s.name], n, axis=0) for s in specs if s.name not in conditions
+                       and s.random})
+    feed = kinds.resolve_inputs(specs, n, seed, conditions)
+    chunks = []
+    for start in range(0, n, BATCH):
+        part = {name: (v[start:start + BATCH] if np.ndim(v) else v) for name, v in feed.items()}
+        chunks.append(to_uint8(np.asarray(model.generate(**part))))
+    continuous = np.concatenate([conditions[c.name] for c in uniform], axis=1)
+    return LatentPicture(np.concatenate(chunks), continuous, len(rows), steps, row_dims, values)
+
+
 def encoder_images(model, config: dict, n: int = RANK_IMAGES):
     """(images, labels) to rank a run's latent dimensions by: the first `n` test images of its
     data (labels for a class-conditional encoder); (None, None) when the model does not encode."""

@@ -12,6 +12,7 @@ A run directory holds everything about one training run (keras_gen/runs.py reads
     RUN/traversal.png, RUN/manifold.png      also, for a model with one Gaussian latent vector
                                     (keras_gen.pictures); the manifold only for a 2-D latent
     RUN/morph.png                   also, for a model with classes to morph (chairs): a row per class
+    RUN/code_traversal.png          also, for a model with InfoGAN codes (keras_gen.pictures.code_traversal)
 
     from keras_gen.training import RunConfig, train
     train("runs/x", RunConfig("dcgan", data="digits", epochs=20, options={"base_filters": 32}))
@@ -32,6 +33,7 @@ import keras
 
 from keras_gen import __version__, registry
 from keras_gen.callbacks import RunCheckpoint, SampleGrid, StopOnNonFinite, WatchLosses, latent_interpolation
+from keras_gen.pictures import code_specs, code_traversal
 from keras_gen.errors import KerasGenError
 from keras_gen.fileio import remove_stale_temporaries, write_json_atomic
 from keras_gen.images import save_grid, to_uint8
@@ -240,10 +242,12 @@ def train(out, config: RunConfig | None = None, *, resume: bool = False, callbac
         traversal, manifold = _latent_pictures(model, config)
         # A class-conditional decoder's classes morphed into each other (models/latent/chairs.py).
         morph = to_uint8(model.morph_rows()) if callable(getattr(model, "morph_rows", None)) else None
+        codes = code_traversal(model) if code_specs(model)[0] is not None else None
     morph_png = None if morph is None else save_grid(morph, out / "morph.png", ncols=len(morph) // model.num_classes)
     interpolation_png = None if interpolation is None else save_grid(interpolation, out / "interpolation.png", ncols=8)
     traversal_png = None if traversal is None else traversal.save(out / "traversal.png")
     manifold_png = None if manifold is None else manifold.save(out / "manifold.png")
+    codes_png = None if codes is None else codes.save(out / "code_traversal.png")
     return {
         "run": str(out), "model": config.model, "epochs": config.epochs, "initial_epoch": initial_epoch,
         "steps_per_epoch": config.steps_per_epoch, "seconds": round(seconds, 1),
@@ -252,6 +256,7 @@ def train(out, config: RunConfig | None = None, *, resume: bool = False, callbac
         "traversal": str(traversal_png) if traversal_png else None,
         "manifold": str(manifold_png) if manifold_png else None,
         "morph": str(morph_png) if morph_png else None,
+        "code_traversal": str(codes_png) if codes_png else None,
         "checkpoint": str(checkpoints(out)[0]), "logs": str(log_dir), "warnings": list(watch.problems),
         "config": config.to_dict(),
     }

@@ -116,6 +116,30 @@ class AdversarialGAN(GenerativeModel):
         """A network's input: x alone, or [x, labels] for a class-conditional model."""
         return x
 
+    # Heads beside D's real/fake output (AC-GAN's classifier, InfoGAN's Q): a variant whose G
+    # draws its own conditions or whose D has more outputs overrides these four.
+    def generator_input(self, batch, labels):
+        """(G's input, what it was drawn with): z ~ N(0, I) and the batch's labels by default;
+        AC-GAN draws the classes, InfoGAN the codes. z is drawn first (the recorded runs' order)."""
+        z = self.random_normal((batch, self.options.latent_dim))
+        return self.conditioned(z, labels), labels
+
+    def split_discriminator_output(self, outputs):
+        """(real/fake logits (B, 1), the auxiliary heads' outputs or None)."""
+        return outputs, None
+
+    def auxiliary_loss(self, real_aux, fake_aux, labels, given):
+        """Added to D's loss: AC-GAN's class log-likelihood, InfoGAN's information term; 0 by default."""
+        return 0.0
+
+    def generator_auxiliary_loss(self, fake_aux, given):
+        """Added to G's loss; 0 by default."""
+        return 0.0
+
+    def discriminate(self, images, labels):
+        """(logits, auxiliary outputs) of D on what it sees, in training mode."""
+        return self.split_discriminator_output(self.discriminator(self.conditioned(images, labels), training=True))
+
     # -- the loop --------------------------------------------------------------------------
     @property
     def metrics(self):
@@ -133,7 +157,7 @@ class AdversarialGAN(GenerativeModel):
         """lambda_GP * GP + gamma / 2 * R1 on what D sees (the augmented images); 0 when both off."""
         o = self.options
         batch = tf.shape(real)[0]
-        critic = lambda x: self.discriminator(self.conditioned(x, labels), training=True)  # noqa: E731
+        critic = lambda x: self.discriminate(x, labels)[0]  # noqa: E731
         penalty = 0.0
         if o.gradient_penalty:
             epsilon = self.random_uniform((batch,))
@@ -144,13 +168,15 @@ class AdversarialGAN(GenerativeModel):
 
     def discriminator_step(self, real, labels):
         o = self.options
-        z = self.random_normal((tf.shape(real)[0], o.latent_dim))
+        g_input, given = self.generator_input(tf.shape(real)[0], labels)
         with tf.GradientTape() as tape:
-            fake = self.generator(self.conditioned(z, labels), training=True)
+            fake = self.generator(g_input, training=True)
             real_seen, fake_seen = self.augment(real), self.augment(fake)
-            real_logits = self.discriminator(self.conditioned(real_seen, labels), training=True)
-            fake_logits = self.discriminator(self.conditioned(fake_seen, labels), training=True)
+            real_logits, real_aux = self.discriminate(real_seen, labels)
+            fake_logits, fake_aux = self.discriminate(fake_seen, labels)
             d_loss = discriminator_loss(real_logits, fake_logits, o.label_smoothing, o.loss)
+            if real_aux is not None:
+                d_loss = d_loss + self.auxiliary_loss(real_aux, fake_aux, labels, given)
             if o.gradient_penalty or o.r1_gamma:
                 d_loss = d_loss + self.critic_regulariser(real_seen, fake_seen, labels)
             scaled = self.scale_loss(d_loss)
@@ -161,11 +187,13 @@ class AdversarialGAN(GenerativeModel):
 
     def generator_step(self, batch, labels):
         o = self.options
-        z = self.random_normal((batch, o.latent_dim))
+        g_input, given = self.generator_input(batch, labels)
         with tf.GradientTape() as tape:
-            fake = self.generator(self.conditioned(z, labels), training=True)
-            fake_logits = self.discriminator(self.conditioned(self.augment(fake), labels), training=True)
+            fake = self.generator(g_input, training=True)
+            fake_logits, fake_aux = self.discriminate(self.augment(fake), labels)
             g_loss = generator_loss(fake_logits, o.loss)
+            if fake_aux is not None:
+                g_loss = g_loss + self.generator_auxiliary_loss(fake_aux, given)
             scaled = self.scale_loss(g_loss)
         self.apply_gradients("generator", tape, scaled)
         self.g_loss_tracker.update_state(g_loss)

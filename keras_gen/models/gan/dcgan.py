@@ -50,13 +50,20 @@ def build_generator(latent_dim: int, image_size: int, channels: int, base_filter
     """z (B, latent_dim) [+ label (B,)] -> images (B, S, S, C) in [-1, 1]. Widest at 4x4, halving
     per doubling. With `num_classes`, the label's embedding is concatenated to z (Mirza &
     Osindero 2014 feed y beside z into the first layer)."""
-    num_up = int(math.log2(image_size)) - 2  # 4 -> S takes log2(S) - 2 doublings
     z = keras.Input((latent_dim,), name="z")
     inputs, x = [z], z
     if num_classes:
         label = keras.Input((), dtype="int32", name="label")
         inputs.append(label)
         x = layers.Concatenate()([z, layers.Embedding(num_classes, embed_dim, name="label_embedding")(label)])
+    return keras.Model(inputs if num_classes else z, generator_body(x, image_size, channels, base_filters),
+                       name="generator")
+
+
+def generator_body(x, image_size: int, channels: int, base_filters: int):
+    """G's convolutions: a vector (B, D) (z with whatever conditions it carries) -> images
+    (B, S, S, C) in [-1, 1]."""
+    num_up = int(math.log2(image_size)) - 2  # 4 -> S takes log2(S) - 2 doublings
     x = layers.Reshape((1, 1, x.shape[-1]))(x)
     filters = base_filters * 2 ** (num_up - 1)
     x = layers.Conv2DTranspose(filters, 4, 1, "valid", use_bias=False, kernel_initializer=_init())(x)  # (B, 4, 4, F)
@@ -66,8 +73,7 @@ def build_generator(latent_dim: int, image_size: int, channels: int, base_filter
         x = layers.Conv2DTranspose(filters, 4, 2, "same", use_bias=False, kernel_initializer=_init())(x)
         x = layers.ReLU()(layers.BatchNormalization()(x))
     x = layers.Conv2DTranspose(channels, 4, 2, "same", kernel_initializer=_init())(x)  # (B, S, S, C)
-    images = layers.Activation("tanh", dtype="float32", name="images")(x)
-    return keras.Model(inputs if num_classes else z, images, name="generator")
+    return layers.Activation("tanh", dtype="float32", name="images")(x)
 
 
 def build_discriminator(image_size: int, channels: int, base_filters: int,
@@ -78,6 +84,17 @@ def build_discriminator(image_size: int, channels: int, base_filters: int,
     `wrap` wraps each convolution (spectral normalisation); `normalization` is "batch" (the
     paper's), "layer" (per-sample over (H, W, C): a critic with a gradient penalty must not mix
     samples, Gulrajani et al. 2017 section 4) or "none"."""
+    wrap = wrap or (lambda layer: layer)
+    inputs, features = discriminator_trunk(image_size, channels, base_filters, num_classes, wrap, normalization)
+    x = wrap(layers.Conv2D(1, 4, 1, "valid", kernel_initializer=_init()))(features)  # (B, 1, 1, 1)
+    logits = layers.Flatten(dtype="float32", name="logits")(x)
+    return keras.Model(inputs if num_classes else inputs[0], logits, name="discriminator")
+
+
+def discriminator_trunk(image_size: int, channels: int, base_filters: int, num_classes: int | None = None,
+                        wrap=None, normalization: str = "batch"):
+    """D's convolutions up to its 4x4 feature map: (inputs, features (B, 4, 4, F)). Heads that share
+    the trunk (AC-GAN's classifier, InfoGAN's Q) sit beside the real/fake convolution."""
     wrap = wrap or (lambda layer: layer)
     num_down = int(math.log2(image_size)) - 2
     images = keras.Input((image_size, image_size, channels), name="images")
@@ -98,9 +115,7 @@ def build_discriminator(image_size: int, channels: int, base_filters: int,
         elif normalization == "layer":
             x = layers.LayerNormalization(axis=[1, 2, 3])(x)
         x = layers.LeakyReLU(0.2)(x)
-    x = wrap(layers.Conv2D(1, 4, 1, "valid", kernel_initializer=_init()))(x)  # (B, 1, 1, 1)
-    logits = layers.Flatten(dtype="float32", name="logits")(x)
-    return keras.Model(inputs if num_classes else images, logits, name="discriminator")
+    return inputs, x
 
 
 @register("dcgan", "DCGAN (Radford et al. 2016): convolutional GAN, non-saturating or minimax loss",

@@ -70,9 +70,12 @@ def test_n_critic_counts_updates():
     ("cdcgan", {"embed_dim": 4, "augment": "cutout", "gradient_penalty": 1.0}),
     ("wgan", {}),
     ("wgan_gp", {}),
+    ("acgan", {"embed_dim": 4}),
+    ("infogan", {"categories": 3, "q_units": 8}),
+    ("ssgan", {"labels_per_class": 1}),
 ])
 def test_each_model_and_option_trains_both_networks(name, options):
-    labelled = name == "cdcgan"
+    labelled = name in ("cdcgan", "acgan", "ssgan")
     model = build(name, image_size=16, channels=1, num_classes=10 if labelled else None, **TINY, **options)
     model.compile()
     g_before = [np.asarray(w).copy() for w in model.generator.trainable_weights]
@@ -160,3 +163,52 @@ def test_ada_probability_rises_when_d_overfits_and_is_saved(tmp_path):
     assert {"augment_p", "ada_r_t"} <= set(logs[-1])
     loaded = run_model_saving_test(model, tmp_path, np.zeros((2, 8), np.float32))
     assert float(loaded.augment_p) == float(model.augment_p)
+
+
+# -- EMA warm-up ----------------------------------------------------------------------------
+def test_ema_momentum_warms_up_as_tensorflow_num_updates():
+    from keras_gen.models.base import ema_momentum_at
+
+    steps = [0, 1, 2, 9, 100, 8990, 8991, 10**6]
+    got = [float(ema_momentum_at(t, 0.999)) for t in steps]
+    expected = [0.0, 2 / 11, 3 / 12, 10 / 19, 101 / 110, 8991 / 9000, 0.999, 0.999]
+    np.testing.assert_allclose(got, expected, rtol=1e-6)
+    assert [float(ema_momentum_at(t, 0.5)) for t in (1, 7, 8, 50)] == pytest.approx([2 / 11, 8 / 17, 0.5, 0.5])
+
+
+def _ema_run(model, x, batch=8):
+    """Fit on x; the generator's first kernel after each update."""
+    kernel = model.generator.trainable_weights[0]
+    seen = []
+    callback = keras.callbacks.LambdaCallback(on_train_batch_end=lambda b, logs=None: seen.append(np.asarray(kernel)))
+    model.fit(tf.data.Dataset.from_tensor_slices(x).batch(batch), epochs=1, verbose=0, callbacks=[callback])
+    return seen
+
+
+def test_ema_average_follows_the_warmup_and_resumes_exactly(tmp_path):
+    from keras_gen.models.base import ema_momentum_at
+
+    x = _images(32)
+    keras.utils.set_random_seed(1)  # the same initial weights for both runs
+    straight = build("dcgan", image_size=16, channels=1, ema=0.999, seed=1, **TINY)
+    straight.compile()
+    kernels = _ema_run(straight, x)
+    average = kernels[0]  # step 0: the weights after the first update
+    for t, kernel in enumerate(kernels[1:], start=1):
+        m = float(ema_momentum_at(t, 0.999))
+        average = m * average + (1 - m) * kernel
+    optimizer = straight.optimizers["generator"]
+    np.testing.assert_allclose(np.asarray(optimizer._model_variables_moving_average[0]), average, rtol=1e-5, atol=1e-7)
+    # Without the warm-up the average would still be almost all the first step's weights.
+    assert not np.allclose(average, kernels[0], atol=1e-4)
+
+    keras.utils.set_random_seed(1)
+    resumed = build("dcgan", image_size=16, channels=1, ema=0.999, seed=1, **TINY)
+    resumed.compile()
+    _ema_run(resumed, x[:16])
+    resumed.save(tmp_path / "half.keras")
+    reloaded = keras.saving.load_model(tmp_path / "half.keras")
+    _ema_run(reloaded, x[16:])
+    for name in ("generator", "discriminator"):
+        for a, b in zip(straight.optimizers[name].variables, reloaded.optimizers[name].variables, strict=True):
+            np.testing.assert_array_equal(np.asarray(a), np.asarray(b), err_msg=f"{name}: {a.path}")
