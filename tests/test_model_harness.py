@@ -212,6 +212,11 @@ def test_cli_evaluate_runs_every_metric_the_model_can_feed(name, runs, digits_cl
 
     resumed, _, _ = runs(name)
     spec = registry.get(name)
+    config = json.loads((resumed / "config.json").read_text())
+    if config["data"] == "shapes":  # its domain classifier, trained for one epoch: the test checks the plumbing
+        from keras_gen.features.classifier import train_domain_classifier
+
+        train_domain_classifier("shapes", epochs=1, verbose=0, cache_dir=digits_classifier_cache)
     capsys.readouterr()
     args = ["evaluate", str(resumed), "--n", "150", "--cache-dir", str(digits_classifier_cache)]
     if not capabilities(_tiny(name)):  # no prior and no pairs (an autoencoder, a face swap): one clear error

@@ -204,7 +204,7 @@ class ChairsDecoder(GenerativeModel):
         if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
             raise KerasGenError(f"n must be a positive whole number, got {n!r}.")
         _, labels, attributes = attribute_arrays("shapes", "test", image_size=self.image_size,
-                                                 channels=self.channels, seed=seed)
+                                                 channels=self.channels, seed=seed, limit=n)
         index = np.arange(n) % len(labels)
         labels, attributes = labels[index], attributes[index]
         chunks = []
