@@ -29,8 +29,9 @@ def generator(served):
 def test_generate_matches_keras_in_chunks(served, generator):
     model, _, version_dir = served
     assert generator.version_dir == version_dir
-    assert [(s.name, s.kind, s.shape) for s in generator.input_specs] == [("z", "latent", (16,))]
-    assert generator.condition_specs == [] and generator.image_shape == (16, 16, 1)
+    assert [(s.name, s.kind, s.shape) for s in generator.input_specs] == [("z", "latent", (16,)),
+                                                                          ("truncation", "option", ())]
+    assert [s.name for s in generator.condition_specs] == ["truncation"] and generator.image_shape == (16, 16, 1)
     assert generator.provider == "CPUExecutionProvider"  # no usable GPU on the test machines
     z = gaussian_latents(12, 16, seed=5)
     images = generator.generate(z=z)
