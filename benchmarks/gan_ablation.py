@@ -157,8 +157,9 @@ def ablation(args) -> None:
                              steps_per_epoch=args.steps_per_epoch, batch_size=args.batch_size, options=dict(options),
                              seed=args.seed), verbose=0)
         seconds = time.time() - start
-        model, _ = load_run(run)  # sampled with the EMA weights where EMA is on, as exported
-        m = evaluator.evaluate_model(model, ("fid", "pr"), n=args.n, seed=args.seed + 1)["metrics"]
+        model, _ = load_run(run)
+        with model.ema_weights():  # scored with the weights an export carries: the EMA where it is on
+            m = evaluator.evaluate_model(model, ("fid", "pr"), n=args.n, seed=args.seed + 1)["metrics"]
         floor = floor or {k: m[k]["floor"] for k in ("fid", "precision", "recall")}
         rows.append((name, m["fid"]["generated_matched"], m["precision"]["generated_matched"],
                      m["recall"]["generated_matched"], seconds))
