@@ -163,14 +163,16 @@ def test_savedmodel_signatures(export32rgb):
     loaded = tf.saved_model.load(str(version_dir))
     assert set(loaded.signatures) == {"serving_default", "sample", "generate"}
     z = np.random.default_rng(1).standard_normal((5, LATENT_DIM)).astype(np.float32)
-    out = loaded.signatures["serving_default"](z=tf.constant(z))
+    off = tf.constant(1.0)  # the truncation option at its default: a signature has no optional inputs
+    out = loaded.signatures["serving_default"](z=tf.constant(z), truncation=off)
     assert set(out) == {"images"} and out["images"].dtype == tf.uint8 and out["images"].shape == (5, 32, 32, 3)
     float_out = model.generate(z).numpy()
     expected = np.clip(np.round((float_out + 1.0) * 127.5), 0, 255)  # the documented to_uint8 formula
     assert np.abs(out["images"].numpy().astype(int) - expected).max() <= 1
 
     def sample(n, seed):
-        return loaded.signatures["sample"](n=tf.constant(n, tf.int32), seed=tf.constant(seed, tf.int64))["images"].numpy()
+        return loaded.signatures["sample"](n=tf.constant(n, tf.int32), seed=tf.constant(seed, tf.int64),
+                                           truncation=off)["images"].numpy()
 
     a, b = sample(6, 3), sample(6, 3)
     assert a.shape == (6, 32, 32, 3) and a.dtype == np.uint8
