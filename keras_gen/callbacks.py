@@ -213,7 +213,7 @@ def latent_interpolation(model, seeds=(0, 1, 2, 3, 4, 5, 6, 7), steps: int = 8) 
     other inputs at their defaults (a class-conditional model keeps class r along row r).
     None for models with no vector latent or that sample in a loop."""
     from keras_gen.inputs import resolve_inputs
-    from keras_gen.latents import gaussian_latents
+    from keras_gen.latents import gaussian_latents, slerp
 
     specs = model.request_specs()
     latent = next((s for s in specs if s.kind == "latent" and len(s.shape) == 1), None)
@@ -222,13 +222,7 @@ def latent_interpolation(model, seeds=(0, 1, 2, 3, 4, 5, 6, 7), steps: int = 8) 
     rows = []
     for a, b in zip(seeds[0::2], seeds[1::2]):
         za, zb = gaussian_latents(1, latent.shape[0], a)[0], gaussian_latents(1, latent.shape[0], b)[0]
-        omega = np.arccos(np.clip(np.dot(za, zb) / (np.linalg.norm(za) * np.linalg.norm(zb)), -1, 1))
-        t = np.linspace(0.0, 1.0, steps)[:, None]
-        if omega < 1e-6:
-            z = (1 - t) * za + t * zb
-        else:
-            z = (np.sin((1 - t) * omega) * za + np.sin(t * omega) * zb) / np.sin(omega)
-        rows.append(z.astype(np.float32))
+        rows.append(slerp(za, zb, np.linspace(0.0, 1.0, steps)))
     conditions = {latent.name: np.concatenate(rows)}
     conditions.update({s.name: np.repeat(np.arange(len(rows)) % s.num_classes, steps)
                        for s in specs if s.kind == "label"})

@@ -126,3 +126,40 @@ def categorical_codes_tf(n, num_classes: int, seed, stream):
 
     u = _uniforms_tf(tf.cast(n, tf.int32), seed, stream)
     return tf.minimum(tf.cast(u * float(num_classes), tf.int32), num_classes - 1)
+
+
+# -- moving through the latent space: the same arithmetic on numpy arrays and TF tensors ----------
+TRUNCATION_RANGE = (0.0, 1.0)  # psi: 0 draws the prior's mean only, 1 is no truncation
+
+
+def truncate(z, psi):
+    """The truncation trick by scaling toward the mean (Karras et al. 2019, StyleGAN, eq. 3 with
+    psi in place of their psi):
+
+        z' = z_bar + psi (z - z_bar),   z_bar = 0 for the N(0, I) prior,  so  z' = psi z.
+
+    psi < 1 trades variety for fidelity: latents move in from the shell where the generator saw
+    few samples. Not BigGAN's variant (Brock et al. 2019, resample each |z_i| > threshold):
+    resampling needs further draws whose number depends on the threshold, so a request's images
+    would no longer be one fixed function of (n, seed) on every runtime; scaling is one multiply,
+    the same in numpy, TF and ONNX. Works on numpy arrays and TF tensors alike."""
+    return z * psi
+
+
+def slerp(z_a: np.ndarray, z_b: np.ndarray, t) -> np.ndarray:
+    """Spherical interpolation (White 2016, "Sampling Generative Networks", after Shoemake 1985):
+
+        slerp(a, b; t) = sin((1 - t) omega) / sin(omega) a + sin(t omega) / sin(omega) b,
+        cos(omega) = a . b / (|a| |b|)
+
+    For t in [0, 1]: (T,) or a scalar -> (T, J). Gaussian latents in high dimension lie near a
+    shell of radius sqrt(J); a straight line between two of them cuts inside it (the midpoint's
+    norm is about sqrt(J / 2)), slerp stays near it. Falls back to lerp when a and b are
+    (nearly) parallel, where sin(omega) -> 0."""
+    z_a, z_b = np.asarray(z_a, np.float64).reshape(-1), np.asarray(z_b, np.float64).reshape(-1)
+    t = np.atleast_1d(np.asarray(t, np.float64))[:, None]  # (T, 1)
+    cos_omega = np.dot(z_a, z_b) / max(np.linalg.norm(z_a) * np.linalg.norm(z_b), 1e-12)
+    omega = np.arccos(np.clip(cos_omega, -1.0, 1.0))
+    if omega < 1e-6:
+        return ((1 - t) * z_a + t * z_b).astype(np.float32)
+    return ((np.sin((1 - t) * omega) * z_a + np.sin(t * omega) * z_b) / np.sin(omega)).astype(np.float32)

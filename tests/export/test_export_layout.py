@@ -36,19 +36,23 @@ def test_layout_and_manifest(request, fixture, name, shape):
     assert manifest["training"] == TRAINING_INFO
     assert set(manifest["endpoints"]) == {"generate", "serving_default", "sample"}
     sd = manifest["endpoints"]["serving_default"]
-    assert sd["inputs"] == [{"name": "z", "kind": "latent", "dtype": "float32", "shape": [LATENT_DIM],
-                             "distribution": "gaussian", "description": f"Gaussian latent (N, {LATENT_DIM})"}]
+    assert sd["inputs"][0] == {"name": "z", "kind": "latent", "dtype": "float32", "shape": [LATENT_DIM],
+                               "distribution": "gaussian", "description": f"Gaussian latent (N, {LATENT_DIM})"}
+    assert [(i["name"], i["kind"], i["default"], i["range"]) for i in sd["inputs"][1:]] == [
+        ("truncation", "option", 1.0, [0.0, 1.0])]  # every GAN's truncation option, off by default
     assert sd["outputs"] == [{"name": "images", "dtype": "uint8", "shape": [None, *shape], "range": [0, 255]}]
     sample_inputs = manifest["endpoints"]["sample"]["inputs"]
     assert [(i["name"], i["kind"], i["range"]) for i in sample_inputs] == [("n", "option", [1, 65536]),
-                                                                           ("seed", "option", [0, 2**32 - 1])]
+                                                                           ("seed", "option", [0, 2**32 - 1]),
+                                                                           ("truncation", "option", [0.0, 1.0])]
     assert manifest["metadata"]["sampler"] == {"name": "direct"}
     gen_out = manifest["endpoints"]["generate"]["outputs"][0]
     assert gen_out["dtype"] == "float32" and gen_out["range"] == [-1.0, 1.0]
 
     onnx_info = manifest["onnx"]
     assert onnx_info["opset"] == 17 and onnx_info["endpoint"] == "generate"
-    assert onnx_info["inputs"] == [{"name": "z", "dtype": "float32", "shape": ["batch", LATENT_DIM]}]
+    assert onnx_info["inputs"] == [{"name": "z", "dtype": "float32", "shape": ["batch", LATENT_DIM]},
+                                   {"name": "truncation", "dtype": "float32", "shape": []}]
     assert onnx_info["outputs"] == [{"name": "images", "dtype": "float32", "shape": ["batch", *shape]}]
     assert onnx_info["dynamic_axes"] == {"z": {"0": "batch"}, "images": {"0": "batch"}}
     # Every file but the manifest is hashed, with its size.
@@ -143,13 +147,13 @@ def test_onnx_dynamic_batch_matches_keras(export16):
 
     model, _, version_dir = export16
     proto = onnx.load(str(version_dir / "model.onnx"))
-    assert [i.name for i in proto.graph.input] == ["z"] and [o.name for o in proto.graph.output] == ["images"]
+    assert [i.name for i in proto.graph.input] == ["z", "truncation"] and [o.name for o in proto.graph.output] == ["images"]
     assert not any(init.data_location == onnx.TensorProto.EXTERNAL for init in proto.graph.initializer)
     session = ort.InferenceSession(str(version_dir / "model.onnx"), providers=["CPUExecutionProvider"])
     rng = np.random.default_rng(0)
     for batch in (1, 3, 64):
         z = rng.standard_normal((batch, LATENT_DIM)).astype(np.float32)
-        (images,) = session.run(["images"], {"z": z})
+        (images,) = session.run(["images"], {"z": z, "truncation": np.asarray(1.0, np.float32)})
         assert images.shape == (batch, 16, 16, 1) and images.dtype == np.float32
         np.testing.assert_allclose(images, model.generate(z).numpy(), atol=1e-4, rtol=0)
 
@@ -159,14 +163,16 @@ def test_savedmodel_signatures(export32rgb):
     loaded = tf.saved_model.load(str(version_dir))
     assert set(loaded.signatures) == {"serving_default", "sample", "generate"}
     z = np.random.default_rng(1).standard_normal((5, LATENT_DIM)).astype(np.float32)
-    out = loaded.signatures["serving_default"](z=tf.constant(z))
+    off = tf.constant(1.0)  # the truncation option at its default: a signature has no optional inputs
+    out = loaded.signatures["serving_default"](z=tf.constant(z), truncation=off)
     assert set(out) == {"images"} and out["images"].dtype == tf.uint8 and out["images"].shape == (5, 32, 32, 3)
     float_out = model.generate(z).numpy()
     expected = np.clip(np.round((float_out + 1.0) * 127.5), 0, 255)  # the documented to_uint8 formula
     assert np.abs(out["images"].numpy().astype(int) - expected).max() <= 1
 
     def sample(n, seed):
-        return loaded.signatures["sample"](n=tf.constant(n, tf.int32), seed=tf.constant(seed, tf.int64))["images"].numpy()
+        return loaded.signatures["sample"](n=tf.constant(n, tf.int32), seed=tf.constant(seed, tf.int64),
+                                           truncation=off)["images"].numpy()
 
     a, b = sample(6, 3), sample(6, 3)
     assert a.shape == (6, 32, 32, 3) and a.dtype == np.uint8

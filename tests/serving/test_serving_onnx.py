@@ -29,8 +29,9 @@ def generator(served):
 def test_generate_matches_keras_in_chunks(served, generator):
     model, _, version_dir = served
     assert generator.version_dir == version_dir
-    assert [(s.name, s.kind, s.shape) for s in generator.input_specs] == [("z", "latent", (16,))]
-    assert generator.condition_specs == [] and generator.image_shape == (16, 16, 1)
+    assert [(s.name, s.kind, s.shape) for s in generator.input_specs] == [("z", "latent", (16,)),
+                                                                          ("truncation", "option", ())]
+    assert [s.name for s in generator.condition_specs] == ["truncation"] and generator.image_shape == (16, 16, 1)
     assert generator.provider == "CPUExecutionProvider"  # no usable GPU on the test machines
     z = gaussian_latents(12, 16, seed=5)
     images = generator.generate(z=z)
@@ -51,7 +52,8 @@ def test_sample_is_seeded_and_matches_savedmodel(served, generator):
     assert np.abs(generator.sample(64, seed=1).astype(int) - a.astype(int)).mean() > 5
 
     loaded = tf.saved_model.load(str(version_dir))
-    served_images = loaded.signatures["sample"](n=tf.constant(64), seed=tf.constant(0, tf.int64))["images"].numpy()
+    served_images = loaded.signatures["sample"](n=tf.constant(64), seed=tf.constant(0, tf.int64),
+                                                truncation=tf.constant(1.0))["images"].numpy()  # the option's default
     diff = np.abs(served_images.astype(int) - a.astype(int))
     # Same latents by construction; a pixel may round the other way where the runtimes' floats
     # straddle a uint8 boundary.

@@ -23,7 +23,7 @@ from serving.tfserving import write_deployment
 SAVED_MODEL_CLI = str(Path(sys.executable).with_name("saved_model_cli"))
 
 # One value per input, given to saved_model_cli as .npy files (its --input_exprs only takes literals).
-VALUES = {"n": np.int32(3), "seed": np.int64(5), "z": np.zeros((3, 16), np.float32)}
+VALUES = {"n": np.int32(3), "seed": np.int64(5), "z": np.zeros((3, 16), np.float32), "truncation": np.float32(1.0)}
 
 
 @pytest.fixture(scope="module")

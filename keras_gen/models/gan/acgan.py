@@ -105,9 +105,9 @@ class ACGAN(AdversarialGAN):
         return self.options.class_weight * tf.reduce_mean(ce)
 
     # -- sampling: G at a class ---------------------------------------------------------------
-    def input_specs(self):
+    def generator_specs(self):
         return [kinds.latent(self.options.latent_dim), kinds.label(self.num_classes)]
 
-    def generate(self, z, label):
+    def generate_images(self, z, label):
         """Latents (B, latent_dim) and classes (B,) -> images (B, S, S, C) in [-1, 1]."""
         return self.generator([z, label], training=False)

@@ -25,11 +25,14 @@ from dataclasses import dataclass
 import keras
 import tensorflow as tf
 
+from keras_gen import inputs as kinds, latents
 from keras_gen.errors import KerasGenError
 from keras_gen.layers.augment import AUGMENT_CHOICES, ada_update, diff_augment
 from keras_gen.losses.adversarial import (ADVERSARIAL_LOSSES, PROBABILITY_LOSSES, clip_weights, discriminator_loss,
                                           generator_loss, gradient_penalty, r1_penalty)
 from keras_gen.models.base import GenerativeModel, ModelOptions, option
+
+TRUNCATION = "truncation"  # the option every GAN's sampling request takes (`--truncation` of `sample`)
 
 
 class AdversarialGAN(GenerativeModel):
@@ -234,9 +237,25 @@ class AdversarialGAN(GenerativeModel):
         return {m.name: m.result() for m in self.metrics}
 
     # -- sampling: one generator call ------------------------------------------------------
+    # Every GAN's request ends with the truncation option: a variant declares what G takes
+    # (`generator_specs`) and how (`generate_images`); truncation is applied here, once.
+    def input_specs(self):
+        return [*self.generator_specs(), kinds.option(
+            TRUNCATION, 1.0, *latents.TRUNCATION_RANGE, "float32",
+            "truncation psi: z scaled toward the prior's mean, z' = psi z (StyleGAN's trick); 1 is off")]
+
+    def generator_specs(self):
+        """What G takes, as a request's inputs (keras_gen.inputs): z alone by default."""
+        return [kinds.latent(self.options.latent_dim)]
+
     def call(self, inputs, training=False):
         return self.generator(inputs, training=training)
 
-    def generate(self, z):
-        """Latents (B, latent_dim) -> images (B, S, S, C) in [-1, 1], inference mode."""
+    def generate(self, z, *conditions, truncation=1.0, **named):
+        """Latents (B, latent_dim), G's other inputs, and the truncation psi (keras_gen.latents.truncate)
+        -> images (B, S, S, C) in [-1, 1], inference mode."""
+        return self.generate_images(latents.truncate(z, truncation), *conditions, **named)
+
+    def generate_images(self, z):
+        """G at latents z (already truncated) -> images (B, S, S, C) in [-1, 1], inference mode."""
         return self.generator(z, training=False)

@@ -53,12 +53,12 @@ class ConditionalDCGAN(DCGAN):
     def conditioned(self, x, labels):
         return [x, labels]
 
-    def input_specs(self):
+    def generator_specs(self):
         return [kinds.latent(self.options.latent_dim), kinds.label(self.num_classes)]
 
     def call(self, inputs, training=False):
         return self.generator(inputs, training=training)
 
-    def generate(self, z, label):
+    def generate_images(self, z, label):
         """Latents (B, latent_dim) and labels (B,) -> images (B, S, S, C) in [-1, 1]."""
         return self.generator([z, label], training=False)

@@ -122,7 +122,7 @@ class InfoGAN(AdversarialGAN):
         return self.options.info_weight * self.information_loss(fake_q, codes)
 
     # -- sampling: G of z and the codes ---------------------------------------------------------
-    def input_specs(self):
+    def generator_specs(self):
         o = self.options
         return [kinds.latent(o.latent_dim), kinds.code("category", "categorical", num_classes=o.categories),
                 kinds.code("continuous", "uniform", dim=o.continuous_codes)]
@@ -130,6 +130,6 @@ class InfoGAN(AdversarialGAN):
     def call(self, inputs, training=False):
         return self.generator(inputs, training=training)
 
-    def generate(self, z, category, continuous):
+    def generate_images(self, z, category, continuous):
         """z (B, latent_dim), category (B,) in [0, K), continuous (B, M) -> images (B, S, S, C) in [-1, 1]."""
         return self.generator([z, category, continuous], training=False)

@@ -34,7 +34,7 @@ def test_acgan_discriminator_classifies_without_seeing_the_label():
     assert len(model.discriminator.inputs) == 1  # D sees x alone: the class is its output
     logits, class_logits = model.discriminator(np.zeros((3, 16, 16, 1), np.float32))
     assert logits.shape == (3, 1) and class_logits.shape == (3, 10)
-    assert [s.kind for s in model.request_specs()] == ["latent", "label"]
+    assert [s.kind for s in model.request_specs()] == ["latent", "label", "option"]  # the option: truncation
 
 
 def test_acgan_class_loss_is_both_cross_entropies():
@@ -76,7 +76,8 @@ def test_infogan_information_loss_is_cross_entropy_plus_gaussian():
 def test_infogan_codes_are_seeded_inputs_that_change_the_images():
     model = _infogan()
     assert [(s.name, s.kind, s.distribution) for s in model.request_specs()] == [
-        ("z", "latent", "gaussian"), ("category", "code", "categorical"), ("continuous", "code", "uniform")]
+        ("z", "latent", "gaussian"), ("category", "code", "categorical"), ("continuous", "code", "uniform"),
+        ("truncation", "option", None)]
     np.testing.assert_array_equal(model.sample(4, seed=2), model.sample(4, seed=2))
     a = model.sample(3, seed=2, category=0)
     b = model.sample(3, seed=2, category=2)

@@ -120,9 +120,10 @@ def test_export_endpoints_agree():
     assert {"serving_default", "sample", "generate"} <= set(endpoints)
     assert [e.onnx for e in endpoints.values()].count(True) == 1
     z = model.parity_inputs(4, seed=0)["z"]
-    floats = endpoints["generate"].fn(tf.constant(z))["images"].numpy()
-    uint8 = endpoints["serving_default"].fn(tf.constant(z))["images"].numpy()
+    off = tf.constant(1.0)  # the truncation option, at its default
+    floats = endpoints["generate"].fn(tf.constant(z), off)["images"].numpy()
+    uint8 = endpoints["serving_default"].fn(tf.constant(z), off)["images"].numpy()
     assert uint8.dtype == np.uint8 and uint8.shape == (4, 16, 16, 1)
     np.testing.assert_array_equal(uint8, np.clip(np.round((floats + 1) * 127.5), 0, 255).astype(np.uint8))
-    sampled = endpoints["sample"].fn(tf.constant(4), tf.constant(0, tf.int64))["images"].numpy()
+    sampled = endpoints["sample"].fn(tf.constant(4), tf.constant(0, tf.int64), off)["images"].numpy()
     assert np.abs(sampled.astype(int) - uint8.astype(int)).max() <= 1  # same latents for the same seed
