@@ -51,10 +51,17 @@ SAMPLERS = ("ddim", "ddpm")  # the request option `sampler` is an index into thi
 def _tf_namespace():
     import tensorflow as tf
 
-    return types.SimpleNamespace(
-        name="tf", sqrt=tf.sqrt, where=tf.where, maximum=tf.maximum, clip=tf.clip_by_value,
-        take=lambda table, index: tf.gather(tf.constant(table), tf.cast(index, tf.int32)),
-        float32=lambda value: tf.cast(value, tf.float32), int32=lambda value: tf.cast(value, tf.int32))
+    def take(table, index):
+        return tf.gather(tf.constant(table), tf.cast(index, tf.int32))
+
+    def float32(value):
+        return tf.cast(value, tf.float32)
+
+    def int32(value):
+        return tf.cast(value, tf.int32)
+
+    return types.SimpleNamespace(name="tf", sqrt=tf.sqrt, where=tf.where, maximum=tf.maximum, clip=tf.clip_by_value,
+                                 take=take, float32=float32, int32=int32)
 
 
 NUMPY = types.SimpleNamespace(
