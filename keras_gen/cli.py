@@ -152,6 +152,8 @@ def _flag_value(spec, flag: str, value: str):
     if spec.kind == "image":
         return load_image_file(value, spec.shape)
     number = int if spec.dtype.startswith("int") else float
+    if spec.kind == "option" and spec.choices and value in spec.choices:
+        return spec.choices.index(value)  # `--sampler ddpm`
     try:
         if spec.kind == "option":
             return number(value)

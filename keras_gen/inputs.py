@@ -47,6 +47,7 @@ class InputSpec:
     default: float | int | None = None  # option
     range: tuple | None = None  # option: [lo, hi] inclusive; image: value range of its dtype
     description: str = ""
+    choices: tuple | None = None  # option: names of its values 0, 1, ... (`--sampler ddpm` is 1)
 
     def __post_init__(self):
         if self.kind not in KINDS:
@@ -62,6 +63,8 @@ class InputSpec:
                 raise KerasGenError(f"option {self.name!r} needs finite numbers lo <= default <= hi, got range "
                                     f"{self.range!r} and default {self.default!r}.")
         object.__setattr__(self, "shape", tuple(self.shape))
+        if self.choices is not None:
+            object.__setattr__(self, "choices", tuple(self.choices))
         if self.range is not None:
             object.__setattr__(self, "range", tuple(self.range))
 
@@ -79,12 +82,14 @@ class InputSpec:
         out["shape"] = [None if d is None else int(d) for d in self.shape]
         if self.range is not None:
             out["range"] = list(self.range)
+        if self.choices is not None:
+            out["choices"] = list(self.choices)
         return out
 
     @classmethod
     def from_json(cls, data: dict) -> "InputSpec":
         try:
-            return cls(**{k: (tuple(v) if k in ("shape", "range") else v) for k, v in data.items()})
+            return cls(**{k: (tuple(v) if k in ("shape", "range", "choices") else v) for k, v in data.items()})
         except TypeError as err:
             raise KerasGenError(f"malformed input declaration {data!r}: {err}") from None
 
@@ -98,6 +103,8 @@ class InputSpec:
     def check(self, value, n: int) -> np.ndarray:
         """A user-given value as this input's array for a request of `n`: batched conditions of any
         length cycle to n (label 7 -> all sevens, labels [0, 1, 2] -> 0, 1, 2, 0, ...)."""
+        if self.kind == "option" and self.choices:
+            value = value_of_choice(self, value)
         try:
             array = np.asarray(value)
         except Exception:
@@ -229,6 +236,24 @@ def image(shape, name: str = "image", dtype: str = "float32") -> InputSpec:
 def option(name: str, default, lo, hi, dtype: str | None = None, description: str = "") -> InputSpec:
     dtype = dtype or ("int32" if isinstance(default, int) and not isinstance(default, bool) else "float32")
     return InputSpec(name, "option", (), dtype, default=default, range=(lo, hi), description=description)
+
+
+def choice(name: str, choices, default: str, description: str = "") -> InputSpec:
+    """An option that picks one of named alternatives (a sampler): the value is the index into
+    `choices`, so signatures stay numeric; the CLI and `value_of_choice` read the names."""
+    choices = tuple(choices)
+    return InputSpec(name, "option", (), "int32", default=choices.index(default), range=(0, len(choices) - 1),
+                     description=description or " | ".join(f"{i}: {c}" for i, c in enumerate(choices)),
+                     choices=choices)
+
+
+def value_of_choice(spec: InputSpec, value):
+    """A choice option's name (or index) -> its index; KerasGenError for an unknown name."""
+    if isinstance(value, str) and spec.choices:
+        if value not in spec.choices:
+            raise KerasGenError(f"{spec.name} must be one of {', '.join(spec.choices)}, got {value!r}.")
+        return spec.choices.index(value)
+    return value
 
 
 def sample_count_and_seed() -> list[InputSpec]:

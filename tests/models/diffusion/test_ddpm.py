@@ -1,0 +1,78 @@
+"""ddpm / cddpm: guidance, request options and their errors (the shared harness covers the rest)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from keras_gen import inputs as kinds
+from keras_gen import registry
+from keras_gen.errors import KerasGenError
+from keras_gen.samplers import Sampler
+
+
+def _tiny(name, **options):
+    spec = registry.get(name)
+    model = registry.build(name, image_size=8, channels=1, num_classes=10 if spec.data_kind == "labelled" else None,
+                           **{**spec.model_class.harness_options, **options})
+    rng = np.random.default_rng(0)
+    for weight in model.denoiser.weights:  # untrained layers start at zero output; any non-trivial network will do
+        weight.assign(rng.normal(0, 0.2, weight.shape).astype("float32"))
+    return model
+
+
+@pytest.fixture(scope="module")
+def cddpm():
+    return _tiny("cddpm")
+
+
+def test_guidance_1_is_conditional_sampling_and_other_scales_differ(cddpm):
+    """A plain conditional loop (no unconditional pass) against the model's guided sampler at w = 1."""
+    scheduler, steps, n, seed = cddpm.scheduler, 4, 3, 7
+    values = kinds.resolve_inputs(cddpm.request_specs(), n, seed, {"label": [2, 5, 9], "steps": steps})
+    x = values["noise"]
+    for k in range(steps):
+        out = np.asarray(cddpm.network(x, int(scheduler.timestep(k, steps)), values["label"])["prediction"])
+        x = scheduler.step(0, out, x, k, steps, 0.0, Sampler.step_noise(n, x.shape[1:], seed, k))
+    guided = cddpm.sample(n, seed, label=[2, 5, 9], steps=steps, guidance=1.0)
+    np.testing.assert_allclose(guided, np.clip(x, -1, 1), atol=1e-5)
+    assert np.abs(cddpm.sample(n, seed, label=[2, 5, 9], steps=steps, guidance=3.0) - guided).max() > 1e-3
+
+
+def test_samplers_share_the_network_and_differ_in_their_updates(cddpm):
+    ddim = cddpm.sample(2, 1, steps=5, sampler="ddim")
+    assert np.array_equal(ddim, cddpm.sample(2, 1, steps=5, sampler=0))
+    assert np.abs(cddpm.sample(2, 1, steps=5, sampler="ddpm") - ddim).max() > 1e-3
+    assert np.abs(cddpm.sample(2, 1, steps=5, eta=1.0) - ddim).max() > 1e-3
+
+
+@pytest.mark.parametrize("request_, message", [
+    ({"steps": 11}, "steps=11 is out of range: pass a value from 1 to 10"),
+    ({"steps": 0}, "steps=0 is out of range"),
+    ({"eta": 1.5}, "eta=1.5 is out of range: pass a value from 0.0 to 1.0"),
+    ({"eta": -0.1}, "eta=-0.1 is out of range"),
+    ({"sampler": "euler"}, "sampler must be one of ddim, ddpm"),
+    ({"guidance": 25.0}, "guidance=25.0 is out of range"),
+])
+def test_bad_request_options_are_one_clear_error(cddpm, request_, message):
+    with pytest.raises(KerasGenError, match=message):
+        cddpm.sample(1, 0, **request_)
+
+
+def test_an_unconditional_model_takes_no_guidance_or_label():
+    model = _tiny("ddpm")
+    for given in ({"guidance": 3.0}, {"label": 1}):
+        with pytest.raises(KerasGenError, match=f"unknown input.*{next(iter(given))}.*this model takes noise, "
+                                                "sampler, steps, eta"):
+            model.sample(1, 0, **given)
+
+
+def test_bad_model_options_are_one_clear_error():
+    with pytest.raises(KerasGenError, match="sample_steps .20. cannot exceed timesteps T .10."):
+        _tiny("ddpm", sample_steps=20)
+    with pytest.raises(KerasGenError, match="image_size must be a multiple of 4"):
+        registry.build("ddpm", image_size=10, channels=1, channel_multipliers="1,2,2", timesteps=10, filters=4)
+    with pytest.raises(KerasGenError, match="channel_multipliers takes positive whole numbers"):
+        registry.build("ddpm", image_size=8, channels=1, channel_multipliers="1,x", timesteps=10)
+    with pytest.raises(KerasGenError, match="cddpm is class-conditional"):
+        registry.build("cddpm", image_size=8, channels=1, timesteps=10)

@@ -1,0 +1,116 @@
+"""The diffusion schedulers against their equations, and numpy against TF step by step."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from keras_gen.errors import KerasGenError
+from keras_gen.models.diffusion.schedulers import NUMPY, TF, DiffusionScheduler
+
+
+def _images(seed, shape=(3, 4, 4, 1)):
+    rng = np.random.default_rng(seed)
+    return rng.uniform(-1, 1, shape).astype(np.float32), rng.standard_normal(shape).astype(np.float32)
+
+
+@pytest.mark.parametrize("schedule", ["linear", "cosine"])
+def test_closed_form_q_xt_given_x0_matches_iterating_the_one_step_process(schedule):
+    """Eq. (4) against eq. (2) applied t + 1 times: same mean, same variance (Monte Carlo)."""
+    s = DiffusionScheduler(20, schedule)
+    x0 = np.linspace(-1, 1, 5, dtype=np.float64)
+    rng = np.random.default_rng(0)
+    draws = 200_000
+    for t in (0, 7, 19):
+        x = np.broadcast_to(x0, (draws, 5)).copy()
+        for step in range(t + 1):  # q(x_s | x_{s-1}) = N(sqrt(1 - beta_s) x_{s-1}, beta_s)
+            beta = float(s.betas[step])
+            x = np.sqrt(1 - beta) * x + np.sqrt(beta) * rng.standard_normal(x.shape)
+        abar = float(s.abar(t))
+        np.testing.assert_allclose(x.mean(0), np.sqrt(abar) * x0, atol=0.01)
+        np.testing.assert_allclose(x.var(0), 1 - abar, atol=0.01)
+        # and add_noise is exactly that Gaussian's reparameterisation
+        eps = rng.standard_normal((1, 1, 1, 5)).astype(np.float32)
+        got = s.add_noise(x0.astype(np.float32).reshape(1, 1, 1, 5), eps, np.array([t]))
+        np.testing.assert_allclose(got, np.sqrt(abar) * x0.reshape(1, 1, 1, 5) + np.sqrt(1 - abar) * eps, rtol=1e-5)
+
+
+def test_posterior_mean_and_variance_are_the_product_of_gaussians():
+    """q(x_{t-1} | x_t, x_0) ∝ q(x_t | x_{t-1}) q(x_{t-1} | x_0): completing the square gives
+    precision 1/beta~ = alpha_t / beta_t + 1 / (1 - abar_{t-1}) and the mean of eq. (7)."""
+    s = DiffusionScheduler(50, "linear")
+    x0, x_t = _images(1)
+    for t in (1, 10, 49):
+        abar_prev, beta = float(s.abar(t - 1)), float(s.betas[t])
+        precision = (1 - beta) / beta + 1 / (1 - abar_prev)
+        mean = (np.sqrt(1 - beta) / beta * x_t + np.sqrt(abar_prev) / (1 - abar_prev) * x0) / precision
+        got_mean, got_var = s.q_posterior(x0, x_t, t)
+        np.testing.assert_allclose(got_var, 1 / precision, rtol=1e-4)
+        np.testing.assert_allclose(got_mean, mean, rtol=1e-4, atol=1e-5)
+    assert float(s.q_posterior(x0, x_t, 0)[1]) == 0.0  # the last step adds no noise
+
+
+@pytest.mark.parametrize("prediction", ["epsilon", "v"])
+@pytest.mark.parametrize("steps", [1, 7, 100])
+def test_ddim_eta0_with_the_true_noise_recovers_x0_exactly(prediction, steps):
+    """In float64: at the cosine schedule's last step abar = 2e-9, and reading x0 from eps
+    divides by sqrt(abar), so float32 rounding alone would be amplified 20,000 times (the reason
+    for v prediction at such schedules)."""
+    s = DiffusionScheduler(1000, "cosine", prediction)
+    x0, eps = (a.astype(np.float64) for a in _images(2))
+    x = s.add_noise(x0, eps, np.full(3, s.timestep(0, steps)))
+    for k in range(steps):
+        t = s.timestep(k, steps)
+        oracle = eps if prediction == "epsilon" else s.velocity(x0, eps, np.full(3, t))
+        x = s.ddim_step(oracle, x, k, steps, 0.0, np.zeros_like(x))  # the noise direction stays eps
+    np.testing.assert_allclose(x, x0, atol=1e-6)  # the tables are float32: sqrt(abar)^2 + sqrt(1 - abar)^2 = 1 +- 1e-7
+
+
+def test_ddim_with_eta1_on_every_step_is_ddpm():
+    """Song et al.: eta = 1 gives sigma^2 = beta~, and the DDIM mean equals the posterior mean
+    (unclipped: the identity needs eps_hat and x0_hat read from the same prediction)."""
+    s = DiffusionScheduler(30, "linear", clip_sample=False)
+    x0, eps = _images(3)
+    x_t, z = _images(4)
+    for k in (0, 5, 29):
+        a = s.ddim_step(eps, x_t, k, 30, 1.0, z)
+        b = s.ddpm_step(eps, x_t, k, 30, z)
+        np.testing.assert_allclose(a, b, atol=1e-5)
+
+
+@pytest.mark.parametrize("sampler", [0, 1])
+def test_numpy_and_tf_schedulers_agree_step_by_step(sampler):
+    import tensorflow as tf
+
+    s = DiffusionScheduler(40, "cosine", "v")
+    x, _ = _images(5, (2, 8, 8, 3))
+    x_tf = tf.constant(x)
+    for k in range(10):
+        out, z = _images(10 + k, x.shape)
+        x = s.step(sampler, out, x, k, 10, 0.3, z)
+        x_tf = s.step(tf.constant(sampler), tf.constant(out), x_tf, tf.constant(k), tf.constant(10),
+                      tf.constant(0.3), tf.constant(z), TF)
+        np.testing.assert_allclose(x, x_tf.numpy(), atol=1e-5)
+    assert np.array_equal(s.set_timesteps(10), [int(s.timestep(tf.constant(k), tf.constant(10), TF)) for k in range(10)])
+    assert NUMPY.name == "numpy"
+
+
+def test_timesteps_start_at_pure_noise_and_end_at_zero():
+    s = DiffusionScheduler(1000)
+    for steps in (1, 10, 50, 1000):
+        tau = s.set_timesteps(steps)
+        assert tau[0] == 999 and len(tau) == steps and np.all(np.diff(tau) < 0)
+    assert list(DiffusionScheduler(10).set_timesteps(10)) == list(range(9, -1, -1))
+
+
+@pytest.mark.parametrize("steps", [0, 11, 2.5])
+def test_steps_outside_1_to_T_are_one_clear_error(steps):
+    with pytest.raises(KerasGenError, match="steps must be a whole number from 1 to T = 10"):
+        DiffusionScheduler(10).set_timesteps(steps)
+
+
+def test_unknown_schedule_or_prediction_is_one_clear_error():
+    with pytest.raises(KerasGenError, match="noise schedule"):
+        DiffusionScheduler(10, "quadratic")
+    with pytest.raises(KerasGenError, match="prediction"):
+        DiffusionScheduler(10, prediction="x0")
