@@ -227,3 +227,11 @@ def _dead_pid() -> int:
     proc = subprocess.Popen(["true"])
     proc.wait()
     return proc.pid
+
+
+def test_parity_tolerance_is_atol_for_images_and_relative_for_large_outputs():
+    from export.parity import output_tolerance
+
+    assert output_tolerance(1e-4, np.array([0.5, -0.9])) == 1e-4  # images in [-1, 1]: atol itself
+    assert output_tolerance(1e-4, np.array([[20.0, -30.0]])) == pytest.approx(3e-3)  # logits: relative
+    assert output_tolerance(1e-4, np.zeros((0,))) == 1e-4
