@@ -58,6 +58,9 @@ BUDGETS = {
     "pixelcnn": {"epochs": 30, "options": {"filters": 32}},
     "cpixelcnn": {"epochs": 30, "options": {"filters": 32}},
     "glo": {"epochs": 60},
+    # 5 critic updates per generator update: 150 epochs are 660 generator steps
+    "wgan": {"epochs": 150},
+    "wgan_gp": {"epochs": 150},
     "chairs": {"epochs": 40, "data": "shapes"},
 }
 DEFAULT_BUDGET = {"epochs": 20}
