@@ -67,6 +67,25 @@ class Sampler:
         flat = gaussian_latents_tf(n, int(np.prod(shape)), seed, SAMPLER_STREAM_BASE + tf.cast(step, tf.int32))
         return tf.reshape(flat, tf.concat([[tf.cast(n, tf.int32)], list(shape)], axis=0))
 
+    @staticmethod
+    def step_uniforms(n: int, size: int, seed: int, step: int):
+        """U(0, 1) draws (n, size) for loop step `step` (PixelCNN's Gumbel-max), numpy; from the
+        same per-step stream as `step_noise`, which a sampler uses instead, never both."""
+        from keras_gen.latents import SAMPLER_STREAM_BASE, _uniforms_np
+
+        return _uniforms_np(int(n) * int(size), seed, SAMPLER_STREAM_BASE + int(step)).reshape(int(n), int(size))
+
+    @staticmethod
+    def step_uniforms_tf(n, size: int, seed, step):
+        """The same uniforms as `step_uniforms`, from TF ops; `step` may be the loop counter."""
+        import tensorflow as tf
+
+        from keras_gen.latents import SAMPLER_STREAM_BASE, _uniforms_tf
+
+        n = tf.cast(n, tf.int32)
+        flat = _uniforms_tf(n * int(size), seed, SAMPLER_STREAM_BASE + tf.cast(step, tf.int32))
+        return tf.reshape(flat, tf.stack([n, int(size)]))
+
     def run_numpy(self, network, inputs: dict, n: int, seed: int):
         raise NotImplementedError(f"{type(self).__name__}.run_numpy")
 

@@ -5,7 +5,7 @@ order (pixel by pixel, R before G before B), step t runs the network on the code
 reads the K logits l of sub-pixel t and draws from softmax(l / temperature) by the Gumbel-max
 trick:
     x_t = argmax_k (l_k / temperature + g_k),   g_k = -log(-log u_k),   u_k ~ U(0, 1)
-with u from the seeded counter generator of keras_gen.latents (stream SAMPLER_STREAM_BASE + t):
+with u from `Sampler.step_uniforms` (keras_gen.latents' counter generator, stream SAMPLER_STREAM_BASE + t):
 the same integers, hence the same uniforms, in numpy and in TF, so both loops draw the same
 codes for the same seed. Temperature -> 0 approaches the argmax; 1 is the model's distribution.
 
@@ -60,12 +60,6 @@ class PixelCNNSampler(Sampler):
             return codes[..., 0]
         return (codes.astype(np.float32) * np.float32(2.0 / (self.categories - 1)) - np.float32(1.0))
 
-    def step_uniforms(self, n, seed, step):
-        from keras_gen.latents import SAMPLER_STREAM_BASE, _uniforms_np
-
-        return _uniforms_np(int(n) * self.categories, seed, SAMPLER_STREAM_BASE + int(step)).reshape(
-            int(n), self.categories)
-
     def run_numpy(self, network, inputs, n, seed):
         n = int(n)
         temperature = np.float32(inputs["temperature"])
@@ -75,7 +69,7 @@ class PixelCNNSampler(Sampler):
         for step in range(self.steps):
             logits = np.asarray(network({self.input_name: self._feed_numpy(codes), **given})["logits"], np.float32)
             logits = logits.reshape(n, self.steps, self.categories)[:, step]  # (n, K)
-            gumbel = -np.log(-np.log(self.step_uniforms(n, seed, step)))
+            gumbel = -np.log(-np.log(self.step_uniforms(n, self.categories, seed, step)))
             flat[:, step] = np.argmax(logits / temperature + gumbel, axis=-1)
         if self.decode:
             return np.asarray(network({self.input_name: self._feed_numpy(codes), **given})["images"], np.float32)
@@ -92,8 +86,6 @@ class PixelCNNSampler(Sampler):
     def run_tf(self, network, inputs, n, seed):
         import tensorflow as tf
 
-        from keras_gen.latents import SAMPLER_STREAM_BASE, _uniforms_tf
-
         n = tf.cast(n, tf.int32)
         temperature = tf.cast(inputs["temperature"], tf.float32)
         given = {k: inputs[k] for k in self.conditions}
@@ -102,8 +94,7 @@ class PixelCNNSampler(Sampler):
         def body(step, codes):
             logits = tf.cast(network({self.input_name: self._feed_tf(codes), **given})["logits"], tf.float32)
             logits = tf.gather(tf.reshape(logits, (n, self.steps, self.categories)), step, axis=1)  # (n, K)
-            u = tf.reshape(_uniforms_tf(n * self.categories, seed, SAMPLER_STREAM_BASE + step),
-                           tf.stack([n, self.categories]))
+            u = self.step_uniforms_tf(n, self.categories, seed, step)
             drawn = tf.argmax(logits / temperature - tf.math.log(-tf.math.log(u)), axis=-1, output_type=tf.int32)
             here = tf.reshape(tf.one_hot(step, self.steps, dtype=tf.int32), (1, *shape))
             return step + 1, codes + drawn[:, None, None, None] * here  # position `step` was 0
