@@ -70,6 +70,26 @@ def make_session(model_path: str | Path, providers: list[str] | None = None):
     return ort.InferenceSession(str(model_path), options, providers=[CPU])
 
 
+def onnx_file_for(manifest: dict, file: str, variant: str | None, where) -> str:
+    """The file to run for `file` (model.onnx or an endpoint's NAME.onnx): itself for float32
+    (variant None or "float32"), else the variant's file as the manifest records it."""
+    if variant in (None, "", "float32"):
+        return file
+    record = manifest.get("onnx_variants") or {}
+    written = sorted(k for k, v in record.items() if isinstance(v, dict) and v.get("status") == "written")
+    entry = record.get(variant)
+    if not isinstance(entry, dict) or entry.get("status") != "written":
+        why = (entry.get("reason") if isinstance(entry, dict) and entry.get("reason")
+               else f"this export has no {variant!r} variant")
+        raise KerasGenError(f"{where}: cannot run the {variant!r} ONNX variant: {why} Variants here: "
+                            f"{', '.join(['float32', *written])}. Re-export with `keras-gen export RUN "
+                            f"--onnx-variants fp16,int8`, or run float32.")
+    try:
+        return entry["files"][file]["file"]
+    except (KeyError, TypeError):
+        raise KerasGenError(f"{where}: manifest.json lists no {variant} file for {file}; re-export the model.") from None
+
+
 def run_onnx(session, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     """Run an onnxruntime session; outputs keyed by graph output name."""
     names = [o.name for o in session.get_outputs()]
@@ -102,10 +122,11 @@ class EdgeModel:
     """An export's model.onnx driven by its manifest: inputs by kind, direct or looped sampling."""
 
     def __init__(self, version_dir: Path, manifest: dict, session, chunk_size: int = 256,
-                 providers: list[str] | None = None):
+                 providers: list[str] | None = None, variant: str | None = None):
         self.version_dir = Path(version_dir)
         self.manifest = manifest
         self.session = session
+        self.variant = variant  # None: the float32 files; "fp16"/"int8": NAME.<variant>.onnx (onnx_file)
         self.providers = providers  # for the sessions of extra endpoints, opened when first run
         self._endpoint_sessions = {}
         if int(chunk_size) < 1:
@@ -132,13 +153,16 @@ class EdgeModel:
             self.sampler = get_sampler(sampler.get("name"), sampler.get("config"))
 
     @classmethod
-    def from_path(cls, path: str | Path, providers: list[str] | None = None, chunk_size: int = 256):
-        """Load EXPORTS/NAME (newest complete version) or EXPORTS/NAME/VERSION."""
+    def from_path(cls, path: str | Path, providers: list[str] | None = None, chunk_size: int = 256,
+                  variant: str | None = None):
+        """Load EXPORTS/NAME (newest complete version) or EXPORTS/NAME/VERSION; `variant` "fp16" or
+        "int8" runs the smaller files `keras-gen export --onnx-variants` wrote (None: float32)."""
         version_dir = resolve_version(path)
         manifest = read_manifest(version_dir)
-        onnx_file = (manifest.get("onnx") or {}).get("file", "model.onnx")
+        onnx_file = onnx_file_for(manifest, (manifest.get("onnx") or {}).get("file", "model.onnx"), variant,
+                                  version_dir)
         model_path = check_onnx_file(version_dir / onnx_file, version_dir)
-        return cls(version_dir, manifest, make_session(model_path, providers), chunk_size, providers)
+        return cls(version_dir, manifest, make_session(model_path, providers), chunk_size, providers, variant)
 
     @property
     def provider(self) -> str:
@@ -199,7 +223,8 @@ class EdgeModel:
 
     def _endpoint_session(self, name: str, specs: list):
         if name not in self._endpoint_sessions:
-            onnx_file = self.manifest["edge_endpoints"][name].get("file", f"{name}.onnx")
+            onnx_file = onnx_file_for(self.manifest, self.manifest["edge_endpoints"][name].get("file", f"{name}.onnx"),
+                                      self.variant, self.version_dir)
             path = check_onnx_file(self.version_dir / onnx_file, self.version_dir)
             session = make_session(path, self.providers)
             check_session_against_manifest(session, specs, self.version_dir / onnx_file)
