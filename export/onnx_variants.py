@@ -34,6 +34,7 @@ version never holds them), and the manifest's "onnx_variants" records why, with 
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import math
 from pathlib import Path
@@ -57,11 +58,11 @@ METHODS = {
 
 def parse_variants(value) -> tuple[str, ...]:
     """'fp16,int8' (or a sequence) -> ('fp16', 'int8'); unknown names are one clear error."""
-    if value is None or value == "":
+    if value is None or (isinstance(value, str) and not value.strip()):
         return ()
     names = [v.strip() for v in (value.split(",") if isinstance(value, str) else value)]
     unknown = [v for v in names if v not in VARIANTS]
-    if unknown or not names:
+    if unknown:
         raise KerasGenError(f"--onnx-variants takes a comma list of {', '.join(VARIANTS)}; got {value!r}.")
     return tuple(dict.fromkeys(names))
 
@@ -84,7 +85,7 @@ class KindCalibrationReader:
 
     def feeds(self, index: int) -> dict[str, np.ndarray]:
         values = kinds.resolve_inputs(self.specs, self.batch_size, self.seed + index, image_filler=kinds.image_noise)
-        return {s.name: np.ascontiguousarray(np.asarray(values[s.name], dtype=s.dtype)) for s in self.specs}
+        return {s.name: np.asarray(values[s.name], dtype=s.dtype) for s in self.specs}
 
     def get_next(self):
         if self._next >= self.batches:
@@ -178,6 +179,19 @@ def _onnx_files(manifest: dict) -> dict[str, list]:
     return {f: [kinds.InputSpec.from_json(s) for s in specs] for f, specs in files.items()}
 
 
+@functools.lru_cache(maxsize=2)
+def _evaluator(data, image_size, channels, n, seed, data_dir, cache_dir):
+    """The domain Evaluator with its real features embedded; kept for the next export of the same
+    data in this process (a sweep exporting several runs embeds the real images once)."""
+    from keras_gen.evaluation import Evaluator
+
+    evaluator = Evaluator(data, image_size=image_size, channels=channels, features="domain", n_real=n, seed=seed,
+                          data_dir=data_dir, cache_dir=cache_dir)
+    evaluator.check_sample_count(n)
+    evaluator.train  # noqa: B018 - trains or loads the classifier and embeds the real images now
+    return evaluator
+
+
 class VariantFid:
     """Domain FID of edge-runner samples: the Evaluator of the data the run was trained on."""
 
@@ -188,14 +202,10 @@ class VariantFid:
         if not data:
             self.unavailable = "the export records no training data (run it from `keras-gen export RUN`), so no domain classifier"
             return
-        from keras_gen.evaluation import Evaluator
-
         try:
-            evaluator = Evaluator(data, image_size=metadata.get("image_size"), channels=metadata.get("channels"),
-                                  features="domain", n_real=self.n, seed=training.get("seed") or 0,
-                                  data_dir=training.get("data_dir"), cache_dir=cache_dir)
-            evaluator.check_sample_count(self.n)
-            evaluator.train  # noqa: B018 - trains or loads the classifier and embeds the real images now
+            evaluator = _evaluator(data, metadata.get("image_size"), metadata.get("channels"), self.n,
+                                   training.get("seed") or 0, training.get("data_dir"),
+                                   None if cache_dir is None else str(cache_dir))
         except KerasGenError as err:
             self.unavailable = f"no domain classifier for {data!r}: {err}"
             return

@@ -233,6 +233,8 @@ def cmd_sample(args, extra: list[str]) -> int:
         _quiet_tensorflow()
         from keras_gen.runs import load_run
 
+        if args.variant not in (None, "float32"):
+            raise KerasGenError(f"--variant {args.variant} picks an export's ONNX variant; {args.path} is a run.")
         model, _ = load_run(args.path)
         specs = model.request_specs()
         if args.inputs:
@@ -244,7 +246,7 @@ def cmd_sample(args, extra: list[str]) -> int:
     else:
         from keras_gen.edge import EdgeModel  # onnxruntime only: no TensorFlow on this path
 
-        model = EdgeModel.from_path(args.path)
+        model = EdgeModel.from_path(args.path, variant=args.variant)
         specs = model.input_specs
         if args.inputs:
             print(_describe_request(specs))
@@ -270,7 +272,7 @@ def cmd_export(args) -> int:
                       "epochs_done", "train_steps", "last_logs")}
     training_info["run"] = Path(args.run).resolve().name  # the run's name; its location is the user's business
     version_dir = export_model(model, args.out, name=args.name or config["model"], version=args.version,
-                               training_info=training_info, weights=args.weights)
+                               training_info=training_info, weights=args.weights, onnx_variants=args.onnx_variants)
     manifest = json.loads((Path(version_dir) / "manifest.json").read_text())
     print(f"exported {config['model']} ({manifest['metadata']['weights']} weights) to {version_dir}")
     parity = manifest["parity"]
@@ -287,6 +289,17 @@ def cmd_export(args) -> int:
     print(f"  sample(n={parity['n']}, seed={parity['seed']}, conditions: {', '.join(sample['conditions']) or 'none'}), "
           f"uint8: SavedModel vs onnxruntime edge {sample['savedmodel_vs_edge']['max_abs_diff']}, "
           f"SavedModel vs Keras {sample['savedmodel_vs_keras']['max_abs_diff']}")
+    for variant, entry in sorted((manifest.get("onnx_variants") or {}).items()):
+        if not isinstance(entry, dict):
+            continue
+        if entry["status"] == "refused":
+            print(f"  {entry['reason']}", file=sys.stderr)
+            continue
+        fid = entry.get("fid") or {}
+        print(f"  {variant}: {entry['size']} bytes ({entry['size_ratio']:.0%} of float32), max abs diff "
+              f"{entry['max_abs_diff']:.3g}, " + (f"domain FID {fid['variant']:.4g} vs float32 {fid['float32']:.4g} "
+                                                   f"({fid['relative_change']:+.1%})" if "variant" in fid
+                                                   else f"no FID: {fid.get('unavailable')}"))
     print(f"  files: {', '.join(sorted(manifest['files']))}")
     return 0
 
@@ -309,6 +322,8 @@ def cmd_serve(args) -> int:
                             poll_seconds=args.poll_seconds,
                             limits=Limits(max_batch=args.max_batch, max_image_side=args.max_image_side,
                                           max_steps=args.max_steps, max_body_bytes=args.max_body_mb << 20))
+    if args.onnx_variant != "float32":  # read by serving.models.ModelRepository
+        os.environ["KERAS_GEN_ONNX_VARIANT"] = args.onnx_variant
     serve(args.exports, port=args.port, grpc_port=None if args.grpc_port < 0 else args.grpc_port, host=args.host,
           options=options)
     return 0
@@ -552,6 +567,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--label", type=int, default=None, help="class label (conditional models)")
     p.add_argument("--labels", default=None, help="classes to cycle through, e.g. 0,1,2 (default: every class)")
     p.add_argument("--inputs", action="store_true", help="list the model's request inputs and their flags, then stop")
+    p.add_argument("--variant", default=None, choices=("float32", "fp16", "int8"),
+                   help="on an export: run its smaller ONNX file (export --onnx-variants); default float32")
     p.set_defaults(func=cmd_sample, takes_request_flags=True)
 
     p = sub.add_parser("export", help="export a run to SavedModel + ONNX + manifest (TF Serving layout)")
@@ -561,6 +578,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--version", type=int, default=None, help="version number (default: next free)")
     p.add_argument("--weights", default="auto", choices=("auto", "ema", "raw"),
                    help="export the EMA of the weights (auto: when the model kept one) or the raw weights")
+    p.add_argument("--onnx-variants", default="", metavar="fp16,int8",
+                   help="also write NAME.fp16.onnx / NAME.int8.onnx, each measured (size, parity, domain FID) and "
+                        "refused when it moves the FID by more than 10%%")
     p.set_defaults(func=cmd_export)
 
     p = sub.add_parser("deploy", help="write a TF Serving deployment for an export repository: models.config, "
@@ -587,6 +607,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-image-side", type=int, default=1024, help="pixels, for image inputs")
     p.add_argument("--max-steps", type=int, default=1000, help="a sampler's steps option")
     p.add_argument("--max-body-mb", type=int, default=8, help="request body limit (413 past it)")
+    p.add_argument("--onnx-variant", default="float32", choices=("float32", "fp16", "int8"),
+                   help="serve each version's smaller ONNX file (export --onnx-variants); default float32")
     p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("query", help="sample from TF Serving or `keras-gen serve` over REST (http://) or gRPC "
