@@ -51,23 +51,33 @@ def _cuda_device_present() -> bool:
         return False
 
 
-def make_session(model_path: str | Path, providers: list[str] | None = None):
+def make_session(model_path: str | Path, providers: list[str] | None = None, tuned: bool = True):
     """An onnxruntime InferenceSession on CUDA when a GPU is there and the provider really loads,
-    else on CPU. An explicit `providers` list is passed through as given."""
+    else on CPU. An explicit `providers` list is passed through as given. `tuned` (the default)
+    opens the in-memory rewrite of keras_gen.edge.tuning with its session options; the file on
+    disk is never changed."""
     import onnxruntime as ort
 
-    options = ort.SessionOptions()
-    options.log_severity_level = 3  # errors only, for this session's own messages
+    from keras_gen.edge.tuning import session_options, tuned_model
+
+    options = session_options(tuned)
+    model = str(model_path)
+    if tuned:
+        import onnx
+
+        rewritten, counts = tuned_model(onnx.load(model))
+        if any(counts.values()):
+            model = rewritten.SerializeToString()
     if providers is not None:
-        return ort.InferenceSession(str(model_path), options, providers=list(providers))
+        return ort.InferenceSession(model, options, providers=list(providers))
     if CUDA in ort.get_available_providers() and _cuda_device_present():
         try:
-            session = ort.InferenceSession(str(model_path), options, providers=[CUDA, CPU])
+            session = ort.InferenceSession(model, options, providers=[CUDA, CPU])
         except Exception:  # a broken CUDA install must not stop CPU sampling
             session = None
         if session is not None and CUDA in session.get_providers():
             return session
-    return ort.InferenceSession(str(model_path), options, providers=[CPU])
+    return ort.InferenceSession(model, options, providers=[CPU])
 
 
 def onnx_file_for(manifest: dict, file: str, variant: str | None, where) -> str:
@@ -122,8 +132,10 @@ class EdgeModel:
     """An export's model.onnx driven by its manifest: inputs by kind, direct or looped sampling."""
 
     def __init__(self, version_dir: Path, manifest: dict, session, chunk_size: int = 256,
-                 providers: list[str] | None = None, variant: str | None = None):
+                 providers: list[str] | None = None, variant: str | None = None, tuned: bool = True):
         self.version_dir = Path(version_dir)
+        self.tuned = tuned  # sessions of extra endpoints open as the main one did
+        self.onnx_path = None  # the file the main session runs (set by from_path)
         self.manifest = manifest
         self.session = session
         self.variant = variant  # None: the float32 files; "fp16"/"int8": NAME.<variant>.onnx (onnx_file)
@@ -154,15 +166,19 @@ class EdgeModel:
 
     @classmethod
     def from_path(cls, path: str | Path, providers: list[str] | None = None, chunk_size: int = 256,
-                  variant: str | None = None):
+                  variant: str | None = None, tuned: bool = True):
         """Load EXPORTS/NAME (newest complete version) or EXPORTS/NAME/VERSION; `variant` "fp16" or
-        "int8" runs the smaller files `keras-gen export --onnx-variants` wrote (None: float32)."""
+        "int8" runs the smaller files `keras-gen export --onnx-variants` wrote (None: float32);
+        `tuned=False` opens the files as they are, with onnxruntime's default options."""
         version_dir = resolve_version(path)
         manifest = read_manifest(version_dir)
         onnx_file = onnx_file_for(manifest, (manifest.get("onnx") or {}).get("file", "model.onnx"), variant,
                                   version_dir)
         model_path = check_onnx_file(version_dir / onnx_file, version_dir)
-        return cls(version_dir, manifest, make_session(model_path, providers), chunk_size, providers, variant)
+        model = cls(version_dir, manifest, make_session(model_path, providers, tuned), chunk_size, providers, variant,
+                    tuned)
+        model.onnx_path = Path(model_path)
+        return model
 
     @property
     def provider(self) -> str:
@@ -226,7 +242,7 @@ class EdgeModel:
             onnx_file = onnx_file_for(self.manifest, self.manifest["edge_endpoints"][name].get("file", f"{name}.onnx"),
                                       self.variant, self.version_dir)
             path = check_onnx_file(self.version_dir / onnx_file, self.version_dir)
-            session = make_session(path, self.providers)
+            session = make_session(path, self.providers, self.tuned)
             check_session_against_manifest(session, specs, self.version_dir / onnx_file)
             self._endpoint_sessions[name] = session
         return self._endpoint_sessions[name]

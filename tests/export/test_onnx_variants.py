@@ -123,7 +123,7 @@ def test_sampling_a_variant_from_the_cli_and_the_runner(variants_export, tmp_pat
     reference = EdgeModel.from_path(version_dir).sample(8, seed=3)
     for variant in ("fp16", "int8"):
         edge = EdgeModel.from_path(version_dir, variant=variant)
-        assert edge.variant == variant and edge.session._model_path.endswith(f"model.{variant}.onnx")
+        assert edge.variant == variant and edge.onnx_path.name == f"model.{variant}.onnx"
         images = edge.sample(8, seed=3)
         assert images.shape == reference.shape and images.dtype == np.uint8
         # the variant's samples are the float32 ones up to its precision (int8: a few levels)
@@ -141,7 +141,7 @@ def test_the_edge_server_serves_the_picked_variant(variants_export, export16, mo
     repository = ModelRepository(root, variant="int8")
     repository.poll_once()
     loaded = repository.version("dcgan")
-    assert loaded.model.variant == "int8" and loaded.model.session._model_path.endswith("model.int8.onnx")
+    assert loaded.model.variant == "int8" and loaded.model.onnx_path.name == "model.int8.onnx"
     expected = EdgeModel.from_path(root / "dcgan", variant="int8").sample(4, seed=1)
     np.testing.assert_array_equal(loaded.endpoints["sample"].run({kinds.SAMPLE_COUNT: np.int32(4), kinds.SAMPLE_SEED: np.int64(1)})["images"],
                                   expected)
