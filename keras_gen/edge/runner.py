@@ -14,6 +14,10 @@ boundary where the runtimes' float results straddle it.
 Extra endpoints that a model marks `edge=True` have their own NAME.onnx, listed in the
 manifest's "edge_endpoints"; `run_endpoint` opens its session on first use.
 
+`EdgeModel.from_path(path, variant="int8")` runs the smaller files `keras-gen export
+--onnx-variants fp16,int8` wrote (the manifest names them; a refused or missing variant is an
+error that says why). Sessions open tuned (keras_gen.edge.tuning) unless `tuned=False`.
+
 Before anything runs, the manifest is checked against the ONNX model's real inputs: a manifest
 edited by hand (say, its latent size) is one clear error, not an onnxruntime trace.
 """
