@@ -16,10 +16,12 @@ is timed at batch 1, 16 and 64 for:
                       memory, spinning off); what `keras-gen sample EXPORT` and `serve` run
     ort-fp16/int8     model.fp16.onnx / model.int8.onnx in the tuned session
 
-Each cell: warm-up calls, then repeated calls taken round-robin across all runtimes (every runtime
+With --threads N every runtime gets N intra-op threads (TF: N intra, 1 inter); by default each
+library picks its own. Each cell: warm-up calls, then repeated calls taken round-robin across all runtimes (every runtime
 once per round, the order rotated each round), at least --repeats rounds and more while under
 --min-seconds, so background load on a shared machine hits every row alike. Reported: the median
-and the 10th percentile (the least-disturbed calls) per call; results are synchronised to host
+and the 10th percentile (the least-disturbed calls) per call, and the median process CPU time
+per call (all threads; spinning counts); results are synchronised to host
 numpy. The ratio columns are the SavedModel's time divided by the runtime's (above 1: faster
 than the SavedModel), for the median and the 10th percentile.
 """
@@ -44,22 +46,24 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a check
 BASELINE = "savedmodel"
 
 
-def _time_interleaved(fns: dict, warmup: int, repeats: int, min_seconds: float) -> dict[str, list[float]]:
-    """Per-call times of each fn, round-robin (order rotated per round) so load hits all alike."""
+def _time_interleaved(fns: dict, warmup: int, repeats: int, min_seconds: float) -> tuple[dict, dict]:
+    """Per-call wall and process-CPU times of each fn, round-robin (order rotated per round) so
+    load hits all alike."""
     for fn in fns.values():
         for _ in range(warmup):
             fn()
     names = list(fns)
-    times = {name: [] for name in fns}
+    times, cpu = {name: [] for name in fns}, {name: [] for name in fns}
     start = time.perf_counter()
     rounds = 0
     while rounds < repeats or (time.perf_counter() - start < min_seconds and rounds < 50 * repeats):
         for name in names[rounds % len(names):] + names[:rounds % len(names)]:
-            t0 = time.perf_counter()
+            c0, t0 = time.process_time(), time.perf_counter()
             fns[name]()
             times[name].append(time.perf_counter() - t0)
+            cpu[name].append(time.process_time() - c0)
         rounds += 1
-    return times
+    return times, cpu
 
 
 def _model(args):
@@ -111,6 +115,8 @@ def main(argv=None) -> dict:
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--repeats", type=int, default=20)
     parser.add_argument("--min-seconds", type=float, default=3.0, help="keep timing each batch size at least this long")
+    parser.add_argument("--threads", type=int, default=0,
+                        help="threads per runtime (TF intra-op, onnxruntime intra-op); 0: each library's default")
     parser.add_argument("--fid-n", type=int, default=512, help="samples per side for the variants' domain FID")
     parser.add_argument("--json", help="also write the results here (e.g. benchmarks/out/sample_latency.json)")
     args = parser.parse_args(argv)
@@ -118,6 +124,9 @@ def main(argv=None) -> dict:
     import onnxruntime as ort
     import tensorflow as tf
 
+    if args.threads:
+        tf.config.threading.set_intra_op_parallelism_threads(args.threads)
+        tf.config.threading.set_inter_op_parallelism_threads(1)
     from export import export_model
     from keras_gen.edge import make_session, run_onnx
 
@@ -139,13 +148,15 @@ def main(argv=None) -> dict:
         signature = tf.saved_model.load(str(version_dir)).signatures[name]
         default_options = ort.SessionOptions()
         default_options.log_severity_level = 3
+        default_options.intra_op_num_threads = args.threads
         sessions = {"ort-default": ort.InferenceSession(str(version_dir / "model.onnx"), default_options,
                                                         providers=["CPUExecutionProvider"]),
-                    "ort-tuned": make_session(version_dir / "model.onnx", providers=["CPUExecutionProvider"])}
+                    "ort-tuned": make_session(version_dir / "model.onnx", providers=["CPUExecutionProvider"],
+                                              threads=args.threads)}
         for variant in ("fp16", "int8"):
             if variants[variant]["status"] == "written":
                 sessions[f"ort-{variant}"] = make_session(version_dir / f"model.{variant}.onnx",
-                                                          providers=["CPUExecutionProvider"])
+                                                          providers=["CPUExecutionProvider"], threads=args.threads)
         names = [s.name for s in ep.inputs]
         rows = []
         for batch in args.batches:
@@ -157,10 +168,12 @@ def main(argv=None) -> dict:
                 BASELINE: lambda f=tf_feeds: signature(**f)["images"].numpy(),
                 **{label: (lambda s=s, f=feeds: run_onnx(s, f)) for label, s in sessions.items()},
             }
-            for runtime, times in _time_interleaved(calls, args.warmup, args.repeats, args.min_seconds).items():
+            wall, cpu = _time_interleaved(calls, args.warmup, args.repeats, args.min_seconds)
+            for runtime, times in wall.items():
                 median, q10 = statistics.median(times), float(np.quantile(times, 0.1))
                 rows.append({"runtime": runtime, "batch": batch, "median_ms": median * 1e3, "p10_ms": q10 * 1e3,
-                             "images_per_s": batch / median, "calls": len(times)})
+                             "cpu_ms": statistics.median(cpu[runtime]) * 1e3, "images_per_s": batch / median,
+                             "calls": len(times)})
 
     for row in rows:
         base = next(r for r in rows if r["batch"] == row["batch"] and r["runtime"] == BASELINE)
@@ -171,14 +184,16 @@ def main(argv=None) -> dict:
           f"({'run ' + args.run if args.run else 'fresh weights'}); export with parity check and variants "
           f"{export_s:.1f} s, parity max |diff| {parity['max_abs_diff']:.2e}, tuned vs plain onnxruntime "
           f"{max(parity['tuned_vs_plain'].values()):.1e}")
-    print(f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, load average "
+    print(f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
+          f"threads per runtime: {args.threads or 'library default'}, load average "
           f"{', '.join(f'{x:.1f}' for x in os.getloadavg())}, TF {tf.__version__}, onnxruntime {ort.__version__}\n")
-    header = (f"{'runtime':18s} {'batch':>5s} {'median ms':>10s} {'p10 ms':>9s} {'images/s':>9s} "
+    header = (f"{'runtime':18s} {'batch':>5s} {'median ms':>10s} {'p10 ms':>9s} {'CPU ms':>8s} {'images/s':>9s} "
               f"{'vs SavedModel':>13s} {'(p10)':>7s}")
     print(header)
     print("-" * len(header))
     for r in sorted(rows, key=lambda r: r["batch"]):
-        print(f"{r['runtime']:18s} {r['batch']:5d} {r['median_ms']:10.3f} {r['p10_ms']:9.3f} {r['images_per_s']:9.1f} "
+        print(f"{r['runtime']:18s} {r['batch']:5d} {r['median_ms']:10.3f} {r['p10_ms']:9.3f} {r['cpu_ms']:8.2f} "
+              f"{r['images_per_s']:9.1f} "
               f"{r['vs_savedmodel']:12.2f}x {r['vs_savedmodel_p10']:6.2f}x")
 
     rewrites = graph["rewrites"]
@@ -204,6 +219,9 @@ def main(argv=None) -> dict:
     for variant in ("fp16", "int8"):
         entry = variants[variant]
         fid = entry.get("fid") or {}
+        if entry["status"] != "written" and "size" not in entry:  # the tool itself failed
+            print(f"{variant:18s} {entry['reason']}")
+            continue
         label = f"model.{variant}.onnx" if entry["status"] == "written" else f"{variant} (refused)"
         print(f"{label:18s} {entry['size']:9d} {entry['size_ratio']:6.0%} {entry['max_abs_diff']:10.1e} "
               f"{latency.get(f'ort-{variant}', float('nan')):10.3f} {fid.get('variant', float('nan')):9.3f} "

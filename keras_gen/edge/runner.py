@@ -55,16 +55,16 @@ def _cuda_device_present() -> bool:
         return False
 
 
-def make_session(model_path: str | Path, providers: list[str] | None = None, tuned: bool = True):
+def make_session(model_path: str | Path, providers: list[str] | None = None, tuned: bool = True, threads: int = 0):
     """An onnxruntime InferenceSession on CUDA when a GPU is there and the provider really loads,
     else on CPU. An explicit `providers` list is passed through as given. `tuned` (the default)
     opens the in-memory rewrite of keras_gen.edge.tuning with its session options; the file on
-    disk is never changed."""
+    disk is never changed. `threads`: onnxruntime's intra-op threads (0: one per physical core)."""
     import onnxruntime as ort
 
     from keras_gen.edge.tuning import session_options, tuned_model
 
-    options = session_options(tuned)
+    options = session_options(tuned, threads)
     model = str(model_path)
     if tuned:
         import onnx

@@ -34,12 +34,14 @@ import numpy as np
 MIN_PHASE_CHANNELS = 8
 
 
-def session_options(tuned: bool = True):
-    """onnxruntime SessionOptions: errors-only logging; tuned: ORT_ENABLE_ALL, sequential, no spinning."""
+def session_options(tuned: bool = True, threads: int = 0):
+    """onnxruntime SessionOptions: errors-only logging; tuned: ORT_ENABLE_ALL, sequential, no
+    spinning. `threads`: intra-op threads (0: onnxruntime's choice, one per physical core)."""
     import onnxruntime as ort
 
     options = ort.SessionOptions()
     options.log_severity_level = 3  # errors only, for this session's own messages
+    options.intra_op_num_threads = int(threads)
     if tuned:
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
@@ -122,6 +124,22 @@ def _as_phases(node, w, bias_name, stride, pads, prefix):
     return nodes, inits
 
 
+def _names_read(graph) -> set:
+    """Every tensor name a node of `graph` or of its subgraphs (If/Loop bodies) reads."""
+    import onnx
+
+    names = set()
+    for node in graph.node:
+        names.update(node.input)
+        for attr in node.attribute:
+            if attr.type == onnx.AttributeProto.GRAPH:
+                names |= _names_read(attr.g)
+            elif attr.type == onnx.AttributeProto.GRAPHS:
+                for sub in attr.graphs:
+                    names |= _names_read(sub)
+    return names
+
+
 def tuned_model(model):
     """A copy of `model` (onnx ModelProto) with its ConvTranspose nodes rewritten as described
     above; returns (model, {"matmul": n, "subpixel": n}) with how many of each were rewritten."""
@@ -164,8 +182,8 @@ def tuned_model(model):
     del graph.node[:]
     graph.node.extend(nodes)
     graph.initializer.extend(added)
-    used = {i for n in graph.node for i in n.input} | {o.name for o in graph.output}
-    kept = [t for t in graph.initializer if t.name in used]
+    used = _names_read(graph) | {o.name for o in graph.output}
+    kept = [t for t in graph.initializer if t.name in used]  # drops the replaced ConvTranspose weights
     del graph.initializer[:]
     graph.initializer.extend(kept)
     return model, counts

@@ -81,7 +81,8 @@ def test_calibration_reader_yields_the_declared_inputs():
 
 def test_variant_names_are_checked():
     assert parse_variants("int8, fp16,int8") == ("int8", "fp16")
-    assert parse_variants("") == parse_variants(()) == () and variant_file("swap_a_to_b.onnx", "fp16") == "swap_a_to_b.fp16.onnx"
+    assert parse_variants("") == parse_variants(()) == ()
+    assert variant_file("swap_a_to_b.onnx", "fp16") == "swap_a_to_b.fp16.onnx"
     with pytest.raises(KerasGenError, match="fp16, int8"):
         parse_variants("fp8")
 
@@ -143,8 +144,8 @@ def test_the_edge_server_serves_the_picked_variant(variants_export, export16, mo
     loaded = repository.version("dcgan")
     assert loaded.model.variant == "int8" and loaded.model.onnx_path.name == "model.int8.onnx"
     expected = EdgeModel.from_path(root / "dcgan", variant="int8").sample(4, seed=1)
-    np.testing.assert_array_equal(loaded.endpoints["sample"].run({kinds.SAMPLE_COUNT: np.int32(4), kinds.SAMPLE_SEED: np.int64(1)})["images"],
-                                  expected)
+    request = {kinds.SAMPLE_COUNT: np.int32(4), kinds.SAMPLE_SEED: np.int64(1)}
+    np.testing.assert_array_equal(loaded.endpoints["sample"].run(request)["images"], expected)
     # `keras-gen serve --onnx-variant fp16` sets the variable; an export without it is reported, not served
     monkeypatch.setenv(VARIANT_ENV, "fp16")
     plain = ModelRepository(export16[1])
@@ -154,3 +155,21 @@ def test_the_edge_server_serves_the_picked_variant(variants_export, export16, mo
     assert "no 'fp16' variant" in status[0]["status"]["error_message"]
     with pytest.raises(KerasGenError, match="--onnx-variant"):
         ModelRepository(root, variant="fp8")
+
+
+def test_a_graph_the_tool_cannot_convert_refuses_that_variant_only(variants_export, tmp_path, monkeypatch):
+    import export.onnx_variants as variants
+
+    _, _, version_dir, manifest = variants_export
+    shutil.copy(version_dir / "model.onnx", tmp_path / "model.onnx")
+
+    def fail(src, dst, specs, seed=0):
+        dst.write_bytes(b"half-written")
+        raise RuntimeError("Unsupported op in this graph\nmore detail")
+
+    monkeypatch.setattr(variants, "quantize_int8", fail)
+    record = build_variants(tmp_path, {**manifest, "training": {}}, "fp16,int8", parity_n=8)
+    assert record["fp16"]["status"] == "written"
+    assert record["int8"]["status"] == "refused"
+    assert record["int8"]["reason"].endswith("quantisation failed on model.onnx: Unsupported op in this graph.")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.fp16.onnx", "model.onnx"]
