@@ -14,6 +14,7 @@ is timed at batch 1, 16 and 64 for:
     ort-default       model.onnx in onnxruntime with its default session options
     ort-tuned         the edge runner's session (keras_gen.edge.tuning: ConvTranspose rewritten in
                       memory, spinning off); what `keras-gen sample EXPORT` and `serve` run
+    ort-tuned-1thread the same with one intra-op thread (without --threads)
     ort-fp16/int8     model.fp16.onnx / model.int8.onnx in the tuned session
 
 With --threads N every runtime gets N intra-op threads (TF: N intra, 1 inter); by default each
@@ -153,6 +154,9 @@ def main(argv=None) -> dict:
                                                         providers=["CPUExecutionProvider"]),
                     "ort-tuned": make_session(version_dir / "model.onnx", providers=["CPUExecutionProvider"],
                                               threads=args.threads)}
+        if not args.threads:  # the same tuned session with one intra-op thread, beside the default
+            sessions["ort-tuned-1thread"] = make_session(version_dir / "model.onnx", providers=["CPUExecutionProvider"],
+                                                         threads=1)
         for variant in ("fp16", "int8"):
             if variants[variant]["status"] == "written":
                 sessions[f"ort-{variant}"] = make_session(version_dir / f"model.{variant}.onnx",

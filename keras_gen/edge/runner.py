@@ -138,7 +138,7 @@ class EdgeModel:
     def __init__(self, version_dir: Path, manifest: dict, session, chunk_size: int = 256,
                  providers: list[str] | None = None, variant: str | None = None, tuned: bool = True):
         self.version_dir = Path(version_dir)
-        self.tuned = tuned  # sessions of extra endpoints open as the main one did
+        self.tuned, self.threads = tuned, 0  # sessions of extra endpoints open as the main one did
         self.onnx_path = None  # the file the main session runs (set by from_path)
         self.manifest = manifest
         self.session = session
@@ -170,17 +170,20 @@ class EdgeModel:
 
     @classmethod
     def from_path(cls, path: str | Path, providers: list[str] | None = None, chunk_size: int = 256,
-                  variant: str | None = None, tuned: bool = True):
+                  variant: str | None = None, tuned: bool = True, threads: int = 0):
         """Load EXPORTS/NAME (newest complete version) or EXPORTS/NAME/VERSION; `variant` "fp16" or
         "int8" runs the smaller files `keras-gen export --onnx-variants` wrote (None: float32);
-        `tuned=False` opens the files as they are, with onnxruntime's default options."""
+        `tuned=False` opens the files as they are, with onnxruntime's default options; `threads`
+        sets onnxruntime's intra-op threads (0: one per physical core; 1 suits a machine shared
+        with other work, see docs/BENCHMARKS.md)."""
         version_dir = resolve_version(path)
         manifest = read_manifest(version_dir)
         onnx_file = onnx_file_for(manifest, (manifest.get("onnx") or {}).get("file", "model.onnx"), variant,
                                   version_dir)
         model_path = check_onnx_file(version_dir / onnx_file, version_dir)
-        model = cls(version_dir, manifest, make_session(model_path, providers, tuned), chunk_size, providers, variant,
-                    tuned)
+        model = cls(version_dir, manifest, make_session(model_path, providers, tuned, threads), chunk_size, providers,
+                    variant, tuned)
+        model.threads = threads
         model.onnx_path = Path(model_path)
         return model
 
@@ -246,7 +249,7 @@ class EdgeModel:
             onnx_file = onnx_file_for(self.manifest, self.manifest["edge_endpoints"][name].get("file", f"{name}.onnx"),
                                       self.variant, self.version_dir)
             path = check_onnx_file(self.version_dir / onnx_file, self.version_dir)
-            session = make_session(path, self.providers, self.tuned)
+            session = make_session(path, self.providers, self.tuned, self.threads)
             check_session_against_manifest(session, specs, self.version_dir / onnx_file)
             self._endpoint_sessions[name] = session
         return self._endpoint_sessions[name]
