@@ -94,14 +94,15 @@ def onnx_file_for(manifest: dict, file: str, variant: str | None, where) -> str:
     entry = record.get(variant)
     if not isinstance(entry, dict) or entry.get("status") != "written":
         why = (entry.get("reason") if isinstance(entry, dict) and entry.get("reason")
-               else f"this export has no {variant!r} variant")
-        raise KerasGenError(f"{where}: cannot run the {variant!r} ONNX variant: {why} Variants here: "
+               else f"this export has no {variant!r} variant").rstrip(".")
+        raise KerasGenError(f"{where}: cannot run the {variant!r} ONNX variant: {why}. Variants here: "
                             f"{', '.join(['float32', *written])}. Re-export with `keras-gen export RUN "
                             f"--onnx-variants fp16,int8`, or run float32.")
-    try:
-        return entry["files"][file]["file"]
-    except (KeyError, TypeError):
-        raise KerasGenError(f"{where}: manifest.json lists no {variant} file for {file}; re-export the model.") from None
+    name = ((entry.get("files") or {}).get(file) or {}).get("file")
+    if not (isinstance(name, str) and name.endswith(".onnx") and Path(name).name == name and name != file):
+        raise KerasGenError(f"{where}: manifest.json lists no usable {variant} file for {file} ({name!r}); "
+                            "re-export the model.")
+    return name
 
 
 def run_onnx(session, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:

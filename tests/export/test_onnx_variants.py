@@ -173,3 +173,21 @@ def test_a_graph_the_tool_cannot_convert_refuses_that_variant_only(variants_expo
     assert record["int8"]["status"] == "refused"
     assert record["int8"]["reason"].endswith("quantisation failed on model.onnx: Unsupported op in this graph.")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model.fp16.onnx", "model.onnx"]
+
+
+def test_the_runner_takes_variant_files_only_as_the_manifest_names_them():
+    from keras_gen.edge.runner import onnx_file_for
+
+    def manifest(name, status="written"):
+        return {"onnx_variants": {"int8": {"status": status, "reason": "int8 variant refused, not written: x.",
+                                           "files": {"model.onnx": {"file": name}}}}}
+
+    assert onnx_file_for(manifest("model.int8.onnx"), "model.onnx", None, "v") == "model.onnx"
+    assert onnx_file_for(manifest("model.int8.onnx"), "model.onnx", "int8", "v") == "model.int8.onnx"
+    for bad in ("../other/model.int8.onnx", "model.onnx", "sub/model.int8.onnx", None):
+        with pytest.raises(KerasGenError, match="no usable int8 file"):
+            onnx_file_for(manifest(bad), "model.onnx", "int8", "v")
+    with pytest.raises(KerasGenError, match=r"refused, not written: x\. Variants here: float32\."):
+        onnx_file_for(manifest("model.int8.onnx", "refused"), "model.onnx", "int8", "v")
+    with pytest.raises(KerasGenError, match="no 'fp16' variant. Variants here: float32, int8"):
+        onnx_file_for(manifest("model.int8.onnx"), "model.onnx", "fp16", "v")
