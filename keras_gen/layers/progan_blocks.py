@@ -13,7 +13,8 @@ Quality, Stability, and Variation", sections 3-4.2) and its growth schedule.
 - Fade-in (3, figure 2): a new resolution is blended in, alpha going 0 -> 1. With every block
   built up front, both networks take a level of detail lod in [0, K - 1] (0: the full resolution,
   K - 1: 4 x 4) and blend at the resolution of stage s, whose lod is k = K - 1 - s, with
-  t = clip(lod - k, 0, 1), the official code's `lerp_clip`:  out = a + (b - a) t  (a: the new, finer path, b: the coarser one): `LodBlend`.
+  t = clip(lod - k, 0, 1), the official code's `lerp_clip`:  out = a + (b - a) t  (a: the new,
+  finer path, b: the coarser one): `LodBlend`.
   Stage s (resolution 4 * 2^s) fading in at alpha is lod = K - s - alpha, so t = 1 - alpha at
   its level: alpha 0 is the coarser stage alone, alpha 1 the new one alone.
 

@@ -97,8 +97,8 @@ class ProGAN(AdversarialGAN):
         latent_dim: int = option(128, "z size (the paper's 512; smaller for CPU runs)", min=1)
         filters: int = option(128, "width at 4x4 and 8x8, halved per further doubling, at least 8 (the paper's 512 "
                                    "up to 32x32)", min=1)
-        phase_images: int = option(10000, "real images per fade-in and per stable phase (the paper's 800k; 32 px is grown "
-                                                 "after 6 phases: 60k images, 15 epochs of 64 x 64)", min=1)
+        phase_images: int = option(10000, "real images per fade-in and per stable phase (the paper's 800k; 32 px "
+                                          "is grown after 6 phases: 60k images, 15 epochs of 64 x 64)", min=1)
         drift: float = option(0.001, "eps_drift: weight of E[D(x)^2] in D's loss, keeps critic scores near 0", min=0.0)
         loss: str = option("wasserstein", "the paper's game (WGAN-GP)", choices=ADVERSARIAL_LOSSES)
         gradient_penalty: float = option(10.0, "the paper's lambda", min=0.0)
@@ -108,9 +108,10 @@ class ProGAN(AdversarialGAN):
         beta_2: float = option(0.99, "the paper's", min=0.0, max=0.9999)
 
     data_kind = "images"
-    # 16 px: stages 4, 8, 16. The harness's runs see 4 x 8 images, resumed after 16: phase 0 is
+    # 8 px: stages 4 and 8. The harness's runs see 4 x 8 images, resumed after 16: phase 0 is
     # images 0-11 (4x4), the 8x8 stage fades in over 12-23, so the resume falls inside the fade-in.
     harness_options = {"latent_dim": 8, "filters": 8, "phase_images": 12, "ema": 0.9}
+    harness_image_size = 8
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
