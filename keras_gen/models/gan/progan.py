@@ -136,6 +136,9 @@ class ProGAN(AdversarialGAN):
         if size < MIN_SIZE or size > MAX_SIZE or size & (size - 1):
             raise KerasGenError(f"ProGAN grows from 4x4 by doublings: pass a power-of-two image size from {MIN_SIZE} "
                                 f"to {MAX_SIZE}, e.g. --image-size 32; got {size}.")
+        if self.options.spectral_norm:
+            raise KerasGenError("ProGAN's layers keep their scale by the equalised learning rate; spectral_norm is "
+                                "not supported for progan: drop --set spectral_norm=true.")
         return (build_generator(self.options.latent_dim, self.stages, self.channels, self.width),
                 build_discriminator(self.stages, self.channels, self.width))
 

@@ -105,6 +105,8 @@ def test_growth_advances_trains_only_grown_blocks_and_resumes_exactly_inside_a_f
     np.testing.assert_array_equal(loaded.sample(3, seed=2), model.sample(3, seed=2))
 
 
-def test_image_size_must_be_a_power_of_two():
+def test_bad_sizes_and_options_are_user_errors():
     with pytest.raises(KerasGenError, match="power-of-two"):
         build("progan", image_size=24, channels=1, **TINY)
+    with pytest.raises(KerasGenError, match="spectral_norm is not supported"):
+        build("progan", image_size=8, channels=1, spectral_norm=True, **TINY)
