@@ -3,6 +3,8 @@
     keras-gen serve exports --port 8501 --grpc-port 8500
 
 REST (FastAPI on uvicorn, OpenAPI schema at /openapi.json):
+    GET  /                                       the web page (serving/web/: static HTML + JS on this API)
+    GET  /v1/models                              every model's status (not in TF Serving: the page's list)
     GET  /v1/models/NAME[/versions/V]            model status (versions, failures and why)
     GET  /v1/models/NAME[/versions/V]/metadata   signatures with their inputs and kinds
     POST /v1/models/NAME[/versions/V|/labels/L]:predict
@@ -25,16 +27,19 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, PlainTextResponse
+from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse
+from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException
 
 from serving.models import ModelRepository, ServingError, endpoint_for
 from serving.requests import Limits, parse_json, request_values, response_body
 
 access_log = logging.getLogger("keras_gen.serving.access")
+WEB = Path(__file__).resolve().parent / "web"  # the page: shipped as package data
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 
 
@@ -243,6 +248,18 @@ def create_app(repository: ModelRepository, options: ServerOptions | None = None
     @app.get("/monitoring/prometheus/metrics", response_class=PlainTextResponse)
     def prometheus():
         return metrics.text()
+
+    @app.get("/", include_in_schema=False)
+    def page():
+        return FileResponse(WEB / "index.html", headers={"Cache-Control": "no-cache"})
+
+    app.mount("/web", StaticFiles(directory=WEB), name="web")
+
+    @app.get("/v1/models")
+    def list_models():
+        """Every model with its versions' status (TF Serving has no list; the web page needs one)."""
+        names = sorted(list(repository.models))  # one C-level copy: safe beside the poller's inserts
+        return {"models": [{"name": name, **repository.status(name)} for name in names]}
 
     @app.get("/v1/models/{name}")
     def model_status(name: str):
