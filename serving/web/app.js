@@ -5,7 +5,7 @@
   "use strict";
   const L = window.kerasGenLatents;
   const $ = (id) => document.getElementById(id);
-  const state = { model: null, version: null, meta: null, image: {} };
+  const state = { model: null, version: null, meta: null, image: {}, reading: Promise.resolve() };
 
   // -- talking to the server -----------------------------------------------------------------
   async function call(method, path, body) {
@@ -126,7 +126,9 @@
         control = document.createElement("input");
         control.type = "file";
         control.accept = "image/png,image/jpeg";
-        control.addEventListener("change", () => readUpload(spec, control.files[0]).catch(showError));
+        control.addEventListener("change", () => {
+          state.reading = readUpload(spec, control.files[0]).catch(showError);
+        });
         const [h, w, c] = spec.shape;
         note.textContent = `PNG or JPEG` + (h && w ? `, fitted to ${w}×${h}` : "") + (c ? `, ${c === 1 ? "grey" : "RGB"}` : "");
       } else {  // a uniform code or a code map: drawn from the seed
@@ -229,6 +231,7 @@
   }
 
   async function sample() {
+    await state.reading;  // an upload still being read
     const inputs = { n: Number($("n").value), seed: seedOf("seed") };
     for (const spec of conditionSpecs()) {
       const value = conditionValue(spec);
@@ -240,6 +243,7 @@
   // serving_default with every input given: the first latent slerped from seed A to seed B,
   // everything else as seed A draws it (or as the fields set it), repeated along the path.
   async function interpolate() {
+    await state.reading;
     const specs = state.meta.signatures.serving_default;
     const steps = Number($("path-steps").value);
     if (!Number.isInteger(steps) || steps < 2 || steps > 32) throw new Error("steps must be a whole number from 2 to 32");
