@@ -60,6 +60,8 @@ class Metrics:
         self.requests = {}   # (route, status) -> count
         self.latency = {}    # route -> [bucket counts..., +Inf count, sum]
         self.loaded = {}     # model -> version
+        self.started = self.finished = 0  # requests the app began and ended (in flight: the difference)
+        self.unanswered = 0  # of the ended ones, those without a complete response sent
 
     def observe(self, route: str, status: int, seconds: float) -> None:
         with self._lock:
@@ -71,9 +73,25 @@ class Metrics:
             row[len(LATENCY_BUCKETS)] += 1
             row[-1] += seconds
 
+    def begin(self) -> None:
+        with self._lock:
+            self.started += 1
+
+    def end(self, answered: bool = True) -> None:
+        with self._lock:
+            self.finished += 1
+            self.unanswered += not answered
+
     def text(self) -> str:
         with self._lock:
-            lines = ["# TYPE keras_gen_requests_total counter"]
+            lines = ["# TYPE keras_gen_requests_started_total counter", f"keras_gen_requests_started_total {self.started}",
+                     "# TYPE keras_gen_requests_finished_total counter",
+                     f"keras_gen_requests_finished_total {self.finished}",
+                     "# TYPE keras_gen_requests_in_flight gauge",
+                     f"keras_gen_requests_in_flight {self.started - self.finished}",
+                     "# TYPE keras_gen_requests_unanswered_total counter",
+                     f"keras_gen_requests_unanswered_total {self.unanswered}",
+                     "# TYPE keras_gen_requests_total counter"]
             lines += [f'keras_gen_requests_total{{route="{r}",status="{s}"}} {c}'
                       for (r, s), c in sorted(self.requests.items())]
             lines.append("# TYPE keras_gen_errors_total counter")
@@ -166,11 +184,39 @@ class _TooLarge(Exception):
     pass
 
 
-PREDICT_BODY = {"requestBody": {"required": True, "content": {"application/json": {"schema": {
-    "type": "object", "properties": {
+class InFlight:
+    """ASGI middleware, outermost: counts the HTTP requests begun and those whose last byte was sent,
+    so a shutdown can say whether every request it had begun was answered."""
+
+    def __init__(self, app, metrics: Metrics):
+        self.app, self.metrics = app, metrics
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        self.metrics.begin()
+        done = False
+
+        async def counted_send(message):
+            nonlocal done
+            await send(message)
+            if message["type"] == "http.response.body" and not message.get("more_body") and not done:
+                done = True
+                self.metrics.end()
+
+        try:
+            await self.app(scope, receive, counted_send)
+        finally:
+            if not done:  # the app ended without a complete answer (a disconnected client): not in flight
+                self.metrics.end(answered=False)
+
+
+PREDICT_BODY = {"requestBody": {"required": True, "content": {"application/json": {
+    "schema": {"type": "object", "properties": {
         "signature_name": {"type": "string"},
         "instances": {"type": "array", "minItems": 1, "items": {}},
-        "inputs": {}}}}}}}
+        "inputs": {}}},
+    "example": {"signature_name": "sample", "inputs": {"n": 4, "seed": 0}}}}}}
 
 
 def create_app(repository: ModelRepository, options: ServerOptions | None = None, grpc_port: int | None = None):
@@ -199,6 +245,10 @@ def create_app(repository: ModelRepository, options: ServerOptions | None = None
         if grpc_server is not None:
             grpc_server.stop(grace=options.timeout_seconds).wait()
         predictor.pool.shutdown(wait=True)
+        # Every request the app began has been answered unless these differ (benchmarks/serve_load.py reads it).
+        logging.getLogger("keras_gen.serving").info(json.dumps(
+            {"event": "drained", "started": metrics.started, "finished": metrics.finished,
+             "unanswered": metrics.unanswered}))
 
     app = FastAPI(title="keras-gen edge server", version="1", lifespan=lifespan,
                   description="onnxruntime behind TF Serving's REST API")
@@ -309,7 +359,7 @@ def create_app(repository: ModelRepository, options: ServerOptions | None = None
     async def predict_label(request: Request, name: str, label: str):
         return await predict(request, name, label=label)
 
-    return BodyLimit(app, options.limits.max_body_bytes), app
+    return InFlight(BodyLimit(app, options.limits.max_body_bytes), metrics), app
 
 
 _PROTO_DTYPES = {"float32": "DT_FLOAT", "int32": "DT_INT32", "int64": "DT_INT64", "uint8": "DT_UINT8",
