@@ -397,6 +397,8 @@ def serve(exports: str, port: int = 8501, grpc_port: int | None = 8500, host: st
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     repository = ModelRepository(exports)
     asgi, _ = create_app(repository, options, grpc_port=grpc_port)
+    logging.getLogger("keras_gen.serving").info(json.dumps({"event": "listening", "page": f"http://{host}:{port}/",
+                                                            "rest": f"http://{host}:{port}/v1/models"}))
     config = uvicorn.Config(asgi, host=host, port=port, access_log=False, log_level="info",
                             timeout_graceful_shutdown=(options or ServerOptions()).timeout_seconds + 5)
     uvicorn.Server(config).run()
