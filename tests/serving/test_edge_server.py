@@ -304,7 +304,7 @@ def test_schemathesis_finds_no_server_error_in_the_openapi_schema(live):
                 strategies.append(operation.as_strategy(generation_mode=mode, path_parameters={"name": "dcgan"}))
 
             @given(st.one_of(strategies))
-            @settings(max_examples=6, deadline=None, database=None, derandomize=True,
+            @settings(max_examples=4, deadline=None, database=None, derandomize=True,
                       phases=[Phase.explicit, Phase.generate], suppress_health_check=list(HealthCheck))
             def run(case):
                 response = case.call(base_url=rest_url, timeout=60)
