@@ -199,6 +199,11 @@ def test_malformed_requests_get_their_4xx_and_the_server_stays_healthy(repositor
         assert 'keras_gen_loaded_version{model="dcgan"}' in metrics
         assert ' 500' not in metrics.replace('status="500"', "500!")
         assert "/v1/models/{name}:predict" in client.get("/openapi.json").json()["paths"]
+        listing = client.get("/v1/models").json()["models"]
+        assert [m["name"] for m in listing] == ["dcgan"] and listing[0]["model_version_status"][0]["state"] == "AVAILABLE"
+        page = client.get("/")
+        assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+        assert client.get("/web/latents.js").status_code == 200 and client.get("/web/../server.py").status_code == 404
 
 
 def test_over_capacity_is_answered_at_once_with_429(repository_dir):
