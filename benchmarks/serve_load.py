@@ -160,6 +160,10 @@ def abuse(base: str, model: str) -> tuple[int, int, bool]:
         for method, path, body, headers, status in corpus:
             response = client.request(method, path, content=body, headers=headers)
             right += response.status_code == status and set(response.json()) == {"error"}
+        # and a chunked body (no Content-Length) over the limit: cut off with 413
+        response = client.post(f"/v1/models/{model}:predict", content=(b"x" * 65536 for _ in range(40)))
+        right += response.status_code == 413 and set(response.json()) == {"error"}
+        corpus.append("chunked")
         healthy = client.get("/healthz").status_code == 200 and client.get("/readyz").status_code == 200
     return len(corpus), right, healthy
 

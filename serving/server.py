@@ -143,8 +143,8 @@ def _error(status: int, message: str):
 
 
 class BodyLimit:
-    """ASGI middleware: 413 from Content-Length before reading, or as soon as a streamed body passes
-    the limit; a GET with a body is a 400 (TF Serving refuses both)."""
+    """ASGI middleware: 413 from Content-Length before the body is read (a streamed body is cut off
+    at the limit by `read_body`); a GET with a body is a 400 (TF Serving refuses both)."""
 
     def __init__(self, app, max_bytes: int):
         self.app, self.max_bytes = app, max_bytes
@@ -163,25 +163,19 @@ class BodyLimit:
             if int(length) > self.max_bytes:
                 return await _error(413, f"request body of {int(length)} bytes is over the limit of "
                                          f"{self.max_bytes}")(scope, receive, send)
-        seen = 0
-
-        async def limited_receive():
-            nonlocal seen
-            message = await receive()
-            if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
-                if seen > self.max_bytes:
-                    raise _TooLarge()
-            return message
-
-        try:
-            await self.app(scope, limited_receive, send)
-        except _TooLarge:
-            await _error(413, f"request body is over the limit of {self.max_bytes} bytes")(scope, receive, send)
+        await self.app(scope, receive, send)  # a streamed body is counted as the predict reads it (read_body)
 
 
-class _TooLarge(Exception):
-    pass
+async def read_body(request: Request, max_bytes: int) -> bytes:
+    """The body of a request without a Content-Length (chunked), refused with 413 as soon as it
+    passes the limit; raised here, in the handler, so it is a ServingError like any other."""
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > max_bytes:
+            raise ServingError(413, f"request body is over the limit of {max_bytes} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 class InFlight:
@@ -331,7 +325,7 @@ def create_app(repository: ModelRepository, options: ServerOptions | None = None
         content_type = request.headers.get("content-type", "application/json").split(";")[0].strip().lower()
         if content_type not in ("application/json", ""):
             raise ServingError(400, f"Content-Type must be application/json, got {content_type[:80]!r}")
-        data = parse_json(await request.body())
+        data = parse_json(await read_body(request, options.limits.max_body_bytes))
         signature = data.get("signature_name", "serving_default")
         if not isinstance(signature, str):
             raise ServingError(400, "signature_name must be a string")

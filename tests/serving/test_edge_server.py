@@ -191,6 +191,9 @@ def test_malformed_requests_get_their_4xx_and_the_server_stays_healthy(repositor
             response = client.request(method, path, content=body, headers=headers)
             assert response.status_code == status, (method, path, (body or b"")[:80], response.text[:200])
             assert set(response.json()) == {"error"} and response.json()["error"], (path, response.text[:200])
+        # a body without a Content-Length (chunked) is cut off at the limit: 413, not a 500
+        chunked = client.post("/v1/models/dcgan:predict", content=(b"x" * 65536 for _ in range(40)))
+        assert chunked.status_code == 413 and "over the limit" in chunked.json()["error"]
         assert client.get("/healthz").status_code == 200 and client.get("/readyz").status_code == 200
         ok = client.post("/v1/models/dcgan:predict", json={"signature_name": "sample", "inputs": {"n": 2, "seed": 1}})
         assert ok.status_code == 200 and np.asarray(ok.json()["outputs"]).shape == (2, 16, 16, 1)
