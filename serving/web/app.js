@@ -231,6 +231,7 @@
   }
 
   async function sample() {
+    $("grid").replaceChildren();  // no old grid beside a new request's error
     await state.reading;  // an upload still being read
     const inputs = { n: Number($("n").value), seed: seedOf("seed") };
     for (const spec of conditionSpecs()) {
@@ -243,6 +244,7 @@
   // serving_default with every input given: the first latent slerped from seed A to seed B,
   // everything else as seed A draws it (or as the fields set it), repeated along the path.
   async function interpolate() {
+    $("path").replaceChildren();
     await state.reading;
     const specs = state.meta.signatures.serving_default;
     const steps = Number($("path-steps").value);
