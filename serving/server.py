@@ -84,7 +84,8 @@ class Metrics:
 
     def text(self) -> str:
         with self._lock:
-            lines = ["# TYPE keras_gen_requests_started_total counter", f"keras_gen_requests_started_total {self.started}",
+            lines = ["# TYPE keras_gen_requests_started_total counter",
+                     f"keras_gen_requests_started_total {self.started}",
                      "# TYPE keras_gen_requests_finished_total counter",
                      f"keras_gen_requests_finished_total {self.finished}",
                      "# TYPE keras_gen_requests_in_flight gauge",

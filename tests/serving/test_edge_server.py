@@ -203,7 +203,8 @@ def test_malformed_requests_get_their_4xx_and_the_server_stays_healthy(repositor
         assert ' 500' not in metrics.replace('status="500"', "500!")
         assert "/v1/models/{name}:predict" in client.get("/openapi.json").json()["paths"]
         listing = client.get("/v1/models").json()["models"]
-        assert [m["name"] for m in listing] == ["dcgan"] and listing[0]["model_version_status"][0]["state"] == "AVAILABLE"
+        assert [m["name"] for m in listing] == ["dcgan"]
+        assert listing[0]["model_version_status"][0]["state"] == "AVAILABLE"
         page = client.get("/")
         assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
         assert client.get("/web/latents.js").status_code == 200 and client.get("/web/../server.py").status_code == 404
