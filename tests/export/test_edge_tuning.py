@@ -1,6 +1,8 @@
 """The edge runner's tuned onnxruntime session (keras_gen.edge.tuning): ConvTranspose rewritten
 in memory as a batched MatMul or sub-pixel convolutions, spinning off. Exact up to float order."""
 
+import json
+
 import numpy as np
 import onnx
 import pytest
@@ -26,7 +28,7 @@ def test_tuned_sessions_give_the_exported_outputs(export16, export32rgb):
         assert np.abs(tuned - plain).max() <= 1e-4  # the export's parity tolerance
         edge, untuned = EdgeModel.from_path(version_dir), EdgeModel.from_path(version_dir, tuned=False)
         assert np.abs(edge.sample(8, 1).astype(int) - untuned.sample(8, 1)).max() <= 1
-    manifest_parity = __import__("json").loads((export16[2] / "manifest.json").read_text())["parity"]
+    manifest_parity = json.loads((export16[2] / "manifest.json").read_text())["parity"]
     assert manifest_parity["tuned_vs_plain"]["images"] <= 1e-4
 
 
