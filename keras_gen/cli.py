@@ -322,10 +322,8 @@ def cmd_serve(args) -> int:
                             poll_seconds=args.poll_seconds,
                             limits=Limits(max_batch=args.max_batch, max_image_side=args.max_image_side,
                                           max_steps=args.max_steps, max_body_bytes=args.max_body_mb << 20))
-    if args.onnx_variant != "float32":  # read by serving.models.ModelRepository
-        os.environ["KERAS_GEN_ONNX_VARIANT"] = args.onnx_variant
     serve(args.exports, port=args.port, grpc_port=None if args.grpc_port < 0 else args.grpc_port, host=args.host,
-          options=options)
+          options=options, onnx_variant=args.onnx_variant)
     return 0
 
 

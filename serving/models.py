@@ -29,7 +29,7 @@ from keras_gen.errors import KerasGenError
 from keras_gen.images import to_uint8
 
 log = logging.getLogger("keras_gen.serving")
-VARIANT_ENV = "KERAS_GEN_ONNX_VARIANT"  # `keras-gen serve --onnx-variant` sets it for the repository
+VARIANT_ENV = "KERAS_GEN_ONNX_VARIANT"  # the variant when none is passed (`keras-gen serve --onnx-variant` passes it)
 MODEL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 
 

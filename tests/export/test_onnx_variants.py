@@ -146,7 +146,7 @@ def test_the_edge_server_serves_the_picked_variant(variants_export, export16, mo
     expected = EdgeModel.from_path(root / "dcgan", variant="int8").sample(4, seed=1)
     request = {kinds.SAMPLE_COUNT: np.int32(4), kinds.SAMPLE_SEED: np.int64(1)}
     np.testing.assert_array_equal(loaded.endpoints["sample"].run(request)["images"], expected)
-    # `keras-gen serve --onnx-variant fp16` sets the variable; an export without it is reported, not served
+    # the variant from the environment when none is passed; an export without it is reported, not served
     monkeypatch.setenv(VARIANT_ENV, "fp16")
     plain = ModelRepository(export16[1])
     plain.poll_once()
