@@ -150,7 +150,7 @@ def throughput(args) -> None:
 
 def ablation(args) -> None:
     from keras_gen.evaluation import Evaluator
-    from keras_gen.runs import load_run
+    from keras_gen.runs import load_run, run_summary
     from keras_gen.training import RunConfig, train
 
     evaluator = Evaluator("digits", image_size=SIZE, channels=CHANNELS, n_real=args.n, seed=args.seed)
@@ -164,12 +164,19 @@ def ablation(args) -> None:
         options = dict(every[name])
         model_name = options.pop("model", "dcgan")
         run = Path(args.out) / name.replace(" ", "_").replace(",", "").replace("/", "_").replace("+", "plus")
-        shutil.rmtree(run, ignore_errors=True)
-        start = time.time()
-        train(run, RunConfig(model_name, data="digits", image_size=SIZE, epochs=args.epochs,
-                             steps_per_epoch=args.steps_per_epoch, batch_size=args.batch_size, options=options,
-                             seed=args.seed), verbose=0)
-        seconds = time.time() - start
+        if args.score_only:  # a run trained earlier (by an interrupted or concurrent invocation)
+            done = run_summary(run)["epochs_done"] if (run / "config.json").is_file() else 0
+            if done < args.epochs:
+                print(f"{name}: {run} has {done} of {args.epochs} epochs; skipped", flush=True)
+                continue
+            seconds = float("nan")
+        else:
+            shutil.rmtree(run, ignore_errors=True)
+            start = time.time()
+            train(run, RunConfig(model_name, data="digits", image_size=SIZE, epochs=args.epochs,
+                                 steps_per_epoch=args.steps_per_epoch, batch_size=args.batch_size, options=options,
+                                 seed=args.seed), verbose=0)
+            seconds = time.time() - start
         model, _ = load_run(run)
         labelled = registry.get(model_name).data_kind == "labelled"
         metrics = ("fid", "pr", "label_acc") if labelled else ("fid", "pr")
@@ -204,6 +211,8 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=1000, help="ablation: samples scored (and real images at most)")
     parser.add_argument("--rows", default=None, help="ablation: semicolon-separated row names (default: the four "
                                                       f"ablation rows); also {', '.join(CANDIDATES)}")
+    parser.add_argument("--score-only", action="store_true", help="ablation: score the rows' finished run folders "
+                                                                  "under --out without training (train s: nan)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default="benchmarks/out/gan_ablation", help="ablation's run folders (ignored by git)")
     args = parser.parse_args()
