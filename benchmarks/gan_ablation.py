@@ -179,25 +179,25 @@ def ablation(args) -> None:
             seconds = time.time() - start
         model, _ = load_run(run)
         labelled = registry.get(model_name).data_kind == "labelled"
-        metrics = ("fid", "pr", "label_acc") if labelled else ("fid", "pr")
+        metrics = ("fid", "kid", "pr", "label_acc") if labelled else ("fid", "kid", "pr")
         with model.ema_weights():  # scored with the weights an export carries: the EMA where it is on
             m = evaluator.evaluate_model(model, metrics, n=args.n, seed=args.seed + 1)["metrics"]
-        floor = floor or {k: m[k]["floor"] for k in ("fid", "precision", "recall")}
+        floor = floor or {k: m[k]["floor"] for k in ("fid", "kid", "precision", "recall")}
         label = m.get("label_accuracy")
         per_class = [v for v in (label or {}).get("per_class", []) if v is not None]
-        rows.append((name, m["fid"]["generated_matched"], m["precision"]["generated_matched"],
-                     m["recall"]["generated_matched"], seconds,
+        scores = [m[k]["generated_matched"] for k in ("fid", "kid", "precision", "recall")]
+        rows.append((name, *scores, seconds,
                      f"{label['generated']:.3f} / {min(per_class):.3f}" if label else "-"))
         print(f"{name}: FID {rows[-1][1]:.2f} in {seconds:.0f} s", flush=True)
     print(f"\nDCGAN ablation on {SIZE} px digits, {args.epochs} epochs x {args.steps_per_epoch} steps x batch "
           f"{args.batch_size} each, domain features, n={args.n}:\n")
-    print("| configuration | FID | FID / floor | precision | recall | label acc / worst class | train s |\n"
-          "|---|---:|---:|---:|---:|---:|---:|")
-    print(f"| floor: test split vs train | {floor['fid']:.2f} | 1.0 | {floor['precision']:.3f} | "
-          f"{floor['recall']:.3f} | - | - |")
-    for name, fid, precision, recall, seconds, label in rows:
-        print(f"| {name} | {fid:.2f} | {fid / floor['fid']:.1f} | {precision:.3f} | {recall:.3f} | {label} | "
-              f"{seconds:.0f} |")
+    print("| configuration | FID | FID / floor | KID x1000 | precision | recall | label acc / worst class | train s |\n"
+          "|---|---:|---:|---:|---:|---:|---:|---:|")
+    print(f"| floor: test split vs train | {floor['fid']:.2f} | 1.0 | {floor['kid'] * 1000:.2f} | "
+          f"{floor['precision']:.3f} | {floor['recall']:.3f} | - | - |")
+    for name, fid, kid, precision, recall, seconds, label in rows:
+        print(f"| {name} | {fid:.2f} | {fid / floor['fid']:.1f} | {kid * 1000:.2f} | {precision:.3f} | {recall:.3f} | "
+              f"{label} | {seconds:.0f} |")
 
 
 def main() -> None:
