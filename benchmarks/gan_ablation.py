@@ -3,7 +3,8 @@ measured in the same run:
 
   ablation     DCGAN on 32 px digits with no tricks, then + EMA, + DiffAugment/ADA, + hinge/R1 +
                spectral norm, each the same budget (epochs x steps x batch) and seed; domain FID,
-               precision and recall of n samples beside the real-vs-real floor.
+               KID, precision and recall of n samples beside the real-vs-real floor (and label
+               accuracy for the conditional candidates that --rows can add).
   throughput   training images/s (real images through D per second: one batch a train_step) of
                every registered GAN at its defaults, beside a reference network measured in the
                same process: the keras-io example "DCGAN overriding Model.train_step"
