@@ -92,8 +92,8 @@ def build_synthesis(image_size: int, channels: int, w_dim: int, base_filters: in
         x = layers.UpSampling2D(interpolation="bilinear", name=f"b{res}_up")(x)
         x = styled_conv(x, width(res), f"b{res}_0")
         x = styled_conv(x, width(res), f"b{res}_1")
-        rgb = layers.Add(name=f"b{res}_skip")([layers.UpSampling2D(interpolation="bilinear", name=f"b{res}_rgb_up")(rgb),
-                                               to_rgb(x, ws, channels, index, f"b{res}_rgb")])
+        rgb = layers.UpSampling2D(interpolation="bilinear", name=f"b{res}_rgb_up")(rgb)
+        rgb = layers.Add(name=f"b{res}_skip")([rgb, to_rgb(x, ws, channels, index, f"b{res}_rgb")])
     images = layers.Activation("linear", dtype="float32", name="images")(rgb)
     return keras.Model(ws, images, name="synthesis")
 
