@@ -156,6 +156,7 @@ class StyleGAN(AdversarialGAN):
     # R1 off in the harness (it checks plumbing: save, resume, export); the unit tests train with it.
     harness_options = {"latent_dim": 8, "w_dim": 8, "mapping_layers": 2, "base_filters": 4, "max_filters": 8,
                        "ema": 0.9, "r1_gamma": 0.0}
+    harness_image_size = 8  # the smallest StyleGAN: 4x4 and 8x8 blocks
     extra_exports = ("mix",)  # export_endpoints() adds it; the registry lists it
 
     def build_networks(self):
