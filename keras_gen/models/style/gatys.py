@@ -248,8 +248,8 @@ class Progress:
 
     def __call__(self, step, entry):
         rate = (time.time() - self.start) / max(step, 1)
-        line = (f"\r{self.label} {step}/{self.total} loss {entry['loss']:.4g} content {entry['content']:.4g} "
-                f"style {entry['style']:.4g} ({rate:.2f} s/step)")
+        terms = " ".join(f"{k} {v:.4g}" for k, v in entry.items() if k not in ("step", "scale", "tv"))
+        line = f"\r{self.label} {step}/{self.total} {terms} ({rate:.2f} s/step)"
         self.stream.write(line)
         if step >= self.total:
             self.stream.write("\n")
