@@ -282,12 +282,13 @@ def scale_sizes(hw: tuple[int, int], scales: int, min_side: int) -> list[tuple[i
 class Progress:
     """One updating line on stderr: step, losses, seconds per step."""
 
-    def __init__(self, total: int, label: str, stream=sys.stderr):
-        self.total, self.label, self.stream, self.start = total, label, stream, time.time()
+    def __init__(self, total: int, label: str, stream=None, hide=("tv",)):
+        self.total, self.label, self.start = total, label, time.time()
+        self.stream, self.hide = stream or sys.stderr, ("step", "scale", *hide)
 
     def __call__(self, step, entry):
         rate = (time.time() - self.start) / max(step, 1)
-        terms = " ".join(f"{k} {v:.4g}" for k, v in entry.items() if k not in ("step", "scale", "tv"))
+        terms = " ".join(f"{k} {v:.4g}" for k, v in entry.items() if k not in self.hide)
         line = f"\r{self.label} {step}/{self.total} {terms} ({rate:.2f} s/step)"
         self.stream.write(line)
         if step >= self.total:

@@ -64,7 +64,7 @@ def gram_texture(source: np.ndarray, size: int | tuple[int, int], depth: str = "
     objective = gatys.StyleObjective(extractor, source, [source], [1.0], settings)
     x0 = np.random.default_rng(seed).uniform(-0.5, 0.5, (1, *hw, 3)).astype(np.float32)
     objective.calibrate(x0)
-    bar = gatys.Progress(steps, f"texture {depth}") if progress else None
+    bar = gatys.Progress(steps, f"texture {depth}", hide=("tv", "content", "loss")) if progress else None
     x, history = gatys.optimise(objective, x0, steps, optimizer, 0.05,
                                 on_step=(lambda step, xs, entry: bar(step, entry)) if bar else None)
     if bar and (not history or history[-1]["step"] < steps):
