@@ -11,7 +11,7 @@ image p and style image a:
 
 (keras_gen.losses.perceptual). Several styles mix through their Gram matrices,
 A^l = sum_s m_s A^l(a_s) with mixing weights m_s summing to 1. Following the paper: content from
-conv4_2, style from conv1_1 .. conv5_1 with equal weights, average pooling, and L-BFGS on the
+conv4_2, style from conv1_1 .. conv5_1 with equal weights w_l = 1/L, average pooling, and L-BFGS on the
 pixels (here L-BFGS-B with the box [-1, 1], through scipy, on a tf.function's value and
 gradient); Adam is the alternative. The style loss is divided by its value for the start image
 at every scale (`style_scale`), so alpha/beta means the same at any size and layer set: beta/alpha
@@ -142,6 +142,10 @@ class StyleObjective:
             for k in self.style_layers:
                 grams[k] = grams[k] + m * P.gram_matrix(feats[k])
         self.target_grams = {k: tf.constant(v) for k, v in grams.items()}
+        # w_l = 1 / L on the raw Gram errors, as in the paper. (Weighting by 1 / mean(A_l^2), each
+        # layer's relative error, was tried: with the offline HED weights it gave noisier textures
+        # and style transfers that lose the content at the same beta.)
+        self.layer_weights = {k: tf.constant(1.0 / len(grams)) for k in self.target_grams}
         self.style_scale = 1.0
         compile = settings.compile if settings.compile is not None else settings.steps >= 200
         self._vg = _loss_function(extractor, self.content_layers, self.style_layers, compile)
@@ -159,7 +163,7 @@ class StyleObjective:
         import tensorflow as tf
 
         x = tf.convert_to_tensor(x, tf.float32)
-        return self._vg(x, self.content_targets, self.target_grams, self._coefficients())
+        return self._vg(x, self.content_targets, self.target_grams, self.layer_weights, self._coefficients())
 
     def calibrate(self, x0) -> None:
         """Divide the style loss by its value at the start image, so beta is scale-free."""
@@ -194,9 +198,7 @@ def _eager_loss_function(extractor, content_layers: tuple, style_layers: tuple):
 
     from keras_gen.losses import perceptual as P
 
-    layer_weights = {k: 1.0 / len(style_layers) for k in style_layers}
-
-    def value_and_grad(x, content_targets, target_grams, coefficients):
+    def value_and_grad(x, content_targets, target_grams, layer_weights, coefficients):
         with tf.GradientTape() as tape:
             tape.watch(x)
             feats = extractor(x)
