@@ -65,3 +65,12 @@ def test_gans_notebook_runs_top_to_bottom(tmp_path, monkeypatch, digits_classifi
     for expected in ("||grad G|| minimax", "critic value", "JS estimate", "entropy", "ADA p", "held-out real"):
         assert expected in outputs, expected
     assert images >= 8  # real digits, 3 x samples, 3 x by-class grids, augmented views
+
+
+
+def test_style_and_texture_notebook_runs_top_to_bottom(tmp_path, monkeypatch):
+    outputs, images = run_notebook(NOTEBOOK.parent / "style_and_texture.ipynb", tmp_path, monkeypatch, timeout=300,
+                                   KG_NB_SIZE=32, KG_NB_STEPS=2, KG_NB_VGG_WEIGHTS="hed")  # offline weights
+    for expected in ("weights: hed", "tiles shuffled", "beta/alpha", "Efros-Leung", "relative feature error"):
+        assert expected in outputs, expected
+    assert images == 5
