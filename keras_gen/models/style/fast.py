@@ -151,7 +151,7 @@ class FastStyle(GenerativeModel):
         learning_rate: float = option(1e-3, "Adam (Johnson et al.)", min=0.0, min_exclusive=True)
 
     data_kind = "images"  # content images; labels, if the data has them, are not used
-    harness_options = {"styles": "brick,gravel", "style_size": 16, "filters": 2, "residual_blocks": 1}
+    harness_options = {"styles": "brick,gravel", "style_size": 16, "filters": 2, "residual_blocks": 1, "vgg_weights": "hed"}
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
