@@ -180,9 +180,11 @@ class FastStyle(GenerativeModel):
 
         if float(np.asarray(self.grams_ready)) > 0:
             return
+        pictures = [square_picture(ref, self.options.style_size, self.channels)  # a bad file fails first
+                    for ref in parse_refs(self.options.styles)]
         vgg = self.loss_network()
-        for i, ref in enumerate(parse_refs(self.options.styles)):
-            feats = vgg(square_picture(ref, self.options.style_size, self.channels), training=False)
+        for i, picture in enumerate(pictures):
+            feats = vgg(picture, training=False)
             for j, (name, variable) in enumerate(zip(STYLE_LAYERS, self.style_grams)):
                 gram = gram_matrix(feats[name])[0]
                 variable[i].assign(gram)
