@@ -74,7 +74,9 @@ class ReflectToMultiple(layers.Layer):
         import tensorflow as tf  # keras.ops.pad takes static widths only; these depend on the input
 
         shape = tf.shape(x)
-        pad_h, pad_w = tf.math.floormod(-shape[1], self.multiple), tf.math.floormod(-shape[2], self.multiple)
+        # (m - H mod m) mod m with non-negative operands: tf2onnx turns a floormod of a negative
+        # number into a truncated remainder (-1 where TF gives 1)
+        pad_h, pad_w = ((self.multiple - shape[i] % self.multiple) % self.multiple for i in (1, 2))
         return tf.pad(x, [[0, 0], [0, pad_h], [0, pad_w], [0, 0]], mode="REFLECT")
 
     def compute_output_shape(self, shape):
