@@ -176,7 +176,7 @@ def adain_bench(args) -> None:
           f"mean over {len(PAIRS)} pairs; style relative to the content image's")
     print(f"{'method':<30} {'style':>8} {'content':>10}")
     for name, values in rows.items():
-        print(f"{name:<30} {np.mean([v[0] for v in values]):>8.3f} {np.mean([v[1] for v in values]):>10.2f}")
+        print(f"{name:<30} {np.mean([v[0] for v in values]):>8.4f} {np.mean([v[1] for v in values]):>10.2f}")
 
 
 def main() -> None:
