@@ -515,6 +515,13 @@ def _style_out(path) -> Path:
     return check_image_path(path)
 
 
+def _layer_list(text: str, flag: str) -> tuple[str, ...]:
+    layers = tuple(name.strip() for name in text.split(",") if name.strip())
+    if not layers:
+        raise KerasGenError(f"{flag}: give at least one VGG layer name, e.g. conv1_1,conv2_1")
+    return layers
+
+
 def cmd_stylize(args) -> int:
     """Gatys style transfer by optimisation, or one pass of a trained stylizer (--model)."""
     if args.model is not None:
@@ -549,7 +556,9 @@ def _stylize_by_optimisation(args) -> int:
     settings = gatys.StyleSettings(
         alpha=args.content_weight, beta=args.style_weight, tv_weight=args.tv_weight, steps=args.steps,
         optimizer=args.optimizer, learning_rate=args.lr, init=args.init, preserve_colour=args.preserve_colour,
-        scales=args.scales, arch=args.arch, weights=args.vgg_weights, save_every=args.save_every, seed=args.seed)
+        scales=args.scales, arch=args.arch, weights=args.vgg_weights, save_every=args.save_every, seed=args.seed,
+        style_layers=_layer_list(args.style_layers, "--style-layers"),
+        content_layers=_layer_list(args.content_layers, "--content-layers"))
     settings.check()
     content, notes = io.load_float(args.content, args.size, "content image")
     styles = []
@@ -622,6 +631,9 @@ def _add_style_parsers(sub) -> None:
     p.add_argument("--tv-weight", type=float, default=0.0)
     p.add_argument("--scales", type=int, default=0, help="coarse-to-fine levels (0: one per halving above 256 px)")
     p.add_argument("--save-every", type=int, default=0, help="write OUT_s{scale}_{step}.png every k steps")
+    p.add_argument("--style-layers", default="conv1_1,conv2_1,conv3_1,conv4_1,conv5_1", help="VGG layers whose "
+                   "Gram matrices are matched (equal weights)")
+    p.add_argument("--content-layers", default="conv4_2", help="VGG layers whose activations are matched")
     p.add_argument("--arch", default="vgg19", choices=("vgg19", "vgg16"))
     p.add_argument("--vgg-weights", default="auto", help="auto | imagenet | hed | PATH to a notop .h5")
     p.add_argument("--seed", type=int, default=0)

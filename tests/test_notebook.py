@@ -47,3 +47,11 @@ def test_latent_models_notebook_runs_top_to_bottom(tmp_path, monkeypatch):
         assert expected in outputs, expected
     assert images >= 9  # real, optimal predictions, reconstructions, prior samples, traversal, manifold, codes,
     # VQ rows, samples
+
+
+def test_style_and_texture_notebook_runs_top_to_bottom(tmp_path, monkeypatch):
+    outputs, images = run_notebook(NOTEBOOK.parent / "style_and_texture.ipynb", tmp_path, monkeypatch, timeout=300,
+                                   KG_NB_SIZE=32, KG_NB_STEPS=2, KG_NB_VGG_WEIGHTS="hed")  # offline weights
+    for expected in ("weights: hed", "tiles shuffled", "beta/alpha", "Efros-Leung", "relative feature error"):
+        assert expected in outputs, expected
+    assert images == 5

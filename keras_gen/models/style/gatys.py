@@ -11,7 +11,7 @@ image p and style image a:
 
 (keras_gen.losses.perceptual). Several styles mix through their Gram matrices,
 A^l = sum_s m_s A^l(a_s) with mixing weights m_s summing to 1. Following the paper: content from
-conv4_2, style from conv1_1 .. conv5_1 with equal weights, average pooling, and L-BFGS on the
+conv4_2, style from conv1_1 .. conv5_1 with equal weights w_l = 1/L, average pooling, and L-BFGS on the
 pixels (here L-BFGS-B with the box [-1, 1], through scipy, on a tf.function's value and
 gradient); Adam is the alternative. The style loss is divided by its value for the start image
 at every scale (`style_scale`), so alpha/beta means the same at any size and layer set: beta/alpha
@@ -62,6 +62,8 @@ class StyleSettings:
     style_layers: tuple = STYLE_LAYERS
     content_layers: tuple = CONTENT_LAYERS
     save_every: int = 0  # write intermediates every k steps (0: never)
+    compile: bool | None = None  # tf.function the loss and gradient; None: when steps >= 200 (a trace
+    # costs seconds, while eager execution adds only milliseconds to a VGG step)
     seed: int = 0
 
     def check(self) -> None:
@@ -140,36 +142,75 @@ class StyleObjective:
             for k in self.style_layers:
                 grams[k] = grams[k] + m * P.gram_matrix(feats[k])
         self.target_grams = {k: tf.constant(v) for k, v in grams.items()}
-        self.layer_weights = {k: 1.0 / len(self.style_layers) for k in self.style_layers}
-        self.style_scale = tf.Variable(1.0, trainable=False, dtype=tf.float32)
-        self._value_and_grad = tf.function(self._vg, reduce_retracing=True)
+        # w_l = 1 / L on the raw Gram errors, as in the paper. (Weighting by 1 / mean(A_l^2), each
+        # layer's relative error, was tried: with the offline HED weights it gave noisier textures
+        # and style transfers that lose the content at the same beta.)
+        self.layer_weights = {k: tf.constant(1.0 / len(grams)) for k in self.target_grams}
+        self.style_scale = 1.0
+        compile = settings.compile if settings.compile is not None else settings.steps >= 200
+        self._vg = _loss_function(extractor, self.content_layers, self.style_layers, compile)
 
-    def losses(self, x):
-        from keras_gen.losses import perceptual as P
-
-        feats = self.extractor(x)
-        content = P.content_loss({k: feats[k] for k in self.content_layers}, self.content_targets)
-        style = P.style_loss(feats, self.target_grams, self.layer_weights) / self.style_scale
-        tv = P.total_variation(x, beta=1.0)
-        total = self.s.alpha * content + self.s.beta * style + self.s.tv_weight * tv
-        return {"loss": total, "content": content, "style": style, "tv": tv}
-
-    def _vg(self, x):
+    def _coefficients(self):
         import tensorflow as tf
 
-        with tf.GradientTape() as tape:
-            tape.watch(x)
-            parts = self.losses(x)
-        return parts, tape.gradient(parts["loss"], x)
+        return tf.constant([self.s.alpha, self.s.beta, self.s.tv_weight, self.style_scale], tf.float32)
+
+    def losses(self, x):
+        """{"loss", "content", "style" (divided by style_scale), "tv"} at x (1, H, W, 3)."""
+        return self.value_and_grad(x)[0]
 
     def value_and_grad(self, x):
-        return self._value_and_grad(x)
+        import tensorflow as tf
+
+        x = tf.convert_to_tensor(x, tf.float32)
+        return self._vg(x, self.content_targets, self.target_grams, self.layer_weights, self._coefficients())
 
     def calibrate(self, x0) -> None:
         """Divide the style loss by its value at the start image, so beta is scale-free."""
-        self.style_scale.assign(1.0)
-        raw = float(self._value_and_grad(x0)[0]["style"])
-        self.style_scale.assign(max(raw, 1e-12))
+        self.style_scale = 1.0
+        raw = float(self.value_and_grad(x0)[0]["style"])
+        self.style_scale = max(raw, 1e-12)
+
+
+_COMPILED: dict = {}
+
+
+def _loss_function(extractor, content_layers: tuple, style_layers: tuple, compile: bool = True):
+    """One tf.function (value, gradient) per extractor and layer choice, shared by every
+    objective: the targets and weights are arguments, so a new image pair or scale costs no
+    new trace (tracing VGG with its gradient takes seconds)."""
+    import tensorflow as tf
+
+    if not compile:  # eager: no trace (seconds) to pay, a few ms more per step; for tiny runs
+        return _eager_loss_function(extractor, content_layers, style_layers)
+    key = (id(extractor), content_layers, style_layers)
+    if key in _COMPILED and _COMPILED[key][0] is extractor:
+        return _COMPILED[key][1]
+    if len(_COMPILED) >= 8:
+        _COMPILED.clear()
+    _COMPILED[key] = (extractor, tf.function(_eager_loss_function(extractor, content_layers, style_layers),
+                                             reduce_retracing=True))
+    return _COMPILED[key][1]
+
+
+def _eager_loss_function(extractor, content_layers: tuple, style_layers: tuple):
+    import tensorflow as tf
+
+    from keras_gen.losses import perceptual as P
+
+    def value_and_grad(x, content_targets, target_grams, layer_weights, coefficients):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            feats = extractor(x)
+            content = (P.content_loss({k: feats[k] for k in content_layers}, content_targets)
+                       if content_layers else tf.constant(0.0))
+            style = P.style_loss(feats, target_grams, layer_weights) / coefficients[3]
+            tv = P.total_variation(x, beta=1.0)
+            total = coefficients[0] * content + coefficients[1] * style + coefficients[2] * tv
+        parts = {"loss": total, "content": content, "style": style, "tv": tv}
+        return parts, tape.gradient(total, x)
+
+    return value_and_grad
 
 
 def optimise(objective: StyleObjective, x0: np.ndarray, steps: int, optimizer: str = "lbfgs",
@@ -243,12 +284,13 @@ def scale_sizes(hw: tuple[int, int], scales: int, min_side: int) -> list[tuple[i
 class Progress:
     """One updating line on stderr: step, losses, seconds per step."""
 
-    def __init__(self, total: int, label: str, stream=sys.stderr):
-        self.total, self.label, self.stream, self.start = total, label, stream, time.time()
+    def __init__(self, total: int, label: str, stream=None, hide=("tv",)):
+        self.total, self.label, self.start = total, label, time.time()
+        self.stream, self.hide = stream or sys.stderr, ("step", "scale", *hide)
 
     def __call__(self, step, entry):
         rate = (time.time() - self.start) / max(step, 1)
-        terms = " ".join(f"{k} {v:.4g}" for k, v in entry.items() if k not in ("step", "scale", "tv"))
+        terms = " ".join(f"{k} {v:.4g}" for k, v in entry.items() if k not in self.hide)
         line = f"\r{self.label} {step}/{self.total} {terms} ({rate:.2f} s/step)"
         self.stream.write(line)
         if step >= self.total:

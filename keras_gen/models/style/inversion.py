@@ -24,7 +24,7 @@ class InversionObjective:
     """L(x) for one layer's target features; value_and_grad as gatys.optimise expects."""
 
     def __init__(self, extractor, layer: str, image: np.ndarray, tv_weight: float, alpha_weight: float,
-                 alpha: float = 6.0, beta: float = 2.0):
+                 alpha: float = 6.0, beta: float = 2.0, compile: bool = True):
         import tensorflow as tf
 
         self.extractor, self.layer = extractor, layer
@@ -32,7 +32,7 @@ class InversionObjective:
         self.target = tf.constant(target)
         self.norm = tf.constant(max(float(tf.reduce_sum(tf.square(target))), 1e-12))
         self.tv_weight, self.alpha_weight, self.alpha, self.beta = tv_weight, alpha_weight, alpha, beta
-        self._vg = tf.function(self._value_and_grad, reduce_retracing=True)
+        self._vg = tf.function(self._value_and_grad, reduce_retracing=True) if compile else self._value_and_grad
 
     def losses(self, x):
         import tensorflow as tf
@@ -53,7 +53,9 @@ class InversionObjective:
         return parts, tape.gradient(parts["loss"], x)
 
     def value_and_grad(self, x):
-        return self._vg(x)
+        import tensorflow as tf
+
+        return self._vg(tf.convert_to_tensor(x, tf.float32))
 
 
 def default_tv_weight(layer: str, arch: str = "vgg19") -> float:
@@ -67,7 +69,7 @@ def default_tv_weight(layer: str, arch: str = "vgg19") -> float:
 
 def invert(image: np.ndarray, layer: str, steps: int = 200, tv_weight: float | None = None,
            alpha_weight: float = 1e-3, arch: str = "vgg19", weights="auto", seed: int = 0, extractor=None,
-           optimizer: str = "lbfgs", progress: bool = False) -> tuple[np.ndarray, list[dict]]:
+           optimizer: str = "lbfgs", progress: bool = False, compile: bool | None = None) -> tuple[np.ndarray, list[dict]]:
     """Reconstruct `image` ((H, W, 3) [-1, 1]) from its `layer` features, from noise. Returns
     ((H, W, 3) [-1, 1], history with "loss", "feature" (relative squared error) and "tv")."""
     from keras_gen.features.vgg import keras_layer_name, min_image_side, vgg_extractor
@@ -83,7 +85,8 @@ def invert(image: np.ndarray, layer: str, steps: int = 200, tv_weight: float | N
     if extractor is None:
         extractor = vgg_extractor(arch, [layer], weights)
     tv = default_tv_weight(layer, arch) if tv_weight is None else float(tv_weight)
-    objective = InversionObjective(extractor, layer, image, tv, alpha_weight)
+    compile = steps >= 200 if compile is None else compile  # as gatys.StyleSettings.compile
+    objective = InversionObjective(extractor, layer, image, tv, alpha_weight, compile=compile)
     x0 = np.random.default_rng(seed).uniform(-0.1, 0.1, (1, *image.shape)).astype(np.float32)
     bar = gatys.Progress(steps, f"invert {layer}") if progress else None
     x, history = gatys.optimise(objective, x0, steps, optimizer, 0.05,

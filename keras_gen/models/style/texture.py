@@ -43,7 +43,7 @@ def texture_layers(depth: str) -> tuple[str, ...]:
 
 def gram_texture(source: np.ndarray, size: int | tuple[int, int], depth: str = "pool4", steps: int = 200,
                  seed: int = 0, arch: str = "vgg19", weights="auto", optimizer: str = "lbfgs",
-                 extractor=None, progress: bool = False) -> tuple[np.ndarray, list[dict]]:
+                 extractor=None, progress: bool = False, compile: bool | None = None) -> tuple[np.ndarray, list[dict]]:
     """Synthesise a (size, size, 3) [-1, 1] texture from noise by Gram matching to `source`
     ((H, W, 3) [-1, 1]) over the layers up to `depth`. Returns (image, history); history's
     "style" is the style loss relative to its value at the noise start."""
@@ -60,11 +60,11 @@ def gram_texture(source: np.ndarray, size: int | tuple[int, int], depth: str = "
     if extractor is None:
         extractor = vgg_extractor(arch, layers, weights, pooling="avg")
     settings = gatys.StyleSettings(alpha=0.0, beta=1.0, steps=steps, optimizer=optimizer, style_layers=layers,
-                                   content_layers=(), learning_rate=0.05)
+                                   content_layers=(), learning_rate=0.05, compile=compile)
     objective = gatys.StyleObjective(extractor, source, [source], [1.0], settings)
     x0 = np.random.default_rng(seed).uniform(-0.5, 0.5, (1, *hw, 3)).astype(np.float32)
     objective.calibrate(x0)
-    bar = gatys.Progress(steps, f"texture {depth}") if progress else None
+    bar = gatys.Progress(steps, f"texture {depth}", hide=("tv", "content", "loss")) if progress else None
     x, history = gatys.optimise(objective, x0, steps, optimizer, 0.05,
                                 on_step=(lambda step, xs, entry: bar(step, entry)) if bar else None)
     if bar and (not history or history[-1]["step"] < steps):
