@@ -536,8 +536,25 @@ def _layer_list(text: str, flag: str) -> tuple[str, ...]:
 
 
 def cmd_stylize(args) -> int:
-    """Gatys style transfer by optimisation (a fast-network path can dispatch here on --model)."""
+    """Gatys style transfer by optimisation, or one pass of a trained stylizer (--model)."""
+    if args.model is not None:
+        return _stylize_with_model(args)
     return _stylize_by_optimisation(args)
+
+
+def _stylize_with_model(args) -> int:
+    """fast_style (--style-mix over its trained styles) or adain (--style, --alpha) runs and exports."""
+    if args.content is None:
+        raise KerasGenError("stylize needs --content IMAGE (a file, or a bundled picture such as photos:chelsea)")
+    from keras_gen.models.style.feedforward import stylize_with_model
+
+    out = _style_out(args.out)
+    _quiet_tensorflow()
+    path, seconds, runtime, name, mix = stylize_with_model(args.model, args.content, out, args.style, args.style_mix,
+                                                           args.alpha, args.size)
+    print(f"wrote {path} ({name}, style weights {', '.join(f'{w:.3g}' for w in mix)}"
+          + (f", alpha {args.alpha:g}" if name == "adain" else "") + f"; one pass in {seconds:.2f} s on {runtime})")
+    return 0
 
 
 def _stylize_by_optimisation(args) -> int:
@@ -634,6 +651,11 @@ def _add_style_parsers(sub) -> None:
     p.add_argument("--vgg-weights", default="auto", help="auto | imagenet | hed | PATH to a notop .h5")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--quiet", action="store_true", help="no progress line")
+    p.add_argument("--model", default=None, metavar="RUN|EXPORT",
+                   help="a trained fast_style or adain run or export: one forward pass instead of an optimisation")
+    p.add_argument("--style-mix", default=None, help="--model: fast_style weights over its trained styles "
+                   "(0.3,0.7) or one style's index; adain weights over the --style images")
+    p.add_argument("--alpha", type=float, default=1.0, help="--model adain: style-content trade-off in [0, 1]")
     p.set_defaults(func=cmd_stylize)
 
     p = sub.add_parser("texture", help="texture synthesis: Gram matching from noise (Gatys et al. 2015) or "
