@@ -48,8 +48,8 @@ from keras import layers, ops
 
 from keras_gen import inputs as kinds, latents
 from keras_gen.errors import KerasGenError
-from keras_gen.layers.stylegan_blocks import (BiasActivation, ConstantInput, EqualizedConv2D, EqualizedDense,
-                                              MinibatchStdDev, ModulatedConv2D, NoiseInjection, StyleMixing,
+from keras_gen.layers.equalized import EqualizedConv2D, EqualizedDense, MinibatchStdDev
+from keras_gen.layers.stylegan_blocks import (BiasActivation, ConstantInput, ModulatedConv2D, NoiseInjection, StyleMixing,
                                               WAverage, build_mapping, to_rgb)
 from keras_gen.models.base import Endpoint, option
 from keras_gen.models.gan.adversarial import TRUNCATION, AdversarialGAN
@@ -104,20 +104,20 @@ def build_discriminator(image_size: int, channels: int, base_filters: int, max_f
     minibatch standard deviation, a 3x3 convolution and two dense layers."""
     width = lambda res: _filters(res, image_size, base_filters, max_filters)  # noqa: E731
     images = keras.Input((image_size, image_size, channels), name="images")
-    x = wrap(EqualizedConv2D(width(image_size), 1, activation=True, name="from_rgb"))(images)
+    x = wrap(EqualizedConv2D(width(image_size), 1, gain=1.0, activation=True, name="from_rgb"))(images)
     res = image_size
     while res > 4:
-        skip = wrap(EqualizedConv2D(width(res // 2), 1, use_bias=False, name=f"d{res}_skip"))(
+        skip = wrap(EqualizedConv2D(width(res // 2), 1, gain=1.0, use_bias=False, name=f"d{res}_skip"))(
             layers.AveragePooling2D(2, name=f"d{res}_skip_pool")(x))
-        x = wrap(EqualizedConv2D(width(res), 3, activation=True, name=f"d{res}_conv0"))(x)
-        x = wrap(EqualizedConv2D(width(res // 2), 3, activation=True, name=f"d{res}_conv1"))(x)
+        x = wrap(EqualizedConv2D(width(res), 3, gain=1.0, activation=True, name=f"d{res}_conv0"))(x)
+        x = wrap(EqualizedConv2D(width(res // 2), 3, gain=1.0, activation=True, name=f"d{res}_conv1"))(x)
         x = layers.AveragePooling2D(2, name=f"d{res}_pool")(x)
         x = layers.Rescaling(1.0 / math.sqrt(2.0), name=f"d{res}_sum")(layers.Add()([x, skip]))
         res //= 2
     x = MinibatchStdDev(name="minibatch_std")(x)  # (B, 4, 4, F + 1)
-    x = wrap(EqualizedConv2D(width(4), 3, activation=True, name="d4_conv"))(x)
-    x = wrap(EqualizedDense(width(4), activation=True, name="d4_fc"))(layers.Flatten()(x))
-    logits = wrap(EqualizedDense(1, name="d4_out"))(x)
+    x = wrap(EqualizedConv2D(width(4), 3, gain=1.0, activation=True, name="d4_conv"))(x)
+    x = wrap(EqualizedDense(width(4), gain=1.0, activation=True, name="d4_fc"))(layers.Flatten()(x))
+    logits = wrap(EqualizedDense(1, gain=1.0, name="d4_out"))(x)
     return keras.Model(images, layers.Activation("linear", dtype="float32", name="logits")(logits),
                        name="discriminator")
 
