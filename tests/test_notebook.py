@@ -47,3 +47,19 @@ def test_latent_models_notebook_runs_top_to_bottom(tmp_path, monkeypatch):
         assert expected in outputs, expected
     assert images >= 9  # real, optimal predictions, reconstructions, prior samples, traversal, manifold, codes,
     # VQ rows, samples
+
+
+DIFFUSION_NOTEBOOK = NOTEBOOK.parent / "diffusion.ipynb"
+
+
+def test_diffusion_notebook_runs_top_to_bottom(tmp_path, monkeypatch, digits_classifier_cache):
+    outputs, images = run_notebook(DIFFUSION_NOTEBOOK, tmp_path, monkeypatch, timeout=600, KG_NB_EPOCHS=1,
+                                   KG_NB_STEPS=2, KG_NB_T=10, KG_NB_FILTERS=8, KG_NB_EVAL_N=150,
+                                   KERAS_GEN_CACHE=digits_classifier_cache)  # reuse the session's classifier
+    # the forward process keeps less of the digit as t grows, under both schedules
+    for line in (line for line in outputs.splitlines() if line.startswith("        ")):
+        signal = [float(v) for v in line.split()]
+        assert signal == sorted(signal, reverse=True) and signal[0] > 0.99 > signal[-1]
+    for expected in ("DDPM-10", "DDIM-5", "floor (test vs train)", "label acc", "within-class distance"):
+        assert expected in outputs, expected
+    assert images >= 5  # real digits, forward process, predictions, samplers, guidance

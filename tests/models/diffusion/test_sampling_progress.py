@@ -7,40 +7,34 @@ import sys
 from types import SimpleNamespace
 
 import numpy as np
-import pytest
 
 from keras_gen import inputs as kinds
 from keras_gen import registry
 from keras_gen.cli import _sample_loop_with_bar
 from keras_gen.images import to_uint8
 from keras_gen.samplers import sample_with_progress, takes_progress
-from tests.models.diffusion.test_ddpm import _tiny
 
-REQUEST = {"steps": 4, "sampler": "ddpm", "eta": 0.5}  # n = 3, seed = 5 throughout: one trace of model.sample
-
-
-@pytest.fixture(scope="module")
-def ddpm():
-    return _tiny("ddpm")
+# n = 3 as in test_ddpm.py: the package's cddpm traces its sampling loop once for both files
+REQUEST = {"steps": 4, "sampler": "ddpm", "eta": 0.5, "label": [1, 4, 7], "guidance": 3.0}
 
 
 def _numpy_network(model):
     return lambda feeds: {k: np.asarray(v) for k, v in model.network(**feeds).items()}
 
 
-def test_the_tf_loop_reports_each_step_once_and_samples_the_same_images(ddpm):
+def test_the_tf_loop_reports_each_step_once_and_samples_the_same_images(cddpm):
     calls = []
-    images = sample_with_progress(ddpm, 3, 5, REQUEST, lambda *a: calls.append(a))
+    images = sample_with_progress(cddpm, 3, 5, REQUEST, lambda *a: calls.append(a))
     assert calls == [(1, 4), (2, 4), (3, 4), (4, 4)]
-    assert np.array_equal(images, ddpm.sample(3, 5, **REQUEST))
+    assert np.array_equal(images, cddpm.sample(3, 5, **REQUEST))
 
 
-def test_the_numpy_loop_reports_each_step_and_the_cli_bar_draws_on_a_terminal_only(ddpm, monkeypatch, capsys):
-    edge = SimpleNamespace(run_network=_numpy_network(ddpm), input_specs=ddpm.request_specs(), sampler=ddpm.sampler())
+def test_the_numpy_loop_reports_each_step_and_the_cli_bar_draws_on_a_terminal_only(cddpm, monkeypatch, capsys):
+    edge = SimpleNamespace(run_network=_numpy_network(cddpm), input_specs=cddpm.request_specs(), sampler=cddpm.sampler())
     calls = []
     images = sample_with_progress(edge, 3, 5, REQUEST, lambda *a: calls.append(a))
     assert calls == [(1, 4), (2, 4), (3, 4), (4, 4)] and images.dtype == np.uint8
-    keras_images = to_uint8(ddpm.sample(3, 5, **REQUEST))
+    keras_images = to_uint8(cddpm.sample(3, 5, **REQUEST))
     assert np.abs(images.astype(int) - keras_images).max() <= 1  # float32 rounding across runtimes
     assert _sample_loop_with_bar(edge, 3, 5, REQUEST, False, edge.sampler) is None  # stderr is no terminal here
     monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
