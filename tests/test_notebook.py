@@ -57,9 +57,11 @@ def test_diffusion_notebook_runs_top_to_bottom(tmp_path, monkeypatch, digits_cla
                                    KG_NB_STEPS=2, KG_NB_T=10, KG_NB_FILTERS=8, KG_NB_EVAL_N=150,
                                    KERAS_GEN_CACHE=digits_classifier_cache)  # reuse the session's classifier
     # the forward process keeps less of the digit as t grows, under both schedules
-    for line in (line for line in outputs.splitlines() if line.startswith("        ")):
-        signal = [float(v) for v in line.split()]
-        assert signal == sorted(signal, reverse=True) and signal[0] > 0.99 > signal[-1]
+    signals = [[float(v) for v in line.split(":")[1].split()] for line in outputs.splitlines()
+               if line.startswith(("linear  sqrt(abar_t):", "cosine  sqrt(abar_t):"))]
+    assert len(signals) == 2
+    for signal in signals:
+        assert signal == sorted(signal, reverse=True) and signal[0] > 0.95 and signal[-1] < 0.05
     for expected in ("DDPM-10", "DDIM-5", "floor (test vs train)", "label acc", "within-class distance"):
         assert expected in outputs, expected
     assert images >= 5  # real digits, forward process, predictions, samplers, guidance
