@@ -153,17 +153,20 @@ def score(ev, images, labels=None) -> dict:
     return row
 
 
-def sampler_rows(model, ev, n: int, n_ddpm: int, seed: int, conditions: dict) -> list[dict]:
-    """DDPM over all T steps, then DDIM (eta 0) at each of DDIM_STEPS."""
+def sampler_rows(model, ev, n: int, n_ddpm: int, seed: int, conditions: dict, partial: Path | None = None) -> list[dict]:
+    """DDIM (eta 0) at each of DDIM_STEPS, then DDPM over all T steps (the slow one last; with
+    `partial`, the rows so far are written there after each); DDPM's row comes first."""
     T = model.options.timesteps
     rows = []
-    for sampler, steps, count in [("ddpm", T, n_ddpm), *[("ddim", s, n) for s in DDIM_STEPS if s <= T]]:
-        given = {k: v[:count] for k, v in conditions.items()}
+    for sampler, steps, count in [*[("ddim", s, n) for s in DDIM_STEPS if s <= T], ("ddpm", T, n_ddpm)]:
+        given = {k: (v[:count] if isinstance(v, np.ndarray) else v) for k, v in conditions.items()}
         images, seconds = timed_samples(model, count, seed, sampler=sampler, steps=steps, eta=0.0, **given)
         rows.append({"name": f"{sampler.upper()}-{steps}", "steps": steps, "n": count, "s_per_image": seconds / count,
                      **score(ev, images)})
         print(f"{rows[-1]['name']}: {seconds / count:.3f} s/image, FID {rows[-1]['fid']:.2f}", flush=True)
-    return rows
+        if partial:
+            partial.write_text(json.dumps(rows, indent=1, default=float))
+    return rows[-1:] + rows[:-1]
 
 
 def guidance_rows(model, ev, n: int, steps: int, seed: int) -> list[dict]:
@@ -266,22 +269,24 @@ def evaluate(out: Path, args) -> dict:
     trained = {row: json.loads((out / row / "benchmark.json").read_text())
                for row in ROWS if (out / row / "benchmark.json").is_file()}
     results = {"trained": trained, "image_size": args.image_size, "load_average": os.getloadavg()}
-    results["throughput"] = throughput([r for r in args.throughput_rows.split(",") if r in ROWS],
+    tables = args.tables.split(",")
+    results["throughput"] = [] if "throughput" not in tables else throughput([r for r in args.throughput_rows.split(",") if r in ROWS],
                                        args.throughput_steps, args.quick, args.seed, args.image_size)
-    if "dcgan" in trained:
+    if "dcgan" in trained and "samplers" in tables:
         gan, _ = load_run(out / "dcgan")
         images, seconds = timed_samples(gan, args.n, args.seed)
         results["dcgan"] = {"n": args.n, "s_per_image": seconds / args.n, **score(ev, images)}
     sampler_row = args.sampler_row if args.sampler_row in trained else next((r for r in ("ddpm", "cddpm")
                                                                               if r in trained), None)
-    if sampler_row:
+    if sampler_row and "samplers" in tables:
         model, _ = load_run(out / sampler_row)
         conditions = {}
         if model.conditional:  # a conditional model: every class in turn, guidance 1 (the conditional model)
             conditions = {"label": np.arange(args.n) % model.num_classes, "guidance": 1.0}
         results["sampler_model"] = sampler_row + (" (guidance 1, labels cycling 0-9)" if conditions else "")
-        results["samplers"] = sampler_rows(model, ev, args.n, args.n_ddpm or args.n, args.seed, conditions)
-    if "cddpm" in trained:
+        results["samplers"] = sampler_rows(model, ev, args.n, args.n_ddpm or args.n, args.seed, conditions,
+                                          Path(args.json + ".samplers") if args.json else None)
+    if "cddpm" in trained and "guidance" in tables:
         model, _ = load_run(out / "cddpm")
         results["guidance_steps"] = min(args.guidance_steps, model.options.timesteps)
         results["guidance"] = guidance_rows(model, ev, args.n, results["guidance_steps"], args.seed)
@@ -306,6 +311,10 @@ def main() -> None:
     parser.add_argument("--throughput-steps", type=int, default=10)
     parser.add_argument("--results", default=None, help="write the tables into this Markdown file's diffusion section")
     parser.add_argument("--json", default=None, help="also write every figure here")
+    parser.add_argument("--tables", default="throughput,samplers,guidance",
+                        help="which to measure (separate processes may measure separate tables)")
+    parser.add_argument("--merge", nargs="+", default=None,
+                        help="instead of measuring: the tables of these --json files, merged")
     args = parser.parse_args()
     out = Path(args.out)
     rows = args.rows.split(",")
@@ -320,8 +329,14 @@ def main() -> None:
     if args.stage == "train":
         return
     started = time.time()
-    results = evaluate(out, args)
-    results["evaluate_wall_s"] = time.time() - started
+    if args.merge:
+        results = {}
+        for path in args.merge:
+            part = json.loads(Path(path).read_text())
+            results.update({k: v for k, v in part.items() if v or k not in results})
+    else:
+        results = evaluate(out, args)
+        results["evaluate_wall_s"] = time.time() - started
     table = markdown(results)
     print(table)
     if args.json:
