@@ -191,8 +191,8 @@ def markdown(results: dict) -> str:
         for r in results["throughput"]:
             t = trained.get(r["row"], {})
             ratio = f"{r['images_per_s'] / base['images_per_s']:.3f}" if base else "-"
-            out.append(f"| {r['row']} | {r['params']:,} | {r['images_per_s']:.1f} | {ratio} | {t.get('steps', '-')} | "
-                       f"{t.get('wall_s', float('nan')):.0f} | {t.get('cpu_s', float('nan')):.0f} |")
+            run = f"{t['steps']} | {t['wall_s']:.0f} | {t['cpu_s']:.0f}" if t else "- | - | -"
+            out.append(f"| {r['row']} | {r['params']:,} | {r['images_per_s']:.1f} | {ratio} | {run} |")
         out.append("")
     if results.get("samplers"):
         rows, gan = results["samplers"], results.get("dcgan")
