@@ -17,6 +17,8 @@ Three tables, every figure beside a baseline measured in the same run:
     python benchmarks/diffusion.py --stage train --rows ddpm --minutes 45   # train one row (background jobs)
     python benchmarks/diffusion.py --stage evaluate --results docs/BENCHMARKS.md   # score trained rows
     python benchmarks/diffusion.py --quick                                   # smoke run, ~minutes
+    python benchmarks/diffusion.py --stage evaluate --tables guidance --json B.json   # one table per process
+    python benchmarks/diffusion.py --stage evaluate --merge A.json B.json --results docs/BENCHMARKS.md
 
 Each row trains for a wall-clock budget (`--minutes`; a callback stops it at the end of an epoch)
 into OUT/ROW, and `--stage evaluate` (or `all` with `--reuse`) scores what is there. The issue's
