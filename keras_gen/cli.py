@@ -220,6 +220,25 @@ def _describe_request(specs) -> str:
     return "\n".join(lines)
 
 
+def _sample_loop_with_bar(model, n, seed, conditions, quiet: bool, looped):
+    """A loop model's samples with a progress bar over the sampler's steps on stderr (tqdm), or
+    None where there is no loop, no terminal on stderr, or --quiet: then plain `model.sample`."""
+    import sys
+
+    from keras_gen.samplers import sample_with_progress, takes_progress
+
+    if quiet or not sys.stderr.isatty() or not takes_progress(looped):
+        return None
+    from tqdm import tqdm
+
+    with tqdm(desc="sampling", unit="step", file=sys.stderr, leave=False) as bar:
+        def progress(done, total):
+            bar.total = total
+            bar.update(done - bar.n)
+
+        return sample_with_progress(model, n, seed, conditions, progress)
+
+
 def cmd_sample(args, extra: list[str]) -> int:
     from keras_gen.images import check_samples_path, save_samples, to_uint8
     from keras_gen.inputs import check_request, resolve_conditions
@@ -242,7 +261,8 @@ def cmd_sample(args, extra: list[str]) -> int:
             return 0
         conditions = _request_conditions(args, extra, specs)
         with model.ema_weights():  # the weights an export carries: the EMA when the run kept one
-            images = to_uint8(model.sample(n, seed=seed, **conditions))
+            images = _sample_loop_with_bar(model, n, seed, conditions, args.quiet, looped=model.sampler())
+            images = to_uint8(model.sample(n, seed=seed, **conditions) if images is None else images)
     else:
         from keras_gen.edge import EdgeModel  # onnxruntime only: no TensorFlow on this path
 
@@ -252,7 +272,8 @@ def cmd_sample(args, extra: list[str]) -> int:
             print(_describe_request(specs))
             return 0
         conditions = _request_conditions(args, extra, specs)
-        images = model.sample(n, seed, **conditions)
+        images = _sample_loop_with_bar(model, n, seed, conditions, args.quiet, looped=model.sampler)
+        images = model.sample(n, seed, **conditions) if images is None else images
     # The npz form records the conditions each sample was drawn with, spelled out per sample.
     out = save_samples(images, args.out, resolve_conditions(specs, n, seed, conditions),
                        ncols=_grid_columns(specs, conditions))
@@ -739,6 +760,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--inputs", action="store_true", help="list the model's request inputs and their flags, then stop")
     p.add_argument("--variant", default=None, choices=("float32", "fp16", "int8"),
                    help="on an export: run its smaller ONNX file (export --onnx-variants); default float32")
+    p.add_argument("--quiet", action="store_true", help="no progress bar over a sampling loop's steps (there is "
+                   "none either when stderr is not a terminal)")
     p.set_defaults(func=cmd_sample, takes_request_flags=True)
 
     p = sub.add_parser("export", help="export a run to SavedModel + ONNX + manifest (TF Serving layout)")
