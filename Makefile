@@ -9,6 +9,11 @@ DEMO_RUN     ?= runs/demo-dcgan
 DEMO_EXPORTS ?= exports
 DEMO_EPOCHS  ?= 100
 
+# The browser test (tests/serving/test_web_page.py) drives Debian's chromium through Playwright's
+# Python API; `make test` installs it when missing (apt-get, as root or with sudo), once.
+CHROMIUM := /usr/bin/chromium
+SUDO     := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
 .PHONY: venv demo test bench clean
 
 venv: $(STAMP)
@@ -39,8 +44,14 @@ demo: $(STAMP)
 PYTEST_WORKERS ?= 2
 PYTEST_PARALLEL := $(if $(filter 0,$(PYTEST_WORKERS)),,-n $(PYTEST_WORKERS) --dist loadgroup)
 
-test: $(STAMP)
+test: $(STAMP) $(CHROMIUM)
 	$(BIN)/python -m pytest -q $(PYTEST_PARALLEL)
+
+$(CHROMIUM):
+	@command -v apt-get >/dev/null || { echo "the browser test needs chromium at $(CHROMIUM): install it"; exit 1; }
+	@echo "installing chromium for the browser test (apt-get install chromium) ..."
+	@$(SUDO) apt-get update -qq >/dev/null
+	@$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/train_throughput.py

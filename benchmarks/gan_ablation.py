@@ -3,14 +3,15 @@ measured in the same run:
 
   ablation     DCGAN on 32 px digits with no tricks, then + EMA, + DiffAugment/ADA, + hinge/R1 +
                spectral norm, each the same budget (epochs x steps x batch) and seed; domain FID,
-               precision and recall of n samples beside the real-vs-real floor.
+               KID, precision and recall of n samples beside the real-vs-real floor (and label
+               accuracy for the conditional candidates that --rows can add).
   throughput   training images/s (real images through D per second: one batch a train_step) of
                every registered GAN at its defaults, beside a reference network measured in the
                same process: the keras-io example "DCGAN overriding Model.train_step"
                (fchollet), rebuilt here from its published layer shapes and adapted to 32 px.
 
     python benchmarks/gan_ablation.py throughput [--steps 10 --repeats 3]
-    python benchmarks/gan_ablation.py ablation [--epochs 4 --steps-per-epoch 50 --n 1000]
+    python benchmarks/gan_ablation.py ablation [--epochs 4 --steps-per-epoch 50 --n 1000] [--rows "cDCGAN + EMA"]
 """
 
 from __future__ import annotations
@@ -39,6 +40,12 @@ TRICKS = {
     "+ DiffAugment/ADA": {"ema": 0.999, "augment": "color,translation,cutout", "ada_target": 0.6},
     "+ hinge, R1, spectral norm": {"ema": 0.999, "augment": "color,translation,cutout", "ada_target": 0.6,
                                    "loss": "hinge", "r1_gamma": 1.0, "spectral_norm": True},
+}
+# Candidates for the issue's target beyond the ablation (--rows): the class-conditional DCGAN with
+# the same tricks. A row's "model" key picks the registered model (dcgan otherwise).
+CANDIDATES = {
+    "cDCGAN + EMA": {"model": "cdcgan", "ema": 0.999},
+    "cDCGAN + all of the above": {"model": "cdcgan", **TRICKS["+ hinge, R1, spectral norm"]},
 }
 
 
@@ -144,33 +151,54 @@ def throughput(args) -> None:
 
 def ablation(args) -> None:
     from keras_gen.evaluation import Evaluator
-    from keras_gen.runs import load_run
+    from keras_gen.runs import load_run, run_summary
     from keras_gen.training import RunConfig, train
 
     evaluator = Evaluator("digits", image_size=SIZE, channels=CHANNELS, n_real=args.n, seed=args.seed)
     rows, floor = [], None
-    for name, options in TRICKS.items():
+    every = {**TRICKS, **CANDIDATES}
+    chosen = [r.strip() for r in args.rows.split(";")] if args.rows else list(TRICKS)
+    unknown = [r for r in chosen if r not in every]
+    if unknown:
+        raise SystemExit(f"unknown row(s) {unknown}; choose from {list(every)}")
+    for name in chosen:
+        options = dict(every[name])
+        model_name = options.pop("model", "dcgan")
         run = Path(args.out) / name.replace(" ", "_").replace(",", "").replace("/", "_").replace("+", "plus")
-        shutil.rmtree(run, ignore_errors=True)
-        start = time.time()
-        train(run, RunConfig("dcgan", data="digits", image_size=SIZE, epochs=args.epochs,
-                             steps_per_epoch=args.steps_per_epoch, batch_size=args.batch_size, options=dict(options),
-                             seed=args.seed), verbose=0)
-        seconds = time.time() - start
+        if args.score_only:  # a run trained earlier (by an interrupted or concurrent invocation)
+            done = run_summary(run)["epochs_done"] if (run / "config.json").is_file() else 0
+            if done < args.epochs:
+                print(f"{name}: {run} has {done} of {args.epochs} epochs; skipped", flush=True)
+                continue
+            seconds = float("nan")
+        else:
+            shutil.rmtree(run, ignore_errors=True)
+            start = time.time()
+            train(run, RunConfig(model_name, data="digits", image_size=SIZE, epochs=args.epochs,
+                                 steps_per_epoch=args.steps_per_epoch, batch_size=args.batch_size, options=options,
+                                 seed=args.seed), verbose=0)
+            seconds = time.time() - start
         model, _ = load_run(run)
+        labelled = registry.get(model_name).data_kind == "labelled"
+        metrics = ("fid", "kid", "pr", "label_acc") if labelled else ("fid", "kid", "pr")
         with model.ema_weights():  # scored with the weights an export carries: the EMA where it is on
-            m = evaluator.evaluate_model(model, ("fid", "pr"), n=args.n, seed=args.seed + 1)["metrics"]
-        floor = floor or {k: m[k]["floor"] for k in ("fid", "precision", "recall")}
-        rows.append((name, m["fid"]["generated_matched"], m["precision"]["generated_matched"],
-                     m["recall"]["generated_matched"], seconds))
+            m = evaluator.evaluate_model(model, metrics, n=args.n, seed=args.seed + 1)["metrics"]
+        floor = floor or {k: m[k]["floor"] for k in ("fid", "kid", "precision", "recall")}
+        label = m.get("label_accuracy")
+        per_class = [v for v in (label or {}).get("per_class", []) if v is not None]
+        scores = [m[k]["generated_matched"] for k in ("fid", "kid", "precision", "recall")]
+        rows.append((name, *scores, seconds,
+                     f"{label['generated']:.3f} / {min(per_class):.3f}" if label else "-"))
         print(f"{name}: FID {rows[-1][1]:.2f} in {seconds:.0f} s", flush=True)
     print(f"\nDCGAN ablation on {SIZE} px digits, {args.epochs} epochs x {args.steps_per_epoch} steps x batch "
           f"{args.batch_size} each, domain features, n={args.n}:\n")
-    print("| configuration | FID | FID / floor | precision | recall | train s |\n|---|---:|---:|---:|---:|---:|")
-    print(f"| floor: test split vs train | {floor['fid']:.2f} | 1.0 | {floor['precision']:.3f} | "
-          f"{floor['recall']:.3f} | - |")
-    for name, fid, precision, recall, seconds in rows:
-        print(f"| {name} | {fid:.2f} | {fid / floor['fid']:.1f} | {precision:.3f} | {recall:.3f} | {seconds:.0f} |")
+    print("| configuration | FID | FID / floor | KID x1000 | precision | recall | label acc / worst class | train s |\n"
+          "|---|---:|---:|---:|---:|---:|---:|---:|")
+    print(f"| floor: test split vs train | {floor['fid']:.2f} | 1.0 | {floor['kid'] * 1000:.2f} | "
+          f"{floor['precision']:.3f} | {floor['recall']:.3f} | - | - |")
+    for name, fid, kid, precision, recall, seconds, label in rows:
+        print(f"| {name} | {fid:.2f} | {fid / floor['fid']:.1f} | {kid * 1000:.2f} | {precision:.3f} | {recall:.3f} | "
+              f"{label} | {seconds:.0f} |")
 
 
 def main() -> None:
@@ -182,6 +210,10 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=4, help="ablation: epochs per configuration")
     parser.add_argument("--steps-per-epoch", type=int, default=50, help="ablation: steps per epoch")
     parser.add_argument("--n", type=int, default=1000, help="ablation: samples scored (and real images at most)")
+    parser.add_argument("--rows", default=None, help="ablation: semicolon-separated row names (default: the four "
+                                                      f"ablation rows); also {', '.join(CANDIDATES)}")
+    parser.add_argument("--score-only", action="store_true", help="ablation: score the rows' finished run folders "
+                                                                  "under --out without training (train s: nan)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default="benchmarks/out/gan_ablation", help="ablation's run folders (ignored by git)")
     args = parser.parse_args()

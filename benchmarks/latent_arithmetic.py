@@ -5,7 +5,8 @@ the colour measured from the pixels.
     python benchmarks/latent_arithmetic.py [--run RUN] [--expression "red circle - red square + blue square"]
         [--target "blue circle"] [--n 2000] [--out grid.png]
 
-Without --run, a DCGAN is trained on 32 px shapes first (--epochs x --steps-per-epoch) into --train-out.
+Without --run, a DCGAN is trained on shapes first (--image-size, --epochs x --steps-per-epoch) into
+--train-out.
 Prints the concepts' sample counts, the share of decoded neighbours of z* the judge tags as the
 target, and the target's base rate among plain samples (the chance figure to beat).
 """
@@ -30,6 +31,7 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=2000, help="latents drawn and tagged to average")
     parser.add_argument("--samples", type=int, default=16, help="z* and its noisy neighbours decoded and scored")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--image-size", type=int, default=32, help="of the DCGAN trained without --run")
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--steps-per-epoch", type=int, default=64)
     parser.add_argument("--train-out", default="benchmarks/out/arithmetic_dcgan")
@@ -42,7 +44,7 @@ def main() -> None:
         from keras_gen.training import train
 
         run = args.train_out
-        train(run, RunConfig("dcgan", data="shapes", image_size=32, epochs=args.epochs,
+        train(run, RunConfig("dcgan", data="shapes", image_size=args.image_size, epochs=args.epochs,
                              steps_per_epoch=args.steps_per_epoch, seed=args.seed), verbose=0)
     model, config = load_run(run)
     judge = shapes_judge(load_domain_classifier("shapes", config["image_size"], config["channels"]))

@@ -16,8 +16,13 @@ three tables:
                  how many times fewer bits the model needs than the independent-pixel model.
   reconstruction PSNR/SSIM of test images reconstructed by autoencoders (and VQ-VAE's codebook
                  perplexity and usage on the test split), beside the mean-image baseline.
+  classification test accuracy of models that are also classifiers (ssgan's D, from all or a few
+                 labels per class) on the whole test split, beside the domain classifier (all labels).
 
-    python benchmarks/quality.py [--models dcgan,vae] [--epochs 5] [--n 1000] [--results docs/RESULTS.md]
+    python benchmarks/quality.py [--models dcgan,vae] [--epochs 5] [--n 1000] [--results docs/RESULTS.md [--merge]]
+
+--merge replaces (or adds) only the rows this run scored in --results's tables and keeps the
+others, so that a few models can be added to a full run's file.
 
 Models that train on two domains (faceswap) are listed as skipped: their check is the face-swap
 test and notebook, not a distribution metric.
@@ -62,6 +67,12 @@ BUDGETS = {
     "wgan": {"epochs": 150},
     "wgan_gp": {"epochs": 150},
     "chairs": {"epochs": 40, "data": "shapes"},
+    # the adversarial family at DCGAN's budget; ssgan also with few labels (its classification table)
+    "acgan": {"epochs": 60},
+    "infogan": {"epochs": 60},
+    "ssgan": {"epochs": 60},
+    "ssgan (10 labels per class)": {"model": "ssgan", "epochs": 60, "options": {"labels_per_class": 10}},
+    "ssgan (50 labels per class)": {"model": "ssgan", "epochs": 60, "options": {"labels_per_class": 50}},
 }
 DEFAULT_BUDGET = {"epochs": 20}
 TWO_DOMAIN_KINDS = ("paired", "unpaired")
@@ -109,7 +120,7 @@ class Tables:
     def __init__(self):
         self.samples: dict[str, list] = {}  # data set -> rows
         self.floors: dict[str, dict] = {}  # data set -> floor figures
-        self.likelihood, self.reconstruction, self.notes = [], [], []
+        self.likelihood, self.reconstruction, self.classification, self.notes = [], [], [], []
 
     def add(self, data: str, name: str, report: dict, seconds: float | None = None, codebook: dict | None = None):
         m = report["metrics"]
@@ -185,8 +196,59 @@ class Tables:
                            + (f"{cb['perplexity']:.1f} / {cb['num_codes']} | {cb['usage']:.2f} |" if cb else "- | - |")
                            + f" {secs} |")
             out.append("")
+        if self.classification:
+            out += ["### Classification (test split)", "",
+                    "| model | data | labels per class | test accuracy | domain classifier (all labels) | train s |",
+                    "|---|---|---|---|---|---|"]
+            for r in self.classification:
+                secs = f"{r['seconds']:.0f}" if r.get("seconds") else "-"
+                out.append(f"| {r['name']} | {r['data']} | {r['labels']} | {r['accuracy']:.3f} | "
+                           f"{r['reference']:.3f} | {secs} |")
+            out.append("")
         out += [f"- {note}" for note in self.notes]
         return "\n".join(out).rstrip() + "\n"
+
+
+def _row_name(line: str) -> str | None:
+    """A Markdown table row's first cell, or None for other lines (and header/separator rows)."""
+    if not line.startswith("| ") or line.startswith("|---"):
+        return None
+    return line.split("|")[1].strip()
+
+
+def merge_tables(old: str, new: str) -> str:
+    """`old` with each table row of `new` put in place of the row of the same name under the same
+    ### heading (or after that table's last row); sections `old` lacks are added before its notes."""
+    lines = old.splitlines()
+    sections: dict[str, list[str]] = {}
+    heading = None
+    for line in new.splitlines():
+        if line.startswith("### "):
+            heading = line
+            sections[heading] = []
+        elif heading is not None and (line or sections[heading]):
+            sections[heading].append(line)
+    for heading, body in sections.items():
+        if heading not in lines:
+            end = next((i for i, line in enumerate(lines) if line.startswith("- ") or line.startswith("Lower ")),
+                       len(lines))
+            body = [b for b in body if not b.startswith("- ")]
+            while body and not body[-1]:
+                body.pop()
+            lines[end:end] = [heading, "", *body, ""]
+            continue
+        start = lines.index(heading) + 1
+        table = [i for i in range(start, len(lines)) if lines[i].startswith("|")]
+        table = [i for k, i in enumerate(table) if i == table[0] + k]  # the first table under the heading
+        for row in (b for b in body if _row_name(b)):
+            name = _row_name(row)
+            hit = next((i for i in table if _row_name(lines[i]) == name), None)
+            if hit is not None:
+                lines[hit] = row
+            elif _row_name(lines[table[0]]) != name and "|---" not in row:
+                lines.insert(table[-1] + 1, row)
+                table.append(table[-1] + 1)
+    return "\n".join(lines).rstrip() + "\n"
 
 
 def main() -> None:
@@ -197,6 +259,8 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default="benchmarks/out/quality", help="run folders (ignored by git)")
     parser.add_argument("--results", default=None, help="also write the tables into this Markdown file")
+    parser.add_argument("--merge", action="store_true", help="with --results: replace or add only this run's rows "
+                                                             "in the file's tables, keep the rest")
     args = parser.parse_args()
 
     rows = rows_to_run(args.models.split(",") if args.models else None)
@@ -234,12 +298,28 @@ def main() -> None:
         report = ev.evaluate_model(model, metrics_for(model), n=args.n, seed=args.seed + 1)
         codebook = codebook_statistics(model, ev.real_test)
         tables.add(data, f"{row} ({epochs} epochs)", report, seconds, codebook)
+        if callable(getattr(model, "test_accuracy", None)):  # a classifier too: score it on the whole test split
+            test_images, test_labels, _ = load_arrays(data, "test", image_size=SIZE, channels=ev.image_shape[-1])
+            reference = ev.classifier.predict(test_images)
+            per_class = model.options.labels_per_class
+            tables.classification.append({
+                "name": f"{row} ({epochs} epochs)", "data": data, "labels": per_class or "all",
+                "accuracy": model.test_accuracy(test_images, test_labels),
+                "reference": float(np.mean(np.asarray(reference) == np.asarray(test_labels))), "seconds": seconds})
         print(f"{row}: {', '.join(k for k in report['metrics'])} in {time.time() - start:.0f} s", flush=True)
 
     table = tables.markdown(evaluators)
     print(table)
     if args.results:
         command = "python benchmarks/quality.py " + " ".join(sys.argv[1:])
+        if args.merge and Path(args.results).exists():
+            old = Path(args.results).read_text()
+            made = old.splitlines().index(next(line for line in old.splitlines() if line.startswith("Made with")))
+            text = merge_tables(old, table).splitlines()
+            text[made] += f" Rows of {', '.join(rows)} from `{command.strip()}` on {time.strftime('%Y-%m-%d')}."
+            Path(args.results).write_text("\n".join(text) + "\n")
+            print(f"\nmerged into {args.results}")
+            return
         text = (f"# Results\n\nMade with `{command.strip()}` on {time.strftime('%Y-%m-%d')} "
                 f"({os.cpu_count()} CPU cores).\n\n{table}\n"
                 "Lower FID/KID and bits/dim are better; the floor is what fresh real images score with the same "

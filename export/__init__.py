@@ -2,6 +2,7 @@
 
     EXPORTS/NAME/VERSION/saved_model.pb, variables/   SavedModel: `serving_default` + named endpoints
     EXPORTS/NAME/VERSION/model.onnx                   the ONNX endpoint, dynamic batch axis
+    EXPORTS/NAME/VERSION/model.fp16.onnx, .int8.onnx  with --onnx-variants (export/onnx_variants.py)
     EXPORTS/NAME/VERSION/manifest.json                shapes, ranges, opset, parity, file hashes
 
 `export_model` (in `export.exporter`) does the work; the manifest format and the edge runner it

@@ -12,6 +12,8 @@ Steps (nothing is visible to a server until the last one):
   4. parity (export/parity.py): the network on Keras vs SavedModel vs onnxruntime, a sampling
      request on the SavedModel's `sample` vs the onnxruntime edge runner vs the Keras model, and
      each edge endpoint on Keras vs SavedModel vs the edge runner;
+  4b. with `onnx_variants`, NAME.fp16.onnx / NAME.int8.onnx beside each ONNX file, measured
+     (size, parity, domain FID) and deleted again when refused (export/onnx_variants.py);
   5. manifest.json with the parity figures and every file's sha256 and size; fsync;
   6. rename to OUT/NAME/<version>. On any failure the temporary directory is removed.
 """
@@ -152,7 +154,8 @@ WEIGHTS = ("auto", "ema", "raw")
 
 def export_model(model, out_dir, name: str | None = None, version: int | None = None, training_info: dict | None = None,
                  parity_n: int = 64, atol: float = 1e-4, opset: int = 17, parity_seed: int = 0,
-                 weights: str = "auto") -> Path:
+                 weights: str = "auto", onnx_variants=(), fid_tolerance: float | None = None,
+                 fid_n: int | None = None, cache_dir=None) -> Path:
     """Export `model` to OUT_DIR/NAME/VERSION (TF Serving layout) and return that directory.
 
     `name` defaults to the model's registered name (export_metadata()["model"]); `version=None`
@@ -160,7 +163,15 @@ def export_model(model, out_dir, name: str | None = None, version: int | None = 
     overwritten. Raises KerasGenError if the parity check fails (nothing is written then).
     `weights`: "ema" exports the moving average of the weights (a model trained with
     `--set ema=...`), "raw" the trained weights, "auto" the EMA when there is one.
+    `onnx_variants` ("fp16,int8" or a sequence) adds NAME.<variant>.onnx beside every ONNX file,
+    measured and refused past `fid_tolerance` (export/onnx_variants.py; `fid_n` samples, the domain
+    classifier from `cache_dir`).
     """
+    from export.onnx_variants import DEFAULT_FID_N, DEFAULT_FID_TOLERANCE, parse_variants
+
+    variants = {"variants": parse_variants(onnx_variants), "cache_dir": cache_dir,
+                "fid_tolerance": DEFAULT_FID_TOLERANCE if fid_tolerance is None else fid_tolerance,
+                "fid_n": DEFAULT_FID_N if fid_n is None else int(fid_n)}
     if weights not in WEIGHTS:
         raise KerasGenError(f"--weights must be one of {', '.join(WEIGHTS)}, got {weights!r}.")
     with model.ema_weights() if weights != "raw" else contextlib.nullcontext(False) as swapped:
@@ -168,10 +179,11 @@ def export_model(model, out_dir, name: str | None = None, version: int | None = 
             raise KerasGenError("--weights ema: this model keeps no moving average of its weights (train it with "
                                 "--set ema=0.999), or export with --weights raw.")
         return _export(model, out_dir, name, version, training_info, parity_n, atol, opset, parity_seed,
-                       "ema" if swapped else "raw")
+                       "ema" if swapped else "raw", variants)
 
 
-def _export(model, out_dir, name, version, training_info, parity_n, atol, opset, parity_seed, weights) -> Path:
+def _export(model, out_dir, name, version, training_info, parity_n, atol, opset, parity_seed, weights,
+            variants) -> Path:
     import keras
     import onnx
     import onnxruntime
@@ -244,6 +256,12 @@ def _export(model, out_dir, name, version, training_info, parity_n, atol, opset,
         }
         manifest["parity"] = check_parity(model, endpoints, onnx_name, tmp, tmp / "model.onnx", manifest,
                                           parity_n, float(atol), parity_seed)
+        if variants["variants"]:  # smaller files beside each ONNX file; refused ones are deleted here
+            from export.onnx_variants import build_variants
+
+            manifest["onnx_variants"] = build_variants(
+                tmp, manifest, variants["variants"], parity_n=parity_n, parity_seed=parity_seed,
+                fid_n=variants["fid_n"], fid_tolerance=variants["fid_tolerance"], cache_dir=variants["cache_dir"])
         write_manifest(tmp, manifest)
         _fsync_tree(tmp)
         if final.exists():  # another export took this version while we worked

@@ -4,7 +4,8 @@ cannot run fails the export with a message, never a silent skip.
 1. The ONNX endpoint (the network): the same inputs, built from the declared input kinds
    (`model.parity_inputs`), go through the Keras function (in-process TF), the written
    SavedModel (reloaded, called through its signature as TF Serving would) and `model.onnx` in
-   onnxruntime. For every float output the max abs difference of each pair must be <= atol
+   onnxruntime (the edge runner's tuned session, also compared with the file opened plainly).
+   For every float output the max abs difference of each pair must be <= atol
    (default 1e-4) times max(1, max |Keras output|): images in [-1, 1] get atol itself, while
    unbounded outputs (a PixelCNN's 256-way logits, ~20 in size after training) get the same
    relative precision, since float32 rounding grows with the values; a NaN fails too.
@@ -118,6 +119,7 @@ def check_parity(model, endpoints: dict, onnx_endpoint: str, saved_model_dir, on
         if not record["outputs"]:
             raise KerasGenError(f"Endpoint {onnx_endpoint!r} has no float outputs to compare for parity.")
         record["max_abs_diff"] = max(v for o in record["outputs"].values() for v in o.values())
+        record["tuned_vs_plain"] = _check_tuned(onnx_path, feeds, results["onnxruntime"], atol, failures)
 
         record["serving_default"] = _check_serving_default(endpoints, onnx_endpoint, loaded, feeds, keras_out, failures)
         record["sample"] = _check_sample(model, endpoints, loaded, session, saved_model_dir, manifest, n, seed, failures)
@@ -132,6 +134,20 @@ def check_parity(model, endpoints: dict, onnx_endpoint: str, saved_model_dir, on
             "The converted model does not reproduce the Keras model: check for ops that tf2onnx or the "
             "SavedModel handle differently (e.g. training-only behaviour in the endpoint)."
         )
+    return record
+
+
+def _check_tuned(onnx_path, feeds, tuned_out, atol, failures) -> dict:
+    """The runner's tuned session (keras_gen.edge.tuning: ConvTranspose rewritten in memory, tuned
+    options) against model.onnx opened as it is with onnxruntime's defaults, as any other
+    onnxruntime user would open the file."""
+    plain = run_onnx(make_session(onnx_path, providers=[CPU], tuned=False), feeds)
+    record = {}
+    for key, ref in plain.items():
+        if np.issubdtype(ref.dtype, np.floating):
+            record[key] = _max_abs_diff(ref, tuned_out[key])
+            if not record[key] <= output_tolerance(atol, ref):
+                failures.append(f"tuned vs plain onnxruntime on {key!r}: max abs diff {record[key]:.3g}")
     return record
 
 

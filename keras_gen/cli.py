@@ -233,6 +233,8 @@ def cmd_sample(args, extra: list[str]) -> int:
         _quiet_tensorflow()
         from keras_gen.runs import load_run
 
+        if args.variant not in (None, "float32"):
+            raise KerasGenError(f"--variant {args.variant} picks an export's ONNX variant; {args.path} is a run.")
         model, _ = load_run(args.path)
         specs = model.request_specs()
         if args.inputs:
@@ -244,7 +246,7 @@ def cmd_sample(args, extra: list[str]) -> int:
     else:
         from keras_gen.edge import EdgeModel  # onnxruntime only: no TensorFlow on this path
 
-        model = EdgeModel.from_path(args.path)
+        model = EdgeModel.from_path(args.path, variant=args.variant)
         specs = model.input_specs
         if args.inputs:
             print(_describe_request(specs))
@@ -270,7 +272,7 @@ def cmd_export(args) -> int:
                       "epochs_done", "train_steps", "last_logs")}
     training_info["run"] = Path(args.run).resolve().name  # the run's name; its location is the user's business
     version_dir = export_model(model, args.out, name=args.name or config["model"], version=args.version,
-                               training_info=training_info, weights=args.weights)
+                               training_info=training_info, weights=args.weights, onnx_variants=args.onnx_variants)
     manifest = json.loads((Path(version_dir) / "manifest.json").read_text())
     print(f"exported {config['model']} ({manifest['metadata']['weights']} weights) to {version_dir}")
     parity = manifest["parity"]
@@ -287,6 +289,17 @@ def cmd_export(args) -> int:
     print(f"  sample(n={parity['n']}, seed={parity['seed']}, conditions: {', '.join(sample['conditions']) or 'none'}), "
           f"uint8: SavedModel vs onnxruntime edge {sample['savedmodel_vs_edge']['max_abs_diff']}, "
           f"SavedModel vs Keras {sample['savedmodel_vs_keras']['max_abs_diff']}")
+    for variant, entry in sorted((manifest.get("onnx_variants") or {}).items()):
+        if not isinstance(entry, dict):
+            continue
+        if entry["status"] == "refused":
+            print(f"  {entry['reason']}", file=sys.stderr)
+            continue
+        fid = entry.get("fid") or {}
+        print(f"  {variant}: {entry['size']} bytes ({entry['size_ratio']:.0%} of float32), max abs diff "
+              f"{entry['max_abs_diff']:.3g}, " + (f"domain FID {fid['variant']:.4g} vs float32 {fid['float32']:.4g} "
+                                                   f"({fid['relative_change']:+.1%})" if "variant" in fid
+                                                   else f"no FID: {fid.get('unavailable')}"))
     print(f"  files: {', '.join(sorted(manifest['files']))}")
     return 0
 
@@ -310,7 +323,7 @@ def cmd_serve(args) -> int:
                             limits=Limits(max_batch=args.max_batch, max_image_side=args.max_image_side,
                                           max_steps=args.max_steps, max_body_bytes=args.max_body_mb << 20))
     serve(args.exports, port=args.port, grpc_port=None if args.grpc_port < 0 else args.grpc_port, host=args.host,
-          options=options)
+          options=options, onnx_variant=args.onnx_variant)
     return 0
 
 
@@ -503,6 +516,156 @@ def cmd_evaluate(args) -> int:
     return 0
 
 
+# -- style and texture (issue 20): optimisation-based tools on images --------------------------
+def _print_notes(notes) -> None:
+    for note in notes:
+        print(f"keras-gen: note: {note}", file=sys.stderr)
+
+
+def _style_out(path) -> Path:
+    from keras_gen.images import check_image_path
+
+    return check_image_path(path)
+
+
+def _layer_list(text: str, flag: str) -> tuple[str, ...]:
+    layers = tuple(name.strip() for name in text.split(",") if name.strip())
+    if not layers:
+        raise KerasGenError(f"{flag}: give at least one VGG layer name, e.g. conv1_1,conv2_1")
+    return layers
+
+
+def cmd_stylize(args) -> int:
+    """Gatys style transfer by optimisation (a fast-network path can dispatch here on --model)."""
+    return _stylize_by_optimisation(args)
+
+
+def _stylize_by_optimisation(args) -> int:
+    if args.content is None:
+        raise KerasGenError("stylize needs --content IMAGE (a file, or a bundled picture such as photos:chelsea)")
+    if not args.style:
+        raise KerasGenError("stylize needs --style IMAGE (repeatable; a file or e.g. textures:brick)")
+    from keras_gen.models.style import gatys, io
+
+    out = _style_out(args.out)
+    mix = gatys.parse_style_weights(args.style_weights, len(args.style))
+    settings = gatys.StyleSettings(
+        alpha=args.content_weight, beta=args.style_weight, tv_weight=args.tv_weight, steps=args.steps,
+        optimizer=args.optimizer, learning_rate=args.lr, init=args.init, preserve_colour=args.preserve_colour,
+        scales=args.scales, arch=args.arch, weights=args.vgg_weights, save_every=args.save_every, seed=args.seed,
+        style_layers=_layer_list(args.style_layers, "--style-layers"),
+        content_layers=_layer_list(args.content_layers, "--content-layers"))
+    settings.check()
+    content, notes = io.load_float(args.content, args.size, "content image")
+    styles = []
+    for spec in args.style:
+        image, more = io.load_float(spec, args.size, "style image")
+        styles.append(image)
+        notes += more
+    _print_notes(notes)
+    _quiet_tensorflow()
+    result, history = gatys.stylize(content, styles, mix, settings, progress=not args.quiet, intermediates=out)
+    io.save_float(result, out)
+    last = history[-1] if history else {}
+    print(f"wrote {out} ({result.shape[1]}x{result.shape[0]}, {len(history)} steps, "
+          f"content loss {last.get('content', float('nan')):.4g}, style loss {last.get('style', float('nan')):.4g} "
+          "of its start value 1)")
+    return 0
+
+
+def cmd_texture(args) -> int:
+    from keras_gen.models.style import io, texture
+
+    out = _style_out(args.out)
+    source, notes = io.load_float(args.source, args.source_size, "source image")
+    _print_notes(notes)
+    if args.method == "nn":
+        result = texture.efros_leung(source, args.size, window=args.window, seed=args.seed)
+        print(f"wrote {io.save_float(result, out)} ({args.size}x{args.size}, Efros-Leung, window {args.window})")
+        return 0
+    _quiet_tensorflow()
+    result, history = texture.gram_texture(source, args.size, depth=args.depth, steps=args.steps, seed=args.seed,
+                                           arch=args.arch, weights=args.vgg_weights, progress=not args.quiet)
+    print(f"wrote {io.save_float(result, out)} ({args.size}x{args.size}, Gram matching to {args.depth}, "
+          f"style loss {history[-1]['style']:.4g} of its start value 1)")
+    return 0
+
+
+def cmd_invert(args) -> int:
+    from keras_gen.models.style import inversion, io
+
+    out = _style_out(args.out)
+    image, notes = io.load_float(args.image, args.size, "image")
+    _print_notes(notes)
+    _quiet_tensorflow()
+    result, history = inversion.invert(image, args.layer, steps=args.steps, tv_weight=args.tv_weight,
+                                       arch=args.arch, weights=args.vgg_weights, seed=args.seed,
+                                       progress=not args.quiet)
+    print(f"wrote {io.save_float(result, out)} (from {args.layer}; feature loss {history[-1]['feature']:.4g} "
+          f"of its start value {history[0]['feature']:.4g})")
+    return 0
+
+
+def _add_style_parsers(sub) -> None:
+    pictures = "a file, or a bundled picture: photos:NAME (astronaut, chelsea, coffee, rocket, ...) or textures:NAME " \
+               "(brick, grass, gravel); grey and RGBA images are converted to RGB with a note"
+    p = sub.add_parser("stylize", help="style transfer by optimisation (Gatys et al. 2016): L-BFGS or Adam on the "
+                                       "pixels, content and style losses on VGG features")
+    p.add_argument("--content", default=None, metavar="IMAGE", help=pictures)
+    p.add_argument("--style", action="append", default=[], metavar="IMAGE", help="style image (repeatable, to mix)")
+    p.add_argument("--style-weights", default=None, help="mixing weights, one per --style, e.g. 0.7,0.3")
+    p.add_argument("--out", default="stylized.png")
+    p.add_argument("--size", type=int, default=256, help="longer side of the result in pixels (style images too)")
+    p.add_argument("--steps", type=int, default=100, help="optimiser iterations at the finest scale")
+    p.add_argument("--optimizer", default="lbfgs", choices=("lbfgs", "adam"))
+    p.add_argument("--lr", type=float, default=0.02, help="Adam learning rate, in [-1, 1] pixel units")
+    p.add_argument("--init", default="content", choices=("content", "noise"))
+    p.add_argument("--preserve-colour", "--preserve-color", action="store_true",
+                   help="luminance-only transfer: keep the content's colours")
+    p.add_argument("--content-weight", type=float, default=1.0, help="alpha")
+    p.add_argument("--style-weight", type=float, default=1e3, help="beta (the style loss is 1 at the start image)")
+    p.add_argument("--tv-weight", type=float, default=0.0)
+    p.add_argument("--scales", type=int, default=0, help="coarse-to-fine levels (0: one per halving above 256 px)")
+    p.add_argument("--save-every", type=int, default=0, help="write OUT_s{scale}_{step}.png every k steps")
+    p.add_argument("--style-layers", default="conv1_1,conv2_1,conv3_1,conv4_1,conv5_1", help="VGG layers whose "
+                   "Gram matrices are matched (equal weights)")
+    p.add_argument("--content-layers", default="conv4_2", help="VGG layers whose activations are matched")
+    p.add_argument("--arch", default="vgg19", choices=("vgg19", "vgg16"))
+    p.add_argument("--vgg-weights", default="auto", help="auto | imagenet | hed | PATH to a notop .h5")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--quiet", action="store_true", help="no progress line")
+    p.set_defaults(func=cmd_stylize)
+
+    p = sub.add_parser("texture", help="texture synthesis: Gram matching from noise (Gatys et al. 2015) or "
+                                       "Efros-Leung nearest neighbours")
+    p.add_argument("--source", required=True, metavar="IMAGE", help=pictures)
+    p.add_argument("--out", default="texture.png")
+    p.add_argument("--size", type=int, default=128, help="side of the square result")
+    p.add_argument("--source-size", type=int, default=128, help="longer side the source is resized to")
+    p.add_argument("--method", default="gram", choices=("gram", "nn"))
+    p.add_argument("--depth", default="pool4", help="deepest layer matched: conv1_1, pool1, pool2, pool3 or pool4")
+    p.add_argument("--steps", type=int, default=200)
+    p.add_argument("--window", type=int, default=11, help="nn: neighbourhood side (odd)")
+    p.add_argument("--arch", default="vgg19", choices=("vgg19", "vgg16"))
+    p.add_argument("--vgg-weights", default="auto")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=cmd_texture)
+
+    p = sub.add_parser("invert", help="feature inversion (Mahendran & Vedaldi 2015): the picture one VGG layer sees")
+    p.add_argument("--image", required=True, metavar="IMAGE", help=pictures)
+    p.add_argument("--layer", default="block3_conv1", help="conv4_2 or block4_conv2 style names")
+    p.add_argument("--out", default="inversion.png")
+    p.add_argument("--size", type=int, default=128)
+    p.add_argument("--steps", type=int, default=200)
+    p.add_argument("--tv-weight", type=float, default=None, help="default: grows with the layer's depth")
+    p.add_argument("--arch", default="vgg19", choices=("vgg19", "vgg16"))
+    p.add_argument("--vgg-weights", default="auto")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=cmd_invert)
+
+
 # -- parser -----------------------------------------------------------------------------------
 def _jit_compile_flag(value: str):
     choices = {"true": True, "false": False, "auto": "auto"}
@@ -552,6 +715,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--label", type=int, default=None, help="class label (conditional models)")
     p.add_argument("--labels", default=None, help="classes to cycle through, e.g. 0,1,2 (default: every class)")
     p.add_argument("--inputs", action="store_true", help="list the model's request inputs and their flags, then stop")
+    p.add_argument("--variant", default=None, choices=("float32", "fp16", "int8"),
+                   help="on an export: run its smaller ONNX file (export --onnx-variants); default float32")
     p.set_defaults(func=cmd_sample, takes_request_flags=True)
 
     p = sub.add_parser("export", help="export a run to SavedModel + ONNX + manifest (TF Serving layout)")
@@ -561,6 +726,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--version", type=int, default=None, help="version number (default: next free)")
     p.add_argument("--weights", default="auto", choices=("auto", "ema", "raw"),
                    help="export the EMA of the weights (auto: when the model kept one) or the raw weights")
+    p.add_argument("--onnx-variants", default="", metavar="fp16,int8",
+                   help="also write NAME.fp16.onnx / NAME.int8.onnx, each measured (size, parity, domain FID) and "
+                        "refused when it moves the FID by more than 10%%")
     p.set_defaults(func=cmd_export)
 
     p = sub.add_parser("deploy", help="write a TF Serving deployment for an export repository: models.config, "
@@ -587,6 +755,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-image-side", type=int, default=1024, help="pixels, for image inputs")
     p.add_argument("--max-steps", type=int, default=1000, help="a sampler's steps option")
     p.add_argument("--max-body-mb", type=int, default=8, help="request body limit (413 past it)")
+    p.add_argument("--onnx-variant", default="float32", choices=("float32", "fp16", "int8"),
+                   help="serve each version's smaller ONNX file (export --onnx-variants); default float32")
     p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("query", help="sample from TF Serving or `keras-gen serve` over REST (http://) or gRPC "
@@ -663,6 +833,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--cache-dir", default=None, help="where domain classifiers are cached")
     p.add_argument("--json", default=None, help="also write the report as JSON")
     p.set_defaults(func=cmd_evaluate)
+    _add_style_parsers(sub)
     return parser
 
 

@@ -11,6 +11,7 @@ their kinds) and a function from arrays to named output arrays.
 from __future__ import annotations
 
 import logging
+import os
 import re
 import threading
 import time
@@ -28,6 +29,7 @@ from keras_gen.errors import KerasGenError
 from keras_gen.images import to_uint8
 
 log = logging.getLogger("keras_gen.serving")
+VARIANT_ENV = "KERAS_GEN_ONNX_VARIANT"  # the variant when none is passed (`keras-gen serve --onnx-variant` passes it)
 MODEL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 
 
@@ -99,13 +101,19 @@ def endpoints_of(model: EdgeModel) -> dict[str, Endpoint]:
 class ModelRepository:
     """Every model in EXPORTS, polled for new versions; thread-safe reads of what is serving."""
 
-    def __init__(self, root: str | Path, providers: list[str] | None = None):
+    def __init__(self, root: str | Path, providers: list[str] | None = None, variant: str | None = None):
+        """`variant` ("fp16" or "int8"; default: $KERAS_GEN_ONNX_VARIANT, else float32) serves the
+        smaller ONNX files `keras-gen export --onnx-variants` wrote; a version without that variant
+        fails to load, and its status says why."""
         self.root = Path(root)
         if not self.root.is_dir():
             raise KerasGenError(f"{self.root} is not a directory: pass the export repository (EXPORTS/NAME/VERSION).")
         if any(is_version_name(c.name) for c in self.root.iterdir()):
             raise KerasGenError(f"{self.root} is one model's folder; serve the repository above it ({self.root.parent}).")
         self.providers = providers
+        self.variant = variant if variant is not None else (os.environ.get(VARIANT_ENV) or None)
+        if self.variant not in (None, "float32", "fp16", "int8"):
+            raise KerasGenError(f"--onnx-variant must be float32, fp16 or int8, got {self.variant!r}.")
         self.models: dict[str, ServedModel] = {}
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -149,7 +157,7 @@ class ModelRepository:
                 break
 
     def _load(self, version: int, path: Path) -> LoadedVersion:
-        model = EdgeModel.from_path(path, providers=self.providers)
+        model = EdgeModel.from_path(path, providers=self.providers, variant=self.variant)
         signatures = tuple((model.manifest.get("saved_model") or {}).get("signatures") or ())
         return LoadedVersion(version, model, endpoints_of(model), signatures)
 

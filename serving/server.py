@@ -3,6 +3,8 @@
     keras-gen serve exports --port 8501 --grpc-port 8500
 
 REST (FastAPI on uvicorn, OpenAPI schema at /openapi.json):
+    GET  /                                       the web page (serving/web/: static HTML + JS on this API)
+    GET  /v1/models                              every model's status (not in TF Serving: the page's list)
     GET  /v1/models/NAME[/versions/V]            model status (versions, failures and why)
     GET  /v1/models/NAME[/versions/V]/metadata   signatures with their inputs and kinds
     POST /v1/models/NAME[/versions/V|/labels/L]:predict
@@ -25,16 +27,19 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, PlainTextResponse
+from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse
+from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException
 
 from serving.models import ModelRepository, ServingError, endpoint_for
 from serving.requests import Limits, parse_json, request_values, response_body
 
 access_log = logging.getLogger("keras_gen.serving.access")
+WEB = Path(__file__).resolve().parent / "web"  # the page: shipped as package data
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 
 
@@ -55,6 +60,8 @@ class Metrics:
         self.requests = {}   # (route, status) -> count
         self.latency = {}    # route -> [bucket counts..., +Inf count, sum]
         self.loaded = {}     # model -> version
+        self.started = self.finished = 0  # requests the app began and ended (in flight: the difference)
+        self.unanswered = 0  # of the ended ones, those without a complete response sent
 
     def observe(self, route: str, status: int, seconds: float) -> None:
         with self._lock:
@@ -66,9 +73,26 @@ class Metrics:
             row[len(LATENCY_BUCKETS)] += 1
             row[-1] += seconds
 
+    def begin(self) -> None:
+        with self._lock:
+            self.started += 1
+
+    def end(self, answered: bool = True) -> None:
+        with self._lock:
+            self.finished += 1
+            self.unanswered += not answered
+
     def text(self) -> str:
         with self._lock:
-            lines = ["# TYPE keras_gen_requests_total counter"]
+            lines = ["# TYPE keras_gen_requests_started_total counter",
+                     f"keras_gen_requests_started_total {self.started}",
+                     "# TYPE keras_gen_requests_finished_total counter",
+                     f"keras_gen_requests_finished_total {self.finished}",
+                     "# TYPE keras_gen_requests_in_flight gauge",
+                     f"keras_gen_requests_in_flight {self.started - self.finished}",
+                     "# TYPE keras_gen_requests_unanswered_total counter",
+                     f"keras_gen_requests_unanswered_total {self.unanswered}",
+                     "# TYPE keras_gen_requests_total counter"]
             lines += [f'keras_gen_requests_total{{route="{r}",status="{s}"}} {c}'
                       for (r, s), c in sorted(self.requests.items())]
             lines.append("# TYPE keras_gen_errors_total counter")
@@ -120,8 +144,8 @@ def _error(status: int, message: str):
 
 
 class BodyLimit:
-    """ASGI middleware: 413 from Content-Length before reading, or as soon as a streamed body passes
-    the limit; a GET with a body is a 400 (TF Serving refuses both)."""
+    """ASGI middleware: 413 from Content-Length before the body is read (a streamed body is cut off
+    at the limit by `read_body`); a GET with a body is a 400 (TF Serving refuses both)."""
 
     def __init__(self, app, max_bytes: int):
         self.app, self.max_bytes = app, max_bytes
@@ -140,32 +164,54 @@ class BodyLimit:
             if int(length) > self.max_bytes:
                 return await _error(413, f"request body of {int(length)} bytes is over the limit of "
                                          f"{self.max_bytes}")(scope, receive, send)
-        seen = 0
+        await self.app(scope, receive, send)  # a streamed body is counted as the predict reads it (read_body)
 
-        async def limited_receive():
-            nonlocal seen
-            message = await receive()
-            if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
-                if seen > self.max_bytes:
-                    raise _TooLarge()
-            return message
+
+async def read_body(request: Request, max_bytes: int) -> bytes:
+    """The body of a request without a Content-Length (chunked), refused with 413 as soon as it
+    passes the limit; raised here, in the handler, so it is a ServingError like any other."""
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > max_bytes:
+            raise ServingError(413, f"request body is over the limit of {max_bytes} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+class InFlight:
+    """ASGI middleware, outermost: counts the HTTP requests begun and those whose last byte was sent,
+    so a shutdown can say whether every request it had begun was answered."""
+
+    def __init__(self, app, metrics: Metrics):
+        self.app, self.metrics = app, metrics
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        self.metrics.begin()
+        done = False
+
+        async def counted_send(message):
+            nonlocal done
+            await send(message)
+            if message["type"] == "http.response.body" and not message.get("more_body") and not done:
+                done = True
+                self.metrics.end()
 
         try:
-            await self.app(scope, limited_receive, send)
-        except _TooLarge:
-            await _error(413, f"request body is over the limit of {self.max_bytes} bytes")(scope, receive, send)
+            await self.app(scope, receive, counted_send)
+        finally:
+            if not done:  # the app ended without a complete answer (a disconnected client): not in flight
+                self.metrics.end(answered=False)
 
 
-class _TooLarge(Exception):
-    pass
-
-
-PREDICT_BODY = {"requestBody": {"required": True, "content": {"application/json": {"schema": {
-    "type": "object", "properties": {
+PREDICT_BODY = {"requestBody": {"required": True, "content": {"application/json": {
+    "schema": {"type": "object", "properties": {
         "signature_name": {"type": "string"},
         "instances": {"type": "array", "minItems": 1, "items": {}},
-        "inputs": {}}}}}}}
+        "inputs": {}}},
+    "example": {"signature_name": "sample", "inputs": {"n": 4, "seed": 0}}}}}}
 
 
 def create_app(repository: ModelRepository, options: ServerOptions | None = None, grpc_port: int | None = None):
@@ -194,6 +240,10 @@ def create_app(repository: ModelRepository, options: ServerOptions | None = None
         if grpc_server is not None:
             grpc_server.stop(grace=options.timeout_seconds).wait()
         predictor.pool.shutdown(wait=True)
+        # Every request the app began has been answered unless these differ (benchmarks/serve_load.py reads it).
+        logging.getLogger("keras_gen.serving").info(json.dumps(
+            {"event": "drained", "started": metrics.started, "finished": metrics.finished,
+             "unanswered": metrics.unanswered}))
 
     app = FastAPI(title="keras-gen edge server", version="1", lifespan=lifespan,
                   description="onnxruntime behind TF Serving's REST API")
@@ -244,6 +294,18 @@ def create_app(repository: ModelRepository, options: ServerOptions | None = None
     def prometheus():
         return metrics.text()
 
+    @app.get("/", include_in_schema=False)
+    def page():
+        return FileResponse(WEB / "index.html", headers={"Cache-Control": "no-cache"})
+
+    app.mount("/web", StaticFiles(directory=WEB), name="web")
+
+    @app.get("/v1/models")
+    def list_models():
+        """Every model with its versions' status (TF Serving has no list; the web page needs one)."""
+        names = sorted(list(repository.models))  # one C-level copy: safe beside the poller's inserts
+        return {"models": [{"name": name, **repository.status(name)} for name in names]}
+
     @app.get("/v1/models/{name}")
     def model_status(name: str):
         return repository.status(name)
@@ -264,7 +326,7 @@ def create_app(repository: ModelRepository, options: ServerOptions | None = None
         content_type = request.headers.get("content-type", "application/json").split(";")[0].strip().lower()
         if content_type not in ("application/json", ""):
             raise ServingError(400, f"Content-Type must be application/json, got {content_type[:80]!r}")
-        data = parse_json(await request.body())
+        data = parse_json(await read_body(request, options.limits.max_body_bytes))
         signature = data.get("signature_name", "serving_default")
         if not isinstance(signature, str):
             raise ServingError(400, "signature_name must be a string")
@@ -292,7 +354,7 @@ def create_app(repository: ModelRepository, options: ServerOptions | None = None
     async def predict_label(request: Request, name: str, label: str):
         return await predict(request, name, label=label)
 
-    return BodyLimit(app, options.limits.max_body_bytes), app
+    return InFlight(BodyLimit(app, options.limits.max_body_bytes), metrics), app
 
 
 _PROTO_DTYPES = {"float32": "DT_FLOAT", "int32": "DT_INT32", "int64": "DT_INT64", "uint8": "DT_UINT8",
@@ -323,13 +385,17 @@ def metadata_json(loaded, name: str) -> dict:
 
 
 def serve(exports: str, port: int = 8501, grpc_port: int | None = 8500, host: str = "0.0.0.0",
-          options: ServerOptions | None = None) -> None:
-    """Run until SIGTERM/SIGINT (uvicorn's handlers: stop accepting, finish in-flight, exit)."""
+          options: ServerOptions | None = None, onnx_variant: str | None = None) -> None:
+    """Run until SIGTERM/SIGINT (uvicorn's handlers: stop accepting, finish in-flight, exit).
+
+    `onnx_variant` ("fp16" or "int8") serves the smaller ONNX files of `export --onnx-variants`."""
     import uvicorn
 
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    repository = ModelRepository(exports)
+    repository = ModelRepository(exports, variant=onnx_variant)
     asgi, _ = create_app(repository, options, grpc_port=grpc_port)
+    logging.getLogger("keras_gen.serving").info(json.dumps({"event": "listening", "page": f"http://{host}:{port}/",
+                                                            "rest": f"http://{host}:{port}/v1/models"}))
     config = uvicorn.Config(asgi, host=host, port=port, access_log=False, log_level="info",
                             timeout_graceful_shutdown=(options or ServerOptions()).timeout_seconds + 5)
     uvicorn.Server(config).run()

@@ -47,3 +47,30 @@ def test_latent_models_notebook_runs_top_to_bottom(tmp_path, monkeypatch):
         assert expected in outputs, expected
     assert images >= 9  # real, optimal predictions, reconstructions, prior samples, traversal, manifold, codes,
     # VQ rows, samples
+
+
+GANS_NOTEBOOK = NOTEBOOK.parent / "gans.ipynb"
+
+
+def test_gans_notebook_runs_top_to_bottom(tmp_path, monkeypatch, digits_classifier_cache):
+    outputs, images = run_notebook(GANS_NOTEBOOK, tmp_path, monkeypatch, timeout=300, KG_NB_EPOCHS=1, KG_NB_STEPS=2,
+                                   KG_NB_EVAL_N=150, KG_NB_D_STEPS=2, KG_NB_CRITIC_STEPS=2,
+                                   KERAS_GEN_CACHE=digits_classifier_cache)
+    # section 1: per logit, the minimax gradient is s(l) and the non-saturating one 1 - s(l), whatever was trained
+    table = [line.split() for line in outputs.splitlines()[outputs.splitlines().index(
+        next(line for line in outputs.splitlines() if "|dL/dl| minimax" in line)) + 1:][:6]]
+    for d_fake, minimax, non_saturating, _ in table:
+        assert abs(float(minimax) - float(d_fake)) <= 1e-2 * float(d_fake)
+        assert abs(float(non_saturating) - (1 - float(d_fake))) <= 1e-2
+    for expected in ("||grad G|| minimax", "critic value", "JS estimate", "entropy", "ADA p", "held-out real"):
+        assert expected in outputs, expected
+    assert images >= 8  # real digits, 3 x samples, 3 x by-class grids, augmented views
+
+
+
+def test_style_and_texture_notebook_runs_top_to_bottom(tmp_path, monkeypatch):
+    outputs, images = run_notebook(NOTEBOOK.parent / "style_and_texture.ipynb", tmp_path, monkeypatch, timeout=300,
+                                   KG_NB_SIZE=32, KG_NB_STEPS=2, KG_NB_VGG_WEIGHTS="hed")  # offline weights
+    for expected in ("weights: hed", "tiles shuffled", "beta/alpha", "Efros-Leung", "relative feature error"):
+        assert expected in outputs, expected
+    assert images == 5

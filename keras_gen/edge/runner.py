@@ -14,6 +14,10 @@ boundary where the runtimes' float results straddle it.
 Extra endpoints that a model marks `edge=True` have their own NAME.onnx, listed in the
 manifest's "edge_endpoints"; `run_endpoint` opens its session on first use.
 
+`EdgeModel.from_path(path, variant="int8")` runs the smaller files `keras-gen export
+--onnx-variants fp16,int8` wrote (the manifest names them; a refused or missing variant is an
+error that says why). Sessions open tuned (keras_gen.edge.tuning) unless `tuned=False`.
+
 Before anything runs, the manifest is checked against the ONNX model's real inputs: a manifest
 edited by hand (say, its latent size) is one clear error, not an onnxruntime trace.
 """
@@ -51,23 +55,54 @@ def _cuda_device_present() -> bool:
         return False
 
 
-def make_session(model_path: str | Path, providers: list[str] | None = None):
+def make_session(model_path: str | Path, providers: list[str] | None = None, tuned: bool = True, threads: int = 0):
     """An onnxruntime InferenceSession on CUDA when a GPU is there and the provider really loads,
-    else on CPU. An explicit `providers` list is passed through as given."""
+    else on CPU. An explicit `providers` list is passed through as given. `tuned` (the default)
+    opens the in-memory rewrite of keras_gen.edge.tuning with its session options; the file on
+    disk is never changed. `threads`: onnxruntime's intra-op threads (0: one per physical core)."""
     import onnxruntime as ort
 
-    options = ort.SessionOptions()
-    options.log_severity_level = 3  # errors only, for this session's own messages
+    from keras_gen.edge.tuning import session_options, tuned_model
+
+    options = session_options(tuned, threads)
+    model = str(model_path)
+    if tuned:
+        import onnx
+
+        rewritten, counts = tuned_model(onnx.load(model))
+        if any(counts.values()):
+            model = rewritten.SerializeToString()
     if providers is not None:
-        return ort.InferenceSession(str(model_path), options, providers=list(providers))
+        return ort.InferenceSession(model, options, providers=list(providers))
     if CUDA in ort.get_available_providers() and _cuda_device_present():
         try:
-            session = ort.InferenceSession(str(model_path), options, providers=[CUDA, CPU])
+            session = ort.InferenceSession(model, options, providers=[CUDA, CPU])
         except Exception:  # a broken CUDA install must not stop CPU sampling
             session = None
         if session is not None and CUDA in session.get_providers():
             return session
-    return ort.InferenceSession(str(model_path), options, providers=[CPU])
+    return ort.InferenceSession(model, options, providers=[CPU])
+
+
+def onnx_file_for(manifest: dict, file: str, variant: str | None, where) -> str:
+    """The file to run for `file` (model.onnx or an endpoint's NAME.onnx): itself for float32
+    (variant None or "float32"), else the variant's file as the manifest records it."""
+    if variant in (None, "", "float32"):
+        return file
+    record = manifest.get("onnx_variants") or {}
+    written = sorted(k for k, v in record.items() if isinstance(v, dict) and v.get("status") == "written")
+    entry = record.get(variant)
+    if not isinstance(entry, dict) or entry.get("status") != "written":
+        why = (entry.get("reason") if isinstance(entry, dict) and entry.get("reason")
+               else f"this export has no {variant!r} variant").rstrip(".")
+        raise KerasGenError(f"{where}: cannot run the {variant!r} ONNX variant: {why}. Variants here: "
+                            f"{', '.join(['float32', *written])}. Re-export with `keras-gen export RUN "
+                            f"--onnx-variants fp16,int8`, or run float32.")
+    name = ((entry.get("files") or {}).get(file) or {}).get("file")
+    if not (isinstance(name, str) and name.endswith(".onnx") and Path(name).name == name and name != file):
+        raise KerasGenError(f"{where}: manifest.json lists no usable {variant} file for {file} ({name!r}); "
+                            "re-export the model.")
+    return name
 
 
 def run_onnx(session, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -102,10 +137,13 @@ class EdgeModel:
     """An export's model.onnx driven by its manifest: inputs by kind, direct or looped sampling."""
 
     def __init__(self, version_dir: Path, manifest: dict, session, chunk_size: int = 256,
-                 providers: list[str] | None = None):
+                 providers: list[str] | None = None, variant: str | None = None, tuned: bool = True):
         self.version_dir = Path(version_dir)
+        self.tuned, self.threads = tuned, 0  # sessions of extra endpoints open as the main one did
+        self.onnx_path = None  # the file the main session runs (set by from_path)
         self.manifest = manifest
         self.session = session
+        self.variant = variant  # None: the float32 files; "fp16"/"int8": NAME.<variant>.onnx (onnx_file)
         self.providers = providers  # for the sessions of extra endpoints, opened when first run
         self._endpoint_sessions = {}
         if int(chunk_size) < 1:
@@ -132,13 +170,23 @@ class EdgeModel:
             self.sampler = get_sampler(sampler.get("name"), sampler.get("config"))
 
     @classmethod
-    def from_path(cls, path: str | Path, providers: list[str] | None = None, chunk_size: int = 256):
-        """Load EXPORTS/NAME (newest complete version) or EXPORTS/NAME/VERSION."""
+    def from_path(cls, path: str | Path, providers: list[str] | None = None, chunk_size: int = 256,
+                  variant: str | None = None, tuned: bool = True, threads: int = 0):
+        """Load EXPORTS/NAME (newest complete version) or EXPORTS/NAME/VERSION; `variant` "fp16" or
+        "int8" runs the smaller files `keras-gen export --onnx-variants` wrote (None: float32);
+        `tuned=False` opens the files as they are, with onnxruntime's default options; `threads`
+        sets onnxruntime's intra-op threads (0: one per physical core; 1 suits a machine shared
+        with other work, see docs/BENCHMARKS.md)."""
         version_dir = resolve_version(path)
         manifest = read_manifest(version_dir)
-        onnx_file = (manifest.get("onnx") or {}).get("file", "model.onnx")
+        onnx_file = onnx_file_for(manifest, (manifest.get("onnx") or {}).get("file", "model.onnx"), variant,
+                                  version_dir)
         model_path = check_onnx_file(version_dir / onnx_file, version_dir)
-        return cls(version_dir, manifest, make_session(model_path, providers), chunk_size, providers)
+        model = cls(version_dir, manifest, make_session(model_path, providers, tuned, threads), chunk_size, providers,
+                    variant, tuned)
+        model.threads = threads
+        model.onnx_path = Path(model_path)
+        return model
 
     @property
     def provider(self) -> str:
@@ -199,9 +247,10 @@ class EdgeModel:
 
     def _endpoint_session(self, name: str, specs: list):
         if name not in self._endpoint_sessions:
-            onnx_file = self.manifest["edge_endpoints"][name].get("file", f"{name}.onnx")
+            onnx_file = onnx_file_for(self.manifest, self.manifest["edge_endpoints"][name].get("file", f"{name}.onnx"),
+                                      self.variant, self.version_dir)
             path = check_onnx_file(self.version_dir / onnx_file, self.version_dir)
-            session = make_session(path, self.providers)
+            session = make_session(path, self.providers, self.tuned, self.threads)
             check_session_against_manifest(session, specs, self.version_dir / onnx_file)
             self._endpoint_sessions[name] = session
         return self._endpoint_sessions[name]
