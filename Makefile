@@ -39,8 +39,13 @@ demo: $(STAMP)
 	@echo "  export (TF Serving layout): $(DEMO_EXPORTS)/demo-dcgan/"
 	@echo "  TensorBoard logs:          tensorboard --logdir $(DEMO_RUN)/logs"
 
+# Tests run on PYTEST_WORKERS processes (pytest-xdist; tests sharing an expensive fixture stay on one,
+# see tests/conftest.py); `make test PYTEST_WORKERS=0` runs them serially in one process.
+PYTEST_WORKERS ?= 2
+PYTEST_PARALLEL := $(if $(filter 0,$(PYTEST_WORKERS)),,-n $(PYTEST_WORKERS) --dist loadgroup)
+
 test: $(STAMP) $(CHROMIUM)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q $(PYTEST_PARALLEL)
 
 $(CHROMIUM):
 	@command -v apt-get >/dev/null || { echo "the browser test needs chromium at $(CHROMIUM): install it"; exit 1; }

@@ -5,6 +5,10 @@ import os
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")  # tests are CPU-only and deterministic
+if int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")) > 1:
+    # One intra-op thread per xdist worker (and its subprocesses): the workers already fill the
+    # cores, and two-thread pools per worker would oversubscribe them (less CPU time, measured).
+    os.environ.setdefault("TF_NUM_INTRAOP_THREADS", "1")
 
 import numpy as np
 import pytest
@@ -39,3 +43,60 @@ def digits_classifier(tmp_path_factory):
 def digits_classifier_cache(digits_classifier):
     """A cache folder holding the digits domain classifier (shared with tests/features)."""
     return digits_classifier[0]
+
+
+# --- Parallel runs (pytest-xdist, `make test` runs `-n 2 --dist loadgroup`) --------------------------
+# A module- or session-scoped fixture is built once per worker that runs a test needing it. So that
+# an expensive one (an exported model, a trained run) is built once, not on both workers, the tests
+# that share one are put in one xdist group, found here from the fixtures each test uses: no test
+# file needs a marker, and a new test file with a shared fixture is grouped too. The harness's
+# `runs` fixture trains one run per model: its tests are grouped per model, so models still spread
+# over the workers. Cheap fixtures, and the digits classifier (the harness needs it on every worker
+# anyway), group nothing. An explicit `@pytest.mark.xdist_group` wins.
+UNGROUPED_FIXTURES = {"digits_classifier", "digits_classifier_cache", "data_flags"}
+
+
+def _shared_fixture_keys(item) -> list[str]:
+    info = getattr(item, "_fixtureinfo", None)
+    if info is None:
+        return []
+    tests_dir = os.path.dirname(os.path.abspath(__file__))
+    keys = []
+    for name in item.fixturenames:
+        if name in UNGROUPED_FIXTURES:
+            continue
+        defs = info.name2fixturedefs.get(name)
+        if not defs:
+            continue
+        fixturedef = defs[-1]
+        source = getattr(fixturedef.func, "__code__", None)
+        if fixturedef.scope == "function" or source is None or not source.co_filename.startswith(tests_dir):
+            continue  # function scope, or pytest's own (tmp_path_factory, ...)
+        if name == "runs" and hasattr(item, "callspec"):  # the harness: one run per model
+            keys.append(f"runs[{item.callspec.params.get('name')}]")
+        else:
+            keys.append(f"{fixturedef.baseid or 'tests'}::{name}")
+    return keys
+
+
+def pytest_collection_modifyitems(config, items):
+    if not config.pluginmanager.hasplugin("xdist"):
+        return
+    parent: dict[str, str] = {}
+
+    def find(key):
+        while parent.setdefault(key, key) != key:
+            parent[key] = parent[parent[key]]
+            key = parent[key]
+        return key
+
+    item_keys = {}
+    for item in items:
+        if item.get_closest_marker("xdist_group") is None:
+            item_keys[item] = keys = _shared_fixture_keys(item)
+            for key in keys[1:]:
+                parent[find(key)] = find(keys[0])
+    for item, keys in item_keys.items():
+        if keys:
+            group = find(keys[0]).replace("/", ".").replace("::", ":")
+            item.add_marker(pytest.mark.xdist_group(group))
