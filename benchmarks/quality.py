@@ -73,6 +73,13 @@ BUDGETS = {
     "ssgan": {"epochs": 60},
     "ssgan (10 labels per class)": {"model": "ssgan", "epochs": 60, "options": {"labels_per_class": 10}},
     "ssgan (50 labels per class)": {"model": "ssgan", "epochs": 60, "options": {"labels_per_class": 50}},
+    # the grown GANs at DCGAN's budget (60 epochs = 1,320 steps = 84k images). LAPGAN's coarsest level
+    # must be 8 px: 2 levels (8, 16) at 16 px. ProGAN at 16 px is fully grown after 4 phases: 24k
+    # images (epoch 17), so 72% of the budget trains the 16 px stage. StyleGAN's defaults (widths
+    # 32-128, 4 mapping layers) are CPU-sized already.
+    "lapgan": {"epochs": 60, "options": {"levels": 2}},
+    "progan": {"epochs": 60, "options": {"phase_images": 6000}},
+    "stylegan": {"epochs": 60},
 }
 DEFAULT_BUDGET = {"epochs": 20}
 TWO_DOMAIN_KINDS = ("paired", "unpaired")
