@@ -220,6 +220,25 @@ def _describe_request(specs) -> str:
     return "\n".join(lines)
 
 
+def _sample_loop_with_bar(model, n, seed, conditions, quiet: bool, looped):
+    """A loop model's samples with a progress bar over the sampler's steps on stderr (tqdm), or
+    None where there is no loop, no terminal on stderr, or --quiet: then plain `model.sample`."""
+    import sys
+
+    from keras_gen.samplers import sample_with_progress, takes_progress
+
+    if quiet or not sys.stderr.isatty() or not takes_progress(looped):
+        return None
+    from tqdm import tqdm
+
+    with tqdm(desc="sampling", unit="step", file=sys.stderr, leave=False) as bar:
+        def progress(done, total):
+            bar.total = total
+            bar.update(done - bar.n)
+
+        return sample_with_progress(model, n, seed, conditions, progress)
+
+
 def cmd_sample(args, extra: list[str]) -> int:
     from keras_gen.images import check_samples_path, save_samples, to_uint8
     from keras_gen.inputs import check_request, resolve_conditions
@@ -242,7 +261,8 @@ def cmd_sample(args, extra: list[str]) -> int:
             return 0
         conditions = _request_conditions(args, extra, specs)
         with model.ema_weights():  # the weights an export carries: the EMA when the run kept one
-            images = to_uint8(model.sample(n, seed=seed, **conditions))
+            images = _sample_loop_with_bar(model, n, seed, conditions, args.quiet, looped=model.sampler())
+            images = to_uint8(model.sample(n, seed=seed, **conditions) if images is None else images)
     else:
         from keras_gen.edge import EdgeModel  # onnxruntime only: no TensorFlow on this path
 
@@ -252,7 +272,8 @@ def cmd_sample(args, extra: list[str]) -> int:
             print(_describe_request(specs))
             return 0
         conditions = _request_conditions(args, extra, specs)
-        images = model.sample(n, seed, **conditions)
+        images = _sample_loop_with_bar(model, n, seed, conditions, args.quiet, looped=model.sampler)
+        images = model.sample(n, seed, **conditions) if images is None else images
     # The npz form records the conditions each sample was drawn with, spelled out per sample.
     out = save_samples(images, args.out, resolve_conditions(specs, n, seed, conditions),
                        ncols=_grid_columns(specs, conditions))
@@ -516,6 +537,178 @@ def cmd_evaluate(args) -> int:
     return 0
 
 
+# -- style and texture (issue 20): optimisation-based tools on images --------------------------
+def _print_notes(notes) -> None:
+    for note in notes:
+        print(f"keras-gen: note: {note}", file=sys.stderr)
+
+
+def _style_out(path) -> Path:
+    from keras_gen.images import check_image_path
+
+    return check_image_path(path)
+
+
+def _layer_list(text: str, flag: str) -> tuple[str, ...]:
+    layers = tuple(name.strip() for name in text.split(",") if name.strip())
+    if not layers:
+        raise KerasGenError(f"{flag}: give at least one VGG layer name, e.g. conv1_1,conv2_1")
+    return layers
+
+
+def cmd_stylize(args) -> int:
+    """Gatys style transfer by optimisation, or one pass of a trained stylizer (--model)."""
+    if args.model is not None:
+        return _stylize_with_model(args)
+    return _stylize_by_optimisation(args)
+
+
+def _stylize_with_model(args) -> int:
+    """fast_style (--style-mix over its trained styles) or adain (--style, --alpha) runs and exports."""
+    if args.content is None:
+        raise KerasGenError("stylize needs --content IMAGE (a file, or a bundled picture such as photos:chelsea)")
+    from keras_gen.models.style.feedforward import stylize_with_model
+
+    out = _style_out(args.out)
+    _quiet_tensorflow()
+    path, seconds, runtime, name, mix = stylize_with_model(args.model, args.content, out, args.style, args.style_mix,
+                                                           args.alpha, args.size)
+    print(f"wrote {path} ({name}, style weights {', '.join(f'{w:.3g}' for w in mix)}"
+          + (f", alpha {args.alpha:g}" if name == "adain" else "") + f"; one pass in {seconds:.2f} s on {runtime})")
+    return 0
+
+
+def _stylize_by_optimisation(args) -> int:
+    if args.content is None:
+        raise KerasGenError("stylize needs --content IMAGE (a file, or a bundled picture such as photos:chelsea)")
+    if not args.style:
+        raise KerasGenError("stylize needs --style IMAGE (repeatable; a file or e.g. textures:brick)")
+    from keras_gen.models.style import gatys, io
+
+    out = _style_out(args.out)
+    mix = gatys.parse_style_weights(args.style_weights, len(args.style))
+    settings = gatys.StyleSettings(
+        alpha=args.content_weight, beta=args.style_weight, tv_weight=args.tv_weight, steps=args.steps,
+        optimizer=args.optimizer, learning_rate=args.lr, init=args.init, preserve_colour=args.preserve_colour,
+        scales=args.scales, arch=args.arch, weights=args.vgg_weights, save_every=args.save_every, seed=args.seed,
+        style_layers=_layer_list(args.style_layers, "--style-layers"),
+        content_layers=_layer_list(args.content_layers, "--content-layers"))
+    settings.check()
+    content, notes = io.load_float(args.content, args.size, "content image")
+    styles = []
+    for spec in args.style:
+        image, more = io.load_float(spec, args.size, "style image")
+        styles.append(image)
+        notes += more
+    _print_notes(notes)
+    _quiet_tensorflow()
+    result, history = gatys.stylize(content, styles, mix, settings, progress=not args.quiet, intermediates=out)
+    io.save_float(result, out)
+    last = history[-1] if history else {}
+    print(f"wrote {out} ({result.shape[1]}x{result.shape[0]}, {len(history)} steps, "
+          f"content loss {last.get('content', float('nan')):.4g}, style loss {last.get('style', float('nan')):.4g} "
+          "of its start value 1)")
+    return 0
+
+
+def cmd_texture(args) -> int:
+    from keras_gen.models.style import io, texture
+
+    out = _style_out(args.out)
+    source, notes = io.load_float(args.source, args.source_size, "source image")
+    _print_notes(notes)
+    if args.method == "nn":
+        result = texture.efros_leung(source, args.size, window=args.window, seed=args.seed)
+        print(f"wrote {io.save_float(result, out)} ({args.size}x{args.size}, Efros-Leung, window {args.window})")
+        return 0
+    _quiet_tensorflow()
+    result, history = texture.gram_texture(source, args.size, depth=args.depth, steps=args.steps, seed=args.seed,
+                                           arch=args.arch, weights=args.vgg_weights, progress=not args.quiet)
+    print(f"wrote {io.save_float(result, out)} ({args.size}x{args.size}, Gram matching to {args.depth}, "
+          f"style loss {history[-1]['style']:.4g} of its start value 1)")
+    return 0
+
+
+def cmd_invert(args) -> int:
+    from keras_gen.models.style import inversion, io
+
+    out = _style_out(args.out)
+    image, notes = io.load_float(args.image, args.size, "image")
+    _print_notes(notes)
+    _quiet_tensorflow()
+    result, history = inversion.invert(image, args.layer, steps=args.steps, tv_weight=args.tv_weight,
+                                       arch=args.arch, weights=args.vgg_weights, seed=args.seed,
+                                       progress=not args.quiet)
+    print(f"wrote {io.save_float(result, out)} (from {args.layer}; feature loss {history[-1]['feature']:.4g} "
+          f"of its start value {history[0]['feature']:.4g})")
+    return 0
+
+
+def _add_style_parsers(sub) -> None:
+    pictures = "a file, or a bundled picture: photos:NAME (astronaut, chelsea, coffee, rocket, ...) or textures:NAME " \
+               "(brick, grass, gravel); grey and RGBA images are converted to RGB with a note"
+    p = sub.add_parser("stylize", help="style transfer by optimisation (Gatys et al. 2016): L-BFGS or Adam on the "
+                                       "pixels, content and style losses on VGG features")
+    p.add_argument("--content", default=None, metavar="IMAGE", help=pictures)
+    p.add_argument("--style", action="append", default=[], metavar="IMAGE", help="style image (repeatable, to mix)")
+    p.add_argument("--style-weights", default=None, help="mixing weights, one per --style, e.g. 0.7,0.3")
+    p.add_argument("--out", default="stylized.png")
+    p.add_argument("--size", type=int, default=256, help="longer side of the result in pixels (style images too)")
+    p.add_argument("--steps", type=int, default=100, help="optimiser iterations at the finest scale")
+    p.add_argument("--optimizer", default="lbfgs", choices=("lbfgs", "adam"))
+    p.add_argument("--lr", type=float, default=0.02, help="Adam learning rate, in [-1, 1] pixel units")
+    p.add_argument("--init", default="content", choices=("content", "noise"))
+    p.add_argument("--preserve-colour", "--preserve-color", action="store_true",
+                   help="luminance-only transfer: keep the content's colours")
+    p.add_argument("--content-weight", type=float, default=1.0, help="alpha")
+    p.add_argument("--style-weight", type=float, default=1e3, help="beta (the style loss is 1 at the start image)")
+    p.add_argument("--tv-weight", type=float, default=0.0)
+    p.add_argument("--scales", type=int, default=0, help="coarse-to-fine levels (0: one per halving above 256 px)")
+    p.add_argument("--save-every", type=int, default=0, help="write OUT_s{scale}_{step}.png every k steps")
+    p.add_argument("--style-layers", default="conv1_1,conv2_1,conv3_1,conv4_1,conv5_1", help="VGG layers whose "
+                   "Gram matrices are matched (equal weights)")
+    p.add_argument("--content-layers", default="conv4_2", help="VGG layers whose activations are matched")
+    p.add_argument("--arch", default="vgg19", choices=("vgg19", "vgg16"))
+    p.add_argument("--vgg-weights", default="auto", help="auto | imagenet | hed | PATH to a notop .h5")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--quiet", action="store_true", help="no progress line")
+    p.add_argument("--model", default=None, metavar="RUN|EXPORT",
+                   help="a trained fast_style or adain run or export: one forward pass instead of an optimisation")
+    p.add_argument("--style-mix", default=None, help="--model: fast_style weights over its trained styles "
+                   "(0.3,0.7) or one style's index; adain weights over the --style images")
+    p.add_argument("--alpha", type=float, default=1.0, help="--model adain: style-content trade-off in [0, 1]")
+    p.set_defaults(func=cmd_stylize)
+
+    p = sub.add_parser("texture", help="texture synthesis: Gram matching from noise (Gatys et al. 2015) or "
+                                       "Efros-Leung nearest neighbours")
+    p.add_argument("--source", required=True, metavar="IMAGE", help=pictures)
+    p.add_argument("--out", default="texture.png")
+    p.add_argument("--size", type=int, default=128, help="side of the square result")
+    p.add_argument("--source-size", type=int, default=128, help="longer side the source is resized to")
+    p.add_argument("--method", default="gram", choices=("gram", "nn"))
+    p.add_argument("--depth", default="pool4", help="deepest layer matched: conv1_1, pool1, pool2, pool3 or pool4")
+    p.add_argument("--steps", type=int, default=200)
+    p.add_argument("--window", type=int, default=11, help="nn: neighbourhood side (odd)")
+    p.add_argument("--arch", default="vgg19", choices=("vgg19", "vgg16"))
+    p.add_argument("--vgg-weights", default="auto")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=cmd_texture)
+
+    p = sub.add_parser("invert", help="feature inversion (Mahendran & Vedaldi 2015): the picture one VGG layer sees")
+    p.add_argument("--image", required=True, metavar="IMAGE", help=pictures)
+    p.add_argument("--layer", default="block3_conv1", help="conv4_2 or block4_conv2 style names")
+    p.add_argument("--out", default="inversion.png")
+    p.add_argument("--size", type=int, default=128)
+    p.add_argument("--steps", type=int, default=200)
+    p.add_argument("--tv-weight", type=float, default=None, help="default: grows with the layer's depth")
+    p.add_argument("--arch", default="vgg19", choices=("vgg19", "vgg16"))
+    p.add_argument("--vgg-weights", default="auto")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=cmd_invert)
+
+
 # -- parser -----------------------------------------------------------------------------------
 def _jit_compile_flag(value: str):
     choices = {"true": True, "false": False, "auto": "auto"}
@@ -567,6 +760,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--inputs", action="store_true", help="list the model's request inputs and their flags, then stop")
     p.add_argument("--variant", default=None, choices=("float32", "fp16", "int8"),
                    help="on an export: run its smaller ONNX file (export --onnx-variants); default float32")
+    p.add_argument("--quiet", action="store_true", help="no progress bar over a sampling loop's steps (there is "
+                   "none either when stderr is not a terminal)")
     p.set_defaults(func=cmd_sample, takes_request_flags=True)
 
     p = sub.add_parser("export", help="export a run to SavedModel + ONNX + manifest (TF Serving layout)")
@@ -683,6 +878,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--cache-dir", default=None, help="where domain classifiers are cached")
     p.add_argument("--json", default=None, help="also write the report as JSON")
     p.set_defaults(func=cmd_evaluate)
+    _add_style_parsers(sub)
     return parser
 
 

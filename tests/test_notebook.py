@@ -65,3 +65,29 @@ def test_gans_notebook_runs_top_to_bottom(tmp_path, monkeypatch, digits_classifi
     for expected in ("||grad G|| minimax", "critic value", "JS estimate", "entropy", "ADA p", "held-out real"):
         assert expected in outputs, expected
     assert images >= 8  # real digits, 3 x samples, 3 x by-class grids, augmented views
+
+
+def test_style_and_texture_notebook_runs_top_to_bottom(tmp_path, monkeypatch):
+    outputs, images = run_notebook(NOTEBOOK.parent / "style_and_texture.ipynb", tmp_path, monkeypatch, timeout=300,
+                                   KG_NB_SIZE=32, KG_NB_STEPS=2, KG_NB_VGG_WEIGHTS="hed")  # offline weights
+    for expected in ("weights: hed", "tiles shuffled", "beta/alpha", "Efros-Leung", "relative feature error"):
+        assert expected in outputs, expected
+    assert images == 5
+
+
+DIFFUSION_NOTEBOOK = NOTEBOOK.parent / "diffusion.ipynb"
+
+
+def test_diffusion_notebook_runs_top_to_bottom(tmp_path, monkeypatch, digits_classifier_cache):
+    outputs, images = run_notebook(DIFFUSION_NOTEBOOK, tmp_path, monkeypatch, timeout=600, KG_NB_EPOCHS=1,
+                                   KG_NB_STEPS=2, KG_NB_T=10, KG_NB_FILTERS=8, KG_NB_EVAL_N=150,
+                                   KERAS_GEN_CACHE=digits_classifier_cache)  # reuse the session's classifier
+    # the forward process keeps less of the digit as t grows, under both schedules
+    signals = [[float(v) for v in line.split(":")[1].split()] for line in outputs.splitlines()
+               if line.startswith(("linear  sqrt(abar_t):", "cosine  sqrt(abar_t):"))]
+    assert len(signals) == 2
+    for signal in signals:
+        assert signal == sorted(signal, reverse=True) and signal[0] > 0.95 and signal[-1] < 0.05
+    for expected in ("DDPM-10", "DDIM-5", "floor (test vs train)", "label acc", "within-class distance"):
+        assert expected in outputs, expected
+    assert images >= 5  # real digits, forward process, predictions, samplers, guidance

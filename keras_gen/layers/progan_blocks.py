@@ -3,7 +3,8 @@ Quality, Stability, and Variation", sections 3-4.2) and its growth schedule.
 
 - Equalised learning rate (4.1): weights are drawn from N(0, 1) and scaled at run time by He's
   constant, w_hat = w * gain / sqrt(fan_in), so that Adam's per-weight step size means the same
-  change for every layer: `EqualizedDense`, `EqualizedConv2D`.
+  change for every layer: `EqualizedDense`, `EqualizedConv2D` (in `equalized.py`, shared with
+  StyleGAN, as are `PixelNorm` and `MinibatchStdDev`).
 - Pixel-wise feature normalisation in G (4.2): b = a / sqrt(mean_j a_j^2 + 1e-8) over channels
   at each pixel: `PixelNorm`.
 - Minibatch standard deviation (3): the standard deviation of each feature at each pixel over
@@ -24,7 +25,6 @@ images and is stable for P more (the paper's 800k each); the last stage stays.
 
 from __future__ import annotations
 
-import math
 
 import keras
 import numpy as np
@@ -32,85 +32,6 @@ import tensorflow as tf
 from keras import ops
 
 
-@keras.saving.register_keras_serializable(package="keras_gen")
-class EqualizedDense(keras.layers.Layer):
-    """Dense with w ~ N(0, 1) scaled at run time by gain / sqrt(fan_in)."""
-
-    def __init__(self, units: int, gain: float = math.sqrt(2.0), **kwargs):
-        super().__init__(**kwargs)
-        self.units, self.gain = int(units), float(gain)
-
-    def build(self, input_shape):
-        fan_in = int(input_shape[-1])
-        self.scale = self.gain / math.sqrt(fan_in)
-        self.kernel = self.add_weight(shape=(fan_in, self.units), initializer=keras.initializers.RandomNormal(0, 1),
-                                      name="kernel")
-        self.bias = self.add_weight(shape=(self.units,), initializer="zeros", name="bias")
-
-    def call(self, x):
-        return ops.matmul(x, ops.cast(self.kernel, x.dtype) * self.scale) + ops.cast(self.bias, x.dtype)
-
-    def compute_output_shape(self, input_shape):
-        return (*input_shape[:-1], self.units)
-
-    def get_config(self):
-        return {**super().get_config(), "units": self.units, "gain": self.gain}
-
-
-@keras.saving.register_keras_serializable(package="keras_gen")
-class EqualizedConv2D(keras.layers.Layer):
-    """A stride-1 "same" convolution with w ~ N(0, 1) scaled at run time by gain / sqrt(k * k * C_in)."""
-
-    def __init__(self, filters: int, kernel_size: int, gain: float = math.sqrt(2.0), **kwargs):
-        super().__init__(**kwargs)
-        self.filters, self.kernel_size, self.gain = int(filters), int(kernel_size), float(gain)
-
-    def build(self, input_shape):
-        fan_in = self.kernel_size * self.kernel_size * int(input_shape[-1])
-        self.scale = self.gain / math.sqrt(fan_in)
-        self.kernel = self.add_weight(shape=(self.kernel_size, self.kernel_size, int(input_shape[-1]), self.filters),
-                                      initializer=keras.initializers.RandomNormal(0, 1), name="kernel")
-        self.bias = self.add_weight(shape=(self.filters,), initializer="zeros", name="bias")
-
-    def call(self, x):
-        kernel = ops.cast(self.kernel, x.dtype) * self.scale
-        return ops.conv(x, kernel, padding="same") + ops.cast(self.bias, x.dtype)
-
-    def compute_output_shape(self, input_shape):
-        return (*input_shape[:-1], self.filters)
-
-    def get_config(self):
-        return {**super().get_config(), "filters": self.filters, "kernel_size": self.kernel_size, "gain": self.gain}
-
-
-@keras.saving.register_keras_serializable(package="keras_gen")
-class PixelNorm(keras.layers.Layer):
-    """a / sqrt(mean over channels of a^2 + epsilon), at every pixel (or every vector)."""
-
-    def __init__(self, epsilon: float = 1e-8, **kwargs):
-        super().__init__(**kwargs)
-        self.epsilon = float(epsilon)
-
-    def call(self, x):
-        return x * ops.rsqrt(ops.mean(ops.square(x), axis=-1, keepdims=True) + self.epsilon)
-
-    def get_config(self):
-        return {**super().get_config(), "epsilon": self.epsilon}
-
-
-@keras.saving.register_keras_serializable(package="keras_gen")
-class MinibatchStdDev(keras.layers.Layer):
-    """(B, H, W, C) -> (B, H, W, C + 1): sigma = mean over (H, W, C) of the batch standard
-    deviation sqrt(Var_batch[x] + 1e-8), appended as a constant channel."""
-
-    def call(self, x):
-        std = ops.sqrt(ops.var(x, axis=0) + 1e-8)  # (H, W, C), biased variance as the paper's code
-        sigma = ops.mean(std)
-        shape = ops.shape(x)
-        return ops.concatenate([x, ops.ones((shape[0], shape[1], shape[2], 1), x.dtype) * sigma], axis=-1)
-
-    def compute_output_shape(self, input_shape):
-        return (*input_shape[:-1], input_shape[-1] + 1)
 
 
 @keras.saving.register_keras_serializable(package="keras_gen")

@@ -35,80 +35,8 @@ import keras
 import tensorflow as tf
 from keras import ops
 
-LRELU_GAIN = math.sqrt(2.0)
-
-
-def _leaky(x):
-    return tf.nn.leaky_relu(x, 0.2) * LRELU_GAIN
-
-
-@keras.saving.register_keras_serializable(package="keras_gen")
-class PixelNorm(keras.layers.Layer):
-    """x / sqrt(mean(x^2 over the last axis) + 1e-8): ProGAN's pixel norm, StyleGAN's input to the mapping."""
-
-    def call(self, x):
-        return x * ops.rsqrt(ops.mean(ops.square(x), axis=-1, keepdims=True) + 1e-8)
-
-
-@keras.saving.register_keras_serializable(package="keras_gen")
-class EqualizedDense(keras.layers.Layer):
-    """A dense layer with the equalised learning rate; optional leaky ReLU (gain sqrt 2)."""
-
-    def __init__(self, units: int, lr_multiplier: float = 1.0, bias_init: float = 0.0, activation: bool = False,
-                 **kwargs):
-        super().__init__(**kwargs)
-        self.units, self.lr_multiplier, self.bias_init, self.activation = int(units), float(lr_multiplier), \
-            float(bias_init), bool(activation)
-
-    def build(self, input_shape):
-        fan_in = int(input_shape[-1])
-        self.kernel = self.add_weight(shape=(fan_in, self.units), name="kernel",
-                                      initializer=keras.initializers.RandomNormal(stddev=1.0 / self.lr_multiplier))
-        self.bias = self.add_weight(shape=(self.units,), name="bias",
-                                    initializer=keras.initializers.Constant(self.bias_init / self.lr_multiplier))
-        self.scale = self.lr_multiplier / math.sqrt(fan_in)
-
-    def call(self, x):
-        y = ops.matmul(x, self.kernel * self.scale) + self.bias * self.lr_multiplier
-        return _leaky(y) if self.activation else y
-
-    def compute_output_shape(self, input_shape):
-        return (*input_shape[:-1], self.units)
-
-    def get_config(self):
-        return {**super().get_config(), "units": self.units, "lr_multiplier": self.lr_multiplier,
-                "bias_init": self.bias_init, "activation": self.activation}
-
-
-@keras.saving.register_keras_serializable(package="keras_gen")
-class EqualizedConv2D(keras.layers.Layer):
-    """A 'same' convolution with the equalised learning rate (the discriminator's); optional bias
-    and leaky ReLU. Has a `kernel`, so keras.layers.SpectralNormalization can wrap it."""
-
-    def __init__(self, filters: int, kernel_size: int, use_bias: bool = True, activation: bool = False, **kwargs):
-        super().__init__(**kwargs)
-        self.filters, self.kernel_size, self.use_bias, self.activation = int(filters), int(kernel_size), \
-            bool(use_bias), bool(activation)
-
-    def build(self, input_shape):
-        fan_in = int(input_shape[-1]) * self.kernel_size ** 2
-        self.kernel = self.add_weight(shape=(self.kernel_size, self.kernel_size, int(input_shape[-1]), self.filters),
-                                      name="kernel", initializer=keras.initializers.RandomNormal(stddev=1.0))
-        self.bias = self.add_weight(shape=(self.filters,), name="bias", initializer="zeros") if self.use_bias else None
-        self.scale = 1.0 / math.sqrt(fan_in)
-
-    def call(self, x):
-        y = tf.nn.conv2d(x, self.kernel * self.scale, 1, "SAME")
-        if self.use_bias:
-            y = y + self.bias
-        return _leaky(y) if self.activation else y
-
-    def compute_output_shape(self, input_shape):
-        return (*input_shape[:-1], self.filters)
-
-    def get_config(self):
-        return {**super().get_config(), "filters": self.filters, "kernel_size": self.kernel_size,
-                "use_bias": self.use_bias, "activation": self.activation}
+from keras_gen.layers.equalized import EqualizedDense, PixelNorm
+from keras_gen.layers.equalized import scaled_leaky_relu as _leaky
 
 
 def build_mapping(latent_dim: int, w_dim: int, layers: int, lr_multiplier: float = 0.01) -> keras.Model:
@@ -117,7 +45,7 @@ def build_mapping(latent_dim: int, w_dim: int, layers: int, lr_multiplier: float
     z = keras.Input((latent_dim,), name="z")
     x = PixelNorm(name="pixel_norm")(z)
     for i in range(layers):
-        x = EqualizedDense(w_dim, lr_multiplier, activation=True, name=f"fc{i}")(x)
+        x = EqualizedDense(w_dim, gain=1.0, lr_multiplier=lr_multiplier, activation=True, name=f"fc{i}")(x)
     return keras.Model(z, x, name="mapping")
 
 
@@ -216,7 +144,7 @@ class ModulatedConv2D(keras.layers.Layer):
     def build(self, input_shapes):
         x_shape, ws_shape = input_shapes
         c_in = int(x_shape[-1])
-        self.affine = EqualizedDense(c_in, bias_init=1.0, name="affine")  # A: w -> s, s starts at 1
+        self.affine = EqualizedDense(c_in, gain=1.0, bias_init=1.0, name="affine")  # A: w -> s, s starts at 1
         self.affine.build((None, int(ws_shape[-1])))
         self.kernel = self.add_weight(shape=(self.kernel_size, self.kernel_size, c_in, self.filters), name="kernel",
                                       initializer=keras.initializers.RandomNormal(stddev=1.0))
@@ -314,18 +242,3 @@ def to_rgb(x, ws, channels: int, style_index: int, name: str):
     """StyleGAN2's tRGB: a modulated 1x1 convolution, not demodulated, plus a bias; no activation."""
     y = ModulatedConv2D(channels, 1, style_index, demodulate=False, name=f"{name}_conv")([x, ws])
     return BiasActivation(activation=False, name=f"{name}_bias")(y)
-
-
-@keras.saving.register_keras_serializable(package="keras_gen")
-class MinibatchStdDev(keras.layers.Layer):
-    """ProGAN's minibatch standard deviation (Karras et al. 2018, section 3): the standard deviation
-    of each feature over the batch, averaged into one number, appended as a constant channel, so
-    D can see a batch's lack of variety. One group: the whole batch."""
-
-    def call(self, x):
-        std = ops.sqrt(ops.var(x, axis=0) + 1e-8)  # (H, W, C)
-        stat = ops.mean(std)
-        return ops.concatenate([x, ops.ones_like(x[..., :1]) * stat], axis=-1)
-
-    def compute_output_shape(self, input_shape):
-        return (*input_shape[:-1], input_shape[-1] + 1)

@@ -9,6 +9,10 @@ keras_gen/latents.py:
     run_tf(network, inputs, n, seed)      TF ops with tf.while_loop: the SavedModel's `sample`
                                           endpoint and the Keras model's own `sample`
 
+Both take an optional `progress(done, total)`, called once after each step of the loop (the
+CLI's progress bar, `sample_with_progress`); in TF it is a `tf.py_function` inside the loop body,
+a side effect that changes no numbers, and the exported loop never has one.
+
 `network(feeds: dict) -> dict` takes the network endpoint's inputs by name and returns its
 outputs by name. `inputs` holds the request's resolved inputs (keras_gen.inputs.resolve_inputs:
 random draws, labels, the sampler's options). Both loops must give the same images for the same
@@ -86,10 +90,23 @@ class Sampler:
         flat = _uniforms_tf(n * int(size), seed, SAMPLER_STREAM_BASE + tf.cast(step, tf.int32))
         return tf.reshape(flat, tf.stack([n, int(size)]))
 
-    def run_numpy(self, network, inputs: dict, n: int, seed: int):
+    @staticmethod
+    def report_tf(progress, done, total, after) -> None:
+        """Inside a TF loop body: call `progress(done, total)` with Python ints once `after` (the
+        step's result) is computed; a stateful py_function, which tf.function's automatic control
+        dependencies run in every iteration. Nothing when `progress` is None."""
+        if progress is None:
+            return
+        import tensorflow as tf
+
+        with tf.control_dependencies([after]):
+            tf.py_function(lambda d, t: progress(int(d), int(t)), [tf.cast(done, tf.int32), tf.cast(total, tf.int32)],
+                           [])
+
+    def run_numpy(self, network, inputs: dict, n: int, seed: int, progress=None):
         raise NotImplementedError(f"{type(self).__name__}.run_numpy")
 
-    def run_tf(self, network, inputs: dict, n, seed):
+    def run_tf(self, network, inputs: dict, n, seed, progress=None):
         raise NotImplementedError(f"{type(self).__name__}.run_tf")
 
 
@@ -112,3 +129,34 @@ def get_sampler(name: str, config: dict | None = None) -> Sampler:
             "keras-gen with more samplers than this one: upgrade keras-gen."
         )
     return _SAMPLERS[name](**(config or {}))
+
+
+def takes_progress(sampler) -> bool:
+    """Whether `sampler`'s loops take `progress` (a sampler written before it existed does not)."""
+    import inspect
+
+    return sampler is not None and all("progress" in inspect.signature(getattr(sampler, name)).parameters
+                                       for name in ("run_numpy", "run_tf"))
+
+
+def sample_with_progress(model, n: int, seed: int, conditions: dict, progress) -> np.ndarray:
+    """A loop model's `sample(n, seed, **conditions)` with `progress(done, total)` called after
+    each step: float [-1, 1] from a Keras model (its tf.while_loop, as `model.sample`), uint8 from
+    an edge model (keras_gen.edge.EdgeModel: the numpy loop over its session). Same images as
+    `model.sample`; the progress call is the only difference."""
+    from keras_gen import inputs as kinds
+
+    if hasattr(model, "run_network"):  # EdgeModel: numpy over onnxruntime, no TensorFlow
+        from keras_gen.images import to_uint8
+
+        n, seed = kinds.check_request(n, seed)
+        values = kinds.resolve_inputs(model.input_specs, n, seed, conditions)
+        return to_uint8(model.sampler.run_numpy(model.run_network, values, n, seed, progress=progress))
+    import tensorflow as tf
+
+    values = kinds.resolve_inputs(model.request_specs(), n, seed, conditions)
+    sampler = model.sampler()
+    loop = tf.function(lambda v, n, seed: sampler.run_tf(lambda feeds: model.network(**feeds), v, n, seed,
+                                                         progress=progress))
+    return np.asarray(loop({k: tf.constant(v) for k, v in values.items()}, tf.constant(n, tf.int32),
+                           tf.constant(seed, tf.int64)))

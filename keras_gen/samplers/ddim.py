@@ -108,7 +108,7 @@ class DiffusionSampler(Sampler):
 
         return tf.cond(tf.equal(guidance, 1.0), conditional_only, guided)
 
-    def run_tf(self, network, inputs, n, seed):
+    def run_tf(self, network, inputs, n, seed, progress=None):
         import tensorflow as tf
 
         from keras_gen.models.diffusion.schedulers import TF
@@ -120,7 +120,9 @@ class DiffusionSampler(Sampler):
             t = self.scheduler.timestep(k, steps, TF)
             out = self._predict_tf(network, x, t, inputs)
             z = self.step_noise_tf(n, self.shape, seed, k)
-            return k + 1, self.scheduler.step(sampler, out, x, k, steps, eta, z, TF)
+            x = self.scheduler.step(sampler, out, x, k, steps, eta, z, TF)
+            self.report_tf(progress, k + 1, steps, x)
+            return k + 1, x
 
         x0 = tf.convert_to_tensor(inputs["noise"], tf.float32)
         _, x = tf.while_loop(lambda k, x: k < steps, body, (tf.constant(0), x0),

@@ -60,7 +60,7 @@ class PixelCNNSampler(Sampler):
             return codes[..., 0]
         return (codes.astype(np.float32) * np.float32(2.0 / (self.categories - 1)) - np.float32(1.0))
 
-    def run_numpy(self, network, inputs, n, seed):
+    def run_numpy(self, network, inputs, n, seed, progress=None):
         n = int(n)
         temperature = np.float32(inputs["temperature"])
         given = {k: inputs[k] for k in self.conditions}
@@ -71,6 +71,8 @@ class PixelCNNSampler(Sampler):
             logits = logits.reshape(n, self.steps, self.categories)[:, step]  # (n, K)
             gumbel = -np.log(-np.log(self.step_uniforms(n, self.categories, seed, step)))
             flat[:, step] = np.argmax(logits / temperature + gumbel, axis=-1)
+            if progress is not None:
+                progress(step + 1, self.steps)
         if self.decode:
             return np.asarray(network({self.input_name: self._feed_numpy(codes), **given})["images"], np.float32)
         return self._feed_numpy(codes) if self.feed == "levels" else codes
@@ -83,7 +85,7 @@ class PixelCNNSampler(Sampler):
             return codes[..., 0]
         return tf.cast(codes, tf.float32) * (2.0 / (self.categories - 1)) - 1.0
 
-    def run_tf(self, network, inputs, n, seed):
+    def run_tf(self, network, inputs, n, seed, progress=None):
         import tensorflow as tf
 
         n = tf.cast(n, tf.int32)
@@ -97,6 +99,7 @@ class PixelCNNSampler(Sampler):
             u = self.step_uniforms_tf(n, self.categories, seed, step)
             drawn = tf.argmax(logits / temperature - tf.math.log(-tf.math.log(u)), axis=-1, output_type=tf.int32)
             here = tf.reshape(tf.one_hot(step, self.steps, dtype=tf.int32), (1, *shape))
+            self.report_tf(progress, step + 1, self.steps, drawn)
             return step + 1, codes + drawn[:, None, None, None] * here  # position `step` was 0
 
         codes0 = tf.zeros(tf.concat([[n], shape], axis=0), tf.int32)

@@ -37,8 +37,8 @@ import tensorflow as tf
 from keras import layers
 
 from keras_gen.errors import KerasGenError
-from keras_gen.layers.progan_blocks import (EqualizedConv2D, EqualizedDense, LodBlend, MinibatchStdDev, PixelNorm,
-                                            growth_state, lod_of, reals_at_lod)
+from keras_gen.layers.equalized import EqualizedConv2D, EqualizedDense, MinibatchStdDev, PixelNorm
+from keras_gen.layers.progan_blocks import LodBlend, growth_state, lod_of, reals_at_lod
 from keras_gen.losses.adversarial import ADVERSARIAL_LOSSES
 from keras_gen.models.base import option
 from keras_gen.models.gan.adversarial import AdversarialGAN

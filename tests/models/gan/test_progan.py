@@ -8,8 +8,8 @@ import pytest
 import tensorflow as tf
 
 from keras_gen import KerasGenError
-from keras_gen.layers.progan_blocks import (EqualizedConv2D, EqualizedDense, LodBlend, MinibatchStdDev, PixelNorm,
-                                            growth_state, pixelate, reals_at_lod)
+from keras_gen.layers.equalized import EqualizedConv2D, EqualizedDense, MinibatchStdDev, PixelNorm
+from keras_gen.layers.progan_blocks import LodBlend, growth_state, pixelate, reals_at_lod
 from keras_gen.registry import build
 from tests.model_checks import assert_same_training_state
 

