@@ -73,6 +73,14 @@ BUDGETS = {
     "ssgan": {"epochs": 60},
     "ssgan (10 labels per class)": {"model": "ssgan", "epochs": 60, "options": {"labels_per_class": 10}},
     "ssgan (50 labels per class)": {"model": "ssgan", "epochs": 60, "options": {"labels_per_class": 50}},
+    # the grown GANs at DCGAN's budget (60 epochs = 1,320 steps = 84k images). LAPGAN's coarsest level
+    # must be 8 px: 2 levels (8, 16) at 16 px. StyleGAN's defaults (widths 32-128, 4 mapping layers)
+    # are CPU-sized already. ProGAN builds and runs every stage each step with WGAN-GP (~1.6 s a step
+    # under load, 25x DCGAN): half the budget, and at 16 px it is fully grown after 4 phases of
+    # 3,000 images, 12k images (epoch 9 of 30), so 72% of the budget trains the 16 px stage.
+    "lapgan": {"epochs": 60, "options": {"levels": 2}},
+    "progan": {"epochs": 30, "options": {"phase_images": 3000}},
+    "stylegan": {"epochs": 60},
 }
 DEFAULT_BUDGET = {"epochs": 20}
 TWO_DOMAIN_KINDS = ("paired", "unpaired")
