@@ -224,9 +224,14 @@ def _row_name(line: str) -> str | None:
     return line.split("|")[1].strip()
 
 
+def _cells(line: str) -> list[str]:
+    return [cell.strip() for cell in line.strip().strip("|").split("|")]
+
+
 def merge_tables(old: str, new: str) -> str:
     """`old` with each table row of `new` put in place of the row of the same name under the same
-    ### heading (or after that table's last row); sections `old` lacks are added before its notes."""
+    ### heading (or after that table's last row), its cells put under `old`'s columns of the same
+    name ("-" where `new` has none); sections `old` lacks are added before its notes."""
     lines = old.splitlines()
     sections: dict[str, list[str]] = {}
     heading = None
@@ -248,7 +253,12 @@ def merge_tables(old: str, new: str) -> str:
         start = lines.index(heading) + 1
         table = [i for i in range(start, len(lines)) if lines[i].startswith("|")]
         table = [i for k, i in enumerate(table) if i == table[0] + k]  # the first table under the heading
-        for row in (b for b in body if _row_name(b)):
+        new_header = next(b for b in body if b.startswith("|"))
+        old_columns, new_columns = _cells(lines[table[0]]), _cells(new_header)
+        for row in (b for b in body if _row_name(b) and b != new_header):
+            if new_columns != old_columns:  # e.g. a run with no conditional model has no label-accuracy columns
+                values = dict(zip(new_columns, _cells(row)))
+                row = "| " + " | ".join(values.get(column, "-") for column in old_columns) + " |"
             name = _row_name(row)
             hit = next((i for i in table if _row_name(lines[i]) == name), None)
             if hit is not None:
