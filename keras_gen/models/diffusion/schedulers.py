@@ -178,7 +178,12 @@ class DiffusionScheduler:
             x0 = xp.sqrt(abar) * x_t - xp.sqrt(1.0 - abar) * output
             eps = xp.sqrt(1.0 - abar) * x_t + xp.sqrt(abar) * output
         if self.clip_sample:
-            x0 = xp.clip(x0, -1.0, 1.0)
+            # eps is re-read from the clipped x0, so x_t = sqrt(abar) x0 + sqrt(1 - abar) eps still
+            # holds, which DDIM's eq. (12) assumes (as diffusers' DDIMScheduler does); written as a
+            # correction, exactly 0 where nothing was clipped (no float32 rounding amplified at t ~ 0)
+            clipped = xp.clip(x0, -1.0, 1.0)
+            eps = eps + xp.sqrt(abar) / xp.sqrt(1.0 - abar) * (x0 - clipped)
+            x0 = clipped
         return x0, eps
 
     # -- sampler steps: iteration k of `steps`, from x_t to x_prev ----------------------------

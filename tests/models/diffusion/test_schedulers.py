@@ -66,13 +66,20 @@ def test_ddim_eta0_with_the_true_noise_recovers_x0_exactly(prediction, steps):
     np.testing.assert_allclose(x, x0, atol=1e-6)  # the tables are float32: sqrt(abar)^2 + sqrt(1 - abar)^2 = 1 +- 1e-7
 
 
-def test_ddim_with_eta1_on_every_step_is_ddpm():
-    """Song et al.: eta = 1 gives sigma^2 = beta~, and the DDIM mean equals the posterior mean
-    (unclipped: the identity needs eps_hat and x0_hat read from the same prediction)."""
-    s = DiffusionScheduler(30, "linear", clip_sample=False)
+@pytest.mark.parametrize("clip_sample", [False, True])
+def test_ddim_with_eta1_on_every_step_is_ddpm(clip_sample):
+    """Song et al.: eta = 1 gives sigma^2 = beta~, and the DDIM mean equals the posterior mean.
+    The identity needs x_t = sqrt(abar) x0_hat + sqrt(1 - abar) eps_hat: with clipping (x0_hat
+    clipped here at k = 0) it holds only because eps_hat is re-read from the clipped x0_hat."""
+    s = DiffusionScheduler(30, "linear", clip_sample=clip_sample)
     x0, eps = _images(3)
     x_t, z = _images(4)
     for k in (0, 5, 29):
+        x0_hat, eps_hat = s.split_prediction(eps, x_t, s.timestep(k, 30))
+        abar = float(s.abar(s.timestep(k, 30)))
+        np.testing.assert_allclose(np.sqrt(abar) * x0_hat + np.sqrt(1 - abar) * eps_hat, x_t, atol=1e-5)
+        if k == 0:  # x0_hat is read from pure noise: far outside [-1, 1] unless clipped
+            assert (np.abs(x0_hat).max() == 1.0) == clip_sample
         a = s.ddim_step(eps, x_t, k, 30, 1.0, z)
         b = s.ddpm_step(eps, x_t, k, 30, z)
         np.testing.assert_allclose(a, b, atol=1e-5)
