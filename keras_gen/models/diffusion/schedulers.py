@@ -31,7 +31,9 @@ T - 1, the "trailing" spacing of Lin et al. 2024, so the first step starts from 
   - DDIM (Song, Meng & Ermon 2021, "Denoising Diffusion Implicit Models", eq. 12):
     x_prev = sqrt(abar_prev) x0_hat + sqrt(1 - abar_prev - sigma^2) eps_hat + sigma z,
     sigma  = eta sqrt((1 - abar_prev) / (1 - abar_t)) sqrt(1 - abar_t / abar_prev)      (16)
-    eta = 0 is deterministic; eta = 1 has DDPM's variance.
+    eta = 0 is deterministic; eta = 1 has DDPM's variance. (12) needs the pair to satisfy
+    x_t = sqrt(abar_t) x0_hat + sqrt(1 - abar_t) eps_hat; clipping x0_hat alone breaks it and,
+    at eta = 0, washes samples out more the more steps there are, so eps_hat follows the clip.
 """
 
 from __future__ import annotations
@@ -97,7 +99,8 @@ def beta_schedule(schedule: str, timesteps: int) -> np.ndarray:
 
 class DiffusionScheduler:
     """config: timesteps T, schedule (linear | cosine), prediction (epsilon | v), clip_sample
-    (clip x0_hat to the image range [-1, 1] before each update: fewer-step samplers overshoot)."""
+    (clip x0_hat to the image range [-1, 1] before each update: fewer-step samplers overshoot;
+    eps_hat is then re-read from the clipped x0_hat, see `split_prediction`)."""
 
     def __init__(self, timesteps: int = 1000, schedule: str = "linear", prediction: str = "epsilon",
                  clip_sample: bool = True):
@@ -178,7 +181,12 @@ class DiffusionScheduler:
             x0 = xp.sqrt(abar) * x_t - xp.sqrt(1.0 - abar) * output
             eps = xp.sqrt(1.0 - abar) * x_t + xp.sqrt(abar) * output
         if self.clip_sample:
-            x0 = xp.clip(x0, -1.0, 1.0)
+            # eps is re-read from the clipped x0, so x_t = sqrt(abar) x0 + sqrt(1 - abar) eps still
+            # holds, which DDIM's eq. (12) assumes (as diffusers' DDIMScheduler does); written as a
+            # correction, exactly 0 where nothing was clipped (no float32 rounding amplified at t ~ 0)
+            clipped = xp.clip(x0, -1.0, 1.0)
+            eps = eps + xp.sqrt(abar) / xp.sqrt(1.0 - abar) * (x0 - clipped)
+            x0 = clipped
         return x0, eps
 
     # -- sampler steps: iteration k of `steps`, from x_t to x_prev ----------------------------

@@ -66,13 +66,20 @@ def test_ddim_eta0_with_the_true_noise_recovers_x0_exactly(prediction, steps):
     np.testing.assert_allclose(x, x0, atol=1e-6)  # the tables are float32: sqrt(abar)^2 + sqrt(1 - abar)^2 = 1 +- 1e-7
 
 
-def test_ddim_with_eta1_on_every_step_is_ddpm():
-    """Song et al.: eta = 1 gives sigma^2 = beta~, and the DDIM mean equals the posterior mean
-    (unclipped: the identity needs eps_hat and x0_hat read from the same prediction)."""
-    s = DiffusionScheduler(30, "linear", clip_sample=False)
+@pytest.mark.parametrize("clip_sample", [False, True])
+def test_ddim_with_eta1_on_every_step_is_ddpm(clip_sample):
+    """Song et al.: eta = 1 gives sigma^2 = beta~, and the DDIM mean equals the posterior mean.
+    The identity needs x_t = sqrt(abar) x0_hat + sqrt(1 - abar) eps_hat: with clipping (x0_hat
+    clipped here at k = 0) it holds only because eps_hat is re-read from the clipped x0_hat."""
+    s = DiffusionScheduler(30, "linear", clip_sample=clip_sample)
     x0, eps = _images(3)
     x_t, z = _images(4)
     for k in (0, 5, 29):
+        x0_hat, eps_hat = s.split_prediction(eps, x_t, s.timestep(k, 30))
+        abar = float(s.abar(s.timestep(k, 30)))
+        np.testing.assert_allclose(np.sqrt(abar) * x0_hat + np.sqrt(1 - abar) * eps_hat, x_t, atol=1e-5)
+        if k == 0:  # x0_hat is read from pure noise: far outside [-1, 1] unless clipped
+            assert (np.abs(x0_hat).max() == 1.0) == clip_sample
         a = s.ddim_step(eps, x_t, k, 30, 1.0, z)
         b = s.ddpm_step(eps, x_t, k, 30, z)
         np.testing.assert_allclose(a, b, atol=1e-5)
@@ -114,3 +121,45 @@ def test_unknown_schedule_or_prediction_is_one_clear_error():
         DiffusionScheduler(10, "quadratic")
     with pytest.raises(KerasGenError, match="prediction"):
         DiffusionScheduler(10, prediction="x0")
+
+
+def _gaussian_oracle(s, x, t, mu, std, prediction):
+    """The exact network for data x0 ~ N(mu, std^2): x_t ~ N(sqrt(a) mu, a std^2 + 1 - a) and
+    E[eps | x_t] = sqrt(1 - a) (x_t - sqrt(a) mu) / (a std^2 + 1 - a); v is linear in eps and x0."""
+    a = float(s.abar(t))
+    eps = np.sqrt(1 - a) * (x - np.sqrt(a) * mu) / (a * std * std + 1 - a)
+    if prediction == "epsilon":
+        return eps
+    x0 = (x - np.sqrt(1 - a) * eps) / np.sqrt(a)
+    return np.sqrt(a) * eps - np.sqrt(1 - a) * x0
+
+
+@pytest.mark.parametrize("schedule, prediction", [("linear", "epsilon"), ("cosine", "v")])
+def test_samplers_with_the_exact_denoiser_reach_the_data_distribution_and_ddim_improves_with_steps(
+        schedule, prediction):
+    """Data N(0.3, 0.2^2): DDIM (eta 0) over S = 10 .. 1000 trailing steps is Song et al.'s eq. (12)
+    written out here, its std error shrinks at every larger S (towards the probability-flow ODE),
+    the mean is right at every S, and DDIM-1000 and DDPM-1000 both land on the data's std."""
+    mu, std, n = 0.3, 0.2, 4000
+    s = DiffusionScheduler(1000, schedule, prediction, clip_sample=False)
+    start = np.random.default_rng(0).standard_normal((n, 1, 1, 1))
+    errors = []
+    for steps in (10, 20, 50, 100, 1000):
+        tau = s.set_timesteps(steps)
+        assert len(set(tau.tolist())) == steps and tau[0] == 999 and tau[-1] == 1000 // steps - 1
+        x, ref = start.copy(), start.copy()
+        for k, t in enumerate(tau):
+            x = s.step(0, _gaussian_oracle(s, x, t, mu, std, prediction), x, k, steps, 0.0, np.zeros_like(x))
+            a, a_prev = float(s.abar(t)), (float(s.abar(tau[k + 1])) if k + 1 < steps else 1.0)
+            eps = _gaussian_oracle(s, ref, t, mu, std, "epsilon")
+            ref = np.sqrt(a_prev) * (ref - np.sqrt(1 - a) * eps) / np.sqrt(a) + np.sqrt(1 - a_prev) * eps  # eq. (12)
+        np.testing.assert_allclose(x, ref, atol=1e-5)
+        assert abs(x.mean() - mu) < 0.01
+        errors.append(abs(x.std() - std))
+    assert all(b < a for a, b in zip(errors, errors[1:])), errors
+    assert errors[-1] < 0.005, errors
+    rng = np.random.default_rng(1)
+    x = start.copy()
+    for k, t in enumerate(s.set_timesteps(1000)):
+        x = s.step(1, _gaussian_oracle(s, x, t, mu, std, prediction), x, k, 1000, 0.0, rng.standard_normal(x.shape))
+    assert abs(x.mean() - mu) < 0.01 and abs(x.std() - std) < 0.01, (x.mean(), x.std())
