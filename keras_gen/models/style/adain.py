@@ -93,7 +93,7 @@ class AdaINStyle(GenerativeModel):
         learning_rate: float = option(1e-4, "Adam (the paper)", min=0.0, min_exclusive=True)
 
     data_kind = "unpaired"  # (content images, style images): --data photos --data-b textures
-    harness_options = {"encoder_layer": "conv2_1", "filters": 4, "vgg_weights": "hed"}
+    harness_options = {"encoder_layer": "conv2_1", "filters": 2, "vgg_weights": "hed"}
 
     def __init__(self, **kwargs):
         from keras_gen.features.vgg import vgg_extractor
