@@ -10,7 +10,7 @@ image in one pass. It is trained on content images alone, against a frozen VGG16
 
     l_feat = 1/(C H W) ||phi_relu2_2(y) - phi_relu2_2(x)||^2 / mean(phi_relu2_2(x)^2)   (Johnson et al., content)
     E_l    = mean_ij (G^l_ij(y) - A^l_ij(s))^2 / mean_ij A^l_ij(s)^2,   G^l = F^l^T F^l / (H_l W_l),
-             averaged over relu1_2, relu2_2, relu3_3, relu4_3                          (style)
+             averaged over relu1_2, relu2_2, relu3_3, relu4_3 (the first `style_depth`) (style)
     TV     = total variation of y (keras_gen/losses/perceptual.py)
 
 Both feature terms are relative to their targets' size (Johnson et al. use absolute errors):
