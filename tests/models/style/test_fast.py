@@ -13,7 +13,7 @@ from keras_gen.layers.normalization import ConditionalInstanceNormalization
 from keras_gen.models.style.style_images import style_weights
 from tests.models.style.onnx_parity import onnx_generate
 
-TINY = {"style_size": 16, "filters": 2, "residual_blocks": 1, "vgg_weights": "hed"}
+TINY = {"style_size": 16, "filters": 2, "residual_blocks": 1, "vgg_weights": "hed", "style_depth": 2}
 
 
 def _distinct_styles(model, seed=0):
