@@ -48,7 +48,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import keras
-import numpy as np
 import tensorflow as tf
 from keras import layers
 
