@@ -558,6 +558,8 @@ def _layer_list(text: str, flag: str) -> tuple[str, ...]:
 
 def cmd_stylize(args) -> int:
     """Gatys style transfer by optimisation, or one pass of a trained stylizer (--model)."""
+    if args.content is None:
+        raise KerasGenError("stylize needs --content IMAGE (a file, or a bundled picture such as photos:chelsea)")
     if args.model is not None:
         return _stylize_with_model(args)
     return _stylize_by_optimisation(args)
@@ -565,8 +567,6 @@ def cmd_stylize(args) -> int:
 
 def _stylize_with_model(args) -> int:
     """fast_style (--style-mix over its trained styles) or adain (--style, --alpha) runs and exports."""
-    if args.content is None:
-        raise KerasGenError("stylize needs --content IMAGE (a file, or a bundled picture such as photos:chelsea)")
     from keras_gen.models.style.feedforward import stylize_with_model
 
     out = _style_out(args.out)
@@ -579,8 +579,6 @@ def _stylize_with_model(args) -> int:
 
 
 def _stylize_by_optimisation(args) -> int:
-    if args.content is None:
-        raise KerasGenError("stylize needs --content IMAGE (a file, or a bundled picture such as photos:chelsea)")
     if not args.style:
         raise KerasGenError("stylize needs --style IMAGE (repeatable; a file or e.g. textures:brick)")
     from keras_gen.models.style import gatys, io
