@@ -344,7 +344,7 @@ def cmd_serve(args) -> int:
                             limits=Limits(max_batch=args.max_batch, max_image_side=args.max_image_side,
                                           max_steps=args.max_steps, max_body_bytes=args.max_body_mb << 20))
     serve(args.exports, port=args.port, grpc_port=None if args.grpc_port < 0 else args.grpc_port, host=args.host,
-          options=options, onnx_variant=args.onnx_variant)
+          options=options, onnx_variant=args.onnx_variant, session_threads=args.session_threads)
     return 0
 
 
@@ -800,6 +800,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-body-mb", type=int, default=8, help="request body limit (413 past it)")
     p.add_argument("--onnx-variant", default="float32", choices=("float32", "fp16", "int8"),
                    help="serve each version's smaller ONNX file (export --onnx-variants); default float32")
+    p.add_argument("--session-threads", type=int, default=0,
+                   help="onnxruntime intra-op threads per model session (0: one per core, fastest on a machine of "
+                        "its own; 1 when the cores are shared or --workers requests keep them all busy)")
     p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("query", help="sample from TF Serving or `keras-gen serve` over REST (http://) or gRPC "

@@ -101,16 +101,20 @@ def endpoints_of(model: EdgeModel) -> dict[str, Endpoint]:
 class ModelRepository:
     """Every model in EXPORTS, polled for new versions; thread-safe reads of what is serving."""
 
-    def __init__(self, root: str | Path, providers: list[str] | None = None, variant: str | None = None):
+    def __init__(self, root: str | Path, providers: list[str] | None = None, variant: str | None = None,
+                 threads: int = 0):
         """`variant` ("fp16" or "int8"; default: $KERAS_GEN_ONNX_VARIANT, else float32) serves the
         smaller ONNX files `keras-gen export --onnx-variants` wrote; a version without that variant
-        fails to load, and its status says why."""
+        fails to load, and its status says why. `threads`: onnxruntime's intra-op threads of each
+        session (0: one per core)."""
         self.root = Path(root)
         if not self.root.is_dir():
             raise KerasGenError(f"{self.root} is not a directory: pass the export repository (EXPORTS/NAME/VERSION).")
         if any(is_version_name(c.name) for c in self.root.iterdir()):
             raise KerasGenError(f"{self.root} is one model's folder; serve the repository above it ({self.root.parent}).")
-        self.providers = providers
+        if threads < 0:
+            raise KerasGenError(f"--session-threads must be 0 (one per core) or more, got {threads}.")
+        self.providers, self.threads = providers, threads
         self.variant = variant if variant is not None else (os.environ.get(VARIANT_ENV) or None)
         if self.variant not in (None, "float32", "fp16", "int8"):
             raise KerasGenError(f"--onnx-variant must be float32, fp16 or int8, got {self.variant!r}.")
@@ -157,7 +161,7 @@ class ModelRepository:
                 break
 
     def _load(self, version: int, path: Path) -> LoadedVersion:
-        model = EdgeModel.from_path(path, providers=self.providers, variant=self.variant)
+        model = EdgeModel.from_path(path, providers=self.providers, variant=self.variant, threads=self.threads)
         signatures = tuple((model.manifest.get("saved_model") or {}).get("signatures") or ())
         return LoadedVersion(version, model, endpoints_of(model), signatures)
 

@@ -385,14 +385,15 @@ def metadata_json(loaded, name: str) -> dict:
 
 
 def serve(exports: str, port: int = 8501, grpc_port: int | None = 8500, host: str = "0.0.0.0",
-          options: ServerOptions | None = None, onnx_variant: str | None = None) -> None:
+          options: ServerOptions | None = None, onnx_variant: str | None = None, session_threads: int = 0) -> None:
     """Run until SIGTERM/SIGINT (uvicorn's handlers: stop accepting, finish in-flight, exit).
 
-    `onnx_variant` ("fp16" or "int8") serves the smaller ONNX files of `export --onnx-variants`."""
+    `onnx_variant` ("fp16" or "int8") serves the smaller ONNX files of `export --onnx-variants`;
+    `session_threads` sets onnxruntime's intra-op threads of every session (0: one per core)."""
     import uvicorn
 
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    repository = ModelRepository(exports, variant=onnx_variant)
+    repository = ModelRepository(exports, variant=onnx_variant, threads=session_threads)
     asgi, _ = create_app(repository, options, grpc_port=grpc_port)
     logging.getLogger("keras_gen.serving").info(json.dumps({"event": "listening", "page": f"http://{host}:{port}/",
                                                             "rest": f"http://{host}:{port}/v1/models"}))

@@ -19,6 +19,7 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
+from keras_gen import inputs as kinds
 from keras_gen.edge import EdgeModel
 from keras_gen.latents import gaussian_latents
 from serving.client import ServingClient
@@ -208,6 +209,24 @@ def test_malformed_requests_get_their_4xx_and_the_server_stays_healthy(repositor
         page = client.get("/")
         assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
         assert client.get("/web/latents.js").status_code == 200 and client.get("/web/../server.py").status_code == 404
+
+
+def test_session_threads_reach_every_served_session(repository_dir):
+    """`keras-gen serve --session-threads 1`: one intra-op thread per model session (the setting
+    for shared cores), the same images as the default sessions; a negative count is refused."""
+    from keras_gen.errors import KerasGenError
+
+    one, default = ModelRepository(repository_dir, threads=1), ModelRepository(repository_dir)
+    one.poll_once()
+    default.poll_once()
+    loaded = one.version("dcgan")
+    assert loaded.model.threads == 1 and loaded.model.session.get_session_options().intra_op_num_threads == 1
+    assert default.version("dcgan").model.session.get_session_options().intra_op_num_threads == 0
+    request = {kinds.SAMPLE_COUNT: np.int32(3), kinds.SAMPLE_SEED: np.int64(2)}
+    np.testing.assert_array_equal(loaded.endpoints["sample"].run(request)["images"],
+                                  default.version("dcgan").endpoints["sample"].run(request)["images"])
+    with pytest.raises(KerasGenError, match="--session-threads"):
+        ModelRepository(repository_dir, threads=-1)
 
 
 def test_over_capacity_is_answered_at_once_with_429(repository_dir):
