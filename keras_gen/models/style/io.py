@@ -35,7 +35,7 @@ def bundled_names() -> dict[str, list[str]]:
     return {"photos": list(bundled.PHOTOS), "textures": list(bundled.TEXTURES)}
 
 
-def _bundled(spec: str) -> np.ndarray | None:
+def _bundled(spec: str, what: str) -> np.ndarray | None:
     """The bundled picture `spec` names (`photos:NAME`, `textures:NAME` or a bare NAME), uint8
     (H, W, 1 or 3); None when `spec` is a file or names no bundled picture."""
     if Path(spec).is_file():
@@ -46,7 +46,7 @@ def _bundled(spec: str) -> np.ndarray | None:
     source, sep, name = spec.partition(":")
     if sep and source in BUNDLED_SOURCES:
         if name not in names[source]:
-            raise KerasGenError(f"{spec}: no bundled picture {name!r} in {source}; choose one of "
+            raise KerasGenError(f"{what} {spec}: no bundled picture {name!r} in {source}; choose one of "
                                 f"{', '.join(names[source])}")
         return np.asarray(bundled._picture(source, name))
     source = next((s for s in BUNDLED_SOURCES if spec in names[s]), None)
@@ -60,9 +60,9 @@ def _read_file(spec: str, what: str) -> np.ndarray:
     path = Path(spec)
     if not path.is_file():
         names = bundled_names()
-        raise KerasGenError(f"{what} {spec}: no such file; it is neither an image file nor a bundled picture: give "
-                            f"a file path, or photos:NAME ({', '.join(names['photos'])}) or textures:NAME "
-                            f"({', '.join(names['textures'])}), e.g. photos:chelsea, textures:brick or just brick")
+        raise KerasGenError(f"{what} {spec}: no such file, and it is neither an image file nor a bundled picture: "
+                            f"give a file path or a bundled name, photos:NAME ({', '.join(names['photos'])}) or "
+                            f"textures:NAME ({', '.join(names['textures'])}); the bare NAME works too")
     try:
         return decode_image(path, None, keep_alpha=True)
     except TooSmallImageError as err:
@@ -78,7 +78,7 @@ def read_image(spec, what: str = "image", rgb: bool = True) -> tuple[np.ndarray,
     with a note; `rgb=False` keeps grayscale as (H, W, 1) (no note)."""
     spec = str(spec)
     notes: list[str] = []
-    pixels = _bundled(spec)
+    pixels = _bundled(spec, what)
     if pixels is None:
         pixels = _read_file(spec, what)
     c = pixels.shape[-1]

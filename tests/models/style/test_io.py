@@ -45,7 +45,7 @@ def test_clear_one_line_errors(tmp_path):
     for spec, message in [
         (tmp_path / "tiny.png", "is 30x7 px, below the 8 px minimum on each side: use a larger image"),
         (tmp_path / "bad.png", "cannot read it as an image"),
-        (tmp_path / "missing.png", "no such file; it is neither an image file nor a bundled picture"),
+        (tmp_path / "missing.png", "no such file, and it is neither an image file nor a bundled picture"),
         ("photos:brick", "no bundled picture 'brick' in photos"),
     ]:
         with pytest.raises(KerasGenError, match=message) as info:
