@@ -159,7 +159,7 @@ class VGGFeatures:
 
 
 # ----------------------------------------------------------------------------------------------
-# VGG16 / VGG19 extractors with named layers and a weight-resolution chain (style and texture).
+# VGG16 / VGG19 extractors with named layers (style and texture); weights: vgg_weights.vgg_base.
 
 _SHORT_NAME = re.compile(r"^(?:conv|relu)([1-5])_([1-4])$|^pool([1-5])$")
 _KERAS_NAME = re.compile(r"^block([1-5])_(?:conv([1-4])|pool)$")

@@ -141,7 +141,8 @@ def vgg16_base(weights) -> tuple[keras.Model, tuple]:
 
 
 def vgg_base(arch: str, weights):
-    """(keras-applications base, Caffe BGR mean, arch actually built, description of weights).
+    """(keras-applications base, or a HedChain for the HED fallback; Caffe BGR mean; arch actually
+    built; description of the weights).
 
     Order for "auto": explicit file > Keras cache > ImageNet download > HED VGG16 (offline) >
     error. "imagenet" and "hed" ask for one source only; None is random initialisation."""
