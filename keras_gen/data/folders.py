@@ -200,11 +200,13 @@ def _to_8bit_gray(im):
     return Image.fromarray(np.clip(np.round(x), 0, 255).astype(np.uint8), "L")
 
 
-def decode_image(path, image_size: int | None) -> np.ndarray:
+def decode_image(path, image_size: int | None, *, keep_alpha: bool = False) -> np.ndarray:
     """One file -> uint8 (S, S, 1) for grayscale files or (S, S, 3); raises on unreadable files
     and TooSmallImageError when the shorter side is below MIN_SOURCE_SIDE.
 
-    `image_size=None` keeps the native size and aspect (no crop)."""
+    `image_size=None` keeps the native size and aspect (no crop). `keep_alpha=True` returns files
+    with alpha as (.., 2) or (.., 4) instead of compositing them over white (the caller does it,
+    e.g. to say so: keras_gen.models.style.io.read_image)."""
     from PIL import Image, ImageOps
 
     with Image.open(path) as im:
@@ -223,7 +225,7 @@ def decode_image(path, image_size: int | None) -> np.ndarray:
             im = im.convert("L")
         elif im.mode not in ("L", "LA", "RGB", "RGBA"):
             im = im.convert("RGB")
-        if im.mode in ("LA", "RGBA"):
+        if im.mode in ("LA", "RGBA") and not keep_alpha:
             over_white = convert_channels(np.asarray(im), len(im.mode) - 1)  # alpha composited over white
             im = Image.fromarray(over_white.squeeze(-1) if im.mode == "LA" else over_white)
         if image_size:

@@ -12,7 +12,10 @@ at least "features", float32 numpy):
 - "domain": small CNN trained on a labelled data set (classifier.py): features = penultimate
   128-d layer, plus logits and probs over the data set's classes. Offline.
 - "vgg": pooled VGG16 activations of one layer (vgg.py), e.g. for diversity. Offline with the
-  HED-bundled VGG16 weights.
+  HED-bundled VGG16 weights (weight resolution: vgg_weights.py).
+
+`vgg_extractor(arch, layers, weights)` is the VGG16/VGG19 model of named feature maps behind the
+style, texture and inversion code and the fast_style / adain loss networks.
 
 Submodules import TensorFlow; this package imports them only when first used.
 """
@@ -42,6 +45,7 @@ _LAZY = {
     "VGGPreprocess": "keras_gen.features.vgg",
     "vgg16_feature_extractor": "keras_gen.features.vgg",
     "vgg_features": "keras_gen.features.vgg",
+    "vgg_extractor": "keras_gen.features.vgg",
 }
 
 __all__ = ["KINDS", "get_feature_extractor", *_LAZY]

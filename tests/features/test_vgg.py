@@ -97,7 +97,7 @@ def test_vgg_features_vectors_for_diversity():
 
 
 def test_auto_weights_fall_back_to_hed_offline():
-    assert vgg._resolve("auto") == "hed"
+    assert vgg.resolve_weights("auto") == "hed"
     assert vgg.VGGFeatures(weights="auto").weights == "hed"
 
 

@@ -1,47 +1,25 @@
-"""Style and content pictures for the feed-forward stylizers (fast.py, adain.py): bundled
-pictures by name, or image files, as uint8 arrays; style weight lists checked.
+"""Style and content pictures for the feed-forward stylizers (fast.py, adain.py) as arrays, and
+their style weight lists checked.
 
-A style reference is a bundled picture's name (keras_gen.data.bundled: the photos astronaut,
-chelsea, coffee, rocket, motorcycle, hubble_deep_field, immunohistochemistry and the textures
-brick, grass, gravel; `photos:NAME` / `textures:NAME` also work) or the path of an image file.
+A picture is a bundled picture's name (`brick`, `photos:chelsea`, `textures:grass`, ...) or the
+path of an image file; keras_gen.models.style.io.read_image reads both (the one reader: see its
+docstring for bundled names, decoding and errors). The wrappers here only keep native channels
+and resize/convert for a network.
 """
 
 from __future__ import annotations
-
-from pathlib import Path
 
 import numpy as np
 
 from keras_gen.errors import KerasGenError
 
 
-def bundled_names() -> list[str]:
-    from keras_gen.data.bundled import PHOTOS, TEXTURES
+def picture_uint8(ref: str, what: str = "picture") -> np.ndarray:
+    """A bundled picture's name or an image file -> uint8 (H, W, 1 or 3), its native size and
+    channels (alpha composited over white): `io.read_image(ref, what, rgb=False)`."""
+    from keras_gen.models.style.io import read_image
 
-    return [*PHOTOS, *TEXTURES]
-
-
-def picture_uint8(ref: str) -> np.ndarray:
-    """A bundled picture's name or an image file -> uint8 (H, W, 1 or 3), its native size."""
-    from keras_gen.data.bundled import PHOTOS, TEXTURES, _picture
-
-    name = ref.split(":", 1)[1] if ref.startswith(("photos:", "textures:")) else ref
-    if name in PHOTOS:
-        return _picture("photos", name)
-    if name in TEXTURES:
-        return _picture("textures", name)
-    path = Path(ref)
-    if not path.is_file():
-        raise KerasGenError(f"style/content {ref!r} is neither an image file nor a bundled picture; use a path or "
-                            f"one of {', '.join(bundled_names())}.")
-    from keras_gen.data.folders import decode_image
-
-    try:
-        return decode_image(path, None)
-    except KerasGenError:
-        raise
-    except Exception as err:  # Pillow raises many types for bad files
-        raise KerasGenError(f"Cannot read image {path}: {err}") from None
+    return read_image(ref, what, rgb=False)[0]
 
 
 def square_picture(ref: str, side: int, channels: int) -> np.ndarray:
@@ -49,24 +27,7 @@ def square_picture(ref: str, side: int, channels: int) -> np.ndarray:
     from keras_gen.data.common import prepare_uint8
     from keras_gen.images import from_uint8
 
-    return from_uint8(prepare_uint8(picture_uint8(ref)[None], int(side), int(channels)))
-
-
-def picture_at(ref: str, channels: int, size: int | None = None) -> np.ndarray:
-    """The whole picture, aspect kept, its shorter side resized to `size` (None: as it is):
-    uint8 (1, H, W, channels)."""
-    from PIL import Image
-
-    from keras_gen.images import convert_channels
-
-    pixels = picture_uint8(ref)
-    if size:
-        h, w = pixels.shape[:2]
-        scale = size / min(h, w)
-        pil = Image.fromarray(pixels[..., 0] if pixels.shape[-1] == 1 else pixels)
-        pil = pil.resize((max(1, round(w * scale)), max(1, round(h * scale))), Image.BILINEAR, reducing_gap=2.0)
-        pixels = np.asarray(pil).reshape(pil.size[1], pil.size[0], -1)
-    return np.asarray(convert_channels(pixels[None], channels), np.uint8)
+    return from_uint8(prepare_uint8(picture_uint8(ref, "style picture")[None], int(side), int(channels)))
 
 
 def parse_refs(text: str) -> list[str]:
