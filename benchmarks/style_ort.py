@@ -29,8 +29,8 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
+import numpy as np
+import tensorflow as tf
 
 
 def _runtimes(model, version: Path, threads: int) -> dict:
@@ -51,7 +51,7 @@ def _runtimes(model, version: Path, threads: int) -> dict:
     rewritten, counts = tuned_model(onnx.load(path))
     print(f"narrow-Conv rewrite: {counts}; Conv {count_ops(rewritten, 'Conv')}, SpaceToDepth "
           f"{count_ops(rewritten, 'SpaceToDepth')}")
-    feed = lambda s: lambda x, w: s.run(None, {"image": x, "style": w})  # noqa: E731
+    feed = lambda s: lambda x, w: s.run(None, {"image": x, "style": w})
     return {"Keras": lambda x, w: keras_fn(x, w).numpy(),
             "SavedModel": lambda x, w: signature(image=tf.constant(x), style=tf.constant(w))["images"].numpy(),
             "ort plain": feed(plain), "edge before": feed(before), "edge": feed(edge)}

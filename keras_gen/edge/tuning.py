@@ -170,7 +170,7 @@ def _as_space_to_depth(node, w, bias, pads, prefix, s=DEPTH_BLOCK):
     if bias is not None:
         const["b"] = np.tile(bias.astype(np.float32), s * s)
     inits = [numpy_helper.from_array(v, f"{prefix}/{k}") for k, v in const.items()]
-    c = lambda k: f"{prefix}/{k}"  # noqa: E731
+    c = lambda k: f"{prefix}/{k}"
     x = node.input[0]
     nodes = [
         helper.make_node("Shape", [x], [c("shape")]),
