@@ -5,7 +5,8 @@
     onnx_safety.py  refuse ONNX external data that resolves outside its version directory
     runner.py       EdgeModel: sample any export on onnxruntime from its declared inputs
                     (`variant="fp16"|"int8"`: the smaller files of `export --onnx-variants`)
-    tuning.py       the runner's tuned sessions: ConvTranspose rewritten in memory, spinning off
+    tuning.py       the runner's tuned sessions: ConvTranspose and narrow wide-kernel Conv
+                    rewritten in memory, spinning off
 
 `export/` writes versions and checks them with `EdgeModel` (the parity check runs the very code
 that serves); `serving/` serves them. Neither imports the other.

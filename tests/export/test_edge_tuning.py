@@ -19,7 +19,8 @@ def test_tuned_sessions_give_the_exported_outputs(export16, export32rgb):
         rewritten, counts = tuned_model(onnx.load(str(path)))
         # DCGAN: the 1x1 -> 4x4 layer becomes a MatMul, the wide stride-2 layers sub-pixel convs;
         # the narrow image layer (channels < 8) stays a ConvTranspose
-        assert counts == {"matmul": 1, "subpixel": wide_layers} and count_ops(rewritten, "ConvTranspose") == 1
+        assert counts == {"matmul": 1, "subpixel": wide_layers, "space_to_depth": 0}
+        assert count_ops(rewritten, "ConvTranspose") == 1
         onnx.checker.check_model(rewritten, full_check=True)
         feeds = model.parity_inputs(16, seed=2)
         plain = run_onnx(make_session(path, providers=[CPU], tuned=False), feeds)["images"]
@@ -55,3 +56,36 @@ def test_subpixel_rewrite_matches_conv_transpose(kernel, stride, pads, rewritten
     want = ort.InferenceSession(model.SerializeToString(), providers=[CPU]).run(None, {"x": x})[0]
     got = ort.InferenceSession(rewritten.SerializeToString(), providers=[CPU]).run(None, {"x": x})[0]
     assert got.shape == want.shape and np.abs(got - want).max() < 1e-4
+
+
+@pytest.mark.parametrize("out_channels,kernel,pads,bias,rewritten_count", [
+    (3, (9, 9), [0, 0, 0, 0], True, 1),  # Johnson et al.'s output layer (reflection padding is a Pad before it)
+    (2, (5, 7), [2, 0, 1, 3], False, 1),  # asymmetric kernel and pads, no bias
+    (3, (3, 3), [1, 1, 1, 1], True, 0),  # small kernel: left as it is
+    (8, (9, 9), [4, 4, 4, 4], True, 0),  # wide output: onnxruntime's blocked Conv wastes nothing
+])
+def test_space_to_depth_rewrite_matches_conv(out_channels, kernel, pads, bias, rewritten_count):
+    """A narrow stride-1 Conv as SpaceToDepth -> Conv -> DepthToSpace gives onnxruntime's own Conv at
+    sizes that are and are not multiples of the block, for one graph with dynamic height and width."""
+    import onnxruntime as ort
+
+    rng = np.random.default_rng(1)
+    w = (rng.standard_normal((out_channels, 4, *kernel)) / np.sqrt(4 * kernel[0] * kernel[1])).astype(np.float32)
+    inits = [numpy_helper.from_array(w, "w")] + ([numpy_helper.from_array(rng.standard_normal(out_channels)
+                                                                          .astype(np.float32), "b")] if bias else [])
+    node = helper.make_node("Conv", ["x", "w"] + (["b"] if bias else []), ["y"], pads=pads, kernel_shape=list(kernel))
+    graph = helper.make_graph([node], "g", [helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, ["n", 4, "h", "w"])],
+                              [helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, ["n", out_channels, "ho", "wo"])],
+                              inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8)
+    rewritten, counts = tuned_model(model)
+    onnx.checker.check_model(rewritten, full_check=True)
+    assert counts == {"matmul": 0, "subpixel": 0, "space_to_depth": rewritten_count}
+    assert count_ops(rewritten, "SpaceToDepth") == count_ops(rewritten, "DepthToSpace") == rewritten_count
+    assert count_ops(rewritten, "Conv") == 1
+    want_session = ort.InferenceSession(model.SerializeToString(), providers=[CPU])
+    got_session = ort.InferenceSession(rewritten.SerializeToString(), providers=[CPU])
+    for h, wd in ((9, 12), (10, 11), (16, 16)):
+        x = rng.standard_normal((2, 4, h, wd)).astype(np.float32)
+        want, got = want_session.run(None, {"x": x})[0], got_session.run(None, {"x": x})[0]
+        assert got.shape == want.shape and np.abs(want).max() > 1 and np.abs(got - want).max() < 1e-5
