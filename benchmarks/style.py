@@ -155,28 +155,53 @@ def gatys_bench(args) -> None:
 
 
 def adain_bench(args) -> None:
+    """AdaIN's one pass against Gatys optimisation from the content image, judged by the Gatys
+    objective; seconds per picture (wall, after a warm-up pass) beside; the pictures (content,
+    style, AdaIN, Gatys per row) go to benchmarks/out/style_adain.png."""
+    from PIL import Image
+
     from keras_gen.models.style import gatys
     from keras_gen.runs import load_run
 
     model = load_run(args.run)[0]
     extractor = _extractor()
-    rows = {"content image (no transfer)": [], "AdaIN, one pass": [], f"Gatys, {args.gatys_steps} L-BFGS steps": []}
+    names = ("content image (no transfer)", "AdaIN, one pass", f"Gatys, {args.gatys_steps} L-BFGS steps")
+    rows, seconds, grid = {name: [] for name in names}, {name: [] for name in names}, []
     for content_ref, style_ref in PAIRS:
         content, style = _load(content_ref, args.size), _load(style_ref, args.size)
         objective = _gatys_objective(content, style, extractor)
         c = np.asarray(tf.image.rgb_to_grayscale(content)) if model.channels == 1 else content
         s = np.asarray(tf.image.rgb_to_grayscale(style)) if model.channels == 1 else style
+        model.generate(c[None], s[None], 1.0)  # warm-up: traces, allocations
+        start = time.perf_counter()
         out = np.asarray(model.generate(c[None], s[None], 1.0))
+        adain_s = time.perf_counter() - start
         out = np.repeat(out, 3, axis=-1) if out.shape[-1] == 1 else out
+        objective.value_and_grad(tf.constant(content[None]))  # traced before the clock starts
+        start = time.perf_counter()
         result, _ = gatys.optimise(objective, content[None], args.gatys_steps, "lbfgs")
-        for name, image in zip(rows, (content[None], out, result)):
+        gatys_s = time.perf_counter() - start
+        for name, image, secs in zip(names, (content[None], out, np.asarray(result)), (0.0, adain_s, gatys_s)):
             parts = objective.losses(tf.constant(image))
             rows[name].append((float(parts["style"]), float(parts["content"])))
+            seconds[name].append(secs)
+        square = np.asarray(tf.image.resize(style[None], content.shape[:2]))[0]
+        grid.append(np.concatenate([content, square, out[0], np.asarray(result)[0]], axis=1))
     print(f"style and content losses of the Gatys objective (VGG conv1_1..conv5_1, conv4_2) at {args.size} px, "
-          f"mean over {len(PAIRS)} pairs; style relative to the content image's")
-    print(f"{'method':<30} {'style':>8} {'content':>10}")
-    for name, values in rows.items():
-        print(f"{name:<30} {np.mean([v[0] for v in values]):>8.4f} {np.mean([v[1] for v in values]):>10.2f}")
+          f"mean over {len(PAIRS)} pairs; style relative to the content image's; seconds per picture (wall)")
+    print(f"{'method':<30} {'style':>8} {'content':>10} {'seconds':>9}")
+    for name in names:
+        style_loss, content_loss = (np.mean([v[k] for v in rows[name]]) for k in (0, 1))
+        print(f"{name:<30} {style_loss:>8.4f} {content_loss:>10.2f} {np.mean(seconds[name]):>9.3f}")
+    ratio = np.mean(seconds[names[2]]) / np.mean(seconds[names[1]])
+    print(f"Gatys seconds / AdaIN seconds: {ratio:.0f}x")
+    width = max(row.shape[1] for row in grid)
+    grid = np.concatenate([np.pad(row, ((0, 0), (0, width - row.shape[1]), (0, 0)), constant_values=1.0)
+                           for row in grid])
+    out_dir = Path(__file__).parent / "out"
+    out_dir.mkdir(exist_ok=True)
+    Image.fromarray(np.round((np.clip(grid, -1, 1) + 1) * 127.5).astype(np.uint8)).save(out_dir / "style_adain.png")
+    print(f"pictures (content, style, AdaIN, Gatys per row): {out_dir / 'style_adain.png'}")
 
 
 def main() -> None:

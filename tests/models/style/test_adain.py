@@ -62,19 +62,27 @@ def test_any_content_size_and_clear_errors_for_tiny_images(model):
         model.sample(1, 0, content=_images(1, 16, 16), style=_images(1, 16, 16), alpha=1.5)
 
 
-def test_one_training_step_moves_only_the_decoder(model):
+def test_one_training_step_moves_only_the_decoder_and_sums_its_terms(model):
     import keras
 
-    m = registry.build("adain", image_size=16, channels=3, encoder_layer="conv2_1", filters=4, vgg_weights="hed")
+    m = registry.build("adain", image_size=16, channels=3, encoder_layer="conv2_1", filters=4, vgg_weights="hed",
+                       identity_weight=3.0, style_weight=0.5)
     m.compile()
     encoder_before = [np.asarray(v) for v in m.encoder.weights]
     decoder_before = [np.asarray(v) for v in m.decoder.weights]
     batch = (_images(4, 16, 16, seed=8), _images(4, 16, 16, seed=9))
-    logs = m.fit(tf.data.Dataset.from_tensors(batch), epochs=1, verbose=0).history
-    assert all(np.isfinite(logs[k][0]) and logs[k][0] > 0 for k in ("loss", "content", "style"))
+    # the identity term: the alpha-0 decoding of the content against the content, before the step
+    identity = np.mean(np.square(np.asarray(m.decoder(m.encode(batch[0])["conv2_1"])) - batch[0]))
+    logs = {k: v[0] for k, v in m.fit(tf.data.Dataset.from_tensors(batch), epochs=1, verbose=0).history.items()}
+    assert all(np.isfinite(logs[k]) and logs[k] > 0 for k in ("loss", "content", "style", "identity"))
+    np.testing.assert_allclose(logs["identity"], identity, rtol=1e-4)
+    np.testing.assert_allclose(logs["loss"], logs["content"] + 0.5 * logs["style"] + 3.0 * logs["identity"], rtol=1e-4)
     assert all(np.array_equal(a, np.asarray(b)) for a, b in zip(encoder_before, m.encoder.weights))
     assert any(not np.array_equal(a, np.asarray(b)) for a, b in zip(decoder_before, m.decoder.weights))
     assert isinstance(m.optimizers["decoder"], keras.optimizers.Adam)
+    # the paper's decay: learning_rate / (1 + lr_decay n) after n steps
+    rate = m.optimizers["decoder"].learning_rate
+    np.testing.assert_allclose(float(rate), 1e-4 / (1 + 5e-5 * 1), rtol=1e-5)
 
 
 def test_onnx_matches_keras_at_two_more_sizes(model, tmp_path):
