@@ -96,3 +96,26 @@ def test_onnx_matches_keras_at_two_more_sizes(model, tmp_path):
         want = np.asarray(model.generate(**feed))
         assert got.shape == want.shape == feed["image"].shape
         np.testing.assert_allclose(got, want, atol=1e-4)
+
+
+def test_training_steps_lower_the_style_loss_by_a_real_factor():
+    """A few Adam steps on one 16 px content image (seeded): the relative Gram loss falls at least
+    tenfold while the content error falls too (the input skip keeps the content)."""
+    import tensorflow as tf
+
+    keras.utils.set_random_seed(0)
+    m = registry.build("fast_style", image_size=16, channels=3, styles="brick", learning_rate=0.01, **TINY)
+    m.ensure_style_grams()
+    m.compile()
+    x = tf.constant(_images(2, 16, 16, 3, seed=3) * 0.5)
+    index = tf.zeros([2], tf.int32)
+
+    def terms():
+        return {k: float(v) for k, v in m.perceptual_terms(x, m.transformer([x, tf.one_hot(index, 1)]), index).items()}
+
+    before = terms()
+    for _ in range(8):
+        m.train_step(x)
+    after = terms()
+    assert after["style"] < before["style"] / 10, (before, after)
+    assert after["content"] < before["content"], (before, after)
