@@ -21,9 +21,11 @@ Three tables, every figure beside a baseline measured in the same run:
     python benchmarks/diffusion.py --stage evaluate --merge A.json B.json --results docs/BENCHMARKS.md
 
 Each row trains for a budget of the issue's 2-core machine (`--minutes` M: M x 60 x 2 seconds of the
-training process's CPU time, so the budget holds on a shared machine too; a callback stops it at
-the end of an epoch) into OUT/ROW; `--threads 1` runs a row on one core, so two rows can train side
-by side. `--stage evaluate` and (or `all` with `--reuse`) scores what is there. The issue's
+training process's CPU time; a callback stops it at the end of an epoch) into OUT/ROW. CPU time
+rather than wall time, so that other jobs on the machine mostly stretch the wall time instead of
+cutting the training (threads that spin-wait under contention still cost some of the budget;
+`--threads 1` has none, and runs a row on one core, so two rows can train side by side).
+`--stage evaluate` (or `all` with `--reuse`) scores what is there. The issue's
 targets (32 px digits, 30 CPU minutes of training on 2 cores): DDPM's FID at most 2x the floor;
 DDIM-50 within 16% of DDPM-1000's FID at 15x less sampling time or better; guided per-class
 accuracy of at least 95%. The tables say which are met.
@@ -67,8 +69,8 @@ class TimeBudget(keras.callbacks.Callback):
     """Stop training at the end of the first epoch that ends after `cpu_seconds` of this process's
     CPU time (all its threads, tf.data's included).
 
-    CPU time, not wall time, so the budget buys the same training on a quiet machine and on one
-    shared with other jobs (they only stretch the wall time it takes)."""
+    CPU time, not wall time, so that other jobs on the machine mostly stretch the wall time it
+    takes rather than cut the training (see the module docstring for the caveat)."""
 
     def __init__(self, cpu_seconds: float):
         super().__init__()
@@ -317,7 +319,7 @@ def main() -> None:
     parser.add_argument("--minutes", type=float, default=30.0,
                         help=f"training budget of each row in minutes of a {CORES}-core machine (x 60 x {CORES} CPU s)")
     parser.add_argument("--dcgan-minutes", type=float, default=None, help="the dcgan row's budget (default --minutes)")
-    parser.add_argument("--threads", type=int, default=0, help="TensorFlow intra-op threads (0: TensorFlow's choice)")
+    parser.add_argument("--threads", type=int, default=0, help="TensorFlow intra-op threads, with 1 inter-op thread (0: TensorFlow's choice of both)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--image-size", type=int, default=SIZE)
     parser.add_argument("--out", default="benchmarks/out/diffusion", help="run folders (ignored by git)")

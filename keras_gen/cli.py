@@ -801,8 +801,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--onnx-variant", default="float32", choices=("float32", "fp16", "int8"),
                    help="serve each version's smaller ONNX file (export --onnx-variants); default float32")
     p.add_argument("--session-threads", type=int, default=0,
-                   help="onnxruntime intra-op threads per model session (0: one per core, fastest on a machine of "
-                        "its own; 1 when the cores are shared or --workers requests keep them all busy)")
+                   help="onnxruntime intra-op threads per model session (0: one per physical core, fastest on a "
+                        "machine of its own; 1 when the cores are shared or --workers requests keep them all busy)")
     p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("query", help="sample from TF Serving or `keras-gen serve` over REST (http://) or gRPC "

@@ -106,14 +106,15 @@ class ModelRepository:
         """`variant` ("fp16" or "int8"; default: $KERAS_GEN_ONNX_VARIANT, else float32) serves the
         smaller ONNX files `keras-gen export --onnx-variants` wrote; a version without that variant
         fails to load, and its status says why. `threads`: onnxruntime's intra-op threads of each
-        session (0: one per core)."""
+        session (0: one per physical core)."""
         self.root = Path(root)
         if not self.root.is_dir():
             raise KerasGenError(f"{self.root} is not a directory: pass the export repository (EXPORTS/NAME/VERSION).")
         if any(is_version_name(c.name) for c in self.root.iterdir()):
             raise KerasGenError(f"{self.root} is one model's folder; serve the repository above it ({self.root.parent}).")
         if threads < 0:
-            raise KerasGenError(f"--session-threads must be 0 (one per core) or more, got {threads}.")
+            raise KerasGenError(f"session threads (--session-threads) must be 0 (one per physical core) or more, "
+                                f"got {threads}.")
         self.providers, self.threads = providers, threads
         self.variant = variant if variant is not None else (os.environ.get(VARIANT_ENV) or None)
         if self.variant not in (None, "float32", "fp16", "int8"):

@@ -389,7 +389,7 @@ def serve(exports: str, port: int = 8501, grpc_port: int | None = 8500, host: st
     """Run until SIGTERM/SIGINT (uvicorn's handlers: stop accepting, finish in-flight, exit).
 
     `onnx_variant` ("fp16" or "int8") serves the smaller ONNX files of `export --onnx-variants`;
-    `session_threads` sets onnxruntime's intra-op threads of every session (0: one per core)."""
+    `session_threads` sets onnxruntime's intra-op threads of every session (0: one per physical core)."""
     import uvicorn
 
     logging.basicConfig(level=logging.INFO, format="%(message)s")

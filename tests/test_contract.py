@@ -442,3 +442,19 @@ def test_sampler_step_noise_is_the_same_in_numpy_and_inside_a_while_loop():
     # Its streams never meet a request input's: the first latent of a request is stream 0.
     np.testing.assert_array_equal(kinds.resolve_inputs([kinds.latent(16)], 3, 9)["z"].shape, (3, 16))
     assert not np.intersect1d(expected.ravel(), kinds.resolve_inputs([kinds.latent(16)], 3, 9)["z"].ravel()).size
+
+
+@pytest.mark.parametrize("name", ["fast_style", "adain"])
+def test_a_config_saved_before_an_option_existed_rebuilds_the_old_network(name):
+    """An option added later (fast_style's input skip, AdaIN's identity loss and lr decay) takes
+    its old value in a config that lacks it, and today's default only in new models."""
+    cls = registry.get(name).model_class
+    assert cls.options_added_later
+    model = registry.build(name, image_size=16, channels=3, **cls.harness_options)
+    config = model.get_config()
+    assert all(config[k] != old for k, old in cls.options_added_later.items())  # today's defaults differ
+    old_config = {k: v for k, v in config.items() if k not in cls.options_added_later}
+    for config_given, expected in ((old_config, cls.options_added_later),
+                                   (config, {k: config[k] for k in cls.options_added_later})):
+        rebuilt = cls.from_config(config_given)
+        assert {k: getattr(rebuilt.options, k) for k in cls.options_added_later} == expected

@@ -142,6 +142,9 @@ class GenerativeModel(keras.Model):
     # registered model passes: options small enough to train, save, resume and export in seconds.
     harness_options: dict = {}
     harness_image_size: int = 16
+    # Options added after a model's first release, with the values that rebuild what a config
+    # saved before them describes (a new default applies to new models only): {name: old value}.
+    options_added_later: dict = {}
 
     def __init__(self, image_size: int = 32, channels: int = 1, num_classes: int | None = None, **kwargs):
         fields = option_fields(self.Options)
@@ -166,6 +169,13 @@ class GenerativeModel(keras.Model):
     def get_config(self):
         return {**super().get_config(), "image_size": self.image_size, "channels": self.channels,
                 "num_classes": self.num_classes, **dataclasses.asdict(self.options)}
+
+    @classmethod
+    def from_config(cls, config):
+        """A config saved before an option existed (every saved config lists every option of its
+        day) gets that option's old value, not today's default, so a checkpoint reloads as the
+        network and training it was."""
+        return super().from_config({**cls.options_added_later, **config})
 
     # -- optimizers, owned here -------------------------------------------------------------
     def default_optimizers(self) -> dict:

@@ -89,3 +89,27 @@ def test_space_to_depth_rewrite_matches_conv(out_channels, kernel, pads, bias, r
         x = rng.standard_normal((2, 4, h, wd)).astype(np.float32)
         want, got = want_session.run(None, {"x": x})[0], got_session.run(None, {"x": x})[0]
         assert got.shape == want.shape and np.abs(want).max() > 1 and np.abs(got - want).max() < 1e-5
+
+
+@pytest.mark.parametrize("case", ["dilations", "group", "strides", "auto_pad", "weight_is_an_input", "opset_10"])
+def test_space_to_depth_rewrite_leaves_other_convs_alone(case):
+    """Only a plain, constant-weight, stride-1 Conv is rewritten: dilated, grouped, strided and
+    auto-padded Convs, weights a caller may feed, and opsets before 11 stay as they are."""
+    w = np.ones((3, 4, 9, 9), np.float32)
+    attrs = {"kernel_shape": [9, 9], "dilations": [2, 2] if case == "dilations" else [1, 1],
+             "group": 2 if case == "group" else 1, "strides": [2, 2] if case == "strides" else [1, 1]}
+    if case == "group":
+        w = np.ones((4, 2, 9, 9), np.float32)[:3]
+    if case == "auto_pad":
+        attrs["auto_pad"] = "SAME_UPPER"
+    inputs = [helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, ["n", 4, "h", "w"])]
+    if case == "weight_is_an_input":
+        inputs.append(helper.make_tensor_value_info("w", onnx.TensorProto.FLOAT, list(w.shape)))
+    graph = helper.make_graph([helper.make_node("Conv", ["x", "w"], ["y"], **attrs)], "g", inputs,
+                              [helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, None)],
+                              [numpy_helper.from_array(w, "w")])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 10 if case == "opset_10" else 17)],
+                              ir_version=8)
+    rewritten, counts = tuned_model(model)
+    assert counts["space_to_depth"] == 0 and count_ops(rewritten, "SpaceToDepth") == 0
+    assert [t.name for t in rewritten.graph.initializer] == ["w"]

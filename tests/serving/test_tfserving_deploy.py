@@ -98,13 +98,19 @@ def test_saved_model_cli_shows_and_runs_every_signature(served, tmp_path):
     # each subprocess imports TensorFlow (5-10 CPU seconds); on 2 shared cores beside the other
     # test worker they queue, so the group gets one generous deadline rather than 120 s each
     deadline = time.monotonic() + 600
-    shown, err = show.communicate(timeout=600)
-    assert show.returncode == 0, err[-2000:]
-    for name in signatures:
-        assert f"signature_def['{name}']" in shown
-    for name, process in runs.items():
-        _, err = process.communicate(timeout=max(1.0, deadline - time.monotonic()))
-        assert process.returncode == 0, err[-2000:]
-        (output,) = manifest["endpoints"][name]["outputs"]
-        images = np.load(tmp_path / name / f"{output['name']}.npy")
-        assert images.shape == (3, 16, 16, 1) and images.dtype == np.dtype(output["dtype"])
+    try:
+        shown, err = show.communicate(timeout=600)
+        assert show.returncode == 0, err[-2000:]
+        for name in signatures:
+            assert f"signature_def['{name}']" in shown
+        for name, process in runs.items():
+            _, err = process.communicate(timeout=max(1.0, deadline - time.monotonic()))
+            assert process.returncode == 0, err[-2000:]
+            (output,) = manifest["endpoints"][name]["outputs"]
+            images = np.load(tmp_path / name / f"{output['name']}.npy")
+            assert images.shape == (3, 16, 16, 1) and images.dtype == np.dtype(output["dtype"])
+    finally:  # a failure or a time-out leaves no TensorFlow process running on the shared cores
+        for process in [show, *runs.values()]:
+            if process.poll() is None:
+                process.kill()
+                process.wait()

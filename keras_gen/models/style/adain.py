@@ -125,6 +125,7 @@ class AdaINStyle(GenerativeModel):
                                         "see the docstring)", min=0.0)
 
     data_kind = "unpaired"  # (content images, style images): --data photos --data-b photos (or textures)
+    options_added_later = {"identity_weight": 0.0, "lr_decay": 0.0}  # runs saved before them: the paper's loss
     harness_options = {"encoder_layer": "conv2_1", "filters": 2, "vgg_weights": "hed"}
 
     def __init__(self, **kwargs):

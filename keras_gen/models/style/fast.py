@@ -170,6 +170,7 @@ class FastStyle(GenerativeModel):
                                   "not yet pass the content through); false: the paper's network")
 
     data_kind = "images"  # content images; labels, if the data has them, are not used
+    options_added_later = {"input_skip": False}  # runs saved before it: the paper's network
     harness_options = {"styles": "brick,gravel", "style_size": 8, "filters": 2, "residual_blocks": 1, "vgg_weights": "hed",
                        "style_depth": 2}
 
