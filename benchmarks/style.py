@@ -38,14 +38,16 @@ PAIRS = [("photos:chelsea", "textures:brick"), ("photos:astronaut", "photos:immu
          ("photos:coffee", "textures:gravel")]
 
 
-def _timed(fn, repeats: int) -> float:
+def _timed(fn, repeats: int) -> tuple[float, float]:
+    """(median wall seconds, mean process CPU seconds: all threads) of `fn` over `repeats` calls
+    after a warm-up call."""
     fn()  # warm-up: traces, allocations
-    times = []
+    times, cpu_start = [], time.process_time()
     for _ in range(repeats):
         start = time.perf_counter()
         fn()
         times.append(time.perf_counter() - start)
-    return statistics.median(times)
+    return statistics.median(times), (time.process_time() - cpu_start) / repeats
 
 
 def _fast_model(run):
@@ -76,9 +78,9 @@ def latency(args) -> None:
         for size in args.sizes:
             x = np.random.default_rng(0).uniform(-1, 1, (1, size, size, channels)).astype("float32")
             w = np.eye(n, dtype="float32")[:1]
-            k = _timed(lambda: keras_fn(x, w), args.repeats)
-            s = _timed(lambda: signature(image=tf.constant(x), style=tf.constant(w)), args.repeats)
-            o = _timed(lambda: session.run(None, {"image": x, "style": w}), args.repeats)
+            k = _timed(lambda: keras_fn(x, w), args.repeats)[0]
+            s = _timed(lambda: signature(image=tf.constant(x), style=tf.constant(w)), args.repeats)[0]
+            o = _timed(lambda: session.run(None, {"image": x, "style": w}), args.repeats)[0]
             print(f"{size:>6} {k:>9.3f} {s:>13.3f} {o:>14.3f} {s / k:>9.2f} {o / k:>10.2f}")
 
 
@@ -98,14 +100,11 @@ def _extractor():
     return vgg_extractor("vgg19", layers, "auto", pooling="avg")
 
 
-def _load(ref, size):
-    """A bundled name (brick, photos:chelsea) or a file -> float32 (H, W, 3), longer side `size`."""
-    from keras_gen.images import convert_channels
+def _load_float(ref, size):
+    """A bundled name (brick, photos:chelsea) or a file -> float32 (H, W, 3) in [-1, 1], longer side `size`."""
     from keras_gen.models.style import io
-    from keras_gen.models.style.style_images import picture_uint8
 
-    pixels = np.asarray(convert_channels(picture_uint8(ref)[None], 3))[0]
-    return io.resize_longer(pixels, size).astype(np.float32) / 127.5 - 1.0
+    return io.load_float(ref, size)[0]
 
 
 def gatys_bench(args) -> None:
@@ -118,26 +117,23 @@ def gatys_bench(args) -> None:
     print(f"{'px':>6} {'s/step':>9}")
     per_step = {}
     for size in args.sizes:
-        content, style = _load(content_ref, size), _load(style_ref, size)
+        content, style = _load_float(content_ref, size), _load_float(style_ref, size)
         objective = _gatys_objective(content, style, extractor)
         x = tf.constant(content[None])
-        per_step[size] = _timed(lambda: objective.value_and_grad(x), args.repeats)
+        per_step[size] = _timed(lambda: objective.value_and_grad(x), args.repeats)[0]
         print(f"{size:>6} {per_step[size]:>9.3f}")
     if not args.run:
         return
     # Speed-up at the first size: the fast network's style loss as the optimisation's target.
     size = args.sizes[0]
     model = _fast_model(args.run)
-    content, style_ref = _load(content_ref, size), model.options.styles.split(",")[0]
-    style = _load(style_ref, size)
+    content, style_ref = _load_float(content_ref, size), model.options.styles.split(",")[0]
+    style = _load_float(style_ref, size)
     objective = _gatys_objective(content, style, extractor)
     x = content[None]
     fn = tf.function(lambda x: model.transformer([x, tf.one_hot([0], model.num_styles)], training=False))
-    one_pass = _timed(lambda: fn(x), args.repeats)
-    cpu_start = time.process_time()
-    for _ in range(args.repeats):
-        fast = np.asarray(fn(x))
-    one_pass_cpu = (time.process_time() - cpu_start) / args.repeats  # all threads of this process, mean
+    one_pass, one_pass_cpu = _timed(lambda: np.asarray(fn(x)), args.repeats)
+    fast = np.asarray(fn(x))
     target = float(objective.losses(tf.constant(fast))["style"])
     objective.value_and_grad(tf.constant(x))  # traced before the clock starts
     start, cpu_start = time.perf_counter(), time.process_time()
@@ -163,9 +159,7 @@ def adain_bench(args) -> None:
     """AdaIN's one pass against Gatys optimisation from the content image, judged by the Gatys
     objective; seconds per picture (wall, after a warm-up pass) beside; the pictures (content,
     style, AdaIN, Gatys per row) go to benchmarks/out/style_adain.png."""
-    from PIL import Image
-
-    from keras_gen.models.style import gatys
+    from keras_gen.models.style import gatys, io
     from keras_gen.runs import load_run
 
     model = load_run(args.run)[0]
@@ -173,7 +167,7 @@ def adain_bench(args) -> None:
     names = ("content image (no transfer)", "AdaIN, one pass", f"Gatys, {args.gatys_steps} L-BFGS steps")
     rows, seconds, grid = {name: [] for name in names}, {name: [] for name in names}, []
     for content_ref, style_ref in PAIRS:
-        content, style = _load(content_ref, args.size), _load(style_ref, args.size)
+        content, style = _load_float(content_ref, args.size), _load_float(style_ref, args.size)
         objective = _gatys_objective(content, style, extractor)
         c = np.asarray(tf.image.rgb_to_grayscale(content)) if model.channels == 1 else content
         s = np.asarray(tf.image.rgb_to_grayscale(style)) if model.channels == 1 else style
@@ -203,10 +197,8 @@ def adain_bench(args) -> None:
     width = max(row.shape[1] for row in grid)
     grid = np.concatenate([np.pad(row, ((0, 0), (0, width - row.shape[1]), (0, 0)), constant_values=1.0)
                            for row in grid])
-    out_dir = Path(__file__).parent / "out"
-    out_dir.mkdir(exist_ok=True)
-    Image.fromarray(np.round((np.clip(grid, -1, 1) + 1) * 127.5).astype(np.uint8)).save(out_dir / "style_adain.png")
-    print(f"pictures (content, style, AdaIN, Gatys per row): {out_dir / 'style_adain.png'}")
+    path = io.save_float(grid, Path(__file__).parent / "out" / "style_adain.png")
+    print(f"pictures (content, style, AdaIN, Gatys per row): {path}")
 
 
 def main() -> None:
