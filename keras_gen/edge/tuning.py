@@ -209,18 +209,32 @@ def _names_read(graph) -> set:
     return names
 
 
-def _narrow_conv(node, inits):
-    """The SpaceToDepth form of a plain stride-1 Conv with < MIN_PHASE_CHANNELS outputs and a kernel
-    of at least MIN_DEPTH_KERNEL, else None."""
+def _plain_constant_conv(node, inits):
+    """(attributes, float32 weights, bias name or None) of a Conv/ConvTranspose with constant 4-D
+    float32 weights (and bias), group 1, no dilation and explicit pads; else None."""
     from onnx import numpy_helper
 
     a = _attrs(node)
     w = numpy_helper.to_array(inits[node.input[1]])
     bias_name = node.input[2] if len(node.input) > 2 and node.input[2] else None
-    if not (w.ndim == 4 and w.dtype == np.float32 and w.shape[0] < MIN_PHASE_CHANNELS
-            and min(w.shape[2:]) >= MIN_DEPTH_KERNEL and a.get("group", 1) == 1
-            and list(a.get("strides", [1, 1])) == [1, 1] and list(a.get("dilations", [1, 1])) == [1, 1]
-            and a.get("auto_pad", b"NOTSET") in (b"NOTSET", "NOTSET") and (bias_name is None or bias_name in inits)):
+    if not (w.ndim == 4 and w.dtype == np.float32 and a.get("group", 1) == 1
+            and list(a.get("dilations", [1, 1])) == [1, 1] and a.get("auto_pad", b"NOTSET") in (b"NOTSET", "NOTSET")
+            and (bias_name is None or bias_name in inits)):
+        return None
+    return a, w, bias_name
+
+
+def _narrow_conv(node, inits):
+    """The SpaceToDepth form of a plain stride-1 Conv with < MIN_PHASE_CHANNELS outputs and a kernel
+    of at least MIN_DEPTH_KERNEL, else None."""
+    from onnx import numpy_helper
+
+    plain = _plain_constant_conv(node, inits)
+    if plain is None:
+        return None
+    a, w, bias_name = plain
+    if not (w.shape[0] < MIN_PHASE_CHANNELS and min(w.shape[2:]) >= MIN_DEPTH_KERNEL
+            and list(a.get("strides", [1, 1])) == [1, 1]):
         return None
     bias = numpy_helper.to_array(inits[bias_name]) if bias_name else None
     return _as_space_to_depth(node, w, bias, list(a.get("pads", [0, 0, 0, 0])), f"{node.output[0]}/kg_tuned")
@@ -253,22 +267,18 @@ def tuned_model(model):
             replaced = _narrow_conv(node, inits)
             counts["space_to_depth"] += replaced is not None
         elif node.op_type == "ConvTranspose" and node.output[0] in candidates:
-            a = _attrs(node)
-            w = numpy_helper.to_array(inits[node.input[1]])
-            bias_name = node.input[2] if len(node.input) > 2 and node.input[2] else None
-            strides, pads = list(a.get("strides", [1, 1])), list(a.get("pads", [0, 0, 0, 0]))
-            plain = (w.ndim == 4 and w.dtype == np.float32 and a.get("group", 1) == 1
-                     and list(a.get("dilations", [1, 1])) == [1, 1] and "output_shape" not in a
-                     and not any(a.get("output_padding", [0, 0])) and a.get("auto_pad", b"NOTSET") in (b"NOTSET", "NOTSET")
-                     and (bias_name is None or bias_name in inits))
-            prefix = f"{node.output[0]}/kg_tuned"
-            if plain and (shapes.get(node.input[0]) or [None] * 4)[2:] == [1, 1] and pads == [0, 0, 0, 0]:
-                bias = numpy_helper.to_array(inits[bias_name]) if bias_name else None
-                replaced = _as_matmul(node, w, bias, prefix)
-                counts["matmul"] += replaced is not None
-            elif plain and strides[0] == strides[1] > 1 and w.shape[1] >= MIN_PHASE_CHANNELS:
-                replaced = _as_phases(node, w, bias_name, strides[0], pads, prefix)
-                counts["subpixel"] += replaced is not None
+            plain = _plain_constant_conv(node, inits)
+            if plain is not None and "output_shape" not in plain[0] and not any(plain[0].get("output_padding", [0, 0])):
+                a, w, bias_name = plain
+                strides, pads = list(a.get("strides", [1, 1])), list(a.get("pads", [0, 0, 0, 0]))
+                prefix = f"{node.output[0]}/kg_tuned"
+                if (shapes.get(node.input[0]) or [None] * 4)[2:] == [1, 1] and pads == [0, 0, 0, 0]:
+                    bias = numpy_helper.to_array(inits[bias_name]) if bias_name else None
+                    replaced = _as_matmul(node, w, bias, prefix)
+                    counts["matmul"] += replaced is not None
+                elif strides[0] == strides[1] > 1 and w.shape[1] >= MIN_PHASE_CHANNELS:
+                    replaced = _as_phases(node, w, bias_name, strides[0], pads, prefix)
+                    counts["subpixel"] += replaced is not None
         if replaced is None:
             nodes.append(node)
         else:
