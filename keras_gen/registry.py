@@ -148,6 +148,7 @@ def parse_options(spec: ModelSpec, pairs: list[str] | None) -> dict:
 def build(name: str, image_size: int, channels: int, num_classes: int | None = None, **options):
     """Build a registered model with its defaults overridden by `options`."""
     spec = get(name)
+    check_option_names(spec, sorted(options))
     return spec.model_class(image_size=image_size, channels=channels, num_classes=num_classes, **options)
 
 

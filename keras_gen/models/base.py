@@ -66,6 +66,18 @@ def option_fields(options_class) -> dict[str, dataclasses.Field]:
     return {f.name: f for f in dataclasses.fields(options_class)}
 
 
+def options_without(options_class, *names: str) -> type:
+    """`options_class` less the options `names`, for a model that takes a family's options but
+    does not read some of them (ProGAN's equalised learning rate stands in for spectral norm): a
+    model lists, records and accepts only the options it uses. Subclass the result as usual."""
+    fields = option_fields(options_class)
+    unknown = sorted(set(names) - set(fields))
+    if unknown:
+        raise ValueError(f"{options_class.__name__} has no option(s) {unknown}")
+    kept = [(f.name, f.type, field(default=f.default, metadata=f.metadata)) for f in fields.values() if f.name not in names]
+    return dataclasses.make_dataclass(options_class.__name__, kept)
+
+
 def coerce_option(f: dataclasses.Field, value):
     """`value` as the type of the field's default, inside its bounds; KerasGenError otherwise."""
     default, meta = f.default, f.metadata
@@ -145,6 +157,9 @@ class GenerativeModel(keras.Model):
     # Options added after a model's first release, with the values that rebuild what a config
     # saved before them describes (a new default applies to new models only): {name: old value}.
     options_added_later: dict = {}
+    # Options an older release listed for this model although it never read them: dropped from
+    # configs saved then, so their checkpoints still load.
+    retired_options: tuple = ()
 
     def __init__(self, image_size: int = 32, channels: int = 1, num_classes: int | None = None, **kwargs):
         fields = option_fields(self.Options)
@@ -174,7 +189,8 @@ class GenerativeModel(keras.Model):
     def from_config(cls, config):
         """A config saved before an option existed (every saved config lists every option of its
         day) gets that option's old value, not today's default, so a checkpoint reloads as the
-        network and training it was."""
+        network and training it was; options it never read (`retired_options`) are dropped."""
+        config = {k: v for k, v in config.items() if k not in cls.retired_options}
         return super().from_config({**cls.options_added_later, **config})
 
     # -- optimizers, owned here -------------------------------------------------------------

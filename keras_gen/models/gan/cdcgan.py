@@ -8,7 +8,8 @@ Both players see the class y:
 G takes z with an embedding of y concatenated (the paper feeds y beside z into G's first
 layer); D takes x with a learned per-class (S, S) map stacked on as one more channel, so every
 convolution of D sees y. Fakes are drawn for the labels of the real batch, so both terms see
-the data's class balance. The losses, their options and the optimizers are DCGAN's.
+the data's class balance. The losses, their options, the optimizers and the training step are
+DCGAN's (dcgan.py), with the label passed to both networks.
 
 Sampling takes the class: `keras-gen sample RUN --label 7`, or `--labels 0,1,2` (cycled);
 without one, samples go through every class in turn.
@@ -45,13 +46,6 @@ class ConditionalDCGAN(DCGAN):
             raise KerasGenError("cdcgan is class-conditional: it needs labelled data (digits, shapes, photos, textures, "
                                 "a labelled TFDS set, or a folder with one subfolder per class).")
         super().__init__(**kwargs)  # DCGAN builds both networks with the label, as data_kind is "labelled"
-
-    def split_batch(self, data):
-        images, labels = data
-        return images, labels
-
-    def conditioned(self, x, labels):
-        return [x, labels]
 
     def generator_specs(self):
         return [kinds.latent(self.options.latent_dim), kinds.label(self.num_classes)]
