@@ -41,7 +41,7 @@ from keras_gen.data.loading import describe, load_arrays, load_dataset, resolve_
 from keras_gen.data.paired import load_paired, load_unpaired, pair_dataset
 from keras_gen.errors import KerasGenError
 
-DATA_KINDS = ("images", "labelled", "paired", "unpaired", "indexed", "attributes")  # what a model class may declare as its data_kind
+from keras_gen.registry import DATA_KINDS  # what a model's registration may declare as its data_kind  # noqa: E402
 TWO_DOMAIN_KINDS = ("paired", "unpaired")
 # A per-image latent table of 100k x 512 floats is 200 MB with its Adam slots tripling it; larger
 # sets belong to an amortised encoder, not a table.

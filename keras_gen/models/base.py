@@ -1,12 +1,12 @@
 """The contract every model family stands on.
 
-A family subclasses `GenerativeModel`, registers the class (`keras_gen.registry.register`), and
+A family subclasses `GenerativeModel`, registers the class in its family's `__init__.py`
+(keras_gen/registry.py: its name, summary and the data kind `train_step` receives: images |
+labelled | paired | unpaired | indexed | attributes, see keras_gen/data/training_data.py), and
 writes only what is its own:
 
     class Options(ModelOptions)   its options, defaults and types, once (they become `--set`
-                                  flags, the config of `.keras` files, and `keras-gen models`)
-    data_kind                     what `train_step` receives: images | labelled | paired | unpaired |
-                                  indexed | attributes (keras_gen/data/training_data.py)
+                                  flags, the config of `.keras` files, and `keras-gen models NAME`)
     __init__                      its sub-networks, built from `self.options`, and its loss
                                   trackers (keras.metrics.Mean; an adversarial model names its mean
                                   D(x) and D(G(z)) `d_real` and `d_fake`, which the run watches for
@@ -36,7 +36,7 @@ import keras
 import numpy as np
 
 from keras_gen import inputs as kinds
-from keras_gen.data.training_data import DATA_KINDS
+from keras_gen import registry
 from keras_gen.errors import KerasGenError
 from keras_gen.samplers import DIRECT
 
@@ -60,6 +60,14 @@ class ModelOptions:
     ema: float = option(0.0, "momentum of an exponential moving average of the weights, kept by the optimizers "
                              "(Keras use_ema) and exported instead of the raw weights; 0 is off, 0.999 is usual",
                         min=0.0, max=0.99999)
+
+
+def image_hw(image_size) -> tuple[int, int]:
+    """(height, width) of an image size given as one side (square) or as (height, width)."""
+    sides = list(image_size) if isinstance(image_size, (tuple, list)) else [image_size, image_size]
+    if len(sides) != 2 or any(isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1 for v in sides):
+        raise KerasGenError(f"image_size must be a positive integer or (height, width), got {image_size!r}.")
+    return int(sides[0]), int(sides[1])
 
 
 def option_fields(options_class) -> dict[str, dataclasses.Field]:
@@ -148,12 +156,15 @@ class GenerativeModel(keras.Model):
     """Base class of every keras-gen model; see the module docstring for what a family writes."""
 
     Options = ModelOptions
-    data_kind = "images"
-    registered_name: str | None = None  # set by keras_gen.registry.register
+    data_kind = "images"  # a registered class gets its registration's
+    registered_name: str | None = None  # set from the registration (keras_gen.registry.claim)
     # Tiny settings for the shared test harness (tests/test_model_harness.py), which every
     # registered model passes: options small enough to train, save, resume and export in seconds.
     harness_options: dict = {}
-    harness_image_size: int = 16
+    harness_image_size: int | tuple = 16  # one side, or (height, width)
+    # Whether the model needs square images (most networks here are built for S x S); a model
+    # that takes any height and width says False, and `image_size` may then be (height, width).
+    square_only: bool = True
     # Options added after a model's first release, with the values that rebuild what a config
     # saved before them describes (a new default applies to new models only): {name: old value}.
     options_added_later: dict = {}
@@ -161,28 +172,93 @@ class GenerativeModel(keras.Model):
     # configs saved then, so their checkpoints still load.
     retired_options: tuple = ()
 
-    def __init__(self, image_size: int = 32, channels: int = 1, num_classes: int | None = None, **kwargs):
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        spec = registry.registration_of(cls)  # registered by path in its family's __init__.py
+        if spec is not None:
+            registry.claim(cls, spec)
+
+    def __init__(self, image_size: int | tuple = 32, channels: int = 1, num_classes: int | None = None, **kwargs):
         fields = option_fields(self.Options)
         given = {k: kwargs.pop(k) for k in list(kwargs) if k in fields}
         super().__init__(**kwargs)  # what remains are Keras' own (name, dtype, trainable)
-        for name, value, lo in (("image_size", image_size, 1), ("channels", channels, 1)):
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < lo:
-                raise KerasGenError(f"{name} must be a positive integer, got {value!r}.")
+        height, width = image_hw(image_size)
+        if isinstance(channels, bool) or not isinstance(channels, (int, np.integer)) or channels < 1:
+            raise KerasGenError(f"channels must be a positive integer, got {channels!r}.")
+        if height != width and self.square_only:
+            raise KerasGenError(f"{type(self).__name__} takes square images: pass one --image-size, not "
+                                f"{height}x{width}.")
         if num_classes is not None and (isinstance(num_classes, bool) or int(num_classes) < 1):
             raise KerasGenError(f"num_classes must be a positive integer or None, got {num_classes!r}.")
-        if self.data_kind not in DATA_KINDS:
-            raise KerasGenError(f"{type(self).__name__}.data_kind must be one of {DATA_KINDS}, got {self.data_kind!r}.")
-        self.image_size, self.channels = int(image_size), int(channels)
+        if self.data_kind not in registry.DATA_KINDS:
+            raise KerasGenError(f"{type(self).__name__}.data_kind must be one of {registry.DATA_KINDS}, "
+                                f"got {self.data_kind!r}.")
+        # One int for square images (what most models compute with), (height, width) otherwise.
+        self.image_size = height if height == width else (height, width)
+        self.channels = int(channels)
         self.num_classes = None if num_classes is None else int(num_classes)
-        self.image_shape = (self.image_size, self.image_size, self.channels)
+        self.image_shape = (height, width, self.channels)
         self.options = self.Options(**{k: coerce_option(fields[k], v) for k, v in given.items()})
         self.optimizers: dict = {}
         # Its state is a variable of the model, so checkpoints carry it and resume draws the same noise.
         self.seed_generator = keras.random.SeedGenerator(self.options.seed, name="train_noise")
 
+    # -- shapes: what the data gives, what the model makes ------------------------------------
+    @property
+    def image_pixels(self) -> int:
+        """H * W * C of the model's images: the size of a flattened image."""
+        return int(np.prod(self.image_shape))
+
+    def data_shapes(self) -> tuple:
+        """(H, W, C) of each image in a training example, in the order the data kind yields them:
+        (images,) for one domain, (A, B) for two (a paired model's input and target). The data
+        loaders read each image at its shape; a model whose two sides differ (super-resolution:
+        low-resolution in, high-resolution out) overrides this."""
+        two_domains = self.data_kind in ("paired", "unpaired")
+        return (self.image_shape, self.image_shape) if two_domains else (self.image_shape,)
+
+    @property
+    def output_shape(self) -> tuple:
+        """(H, W, C) of the images the model makes; None for a side that follows the input's."""
+        return self.image_shape
+
+    def image_input_shape(self, spec) -> tuple:
+        """The (H, W, C) at which a request's image input is read for previews and checks: its
+        spec's shape, a None side taken from the training images of its domain."""
+        index = [s.name for s in self.request_specs() if s.kind == "image"].index(spec.name)
+        domain = self.data_shapes()[min(index, len(self.data_shapes()) - 1)]
+        return tuple(d if d is not None else domain[i] for i, d in enumerate(spec.shape))
+
+    # -- the per-epoch preview: chosen by the model -------------------------------------------
+    def wants_preview_examples(self) -> bool:
+        """Whether the preview needs examples of the data (a request that takes images)."""
+        return any(s.kind == "image" for s in self.request_specs())
+
+    def preview(self, n: int, seed: int, examples: tuple | None = None) -> tuple[np.ndarray, int | None]:
+        """(uint8 images, grid columns or None) of the grid a run writes after each epoch: the
+        same `n` samples of `seed` every time. `examples` are the first test examples of the data,
+        one float array per domain (data_shapes order), when `wants_preview_examples()`.
+
+        A model that takes images shows each example's row: its image inputs (filled from the
+        domains in order), the output and, for paired data, the target, each at the output's
+        size (nearest neighbour, so pixels stay visible)."""
+        from keras_gen.images import to_uint8
+
+        image_specs = [s for s in self.request_specs() if s.kind == "image"]
+        if not image_specs:
+            return to_uint8(self.sample(n, seed)), None
+        rows = min(n, min(len(e) for e in examples))
+        conditions = {s.name: examples[min(i, len(examples) - 1)][:rows] for i, s in enumerate(image_specs)}
+        output = self.sample(rows, seed, **conditions)
+        columns = [*conditions.values(), output] + ([examples[1][:rows]] if self.data_kind == "paired" else [])
+        height, width = output.shape[1:3]
+        tiles = np.stack([_nearest_resize(c, height, width, output.shape[3]) for c in columns], axis=1)
+        return to_uint8(tiles.reshape(-1, *output.shape[1:])), len(columns)
+
     # -- configuration: one source, the Options dataclass -----------------------------------
     def get_config(self):
-        return {**super().get_config(), "image_size": self.image_size, "channels": self.channels,
+        size = self.image_size if isinstance(self.image_size, int) else list(self.image_size)
+        return {**super().get_config(), "image_size": size, "channels": self.channels,
                 "num_classes": self.num_classes, **dataclasses.asdict(self.options)}
 
     @classmethod
@@ -470,13 +546,26 @@ class GenerativeModel(keras.Model):
         """Facts the manifest records and edge runtimes need."""
         sampler = self.sampler()
         labelled = any(s.kind == "label" for s in self.request_specs())
-        return {"model": self.registered_name or type(self).__name__.lower(), "image_size": self.image_size,
-                "channels": self.channels, "num_classes": self.num_classes if labelled else None, "image_shape": list(self.image_shape),
+        size = self.image_size if isinstance(self.image_size, int) else list(self.image_size)
+        return {"model": self.registered_name or type(self).__name__.lower(), "image_size": size,
+                "channels": self.channels, "num_classes": self.num_classes if labelled else None,
+                "image_shape": list(self.image_shape), "output_shape": list(self.output_shape),
+                "data_shapes": [list(shape) for shape in self.data_shapes()],
                 "data_kind": self.data_kind, "options": dataclasses.asdict(self.options),
                 "sampler": {"name": DIRECT} if sampler is None
                 else {"name": sampler.name, "config": sampler.get_config(), "network": "network"},
                 "request_inputs": [s.to_json() for s in self.request_specs()],
                 **({"latent_dim": self.options.latent_dim} if hasattr(self.options, "latent_dim") else {})}
+
+
+def _nearest_resize(images: np.ndarray, height: int, width: int, channels: int) -> np.ndarray:
+    """Float images (N, h, w, c) shown at (height, width, channels): nearest neighbour, gray
+    repeated to RGB where the output is in colour. For previews only."""
+    images = np.asarray(images, np.float32)
+    rows = (np.arange(height) * images.shape[1] // height)
+    cols = (np.arange(width) * images.shape[2] // width)
+    images = images[:, rows][:, :, cols]
+    return np.repeat(images, channels, axis=3) if images.shape[3] == 1 and channels != 1 else images
 
 
 @dataclass

@@ -60,7 +60,8 @@ class TimeMap(layers.Layer):
         return (*x_shape[:-1], 1)
 
 
-@register("toy_refiner", "test-only: a denoiser sampled by a refinement loop", family="test", paper="-")
+@register("toy_refiner", family="test", data_kind="images",
+          summary="test-only: a denoiser sampled by a refinement loop")
 @keras.saving.register_keras_serializable(package="keras_gen_tests")
 class ToyRefiner(GenerativeModel):
     @dataclass
@@ -68,7 +69,6 @@ class ToyRefiner(GenerativeModel):
         filters: int = option(4, "width of the denoiser", min=1)
         steps: int = option(3, "default refinement steps at sampling", min=1, max=64)
 
-    data_kind = "images"
     harness_options = {"filters": 4, "steps": 3}
 
     def __init__(self, **kwargs):

@@ -18,14 +18,14 @@ from keras_gen.models.base import GenerativeModel, ModelOptions, option
 from keras_gen.registry import register
 
 
-@register("toy_translator", "test-only: a paired A->B image translator", family="test", paper="-")
+@register("toy_translator", family="test", data_kind="paired",
+          summary="test-only: a paired A->B image translator")
 @keras.saving.register_keras_serializable(package="keras_gen_tests")
 class ToyTranslator(GenerativeModel):
     @dataclass
     class Options(ModelOptions):
         filters: int = option(4, "width of the translator", min=1)
 
-    data_kind = "paired"
     harness_options = {"filters": 4}
 
     def __init__(self, **kwargs):

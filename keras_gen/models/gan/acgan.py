@@ -33,11 +33,8 @@ from keras_gen.errors import KerasGenError
 from keras_gen.models.base import option
 from keras_gen.models.gan.latent_gan import LatentGAN
 from keras_gen.models.gan.dcgan import _check_image_size, _init, build_generator, discriminator_trunk
-from keras_gen.registry import register
 
 
-@register("acgan", "AC-GAN (Odena et al. 2017): D also classifies; samples a requested class",
-          family="adversarial", paper="Odena, Olah & Shlens 2017")
 @keras.saving.register_keras_serializable(package="keras_gen")
 class ACGAN(LatentGAN):
     """A class-conditional G and an unconditional D with a real/fake head and a class head."""
@@ -49,7 +46,6 @@ class ACGAN(LatentGAN):
         class_weight: float = option(1.0, "weight w of the class log-likelihood L_C in both losses (the paper's 1)",
                                      min=0.0)
 
-    data_kind = "labelled"
     harness_options = {"latent_dim": 8, "base_filters": 4, "embed_dim": 4}
 
     def __init__(self, **kwargs):

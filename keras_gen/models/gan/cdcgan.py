@@ -25,11 +25,8 @@ from keras_gen import inputs as kinds
 from keras_gen.errors import KerasGenError
 from keras_gen.models.base import option
 from keras_gen.models.gan.dcgan import DCGAN
-from keras_gen.registry import register
 
 
-@register("cdcgan", "class-conditional DCGAN (Mirza & Osindero 2014): samples a requested class",
-          family="adversarial", paper="Mirza & Osindero 2014")
 @keras.saving.register_keras_serializable(package="keras_gen")
 class ConditionalDCGAN(DCGAN):
     """DCGAN whose generator and discriminator both take the class label."""
@@ -38,7 +35,6 @@ class ConditionalDCGAN(DCGAN):
     class Options(DCGAN.Options):
         embed_dim: int = option(50, "size of the label embedding concatenated to z (z is 100)", min=1)
 
-    data_kind = "labelled"
     harness_options = {"latent_dim": 8, "base_filters": 4, "embed_dim": 4}
 
     def __init__(self, **kwargs):

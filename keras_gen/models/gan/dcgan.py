@@ -29,7 +29,6 @@ from keras_gen.errors import KerasGenError
 from keras_gen.losses.adversarial import GENERATOR_LOSSES
 from keras_gen.models.base import option
 from keras_gen.models.gan.latent_gan import LatentGAN, with_conditions
-from keras_gen.registry import register
 
 MIN_SIZE, MAX_SIZE = 16, 128
 
@@ -120,8 +119,6 @@ def discriminator_trunk(image_size: int, channels: int, base_filters: int, num_c
     return inputs, x
 
 
-@register("dcgan", "DCGAN (Radford et al. 2016): convolutional GAN, non-saturating or minimax loss",
-          family="adversarial", paper="Radford, Metz & Chintala 2016")
 @keras.saving.register_keras_serializable(package="keras_gen")
 class DCGAN(LatentGAN):
     """The paper's networks and its alternating updates, with the game's options (the loss,
@@ -135,7 +132,6 @@ class DCGAN(LatentGAN):
                                      "minimax (Goodfellow's); minimax is the same as loss=minimax",
                                      choices=GENERATOR_LOSSES)
 
-    data_kind = "images"  # labels, if the data has them, are not used
     harness_options = {"latent_dim": 8, "base_filters": 4, "ema": 0.9}  # EMA on: resumed and exported too
 
     def __init__(self, **kwargs):

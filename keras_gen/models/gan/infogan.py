@@ -37,11 +37,8 @@ from keras_gen import inputs as kinds
 from keras_gen.models.base import option
 from keras_gen.models.gan.latent_gan import LatentGAN
 from keras_gen.models.gan.dcgan import _check_image_size, _init, discriminator_trunk, generator_body
-from keras_gen.registry import register
 
 
-@register("infogan", "InfoGAN (Chen et al. 2016): unsupervised categorical and continuous codes, mutual-information "
-                     "head", family="adversarial", paper="Chen et al. 2016")
 @keras.saving.register_keras_serializable(package="keras_gen")
 class InfoGAN(LatentGAN):
     """DCGAN's networks; G takes (z, category, continuous), D has a Q head on its trunk."""
@@ -57,7 +54,6 @@ class InfoGAN(LatentGAN):
                                                "L_info", min=0.0)
         q_units: int = option(128, "width of Q's hidden layer (the paper's 128)", min=1)
 
-    data_kind = "images"  # unsupervised: labels, if the data has them, are not used
     harness_options = {"latent_dim": 8, "base_filters": 4, "categories": 3, "continuous_codes": 2, "q_units": 8}
 
     def __init__(self, **kwargs):

@@ -41,7 +41,6 @@ from keras_gen.losses.laplacian import upsample
 from keras_gen.models.base import option
 from keras_gen.models.gan.latent_gan import LatentGAN
 from keras_gen.models.gan.dcgan import _init, discriminator_trunk, generator_body
-from keras_gen.registry import register
 
 MIN_COARSE, MAX_SIZE = 8, 128
 
@@ -59,8 +58,6 @@ def build_residual_generator(side: int, channels: int, filters: int, level: int)
     return keras.Model([coarse, noise], residual, name=f"generator_{level}")
 
 
-@register("lapgan", "LAPGAN (Denton et al. 2015): a Laplacian pyramid of conditional GANs, sampled coarse to fine",
-          family="adversarial", paper="Denton et al. 2015")
 @keras.saving.register_keras_serializable(package="keras_gen")
 class LAPGAN(LatentGAN):
     """One GAN per pyramid level: `generator` is the whole coarse-to-fine sampler (the exported
@@ -75,7 +72,6 @@ class LAPGAN(LatentGAN):
         residual_filters: int = option(64, "width of the finer levels' generators (the paper's CIFAR-10: 128)",
                                        min=1)
 
-    data_kind = "images"
     harness_options = {"latent_dim": 8, "levels": 2, "base_filters": 4, "residual_filters": 4, "ema": 0.9}
 
     # -- networks ------------------------------------------------------------------------------

@@ -41,7 +41,6 @@ class LatentGAN(GenerativeModel):
     class Options(GameOptions, AdamOptions):
         latent_dim: int = option(100, "z size (DCGAN's)", min=1)
 
-    data_kind = "images"
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)

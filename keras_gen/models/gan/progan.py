@@ -42,7 +42,6 @@ from keras_gen.layers.progan_blocks import LodBlend, growth_state, lod_of, reals
 from keras_gen.losses.adversarial import ADVERSARIAL_LOSSES
 from keras_gen.models.base import option, options_without
 from keras_gen.models.gan.latent_gan import LatentGAN
-from keras_gen.registry import register
 
 MIN_SIZE, MAX_SIZE = 8, 256
 
@@ -86,8 +85,6 @@ def build_discriminator(stages: int, channels: int, width) -> keras.Model:
     return keras.Model([images, lod], scores, name="discriminator")
 
 
-@register("progan", "ProGAN (Karras et al. 2018): progressive growing with fade-in, minibatch stddev, equalised "
-                    "learning rate, pixel norm", family="adversarial", paper="Karras et al. 2018")
 @keras.saving.register_keras_serializable(package="keras_gen")
 class ProGAN(LatentGAN):
     """G and D with every stage built, both taking the level of detail beside their input."""
@@ -107,7 +104,6 @@ class ProGAN(LatentGAN):
         beta_1: float = option(0.0, "the paper's", min=0.0, max=0.999)
         beta_2: float = option(0.99, "the paper's", min=0.0, max=0.9999)
 
-    data_kind = "images"
     # 8 px: stages 4 and 8. The harness's runs see 4 x 8 images, resumed after 16: phase 0 is
     # images 0-11 (4x4), the 8x8 stage fades in over 12-23, so the resume falls inside the fade-in.
     harness_options = {"latent_dim": 8, "filters": 8, "phase_images": 12, "ema": 0.9}

@@ -35,11 +35,8 @@ from keras_gen.losses.adversarial import PROBABILITY_LOSSES
 from keras_gen.models.base import option
 from keras_gen.models.gan.latent_gan import LatentGAN
 from keras_gen.models.gan.dcgan import _check_image_size, _init, build_generator, discriminator_trunk
-from keras_gen.registry import register
 
 
-@register("ssgan", "semi-supervised GAN (Salimans et al. 2016): a K+1-class discriminator that learns from few labels",
-          family="adversarial", paper="Salimans et al. 2016")
 @keras.saving.register_keras_serializable(package="keras_gen")
 class SemiSupervisedGAN(LatentGAN):
     """DCGAN's generator; D's trunk ends in K class logits, its real/fake logit their logsumexp."""
@@ -51,7 +48,6 @@ class SemiSupervisedGAN(LatentGAN):
                                           "0: every label", min=0, max=100000)
         supervised_weight: float = option(1.0, "weight of the supervised cross-entropy (the paper's 1)", min=0.0)
 
-    data_kind = "labelled"
     harness_options = {"latent_dim": 8, "base_filters": 4, "labels_per_class": 2}
 
     def __init__(self, **kwargs):

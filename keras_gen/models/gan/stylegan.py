@@ -53,7 +53,6 @@ from keras_gen.layers.stylegan_blocks import (BiasActivation, ConstantInput, Mod
                                               WAverage, build_mapping, to_rgb)
 from keras_gen.models.base import Endpoint, option
 from keras_gen.models.gan.latent_gan import TRUNCATION, LatentGAN
-from keras_gen.registry import register
 
 MIN_SIZE, MAX_SIZE = 8, 256
 CROSSOVER = "crossover"
@@ -122,9 +121,6 @@ def build_discriminator(image_size: int, channels: int, base_filters: int, max_f
                        name="discriminator")
 
 
-@register("stylegan", "StyleGAN (Karras et al. 2019) with StyleGAN2's demodulated convolutions: mapping network, "
-                      "noise inputs, style mixing, truncation in W", family="adversarial",
-          paper="Karras, Laine & Aila 2019; Karras et al. 2020")
 @keras.saving.register_keras_serializable(package="keras_gen")
 class StyleGAN(LatentGAN):
     """Mapping + synthesis as one `generator` (z, z_mix, crossover) -> images for training, D and
@@ -152,7 +148,6 @@ class StyleGAN(LatentGAN):
         ema: float = option(0.995, "G's weight EMA momentum for sampling and export (the paper's half-life of "
                                    "10k images at batch 64); 0 is off", min=0.0, max=0.99999)
 
-    data_kind = "images"
     # R1 off in the harness (it checks plumbing: save, resume, export); the unit tests train with it.
     harness_options = {"latent_dim": 8, "w_dim": 8, "mapping_layers": 2, "base_filters": 4, "max_filters": 8,
                        "ema": 0.9, "r1_gamma": 0.0}

@@ -20,11 +20,8 @@ from keras_gen.losses.adversarial import ADVERSARIAL_LOSSES
 from keras_gen.models.base import option
 from keras_gen.models.gan.game import GameOptions
 from keras_gen.models.gan.dcgan import DCGAN, build_discriminator, build_generator, _check_image_size
-from keras_gen.registry import register
 
 
-@register("wgan", "WGAN (Arjovsky et al. 2017): Wasserstein critic with weight clipping, RMSprop, 5 critic steps",
-          family="adversarial", paper="Arjovsky, Chintala & Bottou 2017")
 @keras.saving.register_keras_serializable(package="keras_gen")
 class WGAN(DCGAN):
     """DCGAN's networks, the Wasserstein game and a weight-clipped critic."""

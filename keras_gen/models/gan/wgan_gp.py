@@ -23,11 +23,8 @@ from keras_gen.losses.adversarial import ADVERSARIAL_LOSSES
 from keras_gen.models.base import option
 from keras_gen.models.gan.latent_gan import LatentGAN
 from keras_gen.models.gan.dcgan import DCGAN, build_discriminator, build_generator, _check_image_size
-from keras_gen.registry import register
 
 
-@register("wgan_gp", "WGAN-GP (Gulrajani et al. 2017): Wasserstein critic with a gradient penalty",
-          family="adversarial", paper="Gulrajani et al. 2017")
 @keras.saving.register_keras_serializable(package="keras_gen")
 class WGANGP(DCGAN):
     """DCGAN's generator, a layer-normalised DCGAN critic, the Wasserstein game and its gradient penalty."""

@@ -34,7 +34,6 @@ from keras import layers
 from keras_gen import inputs as kinds
 from keras_gen.errors import KerasGenError
 from keras_gen.models.base import GenerativeModel, ModelOptions, option
-from keras_gen.registry import register
 
 RECONSTRUCTION_LOSSES = ("mse", "mae", "perceptual")
 
@@ -81,8 +80,6 @@ def pixel_loss(kind: str, x_hat, x):
     return tf.reduce_mean(tf.abs(x_hat - x)) if kind == "mae" else tf.reduce_mean(tf.square(x_hat - x))
 
 
-@register("autoencoder", "convolutional autoencoder: reconstructs images through a code; MSE, MAE or perceptual loss",
-          family="latent", paper="Hinton & Salakhutdinov 2006")
 @keras.saving.register_keras_serializable(package="keras_gen")
 class Autoencoder(GenerativeModel):
     """Encoder and decoder trained together by one optimizer to reconstruct their input."""
@@ -101,7 +98,6 @@ class Autoencoder(GenerativeModel):
                                   choices=("auto", "hed", "imagenet"))
         learning_rate: float = option(1e-3, "Adam", min=0.0, min_exclusive=True)
 
-    data_kind = "images"  # labels, if the data has them, are not used
     harness_options = {"code_dim": 8, "filters": 4, "downsamplings": 2}
 
     def __init__(self, **kwargs):

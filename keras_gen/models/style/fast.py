@@ -58,7 +58,6 @@ from keras_gen.layers.normalization import ConditionalInstanceNormalization
 from keras_gen.layers.style_blocks import CropToReference, reflect_conv
 from keras_gen.models.base import GenerativeModel, ModelOptions, option
 from keras_gen.models.style.style_images import parse_refs, square_picture
-from keras_gen.registry import register
 
 STYLE_LAYERS = ("block1_conv2", "block2_conv2", "block3_conv3", "block4_conv3")  # relu1_2 .. relu4_3
 CONTENT_LAYER = "block2_conv2"  # relu2_2 (Johnson et al.)
@@ -140,8 +139,6 @@ def check_side(images, what: str = "image", min_side: int = MIN_SIDE) -> None:
                             f"{min_side}x{min_side}; pass a larger image.")
 
 
-@register("fast_style", "feed-forward style transfer, one network for several styles (conditional instance norm); "
-          "interpolates between styles", family="style", paper="Johnson et al. 2016; Dumoulin et al. 2017")
 @keras.saving.register_keras_serializable(package="keras_gen")
 class FastStyle(GenerativeModel):
     """A transformation network trained with a perceptual loss for N styles at once."""
@@ -169,7 +166,6 @@ class FastStyle(GenerativeModel):
                                   "from Johnson et al., for CPU budgets: without it a few thousand steps do "
                                   "not yet pass the content through); false: the paper's network")
 
-    data_kind = "images"  # content images; labels, if the data has them, are not used
     options_added_later = {"input_skip": False}  # runs saved before it: the paper's network
     harness_options = {"styles": "brick,gravel", "style_size": 8, "filters": 2, "residual_blocks": 1, "vgg_weights": "hed",
                        "style_depth": 2}
