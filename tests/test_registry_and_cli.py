@@ -51,12 +51,43 @@ def test_warnings_during_a_command_are_replayed_once(capsys):
     import warnings
 
     from keras_gen.callbacks import TrainingWarning
-    from keras_gen.cli import _warnings_as_lines
+    from keras_gen.commands.common import warnings_as_lines
 
     with warnings.catch_warnings(record=True) as outer:
         warnings.simplefilter("always")
-        with _warnings_as_lines(TrainingWarning):
+        with warnings_as_lines(TrainingWarning):
             warnings.warn("a training problem", TrainingWarning)
             warnings.warn("something else", UserWarning)
     assert "keras-gen: warning: a training problem" in capsys.readouterr().err
     assert [str(w.message) for w in outer] == ["something else"]
+
+
+def test_the_cli_assembles_one_module_per_command_and_imports_no_tensorflow():
+    """`keras_gen.cli` and every command module import with TensorFlow and Keras blocked (the
+    heavy imports sit inside the commands' run functions), and each subcommand runs its own
+    module's `run`."""
+    import subprocess
+    import sys
+
+    code = (
+        "import importlib.abc, pkgutil, sys\n"
+        "class Block(importlib.abc.MetaPathFinder):\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name.split('.')[0] in ('tensorflow', 'keras'):\n"
+        "            raise ImportError(f'{name} is blocked')\n"
+        "sys.meta_path.insert(0, Block())\n"
+        "import keras_gen.commands\n"
+        "from keras_gen.cli import COMMANDS, build_parser\n"
+        "modules = {m.name for m in pkgutil.iter_modules(keras_gen.commands.__path__)} - {'common'}\n"
+        "for name in modules:\n"
+        "    importlib.import_module(f'keras_gen.commands.{name}')\n"
+        "parser = build_parser()\n"
+        "sub = next(a for a in parser._actions if a.dest == 'command')\n"
+        "runs = {n: p.get_default('func').__module__ for n, p in sub.choices.items()}\n"
+        "assert runs == {n: f'keras_gen.commands.{n}' for n in modules}, runs\n"
+        "assert [c.__name__ for c in COMMANDS] == [f'keras_gen.commands.{n}' for n in sub.choices]\n"
+        "print(len(runs))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert int(proc.stdout) == 14
