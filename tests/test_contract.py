@@ -1,4 +1,4 @@
-"""The model contract's shared pieces: input kinds, the source-read catalog, options, EMA, and
+"""The model contract's shared pieces: input kinds, the registry, options, EMA, and
 the sampling CLI with conditions (class labels, options, raw outputs)."""
 
 import json
@@ -60,21 +60,53 @@ def test_input_declarations_round_trip_through_json():
         kinds.InputSpec("x", "noise")
 
 
-def test_catalog_read_from_source_matches_the_registry_and_imports_no_tensorflow():
-    catalog = {e["name"]: e for e in registry.catalog()}
-    packaged = {n for n in registry.names() if registry.get(n).model_class.__module__.startswith("keras_gen.")}
-    assert set(catalog) == packaged
-    for name in packaged:
-        spec = registry.get(name)
-        entry = catalog[name]
-        assert {k: v[0] for k, v in entry["options"].items()} == spec.defaults
-        assert {k: v[1] for k, v in entry["options"].items()} == spec.help
-        assert entry["data_kind"] == spec.data_kind and entry["description"] == spec.description
-    proc = subprocess.run([sys.executable, "-c", "import sys\nfrom keras_gen.cli import main\nmain(['models'])\n"
-                           "print(sorted(m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'keras')))"],
-                          capture_output=True, text=True, cwd=REPO, timeout=120)
+def _fresh_python(code: str) -> str:
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=120)
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.strip().splitlines()[-1] == "[]" and "cdcgan" in proc.stdout
+    return proc.stdout
+
+
+def test_listing_models_imports_no_tensorflow_and_no_model_module():
+    """`keras-gen models` reads the registrations only: one line a model, no TensorFlow, no model
+    module, no source parsed."""
+    out = _fresh_python("import sys\nfrom keras_gen.cli import main\nmain(['models'])\n"
+                        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'keras')"
+                        " or m.count('.') >= 3 and m.startswith('keras_gen.models.')))")
+    lines = out.strip().splitlines()
+    assert lines[-1] == "[]"
+    names = [line.split()[0] for line in lines[:-1]]
+    assert names == sorted(registry.names()) or set(registry.names()) <= set(names)
+    assert len(lines[:-1]) == len(names) < 40  # one line a model, not a page of options
+    dcgan = next(line for line in lines if line.startswith("dcgan "))
+    assert "adversarial" in dcgan and "images" in dcgan and "convolutional GAN" in dcgan
+
+
+def test_finding_a_model_imports_its_module_alone():
+    """Looking a model up imports its family's registrations (no TensorFlow) and, when its class is
+    used, its own module: no other model module."""
+    out = _fresh_python("import sys\nfrom keras_gen import registry\nspec = registry.get('cdcgan')\n"
+                        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'keras')))\n"
+                        "spec.model_class\n"
+                        "print(sorted(m for m in sys.modules if m.startswith('keras_gen.models.') and m.count('.') >= 3))")
+    before, after = out.strip().splitlines()[-2:]
+    assert before == "[]"
+    modules = eval(after)  # noqa: S307 (our own printed list)
+    assert "keras_gen.models.gan.cdcgan" in modules and "keras_gen.models.gan.dcgan" in modules  # its base
+    assert not any(m.startswith(("keras_gen.models.latent.", "keras_gen.models.diffusion.",
+                                 "keras_gen.models.autoregressive.", "keras_gen.models.style.")) for m in modules)
+    assert "keras_gen.models.gan.stylegan" not in modules
+
+
+def test_the_registration_is_the_one_source_of_a_models_name_and_data_kind():
+    for name in registry.names():
+        spec = registry.get(name)
+        cls = spec.model_class
+        assert (cls.registered_name, cls.data_kind) == (name, spec.data_kind)
+        assert spec.summary and spec.family and "\n" not in spec.summary
+    with pytest.raises(KerasGenError, match="Two models are registered as 'dcgan'"):
+        registry.Family("elsewhere", "somewhere").register("dcgan", "x:Y", data_kind="images", summary="s")
+    with pytest.raises(KerasGenError, match="data_kind must be one of"):
+        registry.Family("elsewhere", "somewhere").register("dcgan_x", "x:Y", data_kind="pairs", summary="s")
 
 
 def test_options_are_typed_and_bounded_from_one_dataclass():
@@ -334,13 +366,6 @@ def test_declarations_and_image_values_are_checked_not_cast():
         kinds.image((4, 4, 1)).check(pixels.astype(np.float32), 1)
     with pytest.raises(KerasGenError, match=r"\[0, 255\]"):
         kinds.image((4, 4, 1)).check(pixels * 2, 1)
-
-
-def test_catalog_reads_options_written_with_keywords():
-    import ast
-
-    source = 'class Options(ModelOptions):\n    latent_dim: int = option(default=100, help="z size", min=1)\n'
-    assert registry._option_fields(ast.parse(source).body[0]) == {"latent_dim": (100, "z size")}
 
 
 def test_loop_samplers_draw_per_step_noise_inside_tf_while_loop():
