@@ -39,10 +39,29 @@ def test_cli_errors_are_one_line_and_exit_2(capsys, tmp_path):
     assert "not a training run" in capsys.readouterr().err
 
 
-def test_cli_lists_models(capsys):
+def test_cli_lists_models_one_line_each_and_describes_one(capsys):
     assert main(["models"]) == 0
-    out = capsys.readouterr().out
-    assert "dcgan" in out and "cdcgan" in out and "trains on: labelled" in out and "--set base_filters=64" in out
+    lines = capsys.readouterr().out.splitlines()
+    cdcgan = next(line for line in lines if line.startswith("cdcgan "))
+    assert cdcgan.split()[:3] == ["cdcgan", "adversarial", "labelled"] and "samples a requested class" in cdcgan
+    assert not any("--set" in line for line in lines)  # options belong to `models NAME`
+    assert main(["models", "cdcgan"]) == 0
+    page = capsys.readouterr().out
+    assert "--set base_filters=64" in page and "--set embed_dim=50" in page and "paper: Mirza & Osindero 2014" in page
+    assert "label        label" in page and "exports: serving_default, sample, generate" in page
+    assert main(["models", "wgan"]) == 0
+    wgan = capsys.readouterr().out
+    assert "--set beta_1" not in wgan and "--set clip_value=0.01" in wgan  # RMSprop: no betas listed
+    assert main(["models", "autoencoder"]) == 0
+    assert "latent_dim=100" not in capsys.readouterr().out  # nothing of another family's
+    assert main(["models", "nope"]) == 2 and "Unknown model 'nope'" in capsys.readouterr().err
+
+
+def test_a_default_may_be_any_expression(capsys):
+    from tests.models import toy_upscaler  # noqa: F401  (registers it; its filters default is 2 * SCALE)
+
+    assert main(["models", "toy_upscaler"]) == 0
+    assert "--set filters=4  width of the network" in capsys.readouterr().out
 
 
 def test_warnings_during_a_command_are_replayed_once(capsys):

@@ -45,7 +45,7 @@ def run(args, extra: list[str]) -> int:
     model, _ = load_run_or_export(args.path, variant=args.variant)
     specs = model.request_specs() if kind == RUN else model.input_specs
     if args.inputs:
-        print(_describe_request(specs))
+        print(describe_request(specs))
         return 0
     conditions = _request_conditions(args, extra, specs)
     if kind == RUN:
@@ -120,7 +120,7 @@ def _grid_columns(specs, conditions) -> int | None:
     return label.num_classes if label is not None and label.name not in conditions else None
 
 
-def _describe_request(specs) -> str:
+def describe_request(specs) -> str:
     lines = ["inputs of a sampling request (keras-gen sample PATH --NAME VALUE):"]
     for spec in specs:
         flag = f"--{spec.name.replace('_', '-')}"

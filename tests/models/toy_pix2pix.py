@@ -27,7 +27,7 @@ from keras_gen.registry import register
 @keras.saving.register_keras_serializable(package="keras_gen_tests")
 class ToyPix2Pix(GenerativeModel):
     @dataclass
-    class Options(GameOptions, AdamOptions):
+    class Options(AdamOptions, GameOptions):
         filters: int = option(4, "width of both networks", min=1)
         l1_weight: float = option(100.0, "lambda of the L1 term (pix2pix's 100)", min=0.0)
 

@@ -27,7 +27,7 @@ SCALE = 2
 class ToyUpscaler(GenerativeModel):
     @dataclass
     class Options(ModelOptions):
-        filters: int = option(4, "width of the network", min=1)
+        filters: int = option(2 * SCALE, "width of the network: two features per output sub-pixel", min=1)
 
     harness_options = {"filters": 4}
     harness_image_size = 16  # the output's side; the input is 8 x 8

@@ -38,7 +38,7 @@ class LatentGAN(GenerativeModel):
     registered: variants are."""
 
     @dataclass
-    class Options(GameOptions, AdamOptions):
+    class Options(AdamOptions, GameOptions):
         latent_dim: int = option(100, "z size (DCGAN's)", min=1)
 
 
