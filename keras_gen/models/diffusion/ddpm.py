@@ -29,10 +29,12 @@ import tensorflow as tf
 from keras_gen import inputs as kinds
 from keras_gen.errors import KerasGenError
 from keras_gen.models.base import GenerativeModel, ModelOptions, option
-from keras_gen.models.diffusion.schedulers import PREDICTIONS, SAMPLERS, SCHEDULES, TF, DiffusionScheduler
+from keras_gen.core.samplers.ddim import GUIDANCE_RANGE
+from keras_gen.core.schedulers import PREDICTIONS, SAMPLERS, SCHEDULES, DiffusionScheduler
+from keras_gen.core_tf.samplers import DiffusionSampler
+from keras_gen.core_tf.schedulers import TF
 from keras_gen.models.diffusion.unet import build_unet
 from keras_gen.registry import register
-from keras_gen.samplers.ddim import GUIDANCE_RANGE, DiffusionSampler
 
 
 @register("ddpm", "denoising diffusion (Ho et al. 2020) with a time-conditioned U-Net; sampled by DDIM or DDPM "
