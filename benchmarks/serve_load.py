@@ -230,7 +230,7 @@ def main():
 
     import httpx
 
-    from keras_gen.edge import EdgeModel
+    from keras_gen.core.edge import EdgeModel
 
     edge = EdgeModel.from_path(Path(args.exports) / args.model)
     scratch = Path(tempfile.mkdtemp(prefix="serve-load-"))

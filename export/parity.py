@@ -12,7 +12,7 @@ cannot run fails the export with a message, never a silent skip.
 2. `serving_default` (SavedModel, uint8) against `to_uint8` of the Keras float output, when it
    takes the network's inputs (a direct generator); for a looped sampler it is `sample`, checked in 3.
 3. `sample(n, seed, conditions)`: the SavedModel endpoint, the onnxruntime edge runner
-   (`keras_gen.edge.EdgeModel`, the very code that serves) and the Keras model's `sample`, for
+   (`keras_gen.core.edge.EdgeModel`, the very code that serves) and the Keras model's `sample`, for
    the same request, every condition spelled out (all classes in turn for a label input,
    defaults for options, seeded images for image inputs) but codes, which each runtime draws
    from the seed.
@@ -29,9 +29,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from keras_gen import inputs as kinds
-from keras_gen.edge.runner import CPU, EdgeModel, make_session, run_onnx
-from keras_gen.errors import KerasGenError
+from keras_gen.core import inputs as kinds
+from keras_gen.core.edge.runner import CPU, EdgeModel, make_session, run_onnx
+from keras_gen.core.errors import KerasGenError
 from keras_gen.images import to_uint8
 
 _PAIRS = (("keras", "savedmodel"), ("keras", "onnxruntime"), ("savedmodel", "onnxruntime"))
@@ -138,7 +138,7 @@ def check_parity(model, endpoints: dict, onnx_endpoint: str, saved_model_dir, on
 
 
 def _check_tuned(onnx_path, feeds, tuned_out, atol, failures) -> dict:
-    """The runner's tuned session (keras_gen.edge.tuning: ConvTranspose rewritten in memory, tuned
+    """The runner's tuned session (keras_gen.core.edge.tuning: ConvTranspose rewritten in memory, tuned
     options) against model.onnx opened as it is with onnxruntime's defaults, as any other
     onnxruntime user would open the file."""
     plain = run_onnx(make_session(onnx_path, providers=[CPU], tuned=False), feeds)

@@ -16,7 +16,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from keras_gen.fileio import atomic_path, write_json_atomic
+from keras_gen.core.fileio import atomic_path, write_json_atomic
 from keras_gen.images import save_grid, to_uint8
 
 
@@ -212,8 +212,8 @@ def latent_interpolation(model, seeds=(0, 1, 2, 3, 4, 5, 6, 7), steps: int = 8) 
     Returns uint8 (rows * steps, H, W, C); row r goes from seed[2r] to seed[2r + 1], with the
     other inputs at their defaults (a class-conditional model keeps class r along row r).
     None for models with no vector latent or that sample in a loop."""
-    from keras_gen.inputs import resolve_inputs
-    from keras_gen.latents import gaussian_latents, slerp
+    from keras_gen.core.inputs import resolve_inputs
+    from keras_gen.core.latents import gaussian_latents, slerp
 
     specs = model.request_specs()
     latent = next((s for s in specs if s.kind == "latent" and len(s.shape) == 1), None)

@@ -23,7 +23,7 @@ import keras
 from keras_gen import registry
 from keras_gen.callbacks import CHECKPOINT_NAMES, read_checkpoint_state
 from keras_gen.errors import KerasGenError
-from keras_gen.inputs import MAX_SEED
+from keras_gen.core.inputs import MAX_SEED
 
 # What every run's config.json holds (a started run has filled them in).
 _RESOLVED_FIELDS = ("data", "image_size", "channels", "batch_size", "seed", "epochs", "steps_per_epoch")

@@ -35,7 +35,7 @@ from keras_gen import __version__, registry
 from keras_gen.callbacks import RunCheckpoint, SampleGrid, StopOnNonFinite, WatchLosses, latent_interpolation
 from keras_gen.pictures import code_specs, code_traversal
 from keras_gen.errors import KerasGenError
-from keras_gen.fileio import remove_stale_temporaries, write_json_atomic
+from keras_gen.core.fileio import remove_stale_temporaries, write_json_atomic
 from keras_gen.images import save_grid, to_uint8
 from keras_gen.runs import RunConfig, checkpoints, load_latest_checkpoint, run_state
 

@@ -19,7 +19,7 @@ import time
 
 import numpy as np
 
-from keras_gen.errors import KerasGenError
+from keras_gen.core.errors import KerasGenError
 
 RETRY_STATUSES = (429, 503)
 

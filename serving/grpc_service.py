@@ -165,7 +165,7 @@ def start_grpc_server(predictor, port: int, metrics=None, host: str = "[::]"):
     p.model_service_pb2_grpc.add_ModelServiceServicer_to_server(ModelService(), server)
     bound = server.add_insecure_port(f"{host}:{port}")
     if bound == 0:
-        from keras_gen.errors import KerasGenError
+        from keras_gen.core.errors import KerasGenError
 
         raise KerasGenError(f"cannot listen for gRPC on port {port}: it is in use; pick another with --grpc-port.")
     server.start()

@@ -21,12 +21,12 @@ from typing import Callable
 
 import numpy as np
 
-from keras_gen import inputs as kinds
-from keras_gen.edge import EdgeModel
-from keras_gen.edge.manifest import is_version_name
-from keras_gen.edge.repository import list_versions
-from keras_gen.errors import KerasGenError
-from keras_gen.images import to_uint8
+from keras_gen.core import inputs as kinds
+from keras_gen.core.edge import EdgeModel
+from keras_gen.core.edge.manifest import is_version_name
+from keras_gen.core.edge.repository import list_versions
+from keras_gen.core.errors import KerasGenError
+from keras_gen.core.images import to_uint8
 
 log = logging.getLogger("keras_gen.serving")
 VARIANT_ENV = "KERAS_GEN_ONNX_VARIANT"  # the variant when none is passed (`keras-gen serve --onnx-variant` passes it)

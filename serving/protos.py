@@ -26,7 +26,7 @@ def _import_without_tensorflow_runtime(names: list[str]) -> list:
             return [importlib.import_module(n) for n in names]
         spec = importlib.util.find_spec("tensorflow")
         if spec is None or not spec.submodule_search_locations:
-            from keras_gen.errors import KerasGenError
+            from keras_gen.core.errors import KerasGenError
 
             raise KerasGenError("gRPC needs the tensorflow-serving-api protos (and the tensorflow package they "
                                 "live in): pip install -r requirements.txt.")

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from keras_gen.errors import KerasGenError
+from keras_gen.core.errors import KerasGenError
 from serving.models import Endpoint, ServingError
 
 

@@ -11,7 +11,7 @@ Writes, into DIR:
                          HorizontalPodAutoscaler on CPU
     README.md            the commands that start it
 
-Only versions that `keras_gen.edge` verifies against their manifest count: TF Serving itself
+Only versions that `keras_gen.core.edge` verifies against their manifest count: TF Serving itself
 would load a half-written numeric directory and fail at predict time. Plain Python: nothing here
 imports TensorFlow.
 """
@@ -21,10 +21,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from keras_gen.edge.manifest import is_version_name
-from keras_gen.edge.repository import list_versions
-from keras_gen.errors import KerasGenError
-from keras_gen.fileio import atomic_path
+from keras_gen.core.edge.manifest import is_version_name
+from keras_gen.core.edge.repository import list_versions
+from keras_gen.core.errors import KerasGenError
+from keras_gen.core.fileio import atomic_path
 
 # The image's tag follows TensorFlow's release, the same one that wrote the SavedModels.
 TF_SERVING_IMAGE = "tensorflow/serving:2.21.0"

@@ -43,11 +43,13 @@ def test_requests_resolve_the_same_way_everywhere():
 def test_tf_resolution_matches_numpy():
     import tensorflow as tf
 
+    from keras_gen.core_tf.inputs import resolve_inputs_tf
+
     specs = [kinds.latent(4), kinds.label(10), kinds.code("c", "categorical", num_classes=3)]
     numpy_values = kinds.resolve_inputs(specs, 5, 11, {"label": [2, 7]})
-    tf_values = kinds.resolve_inputs_tf(specs, tf.constant(5), tf.constant(11, tf.int64),
-                                        {"label": tf.constant([2, 7], tf.int32),
-                                         "c": tf.zeros((0,), tf.int32)})  # an empty code: draw it
+    tf_values = resolve_inputs_tf(specs, tf.constant(5), tf.constant(11, tf.int64),
+                                  {"label": tf.constant([2, 7], tf.int32),
+                                   "c": tf.zeros((0,), tf.int32)})  # an empty code: draw it
     for key, value in numpy_values.items():
         np.testing.assert_allclose(np.asarray(tf_values[key]), value, atol=1e-5)
 
@@ -372,12 +374,13 @@ def test_loop_samplers_draw_per_step_noise_inside_tf_while_loop():
     """A sampler's step-k noise (DDPM, PixelCNN) comes from stream base + k, a tensor in the loop."""
     import tensorflow as tf
 
-    from keras_gen import latents
+    from keras_gen.core import latents
+    from keras_gen.core_tf.latents import gaussian_latents_tf
 
     @tf.function
     def per_step(n, seed):
         def body(k, out):
-            return k + 1, out.write(k, latents.gaussian_latents_tf(n, 4, seed, stream=k))
+            return k + 1, out.write(k, gaussian_latents_tf(n, 4, seed, stream=k))
 
         return tf.while_loop(lambda k, o: k < 3, body, (tf.constant(0), tf.TensorArray(tf.float32, size=3)))[1].stack()
 
@@ -401,7 +404,8 @@ def test_savedmodel_sample_refuses_what_keras_and_the_edge_refuse():
     for bad_n, steps, message in ((2, 0, "steps must be >= 1"), (2, 65, "steps must be <= 64"), (0, 3, "n must be")):
         with pytest.raises(tf.errors.InvalidArgumentError, match=message):
             sample(tf.constant(bad_n), seed, tf.constant(steps))
-    labels = kinds.resolve_inputs_tf  # the same checks for class indices
+    from keras_gen.core_tf.inputs import resolve_inputs_tf as labels  # the same checks for class indices
+
     with pytest.raises(tf.errors.InvalidArgumentError, match="label must be <= 9"):
         labels([kinds.latent(2), kinds.label(10)], n, seed, {"label": tf.constant([3, 10])})
 
@@ -450,7 +454,7 @@ def test_request_input_names_are_checked():
 def test_sampler_step_noise_is_the_same_in_numpy_and_inside_a_while_loop():
     import tensorflow as tf
 
-    from keras_gen.samplers import Sampler
+    from keras_gen.core_tf.samplers import Sampler
 
     expected = np.stack([Sampler.step_noise(3, (4, 4, 1), seed=9, step=k) for k in range(3)])
     assert not np.allclose(expected[0], expected[1])  # every step its own noise

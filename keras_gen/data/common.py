@@ -4,10 +4,9 @@ Sources hand their images around as uint8 (N, H, W, C) arrays (or uint8 tensors 
 pipeline): four times smaller than float32 in memory and in `tf.data`'s cache. The conversion
 to the library's float32 [-1, 1] happens once, at the end, through `keras_gen.images.from_uint8`.
 
-Resizing is antialiased bilinear everywhere (Pillow's BILINEAR widens its triangle filter when
-it shrinks an image, as `tf.image.resize(..., antialias=True)` does), so a 512-pixel crop
-shrunk to 32 pixels averages its pixels instead of aliasing. Non-square images are centre-cropped
-to a square first: generative models here take square inputs, and cropping keeps the aspect.
+Resizing (antialiased bilinear after a centre crop to a square) is keras_gen.core.decoding's
+`prepare_uint8`, which `sample --image` and the style commands share; `prepare_uint8_tf` below is
+its TF-graph twin.
 
 RGB -> gray uses the ITU-R BT.601 luma weights (0.299, 0.587, 0.114), the same as Pillow's
 "L" conversion and `tf.image.rgb_to_grayscale`; gray -> RGB repeats the channel. Alpha is
@@ -20,8 +19,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from keras_gen.errors import KerasGenError
-from keras_gen.images import convert_channels
+from keras_gen.core.decoding import center_crop_box, prepare_uint8, resize_uint8  # noqa: F401  (data's names)
+from keras_gen.core.errors import KerasGenError
 
 SPLITS = ("train", "test")
 MIN_IMAGE_SIZE, MAX_IMAGE_SIZE = 4, 1024
@@ -88,46 +87,14 @@ def split_seed(seed: int, split: str, stream: int = 0) -> int:
     return int(np.random.SeedSequence([int(seed), SPLITS.index(split), int(stream)]).generate_state(1)[0])
 
 
-# --------------------------------------------------------------------------- numpy conversions
-
-
-def center_crop_box(width: int, height: int) -> tuple[int, int, int, int]:
-    """(left, top, right, bottom) of the largest centred square."""
-    side = min(width, height)
-    left, top = (width - side) // 2, (height - side) // 2
-    return left, top, left + side, top + side
-
-
-def resize_uint8(images: np.ndarray, size: int) -> np.ndarray:
-    """Centre-crop to square and resize a uint8 batch (N, H, W, C) to (N, size, size, C)."""
-    from PIL import Image
-
-    images = np.asarray(images, np.uint8)
-    n, h, w, c = images.shape
-    if h == w == size:
-        return images
-    out = np.empty((n, size, size, c), np.uint8)
-    box = center_crop_box(w, h)
-    for i in range(n):
-        pil = Image.fromarray(images[i, :, :, 0] if c == 1 else images[i])
-        out[i] = np.asarray(pil.crop(box).resize((size, size), Image.BILINEAR)).reshape(size, size, c)
-    return out
-
-
-def prepare_uint8(images: np.ndarray, image_size: int, channels: int) -> np.ndarray:
-    """Resize and convert channels: the one path every in-memory source goes through."""
-    images = np.asarray(images, np.uint8)
-    if images.ndim == 3:
-        images = images[..., None]
-    return convert_channels(resize_uint8(images, image_size), channels)
-
-
 # --------------------------------------------------------------------------- TensorFlow versions
 
 
 def prepare_uint8_tf(image, image_size: int, channels: int):
     """The TF-graph twin of `prepare_uint8` for one (H, W, C) uint8 image (TFDS pipelines)."""
     import tensorflow as tf
+
+    from keras_gen.core_tf.images import convert_channels_tf
 
     image = tf.convert_to_tensor(image)
     shape = tf.shape(image)
@@ -136,5 +103,5 @@ def prepare_uint8_tf(image, image_size: int, channels: int):
     image = tf.image.crop_to_bounding_box(image, (h - side) // 2, (w - side) // 2, side, side)
     image = tf.cast(image, tf.float32)
     image = tf.image.resize(image, (image_size, image_size), method="bilinear", antialias=True)
-    image = convert_channels(image, channels)  # in float on the 0..255 scale, rounded below
+    image = convert_channels_tf(image, channels)  # in float on the 0..255 scale, rounded below
     return tf.cast(tf.clip_by_value(tf.round(image), 0.0, 255.0), tf.uint8)

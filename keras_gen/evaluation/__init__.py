@@ -47,7 +47,7 @@ def open_generator(path) -> tuple[object, dict]:
     """(model, facts) for a training run or an export folder. The model samples with
     `sample(n, seed, **conditions)` (float [-1, 1] from Keras, uint8 at the edge) and may feed
     more (see `capabilities`); facts say what it was trained on."""
-    from keras_gen.paths import RUN, path_kind
+    from keras_gen.core.paths import RUN, path_kind
 
     path = Path(path)
     if path_kind(path) == RUN:
@@ -57,7 +57,7 @@ def open_generator(path) -> tuple[object, dict]:
         return model, {"kind": "run", "model": config["model"], "data": config["data"],
                        "data_dir": config.get("data_dir"), "image_size": config["image_size"],
                        "channels": config["channels"], "seed": config["seed"]}
-    from keras_gen.edge import EdgeModel
+    from keras_gen.core.edge import EdgeModel
 
     model = EdgeModel.from_path(path)
     manifest = model.manifest
@@ -155,7 +155,7 @@ def format_report(report: dict) -> str:
 
 def save_report(report: dict, path) -> Path:
     """Write the report as JSON atomically: a reader never sees half a file."""
-    from keras_gen.fileio import write_json_atomic
+    from keras_gen.core.fileio import write_json_atomic
 
     write_json_atomic(path, report)
     return Path(path)

@@ -35,10 +35,11 @@ from typing import Callable
 import keras
 import numpy as np
 
-from keras_gen import inputs as kinds
 from keras_gen import registry
-from keras_gen.errors import KerasGenError
-from keras_gen.samplers import DIRECT
+from keras_gen.core import inputs as kinds
+from keras_gen.core.errors import KerasGenError
+from keras_gen.core.samplers import DIRECT
+from keras_gen.core_tf.inputs import resolve_inputs_tf, tensor_spec
 
 
 
@@ -501,7 +502,7 @@ class GenerativeModel(keras.Model):
         sampler = self.sampler()
 
         def sample_images(n, seed, given):
-            values = kinds.resolve_inputs_tf(request, n, seed, given)
+            values = resolve_inputs_tf(request, n, seed, given)
             if sampler is None:
                 return self.generate(**values)
             return sampler.run_tf(self._network_fn, values, n, seed)
@@ -589,4 +590,4 @@ class Endpoint:
 
     @property
     def input_signature(self) -> list:
-        return [spec.tensor_spec() for spec in self.inputs]
+        return [tensor_spec(spec) for spec in self.inputs]

@@ -32,10 +32,10 @@ import tensorflow as tf
 from keras import layers
 
 from keras_gen import inputs as kinds
+from keras_gen.core_tf.samplers import PixelCNNSampler
 from keras_gen.errors import KerasGenError
 from keras_gen.layers.masked_conv import GatedPixelCNNBlock, MaskedConv2D
 from keras_gen.models.base import GenerativeModel, ModelOptions, option
-from keras_gen.samplers.pixelcnn import PixelCNNSampler
 
 CATEGORIES = {"softmax256": 256, "binary": 2}
 

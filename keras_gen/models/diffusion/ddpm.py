@@ -29,9 +29,11 @@ import tensorflow as tf
 from keras_gen import inputs as kinds
 from keras_gen.errors import KerasGenError
 from keras_gen.models.base import GenerativeModel, ModelOptions, option
-from keras_gen.models.diffusion.schedulers import PREDICTIONS, SAMPLERS, SCHEDULES, TF, DiffusionScheduler
+from keras_gen.core.samplers.ddim import GUIDANCE_RANGE
+from keras_gen.core.schedulers import PREDICTIONS, SAMPLERS, SCHEDULES, DiffusionScheduler
+from keras_gen.core_tf.samplers import DiffusionSampler
+from keras_gen.core_tf.schedulers import TF
 from keras_gen.models.diffusion.unet import build_unet
-from keras_gen.samplers.ddim import GUIDANCE_RANGE, DiffusionSampler
 
 
 @keras.saving.register_keras_serializable(package="keras_gen")

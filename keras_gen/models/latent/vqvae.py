@@ -36,11 +36,11 @@ import tensorflow as tf
 from keras import layers
 
 from keras_gen import inputs as kinds
+from keras_gen.core_tf.samplers import PixelCNNSampler
 from keras_gen.errors import KerasGenError
 from keras_gen.layers.vector_quantizer import VectorQuantizer, check_codes
 from keras_gen.models.autoregressive.pixelcnn import build_pixelcnn
 from keras_gen.models.base import Endpoint, GenerativeModel, ModelOptions, option
-from keras_gen.samplers.pixelcnn import PixelCNNSampler
 
 
 def _residual(x, filters):
