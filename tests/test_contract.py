@@ -414,19 +414,70 @@ def test_ema_weights_restore_a_variable_two_optimizers_average():
     """InfoGAN's info loss trains G beside G's own optimizer: leaving the block restores raw G."""
     import keras
 
+    from keras_gen.keras_adapter import weight_average
     from keras_gen.models.base import GenerativeModel
 
-    model = GenerativeModel(image_size=4)
     shared = keras.Variable(np.ones(2, "float32"))
-    model.optimizers = {}
+
+    class TwoOptimizers(GenerativeModel):
+        def default_optimizers(self):
+            return {"a": keras.optimizers.Adam(), "b": keras.optimizers.Adam()}
+
+        def variables_for(self, optimizer_name):
+            return [shared]
+
+    model = TwoOptimizers(image_size=4, ema=0.5)
+    model.compile()
     for name, average in (("a", 5.0), ("b", 7.0)):
-        optimizer = keras.optimizers.Adam(use_ema=True)
-        optimizer.build([shared])
-        optimizer._model_variables_moving_average[0].assign([average, average])
-        model.optimizers[name] = optimizer
+        weight_average(model.optimizers[name]).averages[0].assign([average, average])
     with model.ema_weights() as swapped:
         assert swapped
+        np.testing.assert_array_equal(np.asarray(shared), [7.0, 7.0])
     np.testing.assert_array_equal(np.asarray(shared), [1.0, 1.0])
+
+
+def test_an_optimizer_stepped_around_the_model_is_caught_before_its_empty_average_is_used():
+    """The EMA follows the steps taken through apply_gradients/apply_optimizer; a train_step
+    calling the optimizer's own apply_gradients would leave the average at its zeros, and
+    sampling or exporting it would give a network of zeros: ema_weights() refuses, naming it."""
+    import keras
+    import tensorflow as tf
+
+    from keras_gen.models.base import GenerativeModel
+
+    class Bypass(GenerativeModel):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.generator = keras.layers.Dense(2)
+            self.generator.build((None, 3))
+            self.built = True
+
+        def default_optimizers(self):
+            return {"generator": keras.optimizers.SGD(0.1)}
+
+        def step(self, direct: bool):
+            with tf.GradientTape() as tape:
+                loss = tf.reduce_sum(self.generator(tf.ones((1, 3))) ** 2)
+            grads = tape.gradient(loss, self.variables_for("generator"))
+            if direct:
+                self.optimizers["generator"].apply_gradients(zip(grads, self.variables_for("generator")))
+            else:
+                self.apply_optimizer("generator", grads)
+
+    for direct in (False, True):
+        model = Bypass(image_size=4, ema=0.9)
+        model.compile()
+        model.step(direct)
+        if direct:
+            message = r"optimizer 'generator' has taken 1 step\(s\) but its moving average never moved"
+            with pytest.raises(KerasGenError, match=message):
+                with model.ema_weights():
+                    pass
+        else:
+            with model.ema_weights() as swapped:  # after step 0 the average is the weights themselves
+                assert swapped
+                kernel = np.asarray(model.generator.kernel)
+            np.testing.assert_array_equal(kernel, np.asarray(model.generator.kernel))
 
 
 @pytest.mark.parametrize("seed", ["abc", 1.5, True])

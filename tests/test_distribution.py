@@ -26,3 +26,6 @@ def test_mirrored_replicas_draw_different_reproducible_noise_and_scale_losses():
     # Two steps, two draws each: the shared state advanced once per draw, not once per replica.
     assert result["state_after"][1] - result["state_before"][1] == 4
     assert result["steps"] == [2, 2]
+    # The EMA's averages are updated in each replica's step: mirrored copies stay equal.
+    assert result["ema"]["averages"] > 0 and result["ema"]["moved"] and result["ema"]["swapped"]
+    assert result["ema"]["replicas_agree"], "the replicas' copies of the moving average differ"

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import types
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -40,8 +39,8 @@ from keras_gen.core import inputs as kinds
 from keras_gen.core.errors import KerasGenError
 from keras_gen.core.samplers import DIRECT
 from keras_gen.core_tf.inputs import resolve_inputs_tf, tensor_spec
-
-
+from keras_gen.keras_adapter import (WeightAverage, named_seed_generators, scale_loss_for_replicas,
+                                     serialized_optimizer, weight_average)
 
 # Taken by a sampling request itself, sample()'s own arguments, or `keras-gen sample`'s flags.
 RESERVED_INPUT_NAMES = ("n", "seed", "batch_size", "out", "labels", "inputs")
@@ -139,18 +138,6 @@ def ema_momentum_at(step, ema):
     step = ops.cast(step, "float32")
     warm = ops.minimum(ops.cast(ema, "float32"), (1.0 + step) / (10.0 + step))
     return ops.where(ops.equal(step, 0.0), 0.0, warm)
-
-
-def _update_moving_average_with_warmup(optimizer, trainable_variables):
-    """Replaces keras.optimizers.Optimizer._update_model_variables_moving_average (bound per
-    optimizer in GenerativeModel.compile): the same update, with `ema_momentum_at`'s warm-up."""
-    from keras import ops
-
-    momentum = ema_momentum_at(optimizer.iterations, optimizer.ema_momentum)
-    for var, average in zip(trainable_variables, optimizer._model_variables_moving_average):
-        if average is not None:
-            m = ops.cast(momentum, var.dtype)
-            average.assign(ops.add(ops.multiply(m, average), ops.multiply(ops.subtract(1, m), var)))
 
 
 class GenerativeModel(keras.Model):
@@ -290,14 +277,12 @@ class GenerativeModel(keras.Model):
         self.built = True  # sub-networks are built in __init__ (functional models); nothing is lazy
         self.optimizers = dict(optimizers if optimizers is not None else self.default_optimizers())
         for name, optimizer in self.optimizers.items():
-            if self.options.ema and not optimizer.use_ema:
-                optimizer.use_ema, optimizer.ema_momentum = True, self.options.ema
-                optimizer.ema_overwrite_frequency = None  # the EMA is swapped in for export, not during training
-            if optimizer.use_ema:
-                # Bound here, not saved: a reloaded optimizer comes back through compile_from_config,
-                # so resumed runs warm up the same way (the momentum depends only on `iterations`).
-                optimizer._update_model_variables_moving_average = types.MethodType(
-                    _update_moving_average_with_warmup, optimizer)
+            # The EMA: `ema`, or the optimizer's own use_ema (a reloaded one says it in its config).
+            # keras-gen keeps it, with its warm-up, in the optimizer's variables (WeightAverage);
+            # the momentum depends only on `iterations`, so resumed runs warm up the same way.
+            momentum = optimizer.ema_momentum if optimizer.use_ema else self.options.ema
+            if momentum and weight_average(optimizer) is None:
+                WeightAverage(optimizer, self.variables_for(name), momentum)
             # Slots now, not at the first step: a checkpoint saved before training still holds
             # them, and loading restores them instead of skipping the optimizer.
             optimizer.build(self.variables_for(name))
@@ -305,16 +290,32 @@ class GenerativeModel(keras.Model):
     def get_compile_config(self):
         if not self.optimizers:
             return None  # never compiled: there is no training state to save
-        return {"optimizers": {k: keras.saving.serialize_keras_object(v) for k, v in self.optimizers.items()}}
+        return {"optimizers": {k: serialized_optimizer(v) for k, v in self.optimizers.items()}}
 
     def compile_from_config(self, config):
         self.compile(optimizers={k: keras.saving.deserialize_keras_object(v) for k, v in config["optimizers"].items()})
 
     def apply_gradients(self, optimizer_name: str, tape, loss):
         """One optimizer step on its own variables; `loss` as returned by `scale_loss`."""
-        variables = self.variables_for(optimizer_name)
-        grads = tape.gradient(loss, variables)
-        self.optimizers[optimizer_name].apply_gradients(zip(grads, variables))
+        self.apply_optimizer(optimizer_name, tape.gradient(loss, self.variables_for(optimizer_name)))
+
+    def apply_optimizer(self, optimizer_name: str, grads):
+        """One step of optimizer `optimizer_name`: `grads`, one per variable of
+        `variables_for(optimizer_name)` (None where it has none), applied, then its EMA updated.
+        A train_step steps its optimizers here or through `apply_gradients`, never by the
+        optimizer's own apply_gradients: the EMA would not follow (ema_weights() then refuses)."""
+        from keras import ops
+
+        optimizer = self.optimizers[optimizer_name]
+        average = weight_average(optimizer)
+        if average is None:
+            optimizer.apply_gradients(zip(grads, self.variables_for(optimizer_name)))
+            return
+        # This update's 0-based index: a copy read before the step (the variable itself would
+        # be read after it, in a graph).
+        step = ops.copy(optimizer.iterations)
+        optimizer.apply_gradients(zip(grads, self.variables_for(optimizer_name)))
+        average.update(ema_momentum_at(step, average.momentum))
 
     @contextlib.contextmanager
     def ema_weights(self):
@@ -328,12 +329,18 @@ class GenerativeModel(keras.Model):
         1.01-1.08), so sampling is not hurt. A much longer horizon (0.9999, long runs) would call
         for recomputing the statistics with the averaged weights (BigGAN's "standing stats")."""
         swapped = []
-        for optimizer in self.optimizers.values():
-            if getattr(optimizer, "use_ema", False) and getattr(optimizer, "_model_variables_moving_average", None):
-                for var, average in zip(optimizer._trainable_variables, optimizer._model_variables_moving_average,
-                                        strict=True):
-                    swapped.append((var, np.asarray(var)))
-                    var.assign(average)
+        for name, optimizer in self.optimizers.items():
+            average = weight_average(optimizer)
+            if average is None:
+                continue
+            pairs, steps = average.pairs(), int(keras.ops.convert_to_numpy(optimizer.iterations))
+            if steps > 0 and pairs and not any(np.any(np.asarray(a)) for _, a in pairs):
+                raise KerasGenError(f"{type(self).__name__}: optimizer {name!r} has taken {steps} step(s) but its "
+                                    "moving average never moved: step it with self.apply_gradients or "
+                                    "self.apply_optimizer in train_step, not its own apply_gradients.")
+            for var, mean in pairs:
+                swapped.append((var, np.asarray(var)))
+                var.assign(mean)
         try:
             yield bool(swapped)
         finally:
@@ -370,7 +377,7 @@ class GenerativeModel(keras.Model):
     @staticmethod
     def scale_loss(loss):
         """A per-replica mean loss scaled for the global batch: replicas' gradients are summed."""
-        return keras.src.losses.loss.scale_loss_for_distribution(loss)
+        return scale_loss_for_replicas(loss)
 
     # -- exact resume: Keras saves layer variables but not SeedGenerator states --------------
     def _named_seed_generators(self) -> dict:
@@ -378,31 +385,9 @@ class GenerativeModel(keras.Model):
         attribute names leading to it, and inside a functional network the layer's place in it
         ("generator.layers.3.seed_generator"). A reloaded model, built by the same code, has the
         same keys. Not the names of generators or layers: those are auto-numbered by what the
-        process built before ("seed_generator_3", "dropout_2"; a Dropout's generator is one)."""
-        from keras.src.models.functional import Functional
-
-        found, seen = {}, set()
-
-        def walk(layer, prefix):
-            if id(layer) in seen:
-                return
-            seen.add(id(layer))
-            attrs = sorted(vars(layer).items(), key=lambda kv: (kv[0].startswith("_"), kv[0]))
-            own = {id(v): k for k, v in attrs if isinstance(v, keras.random.SeedGenerator)}
-            for i, generator in enumerate(getattr(layer, "_seed_generators", [])):
-                # "/" would nest groups in the .weights.h5 store; the key is a flat name
-                found[f"{prefix}{own.get(id(generator), f'_seed_generators.{i}')}"] = generator
-            children = [(f"layers.{i}", l) for i, l in enumerate(layer.layers)] if isinstance(layer, Functional) else []
-            for key, value in attrs:
-                values = value if isinstance(value, (list, tuple)) else [value]
-                for j, child in enumerate(values):
-                    if isinstance(child, keras.layers.Layer):
-                        children.append((key if values is not value else f"{key}.{j}", child))
-            for key, child in children:
-                walk(child, f"{prefix}{key}.")
-
-        walk(self, "")
-        return found
+        process built before ("seed_generator_3", "dropout_2"; a Dropout's generator is one).
+        The walk is keras_adapter.named_seed_generators."""
+        return named_seed_generators(self)
 
     def save_own_variables(self, store):
         super().save_own_variables(store)

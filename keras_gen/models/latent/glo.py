@@ -153,10 +153,9 @@ class GLO(GenerativeModel):
             scaled = self.scale_loss(loss)
         variables = {"generator": self.generator.trainable_variables, "latent_table": [table]}
         grads = tape.gradient(scaled, variables)
-        for name, group in variables.items():
+        for name in variables:  # the variables of variables_for(name)
             # The table's gradient is sparse (a gather); Adam's moments are dense anyway.
-            dense = [tf.convert_to_tensor(g) for g in grads[name]]
-            self.optimizers[name].apply_gradients(zip(dense, group))
+            self.apply_optimizer(name, [tf.convert_to_tensor(g) for g in grads[name]])
         table.assign(to_sphere(table))  # the projection onto the unit sphere, after every update
         self.loss_tracker.update_state(loss)
         self.mse_tracker.update_state(tf.reduce_mean(tf.square(reconstructions - images)))
