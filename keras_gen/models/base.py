@@ -39,7 +39,7 @@ from keras_gen.core import inputs as kinds
 from keras_gen.core.errors import KerasGenError
 from keras_gen.core.samplers import DIRECT
 from keras_gen.core_tf.inputs import resolve_inputs_tf, tensor_spec
-from keras_gen.keras_adapter import (WeightAverage, named_seed_generators, scale_loss_for_replicas,
+from keras_gen.keras_adapter import (WeightAverage, named_seed_generators, replica_gradient_scale,
                                      serialized_optimizer, weight_average)
 
 # Taken by a sampling request itself, sample()'s own arguments, or `keras-gen sample`'s flags.
@@ -296,8 +296,20 @@ class GenerativeModel(keras.Model):
         self.compile(optimizers={k: keras.saving.deserialize_keras_object(v) for k, v in config["optimizers"].items()})
 
     def apply_gradients(self, optimizer_name: str, tape, loss):
-        """One optimizer step on its own variables; `loss` as returned by `scale_loss`."""
-        self.apply_optimizer(optimizer_name, tape.gradient(loss, self.variables_for(optimizer_name)))
+        """One optimizer step on its own variables, from `loss` recorded by `tape`: this replica's
+        mean over its batch, as computed. Under a tf.distribute strategy with R replicas the
+        gradient taken is that of loss / R (the replicas' gradients are summed into one step, as
+        Keras scales its compiled losses), through the tape's output gradient: the scaling needs
+        no op inside the tape, so a loss computed anywhere in the step is scaled right."""
+        from keras import ops
+
+        variables = self.variables_for(optimizer_name)
+        scale = replica_gradient_scale()
+        if scale == 1.0:
+            grads = tape.gradient(loss, variables)
+        else:
+            grads = tape.gradient(loss, variables, output_gradients=ops.full(ops.shape(loss), scale, loss.dtype))
+        self.apply_optimizer(optimizer_name, grads)
 
     def apply_optimizer(self, optimizer_name: str, grads):
         """One step of optimizer `optimizer_name`: `grads`, one per variable of
@@ -376,8 +388,9 @@ class GenerativeModel(keras.Model):
 
     @staticmethod
     def scale_loss(loss):
-        """A per-replica mean loss scaled for the global batch: replicas' gradients are summed."""
-        return scale_loss_for_replicas(loss)
+        """`loss` unchanged: `apply_gradients` scales the gradient for the replicas of a strategy.
+        Kept so that train_steps written when the loss itself was scaled still read right."""
+        return loss
 
     # -- exact resume: Keras saves layer variables but not SeedGenerator states --------------
     def _named_seed_generators(self) -> dict:

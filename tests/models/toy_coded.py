@@ -57,7 +57,7 @@ class ToyCoded(GenerativeModel):
         with tf.GradientTape() as tape:
             fake = self.generator([z, category, continuous], training=True)
             loss = tf.reduce_mean(tf.square(fake - tf.reduce_mean(images, axis=0)))
-        self.apply_gradients("generator", tape, self.scale_loss(loss))
+        self.apply_gradients("generator", tape, loss)
         self.loss_tracker.update_state(loss)
         return {"loss": self.loss_tracker.result()}
 

@@ -99,8 +99,7 @@ class ToyRefiner(GenerativeModel):
         with tf.GradientTape() as tape:
             denoised = self.denoiser([noisy, tf.reshape(sigma, (-1,))], training=True)
             loss = tf.reduce_mean(tf.square(denoised - images))
-            scaled = self.scale_loss(loss)
-        self.apply_gradients("denoiser", tape, scaled)
+        self.apply_gradients("denoiser", tape, loss)
         self.loss_tracker.update_state(loss)
         return {"loss": self.loss_tracker.result()}
 

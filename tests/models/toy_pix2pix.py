@@ -70,7 +70,7 @@ class ToyPix2Pix(GenerativeModel):
             real_seen, fake_seen = game.augment(source, target), game.augment(source, fake)
             real_logits, fake_logits = self.critic(*real_seen), self.critic(*fake_seen)
             d_loss = game.discriminator_loss(real_logits, fake_logits)
-        self.apply_gradients("discriminator", tape, self.scale_loss(d_loss))
+        self.apply_gradients("discriminator", tape, d_loss)
         game.discriminator_updated(real_logits)
 
         def generator_step():
@@ -78,7 +78,7 @@ class ToyPix2Pix(GenerativeModel):
                 fake = self.generator(source, training=True)
                 l1 = tf.reduce_mean(tf.abs(fake - target))
                 g_loss = game.generator_loss(self.critic(*game.augment(source, fake))) + self.options.l1_weight * l1
-            self.apply_gradients("generator", tape, self.scale_loss(g_loss))
+            self.apply_gradients("generator", tape, g_loss)
             self.g_loss_tracker.update_state(g_loss)
             self.l1_tracker.update_state(l1)
             return g_loss

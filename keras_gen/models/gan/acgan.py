@@ -99,7 +99,7 @@ class ACGAN(LatentGAN):
             class_loss = self.class_loss(real_class_logits, labels) + self.class_loss(fake_class_logits, classes)
             d_loss = game.discriminator_loss(real_logits, fake_logits) + w * class_loss
             d_loss += game.penalty(critic, real_seen, fake_seen)
-        self.apply_gradients("discriminator", tape, self.scale_loss(d_loss))
+        self.apply_gradients("discriminator", tape, d_loss)
         game.discriminator_updated(real_logits)
         self.class_loss_tracker.update_state(class_loss)
         correct = tf.equal(tf.argmax(real_class_logits, axis=-1, output_type=tf.int32), labels)
@@ -111,7 +111,7 @@ class ACGAN(LatentGAN):
                 fake_logits, fake_class_logits = self.discriminator(
                     game.augment(self.generator([z, classes], training=True)), training=True)
                 g_loss = game.generator_loss(fake_logits) + w * self.class_loss(fake_class_logits, classes)
-            self.apply_gradients("generator", tape, self.scale_loss(g_loss))
+            self.apply_gradients("generator", tape, g_loss)
             self.g_loss_tracker.update_state(g_loss)
             return g_loss
 

@@ -15,7 +15,7 @@ keras_gen/layers/augment.py (identity when off; ADA tunes how often it applies).
         critic = lambda x: self.discriminator(x, training=True)
         real_logits, fake_logits = critic(real_seen), critic(fake_seen)
         d_loss = game.discriminator_loss(real_logits, fake_logits) + game.penalty(critic, real_seen, fake_seen)
-    self.apply_gradients("discriminator", tape, self.scale_loss(d_loss))
+    self.apply_gradients("discriminator", tape, d_loss)
     game.discriminator_updated(real_logits)          # weight clipping, ADA's controller
     game.generator_turn(generator_step)              # G's update, on its n_critic schedule
 

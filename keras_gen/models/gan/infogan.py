@@ -117,7 +117,7 @@ class InfoGAN(LatentGAN):
             info = self.information_loss(fake_q, codes)
             d_loss = game.discriminator_loss(real_logits, fake_logits) + weight * info
             d_loss += game.penalty(critic, real_seen, fake_seen)
-        self.apply_gradients("discriminator", tape, self.scale_loss(d_loss))
+        self.apply_gradients("discriminator", tape, d_loss)
         game.discriminator_updated(real_logits)
         self.info_loss_tracker.update_state(info)
         correct = tf.equal(tf.argmax(fake_q[0], axis=-1, output_type=tf.int32), codes[0])
@@ -129,7 +129,7 @@ class InfoGAN(LatentGAN):
                 fake_logits, *fake_q = self.discriminator(game.augment(self.generator([z, *codes], training=True)),
                                                           training=True)
                 g_loss = game.generator_loss(fake_logits) + weight * self.information_loss(fake_q, codes)
-            self.apply_gradients("generator", tape, self.scale_loss(g_loss))
+            self.apply_gradients("generator", tape, g_loss)
             self.g_loss_tracker.update_state(g_loss)
             return g_loss
 

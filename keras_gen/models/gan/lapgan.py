@@ -169,7 +169,7 @@ class LAPGAN(LatentGAN):
             for k in range(o.levels):
                 critic = lambda x, k=k: self.level_discriminator(k)(x, training=True)  # noqa: E731
                 total += game.penalty(critic, real_seen[k], fake_seen[k])
-        self.apply_gradients("discriminator", tape, self.scale_loss(total))
+        self.apply_gradients("discriminator", tape, total)
         real_logits, fake_logits = tf.concat(real_logits, 0), tf.concat(fake_logits, 0)  # scores over every level
         game.discriminator_updated(real_logits)
 
@@ -178,7 +178,7 @@ class LAPGAN(LatentGAN):
             with tf.GradientTape() as tape:
                 logits = self.discriminator(seen(self.level_fakes(z, conditions, training=True)), training=True)
                 total = tf.add_n([game.generator_loss(logit) for logit in logits])
-            self.apply_gradients("generator", tape, self.scale_loss(total))
+            self.apply_gradients("generator", tape, total)
             self.g_loss_tracker.update_state(total / o.levels)
             return total
 

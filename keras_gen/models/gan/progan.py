@@ -164,14 +164,14 @@ class ProGAN(LatentGAN):
             if o.drift:  # eps_drift E[D(x)^2] keeps the critic's scores near 0
                 d_loss += o.drift * tf.reduce_mean(tf.square(real_scores))
             d_loss += game.penalty(critic, real_seen, fake_seen)
-        self.apply_gradients("discriminator", tape, self.scale_loss(d_loss))
+        self.apply_gradients("discriminator", tape, d_loss)
         game.discriminator_updated(real_scores)
 
         def generator_step():
             z = self.draw_latents(batch)
             with tf.GradientTape() as tape:
                 g_loss = game.generator_loss(critic(game.augment(self.generator([z, lods], training=True))))
-            self.apply_gradients("generator", tape, self.scale_loss(g_loss))
+            self.apply_gradients("generator", tape, g_loss)
             self.g_loss_tracker.update_state(g_loss)
             return g_loss
 

@@ -115,14 +115,14 @@ class SemiSupervisedGAN(LatentGAN):
             d_loss = game.discriminator_loss(real_logits, fake_logits)
             d_loss += self.options.supervised_weight * self.supervised_loss(*labelled)
             d_loss += game.penalty(critic, real_seen, fake_seen)
-        self.apply_gradients("discriminator", tape, self.scale_loss(d_loss))
+        self.apply_gradients("discriminator", tape, d_loss)
         game.discriminator_updated(real_logits)
 
         def generator_step():
             z = self.draw_latents(batch)
             with tf.GradientTape() as tape:
                 g_loss = game.generator_loss(critic(game.augment(self.generator(z, training=True))))
-            self.apply_gradients("generator", tape, self.scale_loss(g_loss))
+            self.apply_gradients("generator", tape, g_loss)
             self.g_loss_tracker.update_state(g_loss)
             return g_loss
 

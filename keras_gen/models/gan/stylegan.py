@@ -209,14 +209,14 @@ class StyleGAN(LatentGAN):
             real_seen, fake_seen = game.augment(real), game.augment(fake)
             real_logits, fake_logits = critic(real_seen), critic(fake_seen)
             d_loss = game.discriminator_loss(real_logits, fake_logits) + game.penalty(critic, real_seen, fake_seen)
-        self.apply_gradients("discriminator", tape, self.scale_loss(d_loss))
+        self.apply_gradients("discriminator", tape, d_loss)
         game.discriminator_updated(real_logits)
 
         def generator_step():
             styles = self.draw_styles(batch)
             with tf.GradientTape() as tape:
                 g_loss = game.generator_loss(critic(game.augment(self.generator(styles, training=True))))
-            self.apply_gradients("generator", tape, self.scale_loss(g_loss))
+            self.apply_gradients("generator", tape, g_loss)
             self.g_loss_tracker.update_state(g_loss)
             return g_loss
 
