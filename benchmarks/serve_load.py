@@ -17,7 +17,8 @@ served by `keras-gen serve` in its own process. In order, on that one process:
 3. abuse: the malformed-request corpus of tests/serving (each answered with its 4xx);
 4. fuzz: schemathesis on the OpenAPI schema, `--fuzz-examples` positive examples per operation
    and as many negative bodies per predict (path names free, or the served model's): 0 server errors;
-5. memory: the server's RSS after all of the above against after warm-up (< 10% growth);
+5. memory: the server's RSS after warm-up, the load, the capacity rows (their overload sets a
+   high-water mark of 68 big requests in flight), abuse and fuzzing (flat after the capacity rows);
 6. SIGTERM during a further load: every request the server accepted is answered (0 dropped),
    later ones are refused at connect, and the process exits.
 """
@@ -160,9 +161,12 @@ def check_broken_versions(base: str, model_dir: Path, model: str) -> str:
           and states[str(tampered.name)]["state"] == "END" and after.json() == before.json()
           and after.headers["x-model-version"] == str(newest))
     shutil.rmtree(half), shutil.rmtree(tampered)
-    return (f"half-written v{half.name} and tampered v{tampered.name} reported "
-            f"({states[half.name]['status']['error_message'][:60]!r}; "
-            f"{states[tampered.name]['status']['error_message'][:60]!r}); v{newest} kept serving: {ok}")
+    def why(version):  # the message's own words, the scratch folder's path left out
+        message = states[version]["status"]["error_message"].replace(str(model_dir.parent), "EXPORTS")
+        return message.split("cannot be loaded: ")[-1][:90]
+
+    return (f"half-written v{half.name} and tampered v{tampered.name} reported ({why(half.name)!r}; "
+            f"{why(tampered.name)!r}); v{newest} kept serving: {ok}")
 
 
 def answered(outcome) -> bool:
@@ -304,6 +308,7 @@ def main():
             versions = sorted(o for o in outcomes if answered(o))
             rows.append((name, *percentiles([s for s, _ in results]), args.requests / wall, errors, versions))
         client.close()
+        memory.append(("after load", rss_mb(process)))
         capacity_rows = []
         if args.capacity_requests:
             capacity_rows = capacity(url, [("default queue", 16, args.n), ("default queue", 48, args.n),
@@ -318,7 +323,7 @@ def main():
             finally:
                 old.send_signal(signal.SIGTERM)
                 old.wait(60)
-        memory.append(("after load", rss_mb(process)))
+            memory.append(("after capacity", rss_mb(process)))
         broken = check_broken_versions(base, model_dir, args.model)
         requests, right, healthy = abuse(base, args.model)
         memory.append(("after abuse", rss_mb(process)))
@@ -332,7 +337,7 @@ def main():
         shutil.rmtree(scratch, ignore_errors=True)
 
     print(f"{args.requests} sample requests of n={args.n} at concurrency {args.concurrency}, model {args.model}; "
-          f"server: `keras-gen serve` in its own process (4 workers)")
+          f"server: `keras-gen serve` in its own process (4 workers, the default queue)")
     print(f"{'path':22s} {'p50 ms':>8s} {'p99 ms':>8s} {'req/s':>8s} {'errors':>7s}  versions answering")
     for name, p50, p99, rate, errors, versions in rows:
         print(f"{name:22s} {p50:8.2f} {p99:8.2f} {rate:8.1f} {errors:7d}  {', '.join(versions)}"
@@ -343,7 +348,7 @@ def main():
         print(f"capacity (4 workers; {args.capacity_requests} sample requests per row):")
         print(f"  {'server queue':26s} {'clients':>7s} {'n':>4s} {'429s':>6s} {'other errors':>12s} "
               f"{'p50 ms':>8s} {'p99 ms':>8s}")
-        for label, concurrency, n, requests, refused, others, p50, p99 in capacity_rows:
+        for label, concurrency, n, _, refused, others, p50, p99 in capacity_rows:
             print(f"  {label:26s} {concurrency:7d} {n:4d} {refused:6d} {others:12d} {p50:8.2f} {p99:8.2f}")
     print(f"broken versions: {broken}")
     print(f"abuse corpus: {right}/{requests} answered with their 4xx and {{\"error\"}}; healthy after: {healthy}")

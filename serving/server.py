@@ -259,7 +259,8 @@ PREDICT_BODY = {"requestBody": {"required": True, "content": {"application/json"
         "signature_name": {"type": "string"},
         "instances": {"type": "array", "minItems": 1, "items": {}},
         "inputs": {}}},
-    "example": {"signature_name": "sample", "inputs": {"n": 4, "seed": 0}}}}}}
+    # every input the signature declares (GET .../metadata lists them): a DCGAN's sample takes truncation
+    "example": {"signature_name": "sample", "inputs": {"n": 4, "seed": 0, "truncation": 1.0}}}}}}
 
 
 def create_app(repository: ModelRepository, options: ServerOptions | None = None, grpc_port: int | None = None):

@@ -257,8 +257,8 @@ def query_flags(manifest: dict) -> str | None:
             return None
         elif kind == "option":
             flags.append(f"--{name} {spec.get('default')}")
-        elif kind == "label" or (kind == "code" and spec.get("distribution") == "categorical" and not spec.get("shape")):
-            flags.append(f"--{name} 0" if kind == "label" else f"--{name} '[]'")
+        elif kind == "label":
+            flags.append(f"--{name} 0")  # one class for all; a list ('[0,1,2]') cycles
         elif kind == "code":
             flags.append(f"--{name} '[]'")  # an empty code is drawn from the seed
     return " ".join(flags)

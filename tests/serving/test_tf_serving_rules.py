@@ -257,3 +257,16 @@ def test_strict_values_for_an_empty_code_are_drawn(exports):
     assert values["c"].shape == (1, 2)  # the sampler cycles it to n
     with pytest.raises(ServingError, match="missing input.*c"):
         request_values({"inputs": {"n": 3, "seed": 1}}, endpoint, Limits())
+
+
+def test_keras_gen_serve_gets_the_default_queue_and_strictness(exports, monkeypatch):
+    """What `keras-gen serve EXPORTS` hands the server: the default queue and strict requests;
+    `--lenient` turns strictness off."""
+    import serving.server
+    from keras_gen.cli import main
+
+    seen = []
+    monkeypatch.setattr(serving.server, "serve", lambda exports, **kwargs: seen.append(kwargs["options"]))
+    assert main(["serve", str(exports)]) == 0 and main(["serve", str(exports), "--lenient"]) == 0
+    assert seen[0].queue == ServerOptions().queue >= 48 and seen[0].lenient is False
+    assert seen[1].lenient is True

@@ -5,6 +5,7 @@ it on every signature, and the configs are parsed with the tensorflow-serving-ap
 """
 
 import json
+import shlex
 import shutil
 import subprocess
 import sys
@@ -175,6 +176,7 @@ def test_readiness_checks_every_model(served, tmp_path):
 
     import uvicorn
 
+    from serving.client import ServingClient
     from serving.models import ModelRepository
     from serving.server import create_app
 
@@ -205,6 +207,18 @@ def test_readiness_checks_every_model(served, tmp_path):
         assert subprocess.run(here + ["missing"], timeout=30, capture_output=True).returncode != 0  # 404
         # a model whose status answers 200 but has no version AVAILABLE (its only one failed): not ready
         assert subprocess.run(here + ["broken"], timeout=30, capture_output=True).returncode != 0
+
+        # The README's query line gives every input, so it works on metadata without defaults (TF Serving's).
+        (line,) = [x for x in (out / "README.md").read_text().splitlines() if "keras-gen query" in x and "dcgan" in x
+                   and "--metadata" not in x]
+        flags = shlex.split(line.split("--model dcgan", 1)[1].split("--out")[0])
+        request = {name[2:]: json.loads(value) for name, value in zip(flags[::2], flags[1::2])}
+        client = ServingClient(f"http://127.0.0.1:{port}", retries=0)
+        metadata = client.metadata("dcgan")
+        del metadata["keras_gen"]
+        client._metadata[("dcgan", None)] = metadata
+        assert client.sample("dcgan", **request).shape == (16, 16, 16, 1)
+        client.close()
     finally:
         server.should_exit = True
         thread.join(30)
