@@ -13,7 +13,7 @@ def add_parser(subparsers) -> None:
     p.add_argument("--grpc-port", type=int, default=8500, help="gRPC port (-1: no gRPC)")
     p.add_argument("--host", default="0.0.0.0")
     p.add_argument("--workers", type=int, default=4, help="predictions run at once")
-    p.add_argument("--queue", type=int, default=8, help="requests that may wait for a worker; past it: 429")
+    p.add_argument("--queue", type=int, default=64, help="requests that may wait for a worker; past it: 429")
     p.add_argument("--timeout", type=float, default=30.0, help="seconds per prediction; past it: 504")
     p.add_argument("--poll-seconds", type=float, default=2.0, help="how often new versions are looked for")
     p.add_argument("--max-batch", type=int, default=256, help="samples or rows per request")
@@ -25,6 +25,9 @@ def add_parser(subparsers) -> None:
     p.add_argument("--session-threads", type=int, default=0,
                    help="onnxruntime intra-op threads per model session (0: one per physical core, fastest on a "
                         "machine of its own; 1 when the cores are shared or --workers requests keep them all busy)")
+    p.add_argument("--lenient", action="store_true",
+                   help="accept requests TF Serving refuses: options left out take their defaults, gRPC tensors of "
+                        "another dtype are converted, {\"b64\": PNG} images are decoded (default: strict, as TF Serving)")
     p.set_defaults(func=run)
 
 
@@ -33,7 +36,7 @@ def run(args) -> int:
     from serving.server import ServerOptions, serve
 
     options = ServerOptions(workers=args.workers, queue=args.queue, timeout_seconds=args.timeout,
-                            poll_seconds=args.poll_seconds,
+                            poll_seconds=args.poll_seconds, lenient=args.lenient,
                             limits=Limits(max_batch=args.max_batch, max_image_side=args.max_image_side,
                                           max_steps=args.max_steps, max_body_bytes=args.max_body_mb << 20))
     serve(args.exports, port=args.port, grpc_port=None if args.grpc_port < 0 else args.grpc_port, host=args.host,
