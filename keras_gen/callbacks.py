@@ -26,16 +26,16 @@ def finite_logs(logs) -> bool:
 
 
 class SampleGrid(keras.callbacks.Callback):
-    """After each epoch, draw the same `n` samples (fixed seed) and write a PNG grid, plus an
-    image summary to TensorBoard when `log_dir` is given. A fixed seed makes the grids of
-    successive epochs comparable picture by picture. `conditions` are the request's fixed
-    conditions (the input images of an image-to-image model)."""
+    """After each epoch, write the model's preview (`GenerativeModel.preview`: the same `n`
+    samples of a fixed seed, or, for a model that takes images, its rows of input, output and
+    target on fixed `examples`) as a PNG grid, plus an image summary to TensorBoard when
+    `log_dir` is given, so the grids of successive epochs compare picture by picture."""
 
-    def __init__(self, out_dir, n: int = 64, seed: int = 0, log_dir=None, every: int = 1, conditions=None):
+    def __init__(self, out_dir, n: int = 64, seed: int = 0, log_dir=None, every: int = 1, examples=None):
         super().__init__()
         self.out_dir = Path(out_dir)
         self.n, self.seed, self.every = n, seed, every
-        self.conditions = dict(conditions or {})
+        self.examples = examples
         self.log_dir = log_dir
         self._writer = None
 
@@ -43,15 +43,15 @@ class SampleGrid(keras.callbacks.Callback):
         if (epoch + 1) % self.every or not finite_logs(logs):
             return
         with self.model.ema_weights():  # what an export of this epoch would draw
-            images = to_uint8(self.model.sample(self.n, seed=self.seed, **self.conditions))
-        save_grid(images, self.out_dir / f"epoch_{epoch + 1:04d}.png")
+            images, columns = self.model.preview(self.n, self.seed, self.examples)
+        save_grid(images, self.out_dir / f"epoch_{epoch + 1:04d}.png", ncols=columns)
         if self.log_dir is not None:
             import tensorflow as tf
 
             if self._writer is None:
                 self._writer = tf.summary.create_file_writer(str(Path(self.log_dir) / "samples"))
             with self._writer.as_default():
-                tf.summary.image("samples", images[: min(16, self.n)], step=epoch + 1, max_outputs=16)
+                tf.summary.image("samples", images[:16], step=epoch + 1, max_outputs=16)
             self._writer.flush()
 
     def on_train_end(self, logs=None):

@@ -43,7 +43,7 @@ class RunConfig:
     data: str | None = None  # bundled name, tfds:NAME or folder; default digits
     data_b: str | None = None  # second domain, for unpaired models
     data_dir: str | None = None  # TFDS data directory
-    image_size: int | None = None  # default: the data's
+    image_size: int | list | None = None  # one side, or [height, width]; default: the data's
     channels: int | None = None  # default: the data's (1 or 3)
     num_classes: int | None = None  # from the data; None without labels
     batch_size: int | None = None  # default 64
@@ -53,6 +53,12 @@ class RunConfig:
     jit_compile: bool | str | None = None  # XLA: True, False or "auto" (default)
     keras_gen_version: str | None = None  # written when the run starts
     created: str | None = None
+
+    def __post_init__(self):
+        # One spelling of a size, as JSON keeps it: an int for square images, else [height, width].
+        if isinstance(self.image_size, (tuple, list)) and len(self.image_size) == 2:
+            height, width = self.image_size
+            self.image_size = height if height == width else [height, width]
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)

@@ -132,29 +132,26 @@ def _build_model(config: RunConfig) -> keras.Model:
     return model
 
 
-def _dataset(config: RunConfig, data_kind: str, initial_epoch: int):
+def _dataset(config: RunConfig, model, initial_epoch: int):
     from keras_gen.data import training_dataset
 
     # tf.data's shuffle order depends on the global seed as well as its own: set it the same way
     # in a fresh process resuming the run as in the process that started it.
     keras.utils.set_random_seed(config.seed)
-    dataset = training_dataset(data_kind, config.data, config.data_b, image_size=config.image_size,
-                               channels=config.channels, batch_size=config.batch_size, seed=config.seed,
-                               data_dir=config.data_dir)
+    dataset = training_dataset(model.data_kind, config.data, config.data_b, shapes=model.data_shapes(),
+                               batch_size=config.batch_size, seed=config.seed, data_dir=config.data_dir)
     return dataset.skip(initial_epoch * config.steps_per_epoch)  # the batches finished epochs consumed
 
 
-def _preview_conditions(model, config: RunConfig) -> dict:
-    """Fixed input images for the sample grids of a model whose request takes images (the first
-    test images of its input domain); nothing for the others."""
-    from keras_gen.data import preview_images
+def _preview_examples(model, config: RunConfig):
+    """The fixed test examples the model's per-epoch preview shows, when it wants any (a model
+    whose request takes images), else None."""
+    from keras_gen.data import preview_examples
 
-    specs = [s for s in model.request_specs() if s.kind == "image"]
-    if not specs:
-        return {}
-    images = preview_images(model.data_kind, config.data, config.data_b, image_size=config.image_size,
-                            channels=config.channels, n=PREVIEW_SAMPLES, seed=config.seed, data_dir=config.data_dir)
-    return {s.name: to_uint8(images) if s.dtype == "uint8" else images for s in specs}
+    if not model.wants_preview_examples():
+        return None
+    return preview_examples(model.data_kind, config.data, config.data_b, shapes=model.data_shapes(),
+                            n=PREVIEW_SAMPLES, seed=config.seed, data_dir=config.data_dir)
 
 
 def _latent_pictures(model, config: RunConfig):
@@ -215,16 +212,16 @@ def train(out, config: RunConfig | None = None, *, resume: bool = False, callbac
 
         info = describe_training_data(data_kind, config.data, data_dir=config.data_dir)
         _indexed_size(model.options.num_images, info.train_size, config.data)
-    dataset = _dataset(config, data_kind, initial_epoch)
+    dataset = _dataset(config, model, initial_epoch)
     out.mkdir(parents=True, exist_ok=True)
     write_json_atomic(out / "config.json", config.to_dict())
 
     log_dir = out / "logs"
     stop, watch = StopOnNonFinite(), WatchLosses()
-    preview = _preview_conditions(model, config)
+    examples = _preview_examples(model, config)
     run_callbacks = [
         keras.callbacks.TensorBoard(log_dir=str(log_dir), update_freq="epoch", write_graph=False),
-        SampleGrid(out / "samples", n=PREVIEW_SAMPLES, seed=config.seed, log_dir=log_dir, conditions=preview),
+        SampleGrid(out / "samples", n=PREVIEW_SAMPLES, seed=config.seed, log_dir=log_dir, examples=examples),
         RunCheckpoint(out), stop, watch, *callbacks,
     ]
     started = time.time()
@@ -236,8 +233,8 @@ def train(out, config: RunConfig | None = None, *, resume: bool = False, callbac
         raise _divergence_error(out, stop)
 
     with model.ema_weights():  # the weights an export carries
-        samples_png = save_grid(to_uint8(model.sample(PREVIEW_SAMPLES, seed=config.seed, **preview)),
-                                out / "samples.png")
+        preview, columns = model.preview(PREVIEW_SAMPLES, config.seed, examples)
+        samples_png = save_grid(preview, out / "samples.png", ncols=columns)
         interpolation = latent_interpolation(model)
         traversal, manifold = _latent_pictures(model, config)
         # A class-conditional decoder's classes morphed into each other (models/latent/chairs.py).

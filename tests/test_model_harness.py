@@ -53,7 +53,8 @@ def _tiny(name):
 
 def _set_flags(name) -> list[str]:
     spec = _spec(name)
-    flags = ["--image-size", str(spec.model_class.harness_image_size)]
+    size = spec.model_class.harness_image_size
+    flags = ["--image-size", str(size) if isinstance(size, int) else "x".join(map(str, size))]
     for key, value in spec.model_class.harness_options.items():
         flags += ["--set", f"{key}={value}"]
     return flags
@@ -172,21 +173,27 @@ def test_export_parity_on_every_endpoint(name, runs):
     assert parity["serving_default"]  # checked, or the same function as `sample`
     for endpoint in manifest["endpoints"].values():  # every input declares its kind
         assert all(i["kind"] in kinds.KINDS for i in endpoint["inputs"])
+    network = manifest["endpoints"][parity["endpoint"]]["inputs"]
+    if any(i["kind"] == "image" and None in i["shape"] for i in network):  # any size: checked at two sizes
+        first, second = parity["input_shapes"], parity["second_size"]["input_shapes"]
+        assert first != second and all(shape[0] != shape[1] for shape in second.values()), (first, second)
+        assert all(v <= parity["atol"] for o in parity["second_size"]["outputs"].values() for v in o.values())
 
 
 def _image_flags(model, folder):
-    """`--NAME PATH` for each image input of the request (an image file the CLI reads), and the
-    same image as the Keras model's condition."""
+    """`--NAME PATH` for each image input of the request (an image file the CLI reads, at the
+    shape the model reads that input), and the same image as the Keras model's condition."""
     from keras_gen.data import load_arrays
     from keras_gen.images import from_uint8, load_image_file, save_image
 
     flags, conditions = [], {}
     for spec in model.request_specs():
         if spec.kind == "image":
-            digits, _, _ = load_arrays("digits", "test", image_size=model.image_size, channels=1, limit=1)
+            height, width, _ = model.image_input_shape(spec)
+            digits, _, _ = load_arrays("digits", "test", image_size=(height, width), channels=1, limit=1)
             path = save_image(to_uint8(digits[0]), folder / f"{spec.name}.png")
             flags += [f"--{spec.name}", str(path)]
-            conditions[spec.name] = from_uint8(load_image_file(path, (*model.image_shape[:2], spec.shape[2])))
+            conditions[spec.name] = from_uint8(load_image_file(path, spec.shape))
     return flags, conditions
 
 
@@ -208,7 +215,7 @@ def test_cli_samples_of_the_run_and_the_export_agree(name, runs, tmp_path):
     with model.ema_weights():  # what the CLI and the export use
         keras_images = to_uint8(model.sample(6, seed=4, **conditions))
     for images in (run_npz["images"], edge_npz["images"]):
-        assert images.dtype == np.uint8 and images.shape == (6, *model.image_shape)
+        assert images.dtype == np.uint8 and images.shape == (6, *model.output_shape)
         assert np.abs(images.astype(int) - keras_images.astype(int)).max() <= 1
     assert (tmp_path / "grid.png").stat().st_size > 0
 

@@ -37,11 +37,14 @@ import numpy as np
 from keras_gen import registry
 from keras_gen.core import inputs as kinds
 from keras_gen.core.errors import KerasGenError
+from keras_gen.core.images import image_hw
 from keras_gen.core.samplers import DIRECT
 from keras_gen.core_tf.inputs import resolve_inputs_tf, tensor_spec
 from keras_gen.keras_adapter import (WeightAverage, named_seed_generators, replica_gradient_scale,
                                      serialized_optimizer, weight_average)
 
+# Examples a preview shows for a model that takes images: each a row of inputs, output, target.
+PREVIEW_ROWS = 16
 # Taken by a sampling request itself, sample()'s own arguments, or `keras-gen sample`'s flags.
 RESERVED_INPUT_NAMES = ("n", "seed", "batch_size", "out", "labels", "inputs")
 
@@ -60,14 +63,6 @@ class ModelOptions:
     ema: float = option(0.0, "momentum of an exponential moving average of the weights, kept by the optimizers "
                              "(Keras use_ema) and exported instead of the raw weights; 0 is off, 0.999 is usual",
                         min=0.0, max=0.99999)
-
-
-def image_hw(image_size) -> tuple[int, int]:
-    """(height, width) of an image size given as one side (square) or as (height, width)."""
-    sides = list(image_size) if isinstance(image_size, (tuple, list)) else [image_size, image_size]
-    if len(sides) != 2 or any(isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1 for v in sides):
-        raise KerasGenError(f"image_size must be a positive integer or (height, width), got {image_size!r}.")
-    return int(sides[0]), int(sides[1])
 
 
 def option_fields(options_class) -> dict[str, dataclasses.Field]:
@@ -153,6 +148,8 @@ class GenerativeModel(keras.Model):
     # Whether the model needs square images (most networks here are built for S x S); a model
     # that takes any height and width says False, and `image_size` may then be (height, width).
     square_only: bool = True
+    # The sides of an any-size image input must be multiples of this (2^depth for a U-Net).
+    size_multiple: int = 1
     # Options added after a model's first release, with the values that rebuild what a config
     # saved before them describes (a new default applies to new models only): {name: old value}.
     options_added_later: dict = {}
@@ -211,10 +208,12 @@ class GenerativeModel(keras.Model):
         return self.image_shape
 
     def image_input_shape(self, spec) -> tuple:
-        """The (H, W, C) at which a request's image input is read for previews and checks: its
-        spec's shape, a None side taken from the training images of its domain."""
-        index = [s.name for s in self.request_specs() if s.kind == "image"].index(spec.name)
-        domain = self.data_shapes()[min(index, len(self.data_shapes()) - 1)]
+        """The (H, W, C) at which an image input is read for previews and checks: its spec's
+        shape, a None side taken from the training images of its domain (a request's n-th image
+        input reads the n-th domain; a network's own inputs, the model's image shape)."""
+        names = [s.name for s in self.request_specs() if s.kind == "image"]
+        shapes = self.data_shapes()
+        domain = shapes[min(names.index(spec.name), len(shapes) - 1)] if spec.name in names else self.image_shape
         return tuple(d if d is not None else domain[i] for i, d in enumerate(spec.shape))
 
     # -- the per-epoch preview: chosen by the model -------------------------------------------
@@ -235,13 +234,13 @@ class GenerativeModel(keras.Model):
         image_specs = [s for s in self.request_specs() if s.kind == "image"]
         if not image_specs:
             return to_uint8(self.sample(n, seed)), None
-        rows = min(n, min(len(e) for e in examples))
+        rows = min(n, PREVIEW_ROWS, *(len(e) for e in examples))
         conditions = {s.name: examples[min(i, len(examples) - 1)][:rows] for i, s in enumerate(image_specs)}
         output = self.sample(rows, seed, **conditions)
         columns = [*conditions.values(), output] + ([examples[1][:rows]] if self.data_kind == "paired" else [])
         height, width = output.shape[1:3]
         tiles = np.stack([_nearest_resize(c, height, width, output.shape[3]) for c in columns], axis=1)
-        return to_uint8(tiles.reshape(-1, *output.shape[1:])), len(columns)
+        return to_uint8(tiles.reshape(-1, *output.shape[1:])), 2 * len(columns)  # two examples a grid row
 
     # -- configuration: one source, the Options dataclass -----------------------------------
     def get_config(self):
@@ -535,11 +534,32 @@ class GenerativeModel(keras.Model):
             "sample": sample_ep,
         }
 
-    def parity_inputs(self, n: int = 64, seed: int = 0) -> dict[str, np.ndarray]:
+    def parity_image_shape(self, spec, second: bool = False) -> tuple:
+        """The (H, W, C) of an image input in the export's parity check: the shape the model reads
+        it at (`image_input_shape`) and, with `second`, another where its sides may be any size:
+        larger by 4 and 8 pixels (rounded up to `size_multiple`), so non-square, and the export
+        is held equal to Keras at two sizes."""
+        height, width, channels = self.image_input_shape(spec)
+        if second:
+            step = self.size_multiple * max(1, -(-4 // self.size_multiple))  # >= 4, a multiple
+            height = height + step if spec.shape[0] is None else height
+            width = width + 2 * step if spec.shape[1] is None else width
+        return height, width, channels
+
+    def parity_images(self, second_size: bool = False):
+        """The image filler of the parity checks (keras_gen.core.inputs.resolve_inputs): seeded
+        random images at `parity_image_shape`."""
+
+        def images(spec, n, seed):
+            return kinds.image_noise(dataclasses.replace(spec, shape=self.parity_image_shape(spec, second_size)), n, seed)
+
+        return images
+
+    def parity_inputs(self, n: int = 64, seed: int = 0, second_size: bool = False) -> dict[str, np.ndarray]:
         """Seeded inputs for the ONNX endpoint: random draws, every class in turn, defaults, and
-        random images for image inputs."""
+        random images for image inputs (at `parity_image_shape`)."""
         onnx_specs = next(ep.inputs for ep in self.export_endpoints().values() if ep.onnx)
-        return kinds.resolve_inputs(onnx_specs, n, seed, image_filler=kinds.image_noise)
+        return kinds.resolve_inputs(onnx_specs, n, seed, image_filler=self.parity_images(second_size))
 
     def export_metadata(self) -> dict:
         """Facts the manifest records and edge runtimes need."""
