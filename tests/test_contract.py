@@ -198,9 +198,49 @@ def test_cli_sample_with_labels_writes_grids_folders_and_npz(cdcgan_export, tmp_
     capsys.readouterr()
     for argv, message in ((["--label", "10"], "from 0 to 9"), (["--label", "1", "--labels", "2"], "not both"),
                           (["--steps", "3"], "unknown flag '--steps'"), (["--seed", "-1"], "--seed must be"),
-                          (["--n", "100000"], "--n must be")):
+                          (["--n", "100000"], "--n must be"), (["--labels", "1,,2"], "no empty entry"),
+                          (["--labels", "1,2,"], "no empty entry")):
         assert main(["sample", str(version), "--out", str(tmp_path / "x.png"), *argv]) == 2
         assert message in capsys.readouterr().err
+
+
+def test_a_manifest_promising_more_classes_than_the_network_has_is_refused(cdcgan_export, tmp_path, capsys):
+    """A manifest edited to num_classes 20 over a 10-class network: labels are checked against the
+    network's own class table, not a --label 15 that fails inside onnxruntime's Gather."""
+    import shutil
+
+    from keras_gen.cli import main
+    from keras_gen.edge import EdgeModel
+    from keras_gen.edge.runner import label_table_sizes
+
+    _, version = cdcgan_export
+    assert label_table_sizes(version / "model.onnx", ["label"])["label"][0] == 10
+    edited = tmp_path / "cdcgan" / "1"
+    shutil.copytree(version, edited)
+    manifest = json.loads((edited / "manifest.json").read_text())
+    for spec in [*manifest["metadata"]["request_inputs"], *(i for e in manifest["endpoints"].values() for i in e["inputs"])]:
+        if spec["kind"] == "label":
+            spec["num_classes"] = 20
+    (edited / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(KerasGenError, match=r"label: 20 classes in manifest.json, 10 in model.onnx"):
+        EdgeModel.from_path(edited)
+    assert main(["sample", str(edited), "--label", "15", "--n", "2", "--out", str(tmp_path / "g.png")]) == 2
+    err = capsys.readouterr().err
+    assert "promises more classes than the network was built with" in err and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_an_image_file_below_the_minimum_side_is_refused_naming_it(tmp_path):
+    from PIL import Image
+
+    from keras_gen.commands.sample import _flag_value
+
+    spec = kinds.image((None, None, 3))
+    Image.fromarray(np.full((6, 9, 3), 90, np.uint8)).save(tmp_path / "6.png")
+    Image.fromarray(np.full((8, 8, 3), 90, np.uint8)).save(tmp_path / "8.png")
+    with pytest.raises(KerasGenError, match=r"--image .*6.png is 9x6 px; image files need at least 8 px on each side"):
+        _flag_value(spec, "--image", str(tmp_path / "6.png"))
+    assert _flag_value(spec, "--image", str(tmp_path / "8.png")).shape[1:] == (8, 8, 3)
 
 
 def test_image_inputs_of_any_size_run_the_same_on_every_runtime(tmp_path):

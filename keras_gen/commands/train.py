@@ -72,7 +72,7 @@ def run(args) -> int:
             cache_dir=args.out, force=True, verbose=1 if sys.stdout.isatty() else 2,
             **({"epochs": args.epochs} if args.epochs is not None else {}),
         )
-        print(f"domain classifier for {args.data}: test accuracy {meta['test_accuracy']:.4f}")
+        print(f"domain classifier for {args.data or 'digits'}: test accuracy {meta['test_accuracy']:.4f}")
         print(f"saved: {meta.get('path', '(cache)')}")
         return 0
     if not args.out:

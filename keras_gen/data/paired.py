@@ -46,6 +46,22 @@ def _load_index(index: folders.FolderIndex, idx, size, channels: int, where: str
     return folders.decode_files([index.root / index.files[i] for i in idx], size, channels, where)
 
 
+def is_cyclegan_layout(root: Path) -> bool:
+    """Whether `root` holds trainA and trainB (the CycleGAN layout); KerasGenError when it does
+    but lacks testA or testB, which the layout needs for its test split (previews, evaluation)."""
+    if not ((root / "trainA").is_dir() and (root / "trainB").is_dir()):
+        return False
+    missing = [d for d in ("testA", "testB") if not (root / d).is_dir()]
+    if missing:
+        names = " and ".join(missing)
+        raise KerasGenError(
+            f"{str(root)!r} has the CycleGAN layout (trainA, trainB), which also needs testA and testB for the test "
+            f"split (the previews and evaluation read it); {names} {'is' if len(missing) == 1 else 'are'} missing. "
+            f"Add {names} with a few images each, or rename trainA and trainB to A and B, which are split by hash"
+        )
+    return True
+
+
 def _side_sizes(image_size, channels, image_size_b, channels_b):
     """((size, channels) of A, of B): B's default to A's."""
     size = check_image_size(image_size, folders.DEFAULT_IMAGE_SIZE)
@@ -58,7 +74,7 @@ def load_unpaired(path, split: str = "train", image_size=None, channels=None, li
     """(images_a, images_b): float32 [-1, 1] arrays of the two domains, in general of different lengths."""
     root, split, limit = _root(path), check_split(split), check_limit(limit)
     sides = _side_sizes(image_size, channels, image_size_b, channels_b)
-    cyclegan = (root / "trainA").is_dir() and (root / "trainB").is_dir()
+    cyclegan = is_cyclegan_layout(root)
     if not cyclegan and not ((root / "A").is_dir() and (root / "B").is_dir()):
         raise KerasGenError(
             f"{str(root)!r} is not an unpaired set: it needs subfolders A and B (or trainA, trainB, testA, testB)"

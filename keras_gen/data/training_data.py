@@ -43,7 +43,7 @@ import numpy as np
 
 from keras_gen.data import folders
 from keras_gen.data.loading import describe, load_arrays, load_dataset, resolve_source
-from keras_gen.data.paired import load_paired, load_unpaired, pair_dataset
+from keras_gen.data.paired import is_cyclegan_layout, load_paired, load_unpaired, pair_dataset
 from keras_gen.errors import KerasGenError
 
 from keras_gen.registry import DATA_KINDS  # what a model's registration may declare as its data_kind  # noqa: E402
@@ -58,7 +58,7 @@ ATTRIBUTE_SOURCES = ("shapes",)
 _PAIRED_LAYOUT = ("a folder with subfolders A and B whose files pair up by name (A/x.png with B/x.png), "
                   "or a folder of side-by-side images, A on the left half and B on the right")
 _UNPAIRED_LAYOUT = ("--data DOMAIN_A --data-b DOMAIN_B (each a bundled name, tfds:NAME or a folder), "
-                    "or --data FOLDER with subfolders A and B (or trainA and trainB)")
+                    "or --data FOLDER with subfolders A and B (or trainA, trainB, testA and testB)")
 
 
 @dataclass(frozen=True)
@@ -94,6 +94,8 @@ def _check_sources(kind: str, data, data_b) -> None:
 def _two_domain_folders(kind: str, root: Path) -> tuple[Path, Path] | None:
     """The (A, B) folders of a two-domain folder, or None for side-by-side pairs (paired only)."""
     layouts = [("A", "B")] if kind == "paired" else [("trainA", "trainB"), ("A", "B")]
+    if kind == "unpaired":
+        is_cyclegan_layout(root)  # trainA and trainB without testA and testB: said now, not at the first preview
     for a, b in layouts:
         if (root / a).is_dir() and (root / b).is_dir():
             return root / a, root / b

@@ -38,12 +38,13 @@ from keras_gen.models.base import GenerativeModel, ModelOptions, option
 RECONSTRUCTION_LOSSES = ("mse", "mae", "perceptual")
 
 
-def check_geometry(model_name: str, image_size: int, downsamplings: int) -> None:
-    """The image side must halve `downsamplings` times to a whole number of pixels."""
+def check_geometry(model_name: str, image_size: int, downsamplings: int, option: str = "downsamplings") -> None:
+    """The image side must halve `downsamplings` times to a whole number of pixels; `option` is
+    the model's own name for that count (a decoder that doubles from small maps: upsamplings)."""
     if image_size % 2**downsamplings:
-        raise KerasGenError(f"{model_name} halves the image {downsamplings} times, so --image-size must be a multiple "
-                            f"of {2**downsamplings}, got {image_size}. Pass e.g. --image-size {2**downsamplings * 4} "
-                            f"or --set downsamplings=<fewer>.")
+        raise KerasGenError(f"{model_name} halves the image {downsamplings} times ({option}={downsamplings}), so "
+                            f"--image-size must be a multiple of {2**downsamplings}, got {image_size}. Pass e.g. "
+                            f"--image-size {2**downsamplings * 4} or --set {option}=<fewer>.")
 
 
 def build_encoder(image_shape, filters: int, downsamplings: int, code_dim: int, name: str = "encoder") -> keras.Model:

@@ -109,7 +109,7 @@ class ChairsDecoder(GenerativeModel):
         o = self.options
         if self.num_classes is None:
             raise KerasGenError("chairs draws a class, so it needs num_classes (training takes it from --data).")
-        check_geometry("chairs", self.image_size, o.upsamplings)
+        check_geometry("chairs", self.image_size, o.upsamplings, option="upsamplings")
         # sin, cos per harmonic, scale, x, y [, one-hot colour]
         self.num_features = 2 * ROTATION_HARMONICS + 3 + (NUM_COLOURS if o.colour else 0)
         self.class_embedding = layers.Embedding(self.num_classes, o.embedding_dim, name="class_embedding")

@@ -107,7 +107,7 @@ class GLO(GenerativeModel):
         if o.num_images < 1:
             raise KerasGenError("glo keeps one latent per training image, so it needs num_images (the train split's "
                                 "size); training fills it in from --data, or pass num_images=N when building it.")
-        check_geometry("glo", self.image_size, o.upsamplings)
+        check_geometry("glo", self.image_size, o.upsamplings, option="upsamplings")
         self.pyramid_levels = o.pyramid_levels or max_levels(self.image_size)
         if self.pyramid_levels > max_levels(self.image_size):
             raise KerasGenError(f"glo: a {self.image_size}-pixel image has at most {max_levels(self.image_size)} "

@@ -173,6 +173,13 @@ class FastStyle(GenerativeModel):
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
         o = self.options
+        # Training images pass the stylizer (MIN_SIDE) and VGG16, which pools style_depth - 1 times before relu{depth}_x.
+        train_side = max(MIN_SIDE, 2 ** (o.style_depth - 1))
+        if self.image_size < train_side:
+            raise KerasGenError(f"fast_style trains on images of at least {train_side} px (the stylizer needs {MIN_SIDE}, "
+                                f"and the loss's VGG16 halves them {o.style_depth - 1} times at style_depth "
+                                f"{o.style_depth}); got --image-size {self.image_size}. Pass --image-size "
+                                f"{train_side} or more.")
         self.num_styles = style_count(o.styles)
         self.style_layers = STYLE_LAYERS[: o.style_depth]
         self.transformer = build_transformer(self.channels, self.num_styles, o.filters, o.residual_blocks,
