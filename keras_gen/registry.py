@@ -152,6 +152,16 @@ def claim(cls: type, spec: ModelSpec) -> None:
     cls.registered_name, cls.data_kind = spec.name, spec.data_kind
 
 
+def import_class_of_checkpoint(config: dict) -> None:
+    """Import the registered class a `.keras` file's config names ({"module", "class_name"}), so
+    Keras finds it when deserialising; nothing is imported for a class that is not registered
+    (Keras then says it cannot locate it)."""
+    _load_families()
+    spec = _BY_TARGET.get(f"{config.get('module')}:{config.get('class_name')}")
+    if spec is not None:
+        spec.model_class  # noqa: B018  (importing its module registers it with Keras)
+
+
 def family_packages() -> list[str]:
     """The family packages under keras_gen/models/: each registers its models when imported."""
     package = importlib.import_module(_MODELS_PACKAGE)

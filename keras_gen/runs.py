@@ -177,6 +177,18 @@ def _saved_compile_config(path: Path):
         return None
 
 
+def _import_model_class(path) -> None:
+    """Import the registered model class the checkpoint holds, so Keras can deserialise it (a
+    model's module is imported when it is used, not when the registry lists it)."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            config = json.loads(archive.read("config.json"))
+    except (KeyError, zipfile.BadZipFile, OSError, ValueError):
+        return  # a damaged file: keras.saving.load_model says so below
+    if isinstance(config, dict):
+        registry.import_class_of_checkpoint(config)
+
+
 def load_checkpoint(path) -> keras.Model:
     """Load a keras-gen `.keras` checkpoint safely (no code runs) with its whole training state.
 
@@ -189,7 +201,7 @@ def load_checkpoint(path) -> keras.Model:
     path = Path(path)
     if not path.is_file():
         raise KerasGenError(f"No checkpoint at {path}. Train first with `keras-gen train MODEL --out RUN`.")
-    registry.names()  # import every family, so their classes are registered for deserialisation
+    _import_model_class(path)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:

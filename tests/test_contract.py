@@ -578,3 +578,16 @@ def test_a_config_saved_before_an_option_existed_rebuilds_the_old_network(name):
                                    (config, {k: config[k] for k in cls.options_added_later})):
         rebuilt = cls.from_config(config_given)
         assert {k: getattr(rebuilt.options, k) for k in cls.options_added_later} == expected
+
+
+def test_a_checkpoint_loads_in_a_fresh_process_importing_its_model_module_alone(tmp_path):
+    """A model's module is imported when its checkpoint is read (Keras must find the class), and
+    no other model module."""
+    model = registry.build("cdcgan", image_size=16, channels=1, num_classes=3, latent_dim=4, base_filters=4,
+                           embed_dim=2)
+    model.save(tmp_path / "last.keras")
+    out = _fresh_python("import sys\nfrom keras_gen.runs import load_checkpoint\n"
+                        f"m = load_checkpoint({str(tmp_path / 'last.keras')!r})\n"
+                        "print(type(m).__name__, sorted(x for x in sys.modules if x.startswith('keras_gen.models.')"
+                        " and x.count('.') >= 3 and not x.startswith('keras_gen.models.gan.')))")
+    assert out.strip().splitlines()[-1] == "ConditionalDCGAN []"
