@@ -251,3 +251,29 @@ def test_cli_evaluate_runs_every_metric_the_model_can_feed(name, runs, digits_cl
     for row in expected:
         assert row in printed, f"{row!r} missing from:\n{printed}"
     assert "floor" in printed
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_mixed_float16_steps_scale_their_losses_and_keep_float32(name):
+    """Two steps under `--precision mixed_float16`: every optimizer is a LossScaleOptimizer (the
+    loss scaled through apply_gradients' output gradient, unscaled before the step), at least one
+    step is taken (a step skipped for an overflow halves the scale and is not counted), the
+    losses are finite, variables stay float32 and the samples are float32 images."""
+    import keras
+    import tensorflow as tf
+
+    from keras_gen.distribute import precision_policy
+    from keras_gen.keras_adapter import inner_optimizer, scales_losses
+
+    with precision_policy("mixed_float16"):
+        keras.utils.set_random_seed(0)
+        model = _tiny(name)
+        model.compile()
+        history = model.fit(tf.data.Dataset.from_tensors(_tiny_batch(model)).repeat(2), epochs=1, verbose=0).history
+    assert all(np.isfinite(values[-1]) for values in history.values()), history
+    assert model.optimizers and all(scales_losses(o) for o in model.optimizers.values())
+    for optimizer_name, optimizer in model.optimizers.items():
+        assert int(inner_optimizer(optimizer).iterations) >= 1, f"{optimizer_name}: every step was skipped"
+    assert {v.dtype for v in model.trainable_variables} == {"float32"}
+    images = model.sample(2, seed=1, **_noise_conditions(model, 2))
+    assert images.dtype == np.float32 and np.isfinite(images).all()
