@@ -230,6 +230,38 @@ def global_weighted_mean(values, weights):
     return tf.cast(replicas, values.dtype) * tf.reduce_sum(values * weights) / tf.maximum(total, 1.0)
 
 
+def skip_together(grads):
+    """`grads` (this replica's, for a loss-scaled optimizer), or NaN in every one of them when the
+    gradients of any replica are not finite.
+
+    Keras' LossScaleOptimizer decides from each replica's own gradients whether to take a step or
+    skip it (and halve its scale), before the replicas' gradients are summed. Were one replica's
+    float16 gradients to overflow and another's not, the replicas would decide differently: a
+    step on the summed, non-finite gradients on one, or replicas waiting on each other in a
+    collective the other never enters. One scalar all-reduce makes the decision the job's, as
+    one device's would be for the global batch. `grads` itself on one replica."""
+    import tensorflow as tf
+
+    replica = tf.distribute.get_replica_context()
+    if replica is None or replica.num_replicas_in_sync == 1:
+        return grads
+    present = [g for g in grads if g is not None]
+    if not present:
+        return grads
+    values = [g.values if isinstance(g, tf.IndexedSlices) else g for g in present]
+    bad = tf.add_n([tf.reduce_sum(tf.cast(~tf.math.is_finite(v), tf.float32)) for v in values])
+    factor = tf.where(tf.equal(replica_sum(bad), 0.0), 1.0, float("nan"))
+
+    def scaled(g):
+        if g is None:
+            return None
+        if isinstance(g, tf.IndexedSlices):
+            return tf.IndexedSlices(g.values * tf.cast(factor, g.values.dtype), g.indices, g.dense_shape)
+        return g * tf.cast(factor, g.dtype)
+
+    return [scaled(g) for g in grads]
+
+
 def replica_gather(value):
     """The global batch's rows of `value` ((B, ...) on each replica -> (R B, ...), in replica
     order, which is the data's order), on every replica; `value` itself on one device."""

@@ -174,10 +174,11 @@ def _build_model(config: RunConfig) -> keras.Model:
     return model
 
 
-def _dataset(config: RunConfig, model, initial_epoch: int, strategy=None):
+def _dataset(config: RunConfig, model, initial_epoch: int, strategy=None, workers: int = 1):
     import tensorflow as tf
 
     from keras_gen.data import training_dataset
+    from keras_gen.data.shards import is_shards, read_index
 
     def build(_=None):
         # tf.data's shuffle order depends on the global seed as well as its own: set it the same
@@ -186,7 +187,11 @@ def _dataset(config: RunConfig, model, initial_epoch: int, strategy=None):
         return training_dataset(model.data_kind, config.data, config.data_b, shapes=model.data_shapes(),
                                 batch_size=config.batch_size, seed=config.seed, data_dir=config.data_dir)
 
-    if strategy is None or strategy is tf.distribute.get_strategy():
+    # TFRecord shards across hosts: each worker reads its own files (tf.data's FILE auto-shard),
+    # not every file for a share of each batch; it needs at least one file a worker.
+    by_file = (workers > 1 and config.data is not None and is_shards(config.data)
+               and len(read_index(config.data)["splits"]["train"]["files"]) >= workers)
+    if strategy is None or strategy is tf.distribute.get_strategy() or by_file:
         dataset = build()
     else:
         # Under a strategy, Keras' fit opens one iterator on the data before training (to build
@@ -197,12 +202,11 @@ def _dataset(config: RunConfig, model, initial_epoch: int, strategy=None):
         dataset = tf.data.Dataset.range(1).flat_map(build)
     dataset = dataset.skip(initial_epoch * config.steps_per_epoch)  # the batches finished epochs consumed
     # Across hosts every worker reads the pipeline and keeps its replicas' share of each global
-    # batch (rows in order, as on one device), unless the data set shards by file itself
-    # (TFRecord shards: keras_gen.data.shards).
+    # batch (rows in order, as on one device: the run equals one process's), unless it reads
+    # shards by file (each worker's own examples: faster on large sets, in another order).
     options = tf.data.Options()
-    policy = dataset.options().experimental_distribute.auto_shard_policy
-    if policy == tf.data.experimental.AutoShardPolicy.AUTO:
-        options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+    options.experimental_distribute.auto_shard_policy = (tf.data.experimental.AutoShardPolicy.FILE if by_file
+                                                         else tf.data.experimental.AutoShardPolicy.DATA)
     return dataset.with_options(options)
 
 
@@ -341,7 +345,7 @@ def _train(out: Path, config: RunConfig | None, resume, callbacks, verbose, stra
 
         info = describe_training_data(data_kind, config.data, data_dir=config.data_dir)
         _indexed_size(model.options.num_images, info.train_size, config.data)
-    dataset = _dataset(config, model, initial_epoch, strategy)
+    dataset = _dataset(config, model, initial_epoch, strategy, role.workers)
     writes = role.write_dir(out)  # the run folder; a temporary one on a worker that is not the chief
     writes.mkdir(parents=True, exist_ok=True)
     if role.chief:

@@ -11,8 +11,9 @@ drawn for the global batch and sliced per replica, batch statistics synchronised
 One model of each family, at the harness's tiny settings: dcgan (GAN, batch norm in G and D:
 synchronised), vae (latent), ddpm (diffusion), pixelcnn (autoregressive), adain (style), and the
 test-only toy_pix2pix (paired data, the translation family's step). The whole registry takes about
-nine minutes on two shared cores (the script with every registered name), so the suite runs these;
-docs/BENCHMARKS.md records the full run, and what differs for fast_style and why.
+nine minutes on two shared cores, so the suite runs one model a family; the script takes any
+registered names (`python tests/scripts/replica_equivalence.py NAME ...`) to check others.
+The same run checks that a float16 step skipped on one replica is skipped on all (skip_together).
 
 Tolerances are float32 round-off, not the size of a training step: weights after the step within
 1e-6 (the step itself moves them by 1e-4 to 1e-3; a replica's missing or doubled gradient shows as
@@ -43,12 +44,12 @@ def results():
     assert proc.returncode == 0, proc.stderr[-3000:]
     out = json.loads(proc.stdout.strip().splitlines()[-1])
     assert out["replicas"] == 2 and out["batch"] == 8
-    return out["models"]
+    return out
 
 
 @pytest.mark.parametrize("name", FAMILIES)
 def test_one_step_on_two_replicas_equals_one_device(name, results):
-    r = results[name]
+    r = results["models"][name]
     assert r["same_start"], "the two models did not start from the same weights"
     assert r["step_size"] > 1e-5, "the step did not move the weights: nothing would be compared"
     assert r["variables"] <= WEIGHTS_ATOL, r
@@ -57,5 +58,14 @@ def test_one_step_on_two_replicas_equals_one_device(name, results):
 
 
 def test_per_replica_batch_statistics_differ_by_more_than_the_tolerance(results):
-    synced, local = results["dcgan"], results["dcgan@local"]
+    synced, local = results["models"]["dcgan"], results["models"]["dcgan@local"]
     assert local["variables"] > 100 * max(synced["variables"], WEIGHTS_ATOL), (synced, local)
+
+
+def test_float16_overflow_on_one_replica_skips_the_step_on_all(results):
+    """A loss-scaled optimizer decides per replica whether to skip a step; keras_gen makes the
+    decision the job's (distribute.skip_together), so no replica steps on summed non-finite
+    gradients while another skips."""
+    decisions = results["skip_together"]
+    assert decisions["finite"] == [[1.0, 1.0, 1.0], [1.0, 1.0, 1.0]]
+    assert all(all(v != v for v in replica) for replica in decisions["overflow_on_one"]), decisions  # NaN on both

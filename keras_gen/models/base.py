@@ -40,7 +40,7 @@ from keras_gen.core.errors import KerasGenError
 from keras_gen.core.images import image_hw
 from keras_gen.core.samplers import DIRECT
 from keras_gen.core_tf.inputs import resolve_inputs_tf, tensor_spec
-from keras_gen.distribute import replica_rows
+from keras_gen.distribute import replica_rows, skip_together
 from keras_gen.keras_adapter import (WeightAverage, float32_outputs, inner_optimizer, logs_reducible_across_workers,
                                      named_seed_generators, replica_gradient_scale, scales_losses,
                                      serialized_optimizer, weight_average)
@@ -147,6 +147,10 @@ class GenerativeModel(keras.Model):
     # registered model passes: options small enough to train, save, resume and export in seconds.
     harness_options: dict = {}
     harness_image_size: int | tuple = 16  # one side, or (height, width)
+    # float16 loss scaling's first scale (--precision mixed_float16; Keras' default 2**15). A model
+    # whose losses are large (adain's VGG feature errors, ~1e4: gradients ~1e4 unscaled) starts
+    # lower, rather than skip its first steps while the dynamic scale halves down to what fits.
+    initial_loss_scale: float = 2.0 ** 15
     # Whether the model needs square images (most networks here are built for S x S); a model
     # that takes any height and width says False, and `image_size` may then be (height, width).
     square_only: bool = True
@@ -298,7 +302,8 @@ class GenerativeModel(keras.Model):
         self.built = True  # sub-networks are built in __init__ (functional models); nothing is lazy
         self.optimizers = dict(optimizers if optimizers is not None else self.default_optimizers())
         if optimizers is None and keras.config.dtype_policy().name == "mixed_float16":
-            self.optimizers = {name: keras.optimizers.LossScaleOptimizer(optimizer)
+            self.optimizers = {name: keras.optimizers.LossScaleOptimizer(optimizer,
+                                                                         initial_scale=self.initial_loss_scale)
                                for name, optimizer in self.optimizers.items()}
         float32_outputs(self)
         for name, optimizer in self.optimizers.items():
@@ -357,6 +362,8 @@ class GenerativeModel(keras.Model):
         from keras import ops
 
         optimizer = self.optimizers[optimizer_name]
+        if scales_losses(optimizer):  # on several replicas, a step skipped on one is skipped on all
+            grads = skip_together(grads)
         average = weight_average(optimizer)
         if average is None:
             optimizer.apply_gradients(zip(grads, self.variables_for(optimizer_name)))

@@ -29,7 +29,7 @@ tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfigur
 
 import keras  # noqa: E402
 
-from keras_gen.distribute import sync_batch_norm  # noqa: E402
+from keras_gen.distribute import skip_together, sync_batch_norm  # noqa: E402
 from keras_gen.keras_adapter import inner_optimizer  # noqa: E402
 from tests.test_model_harness import BATCH, _tiny, _tiny_batch  # noqa: E402
 
@@ -75,6 +75,20 @@ def largest(a: list, b: list) -> float:
                 if x.size), default=0.0)
 
 
+def skip_decisions(strategy) -> dict:
+    """skip_together on two replicas: gradients finite on both pass unchanged; gradients that
+    overflowed on replica 1 alone become NaN on both (both loss-scaled optimizers then skip)."""
+    out = {}
+    for case, bad_replica in (("finite", -1), ("overflow_on_one", 1)):
+        def fn(bad_replica=bad_replica):
+            replica = tf.distribute.get_replica_context().replica_id_in_sync_group
+            grad = tf.where(tf.equal(replica, bad_replica), float("inf"), 1.0) * tf.ones([3])
+            return skip_together([grad, None])[0]
+
+        out[case] = [np.asarray(v).tolist() for v in strategy.experimental_local_results(strategy.run(fn))]
+    return out
+
+
 def main(specs):
     two = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
     results = {}
@@ -92,7 +106,8 @@ def main(specs):
             "counts": {kind: len(single[kind]) for kind in single if kind != "trainable"},
             "seconds": round(time.time() - started, 1),
         }
-    print(json.dumps({"replicas": two.num_replicas_in_sync, "batch": BATCH, "models": results}))
+    print(json.dumps({"replicas": two.num_replicas_in_sync, "batch": BATCH, "models": results,
+                      "skip_together": skip_decisions(two)}))
 
 
 if __name__ == "__main__":
