@@ -92,5 +92,6 @@ def test_jit_compile_auto_reads_the_measured_table():
     assert "cpu" in shipped and shipped["cpu"]
     for kind, rows in shipped.items():
         for model, row in rows.items():
-            assert "error" in row or (row["plain"] > 0 and row["xla"] > 0 and
-                                      abs(row["speedup"] - row["xla"] / row["plain"]) < 0.01), (kind, model, row)
+            # images/s are stored to 0.1, the speedup from the unrounded figures
+            assert "error" in row or (row["plain"] > 0 and row["xla"] > 0 and abs(
+                row["speedup"] - row["xla"] / row["plain"]) <= 0.06 / row["plain"] + 0.002), (kind, model, row)

@@ -168,6 +168,9 @@ class FastStyle(GenerativeModel):
                                   "not yet pass the content through); false: the paper's network")
 
     options_added_later = {"input_skip": False}  # runs saved before it: the paper's network
+    # Its Gram-matrix style losses are large and so are their gradients: under float16 the loss
+    # scale starts at 1 (2**15 would overflow every step until the dynamic scale halved down).
+    initial_loss_scale = 1.0
     harness_options = {"styles": "brick,gravel", "style_size": 8, "filters": 2, "residual_blocks": 1, "vgg_weights": "hed",
                        "style_depth": 2}
 
