@@ -117,3 +117,23 @@ def test_pack_refusals_are_one_line(digits_shards, tmp_path, capsys):
     assert main(["data", "info", str(tmp_path)]) == 2
     assert "is not a packed set" in capsys.readouterr().err
     assert not list(tmp_path.glob(".x.partial-*"))  # nothing half-written left behind
+
+
+def test_across_hosts_shards_split_by_file_when_each_worker_gets_one(digits_shards):
+    """The run's pipeline (keras_gen.training._dataset): with several workers, packed shards are
+    read by file (each worker its own files) when there are at least as many files as workers;
+    otherwise, and for every other source, each worker keeps its rows of every global batch."""
+    import tensorflow as tf
+
+    from keras_gen import registry
+    from keras_gen.runs import RunConfig
+    from keras_gen.training import _dataset
+
+    policy = tf.data.experimental.AutoShardPolicy
+    model = registry.build("dcgan", image_size=16, channels=1, latent_dim=8, base_filters=4)
+    files = len(read_index(digits_shards)["splits"]["train"]["files"])
+    for data, workers, expected in ((str(digits_shards), 2, policy.FILE), (str(digits_shards), files + 1, policy.DATA),
+                                    (str(digits_shards), 1, policy.DATA), ("digits", 2, policy.DATA)):
+        config = RunConfig("dcgan", data=data, batch_size=8, seed=0, steps_per_epoch=2)
+        dataset = _dataset(config, model, 0, None, workers)
+        assert dataset.options().experimental_distribute.auto_shard_policy == expected, (data, workers)
