@@ -14,6 +14,7 @@ import sys
 
 from keras_gen.commands import (deploy, evaluate, export, invert, manifold, models, query, sample, serve, stylize,
                                 swap, texture, train, traverse)
+from keras_gen.commands.common import warnings_printed_as_lines
 from keras_gen.errors import KerasGenError
 
 # In the order `keras-gen --help` lists them.
@@ -37,7 +38,8 @@ def main(argv=None) -> int:
     if extra and not takes_request_flags:
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
     try:
-        return args.func(args, extra) if takes_request_flags else args.func(args)
+        with warnings_printed_as_lines():  # `keras-gen: warning: ...`, never a UserWarning with its source line
+            return args.func(args, extra) if takes_request_flags else args.func(args)
     except KerasGenError as err:
         print(f"keras-gen: error: {err}", file=sys.stderr)
         return 2

@@ -2,8 +2,8 @@
 
 - `WeightAverage`: the exponential moving average of the weights (`--set ema`), with a warm-up,
   kept in the optimizer's own variables at the place Keras' `use_ema=True` keeps its average.
-- `scale_loss_for_replicas`: a per-replica mean loss scaled for the global batch of a
-  tf.distribute strategy.
+- `replica_gradient_scale`: the factor of a per-replica mean loss's gradient under a
+  tf.distribute strategy (1 / replicas), applied by GenerativeModel.apply_gradients.
 - `named_seed_generators`: every `keras.random.SeedGenerator` of a model, keyed by where it sits
   (checkpoints carry their states under these keys).
 
@@ -94,16 +94,13 @@ def serialized_optimizer(optimizer) -> dict:
 
 
 # -- losses under a tf.distribute strategy ------------------------------------------------------
-def scale_loss_for_replicas(loss):
-    """`loss` (a per-replica mean) times 1 / replicas of the strategy in scope, as Keras scales its
-    compiled losses: the replicas' gradients are summed into one step. Unchanged without a
-    strategy or with one replica."""
+def replica_gradient_scale() -> float:
+    """1 / replicas of the strategy in scope: the factor of a per-replica mean loss's gradient, as
+    Keras scales its compiled losses (the replicas' gradients are summed into one step); 1.0
+    without a strategy or with one replica."""
     import tensorflow as tf
 
-    replicas = tf.distribute.get_strategy().num_replicas_in_sync
-    if replicas > 1:
-        loss = ops.multiply(loss, ops.cast(1.0 / replicas, loss.dtype))
-    return loss
+    return 1.0 / tf.distribute.get_strategy().num_replicas_in_sync
 
 
 # -- seed generators by place -------------------------------------------------------------------

@@ -12,7 +12,7 @@ import keras
 import numpy as np
 import pytest
 
-from keras_gen.keras_adapter import (WeightAverage, is_functional, named_seed_generators, scale_loss_for_replicas,
+from keras_gen.keras_adapter import (WeightAverage, is_functional, named_seed_generators, replica_gradient_scale,
                                      serialized_optimizer, weight_average)
 
 KERAS = f"Keras {keras.__version__}"
@@ -136,9 +136,8 @@ def test_an_optimizer_built_before_compile_is_one_clear_error():
         WeightAverage(keras.optimizers.Adam(use_ema=True, ema_overwrite_frequency=10), variables, 0.9)
 
 
-def test_without_a_strategy_the_loss_is_not_scaled():
-    loss = keras.ops.convert_to_tensor(3.0)
-    assert float(scale_loss_for_replicas(loss)) == 3.0
+def test_without_a_strategy_the_gradient_is_not_scaled():
+    assert replica_gradient_scale() == 1.0
 
 
 # -- seed generators by place --------------------------------------------------------------------

@@ -1,14 +1,17 @@
 """What several commands share: TensorFlow imported quietly, warnings and notes as one
-`keras-gen: ...` line each, a run or an export loaded by its path, and the help text of a picture
-argument. Plain Python at import: the commands that run on onnxruntime import this too."""
+`keras-gen: ...` line each, a run or an export loaded by its path, comma-separated flag values,
+output files checked before the work, and the help text of a picture argument. Plain Python at
+import: the commands that run on onnxruntime import this too."""
 
 from __future__ import annotations
 
 import contextlib
 import os
 import sys
+import tempfile
 import warnings
 from contextlib import contextmanager
+from pathlib import Path
 
 from keras_gen.errors import KerasGenError
 
@@ -45,7 +48,26 @@ def quiet_tensorflow() -> None:
 
 def print_warning(message) -> None:
     """One `keras-gen: warning: ...` line on stderr, flushed: said before the minutes of work that follow."""
-    print(f"keras-gen: warning: {message}", file=sys.stderr, flush=True)
+    text = " ".join(line.strip() for line in str(message).splitlines() if line.strip())
+    print(f"keras-gen: warning: {text}", file=sys.stderr, flush=True)
+
+
+@contextmanager
+def warnings_printed_as_lines():
+    """Every warning shown while a command runs is one `keras-gen: warning: ...` line (print_warning),
+    not Python's `file:line: UserWarning:` and a line of source. The warning filters still decide
+    what is shown (a library's DeprecationWarning stays hidden, a repeated warning shows once);
+    code that records warnings itself (`warnings.catch_warnings(record=True)`) still gets them."""
+    shown = warnings.showwarning
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        print_warning(message)
+
+    warnings.showwarning = show
+    try:
+        yield
+    finally:
+        warnings.showwarning = shown
 
 
 def print_notes(notes) -> None:
@@ -72,6 +94,34 @@ def warnings_as_lines(category):
                 print_warning(w.message)
             else:
                 warnings.showwarning(w.message, w.category, w.filename, w.lineno)
+
+
+def comma_list(text: str, flag: str, convert=int, what: str = "whole numbers") -> list:
+    """`0,1,2` as [0, 1, 2]: every entry converted, none empty (`1,,2` is a typo, not [1, 2])."""
+    entries = [entry.strip() for entry in str(text).split(",")]
+    try:
+        if not entries or "" in entries:
+            raise ValueError(text)
+        return [convert(entry) for entry in entries]
+    except ValueError:
+        raise KerasGenError(f"{flag} takes comma-separated {what} with no empty entry, e.g. 0,1,2; got {text!r}.") \
+            from None
+
+
+def check_writable_file(path, flag: str) -> Path:
+    """`path` can be written (its folder made if missing), checked before the minutes of work that
+    would end in writing it: a KerasGenError naming the flag otherwise."""
+    path = Path(path)
+    if path.is_dir():
+        raise KerasGenError(f"{flag} {path} is a folder; pass a file name.")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.probe-"):
+            pass
+    except OSError as err:
+        raise KerasGenError(f"{flag} {path}: cannot write in {path.parent} ({err.strerror or err}); pass a path in a "
+                            "writable folder.") from None
+    return path
 
 
 def load_run_or_export(path, variant: str | None = None):

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import warnings
 
-from keras_gen.commands.common import print_warning, quiet_tensorflow
+from keras_gen.commands.common import check_writable_file, print_warning, quiet_tensorflow
 
 
 def add_parser(subparsers) -> None:
@@ -30,6 +30,8 @@ def add_parser(subparsers) -> None:
 
 
 def run(args) -> int:
+    if args.json:
+        check_writable_file(args.json, "--json")  # now, not after the minutes of evaluation
     quiet_tensorflow()
     from keras_gen.evaluation import DataMismatchWarning, evaluate_path, format_report, save_report
 

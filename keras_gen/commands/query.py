@@ -27,31 +27,41 @@ def add_parser(subparsers) -> None:
     p.set_defaults(func=run, takes_request_flags=True)
 
 
+def request_flags(extra: list[str]) -> dict:
+    """The request inputs given as flags, `--name value` or `--name=value` (--label 7, --steps=20,
+    --labels '[0,1,2]'), each value read as JSON; a flag with no value, a value with no flag, a
+    flag given twice or a value that is not JSON is a KerasGenError naming it."""
+    conditions, tokens = {}, iter(extra)
+    for token in tokens:
+        if not token.startswith("--") or len(token) == 2 or token.startswith("--="):
+            raise KerasGenError(f"request inputs are --NAME VALUE or --NAME=VALUE flags; {token!r} is neither.")
+        flag, inline = token.split("=", 1) if "=" in token else (token, None)
+        if flag == "--set":
+            raise KerasGenError("query takes request inputs as --NAME VALUE (e.g. --steps 20); --set is train's flag "
+                                "for model options.")
+        value = inline if inline is not None else next(tokens, None)
+        if value is None or (inline is None and value.startswith("--")):
+            raise KerasGenError(f"{flag} needs a value: {flag} VALUE or {flag}=VALUE.")
+        name = flag[2:].replace("-", "_")
+        if name in conditions:
+            raise KerasGenError(f"{flag} is given twice.")
+        try:
+            conditions[name] = json.loads(value)
+        except ValueError:
+            raise KerasGenError(f"{flag}: {value!r} is not a number or a JSON list.") from None
+    return conditions
+
+
 def run(args, extra: list[str]) -> int:
     from serving.client import ServingClient
 
+    conditions = request_flags(extra)  # before any connection
     client = ServingClient(args.url, timeout=args.timeout, retries=args.retries)
     try:
         if args.status or args.metadata:
             answer = client.status(args.model, args.version) if args.status else client.metadata(args.model, args.version)
             print(json.dumps(answer, indent=2))
             return 0
-        conditions = {}
-        for item in extra:  # --label 7, --steps 20, --set name=value: each a request input
-            if item.startswith("--") and "=" in item:
-                key, value = item[2:].split("=", 1)
-            else:
-                continue
-            conditions[key.replace("-", "_")] = json.loads(value)
-        names = [e[2:].replace("-", "_") for e in extra if e.startswith("--") and "=" not in e]
-        values = [e for e in extra if not e.startswith("--")]
-        if len(names) != len(values):
-            raise KerasGenError(f"request flags come as --name value pairs, got {' '.join(extra)}.")
-        for key, value in zip(names, values):
-            try:
-                conditions[key] = json.loads(value)
-            except ValueError:
-                raise KerasGenError(f"--{key}: {value!r} is not a number or a JSON list.") from None
         images = client.sample(args.model, n=args.n, seed=args.seed, version=args.version, **conditions)
     finally:
         client.close()

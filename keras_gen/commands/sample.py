@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sys
 
-from keras_gen.commands.common import load_run_or_export
+from keras_gen.commands.common import comma_list, load_run_or_export
 from keras_gen.errors import KerasGenError
 
 
@@ -45,7 +45,7 @@ def run(args, extra: list[str]) -> int:
     model, _ = load_run_or_export(args.path, variant=args.variant)
     specs = model.request_specs() if kind == RUN else model.input_specs
     if args.inputs:
-        print(_describe_request(specs))
+        print(describe_request(specs))
         return 0
     conditions = _request_conditions(args, extra, specs)
     if kind == RUN:
@@ -68,17 +68,38 @@ def _flag_value(spec, flag: str, value: str):
     from keras_gen.images import load_image_file
 
     if spec.kind == "image":
+        _check_image_file_side(value, flag)
         return load_image_file(value, spec.shape)
     number = int if spec.dtype.startswith("int") else float
+    numbers = f"{'whole ' if number is int else ''}numbers"
     if spec.kind == "option" and spec.choices and value in spec.choices:
         return spec.choices.index(value)  # `--sampler ddpm`
-    try:
-        if spec.kind == "option":
+    if spec.kind == "option":
+        try:
             return number(value)
-        rows = [[number(v) for v in row.split(",") if v.strip()] for row in value.split(";") if row.strip()]
-    except ValueError:
-        raise KerasGenError(f"{flag} takes {'whole ' if number is int else ''}numbers, got {value!r}.") from None
+        except ValueError:
+            raise KerasGenError(f"{flag} takes {numbers}, got {value!r}.") from None
+    rows = [comma_list(row, flag, number, numbers) for row in value.split(";") if row.strip()]
+    if not rows:
+        raise KerasGenError(f"{flag} takes comma-separated {numbers}, got {value!r}.")
     return rows[0] if spec.shape == () and len(rows) == 1 else rows
+
+
+def _check_image_file_side(path: str, flag: str) -> None:
+    """Image files are decoded like a data folder's, which refuses a side below MIN_SOURCE_SIDE:
+    say that minimum here (the file's header only), before the file is loaded."""
+    from PIL import Image
+
+    from keras_gen.data.folders import MIN_SOURCE_SIDE
+
+    try:
+        with Image.open(path) as image:
+            width, height = image.size
+    except Exception:  # missing or not an image: load_image_file says which
+        return
+    if min(width, height) < MIN_SOURCE_SIDE:
+        raise KerasGenError(f"{flag} {path} is {width}x{height} px; image files need at least {MIN_SOURCE_SIDE} px on "
+                            "each side. Pass a larger image.")
 
 
 def _request_conditions(args, extra: list[str], specs) -> dict:
@@ -94,10 +115,7 @@ def _request_conditions(args, extra: list[str], specs) -> dict:
                                 + (", ".join(f"--{k.replace('_', '-')}" for k in settable) or "no conditions") + ".")
         if args.label is not None and args.labels is not None:
             raise KerasGenError("pass --label L or --labels 0,1,2, not both.")
-        try:
-            values = [args.label] if args.label is not None else [int(v) for v in args.labels.split(",") if v.strip()]
-        except ValueError:
-            raise KerasGenError(f"--labels takes comma-separated class indices, got {args.labels!r}.") from None
+        values = [args.label] if args.label is not None else comma_list(args.labels, "--labels", int, "class indices")
         conditions[label_specs[0].name] = values
     it = iter(extra)
     for flag in it:
@@ -120,7 +138,7 @@ def _grid_columns(specs, conditions) -> int | None:
     return label.num_classes if label is not None and label.name not in conditions else None
 
 
-def _describe_request(specs) -> str:
+def describe_request(specs) -> str:
     lines = ["inputs of a sampling request (keras-gen sample PATH --NAME VALUE):"]
     for spec in specs:
         flag = f"--{spec.name.replace('_', '-')}"

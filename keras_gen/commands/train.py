@@ -22,7 +22,8 @@ def add_parser(subparsers) -> None:
                    help="second domain of unpaired models (a bundled name, tfds:NAME or a folder)")
     p.add_argument("--data-dir", default=None, help="TFDS data directory")
     p.add_argument("--out", default=None, help="run folder (for `classifier`: the cache folder)")
-    p.add_argument("--image-size", type=int, default=None, help="default: the data's")
+    p.add_argument("--image-size", type=_image_size_flag, default=None, metavar="N|HxW",
+                   help="one side (32), or height x width (12x20) for a model that takes any size; default: the data's")
     p.add_argument("--epochs", type=int, default=None,
                    help="total epochs (default 10); with --resume, a new total (default: the run's own)")
     p.add_argument("--steps-per-epoch", type=int, default=None)
@@ -37,6 +38,15 @@ def add_parser(subparsers) -> None:
     p.add_argument("--eval-metrics", default="fid,kid")
     p.add_argument("--eval-n", type=int, default=500, help="samples per periodic evaluation")
     p.set_defaults(func=run)
+
+
+def _image_size_flag(value: str):
+    from keras_gen.data.common import parse_image_size
+
+    try:
+        return parse_image_size(value)
+    except KerasGenError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
 
 
 def _jit_compile_flag(value: str):
@@ -62,7 +72,7 @@ def run(args) -> int:
             cache_dir=args.out, force=True, verbose=1 if sys.stdout.isatty() else 2,
             **({"epochs": args.epochs} if args.epochs is not None else {}),
         )
-        print(f"domain classifier for {args.data}: test accuracy {meta['test_accuracy']:.4f}")
+        print(f"domain classifier for {args.data or 'digits'}: test accuracy {meta['test_accuracy']:.4f}")
         print(f"saved: {meta.get('path', '(cache)')}")
         return 0
     if not args.out:

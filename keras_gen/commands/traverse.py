@@ -4,7 +4,7 @@ over [-span, span] (dimensions ranked by KL on a vae/cvae run), or InfoGAN's cod
 
 from __future__ import annotations
 
-from keras_gen.commands.common import export_weights, load_run_or_export, takes_label
+from keras_gen.commands.common import comma_list, export_weights, load_run_or_export, takes_label
 from keras_gen.errors import KerasGenError
 
 
@@ -39,7 +39,7 @@ def run(args) -> int:
         return _traverse_codes(args, out, model)
     args.span = 3.0 if args.span is None else args.span
     check_latent_model(model)  # before any data is read
-    dims = [int(d) for d in args.dims.split(",") if d.strip()] if "," in args.dims else _whole(args.dims, "--dims")
+    dims = comma_list(args.dims, "--dims", int, "latent dimensions") if "," in args.dims else _whole(args.dims, "--dims")
     rank = args.rank
     if rank == "auto":
         rank = "kl" if config is not None and hasattr(model, "encode") and isinstance(dims, int) else "first"

@@ -24,6 +24,14 @@ LUMA = (0.299, 0.587, 0.114)  # ITU-R BT.601, as Pillow's "L" conversion
 PIXEL_RANGE = (-1.0, 1.0)  # the library's float images
 
 
+def image_hw(image_size) -> tuple[int, int]:
+    """(height, width) of an image size given as one side (square) or as (height, width)."""
+    sides = list(image_size) if isinstance(image_size, (tuple, list)) else [image_size, image_size]
+    if len(sides) != 2 or any(isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1 for v in sides):
+        raise KerasGenError(f"image_size must be a positive integer or (height, width), got {image_size!r}.")
+    return int(sides[0]), int(sides[1])
+
+
 def is_array(x) -> bool:
     """Whether `x` is numpy data (an array, a numpy scalar, a list or tuple) rather than a tensor."""
     return isinstance(x, (np.ndarray, np.generic, list, tuple))

@@ -18,7 +18,7 @@ tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfigur
 import keras  # noqa: E402
 
 from keras_gen import registry  # noqa: E402
-from keras_gen.keras_adapter import weight_average  # noqa: E402
+from keras_gen.keras_adapter import replica_gradient_scale, weight_average  # noqa: E402
 
 keras.utils.set_random_seed(0)
 strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
@@ -40,7 +40,7 @@ model.seed_generator.state.assign(start)
 repeated = draw()
 uniform = [np.asarray(t) for t in strategy.experimental_local_results(
     strategy.run(lambda: model.random_uniform((4,), 0, 1000, dtype="int32")))]
-scaled = strategy.experimental_local_results(strategy.run(lambda: model.scale_loss(tf.constant(1.0))))
+scaled = strategy.experimental_local_results(strategy.run(lambda: tf.constant(replica_gradient_scale())))
 
 state_before = np.asarray(model.seed_generator.state).tolist()
 images = np.random.default_rng(0).uniform(-1, 1, (16, 16, 16, 1)).astype("float32")

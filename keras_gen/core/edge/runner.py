@@ -18,8 +18,9 @@ manifest's "edge_endpoints"; `run_endpoint` opens its session on first use.
 --onnx-variants fp16,int8` wrote (the manifest names them; a refused or missing variant is an
 error that says why). Sessions open tuned (keras_gen.core.edge.tuning) unless `tuned=False`.
 
-Before anything runs, the manifest is checked against the ONNX model's real inputs: a manifest
-edited by hand (say, its latent size) is one clear error, not an onnxruntime trace.
+Before anything runs, the manifest is checked against the ONNX model's real inputs, and its
+labels' classes against the network's own class tables: a manifest edited by hand (say, its
+latent size or num_classes) is one clear error, not an onnxruntime trace.
 """
 
 from __future__ import annotations
@@ -133,6 +134,62 @@ def check_session_against_manifest(session, specs: list, where) -> None:
                             + "). The manifest was edited or belongs to another model: re-export with `keras-gen export`.")
 
 
+def label_table_sizes(model_path, names) -> dict[str, tuple[int, str]]:
+    """{input: (rows, table)} of the smallest constant table model.onnx gathers from with indices
+    computed from each named input (a class embedding, a one-hot table, a VQ codebook): the number
+    of classes the network was really built with. Inputs whose values reach no such table are left
+    out. The shape of an input (Shape, Size) carries no label values and is not followed."""
+    import onnx
+
+    graph = onnx.load(str(model_path), load_external_data=False).graph
+    constants = {t.name: list(t.dims) for t in graph.initializer}
+    for node in graph.node:
+        if node.op_type == "Constant":
+            constants.update({node.output[0]: list(a.t.dims) for a in node.attribute if a.name == "value"})
+    consumers: dict[str, list] = {}
+    for node in graph.node:
+        for name in node.input:
+            consumers.setdefault(name, []).append(node)
+    found = {}
+    for label in names:
+        reached, frontier = {label}, [label]
+        while frontier:
+            tensor = frontier.pop()
+            for node in consumers.get(tensor, ()):
+                if node.op_type in ("Shape", "Size"):
+                    continue
+                if node.op_type == "Gather" and node.input[1] == tensor and node.input[0] in constants:
+                    dims = constants[node.input[0]]
+                    axis = next((a.i for a in node.attribute if a.name == "axis"), 0)
+                    if dims and -len(dims) <= axis < len(dims) and (label not in found or dims[axis] < found[label][0]):
+                        found[label] = (int(dims[axis]), node.name)
+                    continue  # the rows gathered are features, not labels
+                for out in node.output:
+                    if out and out not in reached:
+                        reached.add(out)
+                        frontier.append(out)
+    return found
+
+
+def check_labels_against_network(model_path, specs: list, where) -> None:
+    """No label or categorical code may promise more classes than the network's table holds: a
+    manifest edited to num_classes 20 over a 10-class network would pass a request's range check
+    (`--label 15`) and then fail inside onnxruntime (Gather out of bounds)."""
+    promised: dict[str, int] = {}
+    for spec in specs:
+        if spec.kind in ("label", "code") and spec.num_classes:
+            promised[spec.name] = max(promised.get(spec.name, 0), int(spec.num_classes))
+    if not promised:
+        return
+    tables = label_table_sizes(model_path, sorted(promised))
+    problems = [f"{name}: {promised[name]} classes in manifest.json, {rows} in model.onnx ({table})"
+                for name, (rows, table) in sorted(tables.items()) if promised[name] > rows]
+    if problems:
+        raise KerasGenError(f"{where}: manifest.json promises more classes than the network was built with ("
+                            + "; ".join(problems) + "). The manifest was edited or belongs to another model: "
+                            "re-export with `keras-gen export`.")
+
+
 class EdgeModel:
     """An export's model.onnx driven by its manifest: inputs by kind, direct or looped sampling."""
 
@@ -184,6 +241,10 @@ class EdgeModel:
         model_path = check_onnx_file(version_dir / onnx_file, version_dir)
         model = cls(version_dir, manifest, make_session(model_path, providers, tuned, threads), chunk_size, providers,
                     variant, tuned)
+        # Requests are checked against the manifest's classes: those must be the network's own.
+        fed = {s.name for s in model.network_specs}
+        check_labels_against_network(model_path, model.network_specs + [s for s in model.input_specs if s.name in fed],
+                                     version_dir)
         model.threads = threads
         model.onnx_path = Path(model_path)
         return model

@@ -36,7 +36,6 @@ from keras_gen.core_tf.samplers import PixelCNNSampler
 from keras_gen.errors import KerasGenError
 from keras_gen.layers.masked_conv import GatedPixelCNNBlock, MaskedConv2D
 from keras_gen.models.base import GenerativeModel, ModelOptions, option
-from keras_gen.registry import register
 
 CATEGORIES = {"softmax256": 256, "binary": 2}
 
@@ -68,8 +67,6 @@ def build_pixelcnn(shape, categories: int, filters: int, num_layers: int, kernel
     return keras.Model(inputs if len(inputs) > 1 else inputs[0], logits, name=name)
 
 
-@register("pixelcnn", "gated PixelCNN (van den Oord et al. 2016): exact likelihood, 256-way softmax per "
-          "sub-pixel, sampled pixel by pixel", family="autoregressive", paper="van den Oord et al. 2016")
 @keras.saving.register_keras_serializable(package="keras_gen")
 class PixelCNN(GenerativeModel):
     """A gated PixelCNN trained by maximum likelihood; see the module docstring."""
@@ -86,7 +83,6 @@ class PixelCNN(GenerativeModel):
                                     min=1e-3, max=10.0)
         learning_rate: float = option(1e-3, "Adam", min=0.0, min_exclusive=True)
 
-    data_kind = "images"
     conditional = False
     harness_options = {"filters": 4, "layers": 2, "kernel_size": 3, "first_kernel_size": 3}
 
@@ -193,13 +189,10 @@ class PixelCNN(GenerativeModel):
         return {"logits": self.pixelcnn(self._inputs(images, label), training=False)}
 
 
-@register("cpixelcnn", "class-conditional gated PixelCNN (van den Oord et al. 2016): a per-class bias in every "
-          "gate; samples a requested class", family="autoregressive", paper="van den Oord et al. 2016")
 @keras.saving.register_keras_serializable(package="keras_gen")
 class ConditionalPixelCNN(PixelCNN):
     """p(x | y): the class enters every gated block (eq. 4 with a one-hot h)."""
 
-    data_kind = "labelled"
     conditional = True
 
     def __init__(self, **kwargs):

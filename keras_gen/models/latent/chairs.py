@@ -47,7 +47,6 @@ from keras_gen.data.training_data import ATTRIBUTES
 from keras_gen.errors import KerasGenError
 from keras_gen.models.base import GenerativeModel, ModelOptions, option
 from keras_gen.models.latent.autoencoder import check_geometry
-from keras_gen.registry import register
 
 # Centres keep the whole shape inside the image (data/shapes.py), so x and y are drawn from here.
 POSITION_RANGE = (SIZE_RANGE[0], 1.0 - SIZE_RANGE[0])
@@ -87,8 +86,6 @@ def build_decoder(image_shape, embedding_dim: int, num_features: int, transform_
     return keras.Model([embedding, features], images, name="decoder")
 
 
-@register("chairs", "conditional decoder (Dosovitskiy et al. 2015): draws a class at a given rotation, scale, "
-          "position and colour; trained on shapes' attributes", family="latent", paper="Dosovitskiy et al. 2015")
 @keras.saving.register_keras_serializable(package="keras_gen")
 class ChairsDecoder(GenerativeModel):
     """A class embedding and transformation parameters, decoded to the image by FC and
@@ -105,7 +102,6 @@ class ChairsDecoder(GenerativeModel):
                               "average colour")
         learning_rate: float = option(1e-3, "Adam", min=0.0, min_exclusive=True)
 
-    data_kind = "attributes"
     harness_options = {"embedding_dim": 4, "transform_units": 8, "hidden": 16, "filters": 4, "upsamplings": 2}
 
     def __init__(self, **kwargs):
@@ -113,7 +109,7 @@ class ChairsDecoder(GenerativeModel):
         o = self.options
         if self.num_classes is None:
             raise KerasGenError("chairs draws a class, so it needs num_classes (training takes it from --data).")
-        check_geometry("chairs", self.image_size, o.upsamplings)
+        check_geometry("chairs", self.image_size, o.upsamplings, option="upsamplings")
         # sin, cos per harmonic, scale, x, y [, one-hot colour]
         self.num_features = 2 * ROTATION_HARMONICS + 3 + (NUM_COLOURS if o.colour else 0)
         self.class_embedding = layers.Embedding(self.num_classes, o.embedding_dim, name="class_embedding")

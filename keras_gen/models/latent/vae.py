@@ -57,7 +57,6 @@ from keras_gen import inputs as kinds
 from keras_gen.errors import KerasGenError
 from keras_gen.losses.kl import gaussian_kl, gaussian_log_density
 from keras_gen.models.base import Endpoint, GenerativeModel, ModelOptions, option
-from keras_gen.registry import register
 
 LEVELS = 256  # 8-bit data
 
@@ -145,8 +144,6 @@ def discrete_log_likelihood(levels, logits, likelihood: str, sigma: float):
 
 
 # -- the model ---------------------------------------------------------------------------------
-@register("vae", "VAE (Kingma & Welling 2014): ELBO with beta and KL warm-up; importance-weighted bits/dim",
-          family="latent", paper="Kingma & Welling 2014")
 @keras.saving.register_keras_serializable(package="keras_gen")
 class VAE(GenerativeModel):
     """Encoder and decoder trained on the (beta-weighted) ELBO; one optimizer trains both."""
@@ -164,7 +161,6 @@ class VAE(GenerativeModel):
         iw_samples: int = option(100, "k of the importance-weighted NLL (Burda et al. 2016 use 5000)", min=1)
         learning_rate: float = option(1e-3, "Adam", min=0.0, min_exclusive=True)
 
-    data_kind = "images"
     harness_options = {"latent_dim": 2, "base_filters": 4, "hidden": 8, "iw_samples": 4}
     likelihood_kind = "discrete"  # log_likelihood is over the 256 levels (keras_gen/metrics/likelihood.py)
     conditional = False
@@ -334,13 +330,10 @@ class VAE(GenerativeModel):
         raise KerasGenError(f"{self.registered_name} is not class-conditional: it takes no labels.")
 
 
-@register("cvae", "conditional VAE (Sohn et al. 2015): the class fed to encoder and decoder; samples a "
-          "requested class", family="latent", paper="Sohn, Lee & Yan 2015")
 @keras.saving.register_keras_serializable(package="keras_gen")
 class ConditionalVAE(VAE):
     """The VAE with q(z | x, y) and p(x | z, y); sampling takes the class."""
 
-    data_kind = "labelled"
     harness_options = {"latent_dim": 2, "base_filters": 4, "hidden": 8, "iw_samples": 2}
     conditional = True
 
