@@ -98,8 +98,9 @@ class DiffusionScheduler:
     (clip x0_hat to the image range [-1, 1] in each update), clip_rate (DDIM's k: the share
     (SNR_t / SNR_prev)^k of the clipped-off part a step keeps; see the module docstring).
 
-    A config without clip_rate (an export made before it existed) samples with CLIP_RATE: such
-    exports sample with the fixed rule on the edge."""
+    A config without clip_rate (an export made before it existed) samples with CLIP_RATE: such an
+    export's edge loop takes the fixed rule, while its SavedModel keeps the rule it was traced with
+    (eps_hat re-read from the clipped x0_hat); export it again for the two to agree."""
 
     def __init__(self, timesteps: int = 1000, schedule: str = "linear", prediction: str = "epsilon",
                  clip_sample: bool = True, clip_rate: float = CLIP_RATE):
