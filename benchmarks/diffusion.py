@@ -356,7 +356,8 @@ def evaluate(out: Path, args) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--stage", choices=("all", "train", "evaluate"), default="all")
-    parser.add_argument("--rows", default=",".join(ROWS), help=f"comma-separated, of {', '.join(ROWS)}")
+    parser.add_argument("--rows", default="ddpm,cddpm,dcgan",
+                        help=f"comma-separated, of {', '.join(ROWS)} (ddpm_cosine: with --sampler-row ddpm_cosine)")
     parser.add_argument("--minutes", type=float, default=30.0,
                         help=f"training budget of each row in minutes of a {CORES}-core machine (x 60 x {CORES} CPU s)")
     parser.add_argument("--dcgan-minutes", type=float, default=None, help="the dcgan row's budget (default --minutes)")
