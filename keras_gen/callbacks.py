@@ -91,25 +91,50 @@ class RunCheckpoint(keras.callbacks.Callback):
     says the run resumed from `previous.keras` because `last.keras` did not load, and a
     `last.keras` that fails its zip checksums is skipped too. The new checkpoint then replaces
     the damaged one and `previous.keras` keeps the good one until a newer good checkpoint exists.
+
+    A checkpoint that cannot be written (a full disk, a folder that is not writable) stops the
+    run with a KerasGenError saying so: it does not train on without one. Across the hosts of a
+    multi-worker job every worker saves (the chief into the run, `chief=False` workers into a
+    temporary folder: saving may read variables with collective operations), and one small
+    all-reduce tells them all whether each save succeeded, so all stop together.
     """
 
-    def __init__(self, run_dir, keep_every: int = 0, last_is_good: bool = True):
+    def __init__(self, run_dir, keep_every: int = 0, last_is_good: bool = True, chief: bool = True):
         super().__init__()
         self.run_dir = Path(run_dir)
         self.keep_every = keep_every
         self.last_is_good = last_is_good
+        self.chief = chief
 
     def on_epoch_end(self, epoch, logs=None):
+        from keras_gen.distribute import all_workers_ok
+        from keras_gen.errors import KerasGenError
+
         # A diverged epoch must not replace the last good checkpoint; the last batch can turn the
         # weights to NaN while the epoch's mean losses still look finite, so check both.
         if not finite_logs(logs) or not all(np.isfinite(v.numpy()).all() for v in self.model.trainable_variables):
             return
         ckpt_dir = self.run_dir / "checkpoints"
         state = {"epoch": epoch + 1, "logs": {k: float(v) for k, v in (logs or {}).items()}}
-        self._save(ckpt_dir / CHECKPOINT_NAMES[0], state, keep_previous=True)
-        if self.keep_every and (epoch + 1) % self.keep_every == 0:
-            self._save(ckpt_dir / f"epoch_{epoch + 1:04d}.keras", state, keep_previous=False)
-        write_json_atomic(self.run_dir / "state.json", state)  # for people and tools reading the run
+        failure = None
+        try:
+            self._save(ckpt_dir / CHECKPOINT_NAMES[0], state, keep_previous=True)
+            if self.keep_every and (epoch + 1) % self.keep_every == 0:
+                self._save(ckpt_dir / f"epoch_{epoch + 1:04d}.keras", state, keep_previous=False)
+            write_json_atomic(self.run_dir / "state.json", state)  # for people and tools reading the run
+        except OSError as err:
+            failure = err
+        if not all_workers_ok(self.model.distribute_strategy, failure is None):
+            self.model.stop_training = True
+            if failure is not None:
+                where = failure.filename or ckpt_dir
+                raise KerasGenError(
+                    f"Cannot write the checkpoint of epoch {epoch + 1} to {where} ({failure.strerror or failure}); "
+                    "training stopped rather than go on without one. Free space or fix the folder's permissions, "
+                    "then resume with --resume" + (" (the last checkpoint written is kept)." if
+                                                   (ckpt_dir / CHECKPOINT_NAMES[0]).is_file() else ".")) from None
+            raise KerasGenError(f"Another worker of the job could not write its checkpoint of epoch {epoch + 1}; "
+                                "this worker stops with it (the chief's error says why).")
 
     def _save(self, path: Path, state: dict, keep_previous: bool) -> None:
         with atomic_path(path) as tmp:

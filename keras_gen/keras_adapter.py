@@ -6,6 +6,10 @@
   tf.distribute strategy (1 / replicas), applied by GenerativeModel.apply_gradients.
 - `named_seed_generators`: every `keras.random.SeedGenerator` of a model, keyed by where it sits
   (checkpoints carry their states under these keys).
+- `inner_optimizer` / `scales_losses`: float16 loss scaling through Keras' LossScaleOptimizer
+  (the EMA lives in the optimizer it wraps).
+- `logs_reducible_across_workers`: a train_step's scalar logs as Keras can reduce them across the
+  hosts of a MultiWorkerMirroredStrategy.
 
 Each uses Keras 3's or TensorFlow's public API only (optimizer variables through
 `add_optimizer_variables`, `use_ema` and `ema_momentum` as attributes and config keys,
@@ -78,19 +82,38 @@ class WeightAverage:
 
 
 def weight_average(optimizer) -> WeightAverage | None:
-    """The WeightAverage kept in `optimizer`'s variables, or None."""
-    return _AVERAGES.get(optimizer)
+    """The WeightAverage kept in `optimizer`'s variables (or, for a LossScaleOptimizer, in those
+    of the optimizer it wraps), or None."""
+    return _AVERAGES.get(inner_optimizer(optimizer))
 
 
 def serialized_optimizer(optimizer) -> dict:
     """`keras.saving.serialize_keras_object(optimizer)`, its config saying `use_ema` and
     `ema_momentum` when keras-gen keeps its average: the config a checkpoint held before keras-gen
-    took the averaging over, and what tells `compile` to create the averages again on reload."""
+    took the averaging over, and what tells `compile` to create the averages again on reload.
+    For a LossScaleOptimizer, the optimizer it wraps says it."""
     serialized = keras.saving.serialize_keras_object(optimizer)
     average = weight_average(optimizer)
     if average is not None:
-        serialized["config"].update(use_ema=True, ema_momentum=average.momentum, ema_overwrite_frequency=None)
+        config = serialized["config"]
+        if scales_losses(optimizer):
+            config = config["inner_optimizer"]["config"]
+        config.update(use_ema=True, ema_momentum=average.momentum, ema_overwrite_frequency=None)
     return serialized
+
+
+# -- float16 loss scaling ------------------------------------------------------------------------
+def scales_losses(optimizer) -> bool:
+    """Whether `optimizer` is Keras' LossScaleOptimizer (dynamic loss scaling for float16): the
+    loss's gradient is taken at loss x `optimizer.scale_loss(1)`, and it divides that out."""
+    return isinstance(optimizer, keras.optimizers.LossScaleOptimizer)
+
+
+def inner_optimizer(optimizer):
+    """The optimizer that updates the weights: the one a LossScaleOptimizer wraps, else itself.
+    Its variables hold the moments and the EMA; its `iterations` count the steps taken (a step
+    skipped for a non-finite gradient is not one)."""
+    return optimizer.inner_optimizer if scales_losses(optimizer) else optimizer
 
 
 # -- losses under a tf.distribute strategy ------------------------------------------------------
@@ -101,6 +124,71 @@ def replica_gradient_scale() -> float:
     import tensorflow as tf
 
     return 1.0 / tf.distribute.get_strategy().num_replicas_in_sync
+
+
+def float32_outputs(model) -> int:
+    """Every functional sub-network of `model` (an attribute: generator, discriminator, encoder,
+    ...) ends in float32: each output's layer computes in float32 (its dtype policy set, Keras'
+    public setter), as Keras' mixed-precision guide asks of a model's last layer. Under
+    `--precision mixed_*` the networks then compute in float16/bfloat16 inside and hand float32
+    to the losses (which mix them with float32 data) and to sampling; in float32 nothing changes.
+    Returns how many layers it set."""
+    count = 0
+    for value in vars(model).values():
+        if isinstance(value, keras.Model) and is_functional(value):
+            count += _float32_output_layers(value)
+    return count
+
+
+def _float32_output_layers(network) -> int:
+    count = 0
+    for layer in network.layers:
+        try:
+            produced = [layer.output] if not isinstance(layer.output, (list, tuple)) else list(layer.output)
+        except (AttributeError, ValueError):  # a layer called more than once has no single output
+            continue
+        if not any(any(t is o for o in network.outputs) for t in produced):
+            continue
+        if isinstance(layer, keras.Model) and is_functional(layer):
+            count += _float32_output_layers(layer)  # a nested network: its own last layers
+        elif layer.dtype_policy.compute_dtype != "float32":
+            layer.dtype_policy = "float32"
+            count += 1
+    return count
+
+
+# -- logs across hosts -----------------------------------------------------------------------------
+def logs_reducible_across_workers(train_step):
+    """`train_step` whose scalar logs become shape (1,) under a MultiWorkerMirroredStrategy that
+    spans several workers, and are unchanged otherwise.
+
+    Keras 3 reduces a step's logs across hosts with `strategy.reduce("MEAN", value, axis=0)`,
+    which fails on a scalar ("Invalid reduction dimension 0 for input with 0 dimensions",
+    tensorflow/tensorflow#72388, still so on Keras 3.15): every custom train_step returns scalar
+    means. Reduced over the replicas and that axis, a (1,) log comes back as the same scalar mean.
+    GenerativeModel wraps each subclass's train_step with it. Pinned by the two-worker test
+    (tests/test_scale_workers.py): when Keras fixes the reduction, this stays harmless."""
+    import functools
+
+    @functools.wraps(train_step)
+    def step(self, data):
+        logs = train_step(self, data)
+        if not isinstance(logs, dict) or not _spans_workers():
+            return logs
+        return {name: ops.reshape(value, (1,)) if len(ops.shape(value)) == 0 else value
+                for name, value in logs.items()}
+
+    return step
+
+
+def _spans_workers() -> bool:
+    import tensorflow as tf
+
+    strategy = tf.distribute.get_strategy()
+    if not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+        return False
+    cluster = strategy.cluster_resolver.cluster_spec().as_dict()
+    return sum(len(cluster.get(kind, [])) for kind in ("chief", "worker")) > 1
 
 
 # -- seed generators by place -------------------------------------------------------------------

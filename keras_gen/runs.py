@@ -55,7 +55,11 @@ class RunConfig:
     seed: int | None = None  # weights, shuffle order and the model's noise; default 0
     epochs: int | None = None  # total epochs; default 10
     steps_per_epoch: int | None = None  # default: one pass over the train split
-    jit_compile: bool | str | None = None  # XLA: True, False or "auto" (default)
+    jit_compile: bool | str | None = None  # XLA: True, False or "auto" (default: keras_gen.xla's measured table)
+    strategy: str | None = None  # default | mirrored | multiworker (keras_gen.distribute); default "default"
+    precision: str | None = None  # float32 (default) | mixed_float16 | mixed_bfloat16
+    batch_norm: str | None = None  # sync (default: statistics over the global batch) | local (per replica)
+    replicas: int | None = None  # recorded: the replicas the last session trained on (batch_size is global)
     keras_gen_version: str | None = None  # written when the run starts
     created: str | None = None
 
@@ -99,8 +103,10 @@ class RunConfig:
         except KerasGenError as err:
             raise KerasGenError(f"{path} is not a usable run config ({err}). Restore it, or start a new run in "
                                 "another --out.") from None
-        # Runs written before jit_compile was recorded ran with Keras' default.
-        return config if config.jit_compile is not None else dataclasses.replace(config, jit_compile="auto")
+        # Runs written before these were recorded ran with Keras' default jit choice, on one device, in float32.
+        recorded_later = {"jit_compile": "auto", "strategy": "default", "precision": "float32", "batch_norm": "sync",
+                          "replicas": 1}
+        return dataclasses.replace(config, **{k: v for k, v in recorded_later.items() if getattr(config, k) is None})
 
     def check(self) -> RunConfig:
         """Refuse values no run can have (before any data is loaded); returns self."""
@@ -117,6 +123,15 @@ class RunConfig:
             raise KerasGenError(f"--seed must be between 0 and 2**32 - 1 (an integer), got {self.seed!r}.")
         if self.jit_compile not in (None, True, False, "auto"):
             raise KerasGenError(f"--jit-compile must be true, false or auto, got {self.jit_compile!r}.")
+        from keras_gen.distribute import BATCH_NORMS, PRECISIONS, STRATEGIES
+
+        for flag, value, choices in (("--strategy", self.strategy, STRATEGIES), ("--precision", self.precision, PRECISIONS),
+                                     ("--batch-norm", self.batch_norm, BATCH_NORMS)):
+            if value is not None and value not in choices:
+                raise KerasGenError(f"{flag} must be one of {', '.join(choices)}, got {value!r}.")
+        if self.replicas is not None and (isinstance(self.replicas, bool) or not isinstance(self.replicas, int)
+                                          or self.replicas < 1):
+            raise KerasGenError(f"replicas must be a positive whole number, got {self.replicas!r}.")
         if not isinstance(self.options, dict):
             raise KerasGenError(f"options must be a dict of model options, got {self.options!r}.")
         if self.channels is not None and (isinstance(self.channels, bool) or self.channels not in (1, 3)):

@@ -19,6 +19,14 @@ A run directory holds everything about one training run (keras_gen/runs.py reads
     train("runs/x", RunConfig("dcgan", data="digits", epochs=20, options={"base_filters": 32}))
     train("runs/x", resume=True)                            # on to the run's own 20 epochs
     train("runs/x", RunConfig("dcgan", epochs=40), resume=True)   # a new total
+    train("runs/x", RunConfig("dcgan", strategy="mirrored", precision="mixed_bfloat16"), resume="auto")
+
+At scale (keras_gen.distribute): `strategy` runs the same training on one device, every local GPU
+(mirrored) or several hosts (multiworker, TF_CONFIG); `batch_size` is the global batch, and a
+step does not depend on the number of replicas, so a run moves between them at a resume. Only
+the chief writes the run folder and holds its lock; `resume="auto"` starts the run or resumes it,
+what a restarted cluster job runs. `precision` is Keras' dtype policy (float16 with loss
+scaling); the checkpoint's variables are float32 whatever it is.
 
 Evaluation during training is a callback (`keras_gen.callbacks.PeriodicEvaluation`) passed in
 `callbacks`; this module does not know about metrics.
@@ -42,9 +50,11 @@ from keras_gen.run_lock import hold_run, refuse_if_held
 from keras_gen.runs import RunConfig, checkpoints, load_latest_checkpoint, run_state
 
 DEFAULT_DATA, DEFAULT_EPOCHS, DEFAULT_BATCH_SIZE, DEFAULT_SEED = "digits", 10, 64, 0
+DEFAULT_STRATEGY, DEFAULT_PRECISION, DEFAULT_BATCH_NORM = "default", "float32", "sync"
 PREVIEW_SAMPLES = 64  # the grid written after every epoch and at the end
-# What resume may change: how far to train and how to run it, never what is trained.
-RESUME_MAY_CHANGE = ("epochs", "jit_compile", "keras_gen_version", "created")
+# What resume may change: how far to train and how to run it (on how many devices), never what
+# is trained. The precision stays: a float16 run's checkpoints hold its loss scaling.
+RESUME_MAY_CHANGE = ("epochs", "jit_compile", "strategy", "batch_norm", "replicas", "keras_gen_version", "created")
 
 
 # -- resolving what a run will do --------------------------------------------------------------
@@ -75,6 +85,8 @@ def _resolve_new(out: Path, given: RunConfig) -> RunConfig:
         batch_size=batch_size, seed=seed, epochs=given.epochs or DEFAULT_EPOCHS,
         steps_per_epoch=given.steps_per_epoch or max(1, info.train_size // batch_size),
         jit_compile="auto" if given.jit_compile is None else given.jit_compile,
+        strategy=given.strategy or DEFAULT_STRATEGY, precision=given.precision or DEFAULT_PRECISION,
+        batch_norm=given.batch_norm or DEFAULT_BATCH_NORM,
         keras_gen_version=__version__, created=given.created or time.strftime("%Y-%m-%dT%H:%M:%S"),
     )
 
@@ -104,24 +116,49 @@ def _resolve_resume(out: Path, given: RunConfig | None) -> RunConfig:
             continue
         if f.name != "options":
             differ.append(f"{f.name} (run: {recorded!r}, given: {value!r})")
-        elif value:  # an empty dict is "no --set given"
+        elif _changed_options(run, value):  # the run's own values (the command that started it) are fine
             differ.append(f"--set options (run: {recorded!r}); options cannot change on resume")
     if differ:
         raise KerasGenError("--resume continues the run exactly as it was configured, but these differ: "
                             + "; ".join(differ) + ". Drop them, or start a new run in another --out.")
     return dataclasses.replace(run, epochs=given.epochs or run.epochs,
-                               jit_compile=run.jit_compile if given.jit_compile is None else given.jit_compile)
+                               jit_compile=run.jit_compile if given.jit_compile is None else given.jit_compile,
+                               strategy=given.strategy or run.strategy, batch_norm=given.batch_norm or run.batch_norm)
 
 
-def resolve_config(out, config: RunConfig | None = None, *, resume: bool = False) -> RunConfig:
+def _changed_options(run: RunConfig, given: dict) -> bool:
+    """Whether `given` (--set options, typed) sets an option to another value than the run has: the
+    command that started the run, run again (--auto-resume in a restarted job), changes none."""
+    from keras_gen.models.base import coerce_option, option_fields
+
+    fields = option_fields(registry.get(run.model).model_class.Options)
+    for key, value in given.items():
+        if key not in fields or key not in run.options or coerce_option(fields[key], value) != run.options[key]:
+            return True
+    return False
+
+
+def resumes(out, resume) -> bool:
+    """Whether training `out` continues a run: `resume` True or False, or "auto": when `out`
+    holds a checkpoint (a restarted cluster job runs the command that started it)."""
+    if resume == "auto":
+        return any(p.is_file() for p in checkpoints(Path(out)))
+    return bool(resume)
+
+
+def resolve_config(out, config: RunConfig | None = None, *, resume: bool | str = False,
+                   chief: bool = True) -> RunConfig:
     """The complete config the run in `out` will train with, checked, without training or writing
     anything: for a new run, `config` with every default filled in from the model and the data;
-    on resume, the run's own config with `config`'s new epochs (and jit choice)."""
+    on resume, the run's own config with `config`'s new epochs (and jit choice, strategy and
+    batch-norm statistics). `resume="auto"` resumes where `out` holds a checkpoint. A worker
+    that is not the chief of a multi-worker job (`chief=False`) reads the run the chief holds."""
     out = Path(out)
-    refuse_if_held(out)  # another process training it now: say so, not "already holds a run"
+    if chief:
+        refuse_if_held(out)  # another process training it now: say so, not "already holds a run"
     if config is not None:
         config.check()
-    if resume:
+    if resumes(out, resume):
         return _resolve_resume(out, config)
     if config is None:
         raise KerasGenError("A new run needs a RunConfig (at least the model name); pass resume=True to continue one.")
@@ -133,19 +170,44 @@ def _build_model(config: RunConfig) -> keras.Model:
     keras.utils.set_random_seed(config.seed)  # weight initialisation
     model = registry.build(config.model, image_size=config.image_size, channels=config.channels,
                            num_classes=config.num_classes, **config.options)
-    model.compile(jit_compile=config.jit_compile)
+    model.compile()
     return model
 
 
-def _dataset(config: RunConfig, model, initial_epoch: int):
-    from keras_gen.data import training_dataset
+def _dataset(config: RunConfig, model, initial_epoch: int, strategy=None, workers: int = 1):
+    import tensorflow as tf
 
-    # tf.data's shuffle order depends on the global seed as well as its own: set it the same way
-    # in a fresh process resuming the run as in the process that started it.
-    keras.utils.set_random_seed(config.seed)
-    dataset = training_dataset(model.data_kind, config.data, config.data_b, shapes=model.data_shapes(),
-                               batch_size=config.batch_size, seed=config.seed, data_dir=config.data_dir)
-    return dataset.skip(initial_epoch * config.steps_per_epoch)  # the batches finished epochs consumed
+    from keras_gen.data import training_dataset
+    from keras_gen.data.shards import is_shards, read_index
+
+    def build(_=None):
+        # tf.data's shuffle order depends on the global seed as well as its own: set it the same
+        # way in a fresh process resuming the run as in the process that started it.
+        keras.utils.set_random_seed(config.seed)
+        return training_dataset(model.data_kind, config.data, config.data_b, shapes=model.data_shapes(),
+                                batch_size=config.batch_size, seed=config.seed, data_dir=config.data_dir)
+
+    # TFRecord shards across hosts: each worker reads its own files (tf.data's FILE auto-shard),
+    # not every file for a share of each batch; it needs at least one file a worker.
+    by_file = (workers > 1 and config.data is not None and is_shards(config.data)
+               and len(read_index(config.data)["splits"]["train"]["files"]) >= workers)
+    if strategy is None or strategy is tf.distribute.get_strategy() or by_file:
+        dataset = build()
+    else:
+        # Under a strategy, Keras' fit opens one iterator on the data before training (to build
+        # the model from a batch) and trains on a second; a shuffle reshuffled each iteration
+        # would give that second iterator another order than one device sees. Built inside
+        # flat_map, the pipeline is made afresh for each iterator: every one starts at the order
+        # of the first, so the data does not depend on the strategy.
+        dataset = tf.data.Dataset.range(1).flat_map(build)
+    dataset = dataset.skip(initial_epoch * config.steps_per_epoch)  # the batches finished epochs consumed
+    # Across hosts every worker reads the pipeline and keeps its replicas' share of each global
+    # batch (rows in order, as on one device: the run equals one process's), unless it reads
+    # shards by file (each worker's own examples: faster on large sets, in another order).
+    options = tf.data.Options()
+    options.experimental_distribute.auto_shard_policy = (tf.data.experimental.AutoShardPolicy.FILE if by_file
+                                                         else tf.data.experimental.AutoShardPolicy.DATA)
+    return dataset.with_options(options)
 
 
 def _preview_examples(model, config: RunConfig):
@@ -187,9 +249,29 @@ def _divergence_error(out: Path, stop: StopOnNonFinite) -> KerasGenError:
                          f"{advice}.")
 
 
-def train(out, config: RunConfig | None = None, *, resume: bool = False, callbacks=(),
-          verbose: int | str = "auto") -> dict:
-    """Train a new run in `out` (`config` says what), or with `resume`, continue the run there.
+def _lost_a_worker(err: Exception) -> bool:
+    """Whether `err` is TensorFlow saying a peer of the job went away (its heartbeats stopped, a
+    collective was aborted): what the workers left behind see when one is killed or preempted."""
+    import tensorflow as tf
+
+    lost = (tf.errors.UnavailableError, tf.errors.AbortedError, tf.errors.CancelledError,
+            tf.errors.DeadlineExceededError)
+    return isinstance(err, lost) or (isinstance(err, tf.errors.OpError) and "Collective ops is aborted" in str(err))
+
+
+def _lost_worker_error(out: Path, err: Exception) -> KerasGenError:
+    detail = next((line.strip() for line in str(err).splitlines() if "unhealthy" in line or "aborted" in line.lower()),
+                  type(err).__name__)
+    done = run_state(out)["epoch"] if any(p.is_file() for p in checkpoints(out)) else 0
+    return KerasGenError(f"A worker of the job was lost ({detail[:200]}); this worker stops too. Restart the job "
+                         f"(a TFJob restarts its pods): --auto-resume goes on from the run's last checkpoint, after "
+                         f"epoch {done}, exactly as if it had not stopped.")
+
+
+def train(out, config: RunConfig | None = None, *, resume: bool | str = False, callbacks=(),
+          verbose: int | str = "auto", strategy=None) -> dict:
+    """Train a new run in `out` (`config` says what), or with `resume`, continue the run there
+    (`resume="auto"`: continue it if `out` holds a checkpoint, else start it).
 
     Resume is exact: the checkpoint restores weights, optimizer slots and the model's RNG state,
     and the input pipeline skips the batches the finished epochs consumed, so a run stopped after
@@ -197,53 +279,108 @@ def train(out, config: RunConfig | None = None, *, resume: bool = False, callbac
     own (checkpoints, sample grids, TensorBoard, divergence checks). Returns a summary dict;
     its "warnings" list what `WatchLosses` found (each also issued as a TrainingWarning).
     One process trains a run at a time: another one training `out` now is a KerasGenError.
+
+    `strategy`: a tf.distribute strategy made by the caller (keras_gen.distribute.make_strategy),
+    else the one `config.strategy` (or the run's own, on resume) names, made first thing: a
+    multi-worker strategy must exist before TensorFlow runs anything else in the process.
     """
+    from keras_gen.distribute import make_strategy, worker_role
+
     out = Path(out)
-    with hold_run(out):  # resolved under the lock: a run finished meanwhile is not started again
-        return _train(out, config, resume, callbacks, verbose)
+    if strategy is None:
+        strategy = make_strategy(strategy_name(out, config, resume))
+    role = worker_role(strategy)
+    try:
+        if not role.chief:  # the chief holds the run; this worker writes a temporary folder
+            return _train(out, config, resume, callbacks, verbose, strategy, role)
+        with hold_run(out):  # resolved under the lock: a run finished meanwhile is not started again
+            return _train(out, config, resume, callbacks, verbose, strategy, role)
+    finally:
+        role.close()
 
 
-def _train(out: Path, config: RunConfig | None, resume: bool, callbacks, verbose) -> dict:
-    config = resolve_config(out, config, resume=resume)
-    for folder in (out, out / "checkpoints"):  # temporaries of killed runs
-        remove_stale_temporaries(folder)
+def strategy_name(out: Path, config: RunConfig | None, resume) -> str:
+    """The strategy a session asks for: `config`'s, else on resume the run's own, else "default"."""
+    if config is not None and config.strategy:
+        return config.strategy
+    if resumes(out, resume) and (out / "config.json").is_file():
+        try:
+            return RunConfig.load(out).strategy or DEFAULT_STRATEGY
+        except KerasGenError:
+            pass  # resolving the run says what is wrong with it
+    return DEFAULT_STRATEGY
+
+
+def _train(out: Path, config: RunConfig | None, resume, callbacks, verbose, strategy, role) -> dict:
+    from keras_gen.distribute import agree_across_workers, precision_policy, sync_batch_norm
+    from keras_gen.xla import decide
+
+    config = resolve_config(out, config, resume=resume, chief=role.chief)
+    resume = resumes(out, resume)
+    replicas = int(strategy.num_replicas_in_sync)
+    if config.batch_size % replicas:
+        raise KerasGenError(f"--batch-size {config.batch_size} (the global batch) does not split evenly over "
+                            f"{replicas} replicas; pass a multiple of {replicas}.")
+    config = dataclasses.replace(config, strategy=config.strategy or DEFAULT_STRATEGY, replicas=replicas)
+    if role.chief:
+        for folder in (out, out / "checkpoints"):  # temporaries of killed runs
+            remove_stale_temporaries(folder)
     checkpoint = None
-    if resume:
-        model, checkpoint = load_latest_checkpoint(out)
-        initial_epoch = int(run_state(out, checkpoint)["epoch"])
-        if initial_epoch >= config.epochs:
-            raise KerasGenError(f"{out} has already trained {initial_epoch} epochs (its total is {config.epochs}); "
-                                "pass --epochs greater than that to continue.")
-        if config.jit_compile != "auto":  # the loaded model compiled itself with "auto"
-            model.jit_compile = config.jit_compile
-    else:
-        model, initial_epoch = _build_model(config), 0
+    with precision_policy(config.precision or DEFAULT_PRECISION), strategy.scope():
+        if resume:
+            model, checkpoint = load_latest_checkpoint(out)
+            initial_epoch = int(run_state(out, checkpoint)["epoch"])
+            if initial_epoch >= config.epochs:
+                raise KerasGenError(f"{out} has already trained {initial_epoch} epochs (its total is "
+                                    f"{config.epochs}); pass --epochs greater than that to continue.")
+        else:
+            model, initial_epoch = _build_model(config), 0
+    agree_across_workers(strategy, initial_epoch, f"the epochs finished in {out}")
+    if replicas > 1:  # statistics over the global batch, as on one device, unless asked otherwise
+        sync_batch_norm(model, config.batch_norm != "local")
+    model.jit_compile, jit_reason = decide(config.model, config.jit_compile)
     data_kind = registry.get(config.model).data_kind
     if data_kind == "indexed":  # the data may have changed under the run (a folder with more images)
         from keras_gen.data import describe_training_data
 
         info = describe_training_data(data_kind, config.data, data_dir=config.data_dir)
         _indexed_size(model.options.num_images, info.train_size, config.data)
-    dataset = _dataset(config, model, initial_epoch)
-    out.mkdir(parents=True, exist_ok=True)
-    write_json_atomic(out / "config.json", config.to_dict())
+    dataset = _dataset(config, model, initial_epoch, strategy, role.workers)
+    writes = role.write_dir(out)  # the run folder; a temporary one on a worker that is not the chief
+    writes.mkdir(parents=True, exist_ok=True)
+    if role.chief:
+        write_json_atomic(out / "config.json", config.to_dict())
 
-    log_dir = out / "logs"
+    log_dir = writes / "logs"
     stop, watch = StopOnNonFinite(), WatchLosses()
     examples = _preview_examples(model, config)
     run_callbacks = [
         keras.callbacks.TensorBoard(log_dir=str(log_dir), update_freq="epoch", write_graph=False),
-        SampleGrid(out / "samples", n=PREVIEW_SAMPLES, seed=config.seed, log_dir=log_dir, examples=examples),
+        SampleGrid(writes / "samples", n=PREVIEW_SAMPLES, seed=config.seed, log_dir=log_dir, examples=examples),
         # Resumed from previous.keras: last.keras is damaged, never to be rotated over the good one.
-        RunCheckpoint(out, last_is_good=checkpoint != checkpoints(out)[1]), stop, watch, *callbacks,
+        RunCheckpoint(writes, last_is_good=checkpoint != checkpoints(out)[1] or not role.chief, chief=role.chief),
+        stop, watch, *callbacks,
     ]
     started = time.time()
-    history = model.fit(dataset, epochs=config.epochs, initial_epoch=initial_epoch,
-                        steps_per_epoch=config.steps_per_epoch, callbacks=run_callbacks, verbose=verbose,
-                        shuffle=False)  # data is shuffled by tf.data
+    try:
+        history = model.fit(dataset, epochs=config.epochs, initial_epoch=initial_epoch,
+                            steps_per_epoch=config.steps_per_epoch, callbacks=run_callbacks, verbose=verbose,
+                            shuffle=False)  # data is shuffled by tf.data
+    except Exception as err:
+        if role.workers > 1 and _lost_a_worker(err):
+            raise _lost_worker_error(out, err) from None
+        raise
     seconds = time.time() - started
     if stop.stopped:
         raise _divergence_error(out, stop)
+    scale = {"strategy": config.strategy, "replicas": replicas, "workers": role.workers,
+             "worker": role.describe(), "precision": config.precision, "jit_compile": bool(model.jit_compile),
+             "jit_compile_reason": jit_reason}
+    if not role.chief:  # the run's pictures and files are the chief's to write
+        return {"run": str(out), "model": config.model, "epochs": config.epochs, "initial_epoch": initial_epoch,
+                "steps_per_epoch": config.steps_per_epoch, "seconds": round(seconds, 1),
+                "history": {k: [float(x) for x in v] for k, v in history.history.items()},
+                "warnings": list(watch.problems), "config": config.to_dict(), **scale}
 
     with model.ema_weights():  # the weights an export carries
         preview, columns = model.preview(PREVIEW_SAMPLES, config.seed, examples)
@@ -268,5 +405,5 @@ def _train(out: Path, config: RunConfig | None, resume: bool, callbacks, verbose
         "morph": str(morph_png) if morph_png else None,
         "code_traversal": str(codes_png) if codes_png else None,
         "checkpoint": str(checkpoints(out)[0]), "logs": str(log_dir), "warnings": list(watch.problems),
-        "config": config.to_dict(),
+        "config": config.to_dict(), **scale,
     }

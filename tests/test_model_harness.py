@@ -251,3 +251,38 @@ def test_cli_evaluate_runs_every_metric_the_model_can_feed(name, runs, digits_cl
     for row in expected:
         assert row in printed, f"{row!r} missing from:\n{printed}"
     assert "floor" in printed
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_mixed_float16_steps_scale_their_losses_and_keep_float32(name):
+    """Two steps under `--precision mixed_float16`: every optimizer is a LossScaleOptimizer (the
+    loss scaled through apply_gradients' output gradient, unscaled before the step), at least one
+    step is taken (a step skipped for an overflow halves the scale and is not counted), the
+    losses are finite, variables stay float32 and the samples are float32 images."""
+    import keras
+    import tensorflow as tf
+
+    from keras_gen.distribute import precision_policy
+    from keras_gen.keras_adapter import inner_optimizer, scales_losses
+
+    with precision_policy("mixed_float16"):
+        keras.utils.set_random_seed(0)
+        model = _tiny(name)
+        model.compile()
+        data = tf.data.Dataset.from_tensors(_tiny_batch(model)).repeat()
+        history = model.fit(data, epochs=1, steps_per_epoch=2, verbose=0).history
+        # A step whose gradient overflows float16 at the first scale (the model's
+        # initial_loss_scale) is skipped while the scale halves; it must settle within a few.
+        for _ in range(4):
+            if all(int(inner_optimizer(o).iterations) for o in model.optimizers.values()):
+                break
+            history = model.fit(data, epochs=1, steps_per_epoch=2, verbose=0).history
+    assert all(np.isfinite(values[-1]) for values in history.values()), history
+    assert model.optimizers and all(scales_losses(o) for o in model.optimizers.values())
+    for optimizer_name, optimizer in model.optimizers.items():
+        taken, scale = int(inner_optimizer(optimizer).iterations), float(optimizer.dynamic_scale)
+        assert taken >= 1, f"{optimizer_name}: every step was skipped (scale now {scale})"
+        assert scale >= model.initial_loss_scale / 2 ** 10, f"{optimizer_name}: the loss scale fell to {scale}"
+    assert {v.dtype for v in model.trainable_variables} == {"float32"}
+    images = model.sample(2, seed=1, **_noise_conditions(model, 2))
+    assert images.dtype == np.float32 and np.isfinite(images).all()

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 from keras_gen.commands.common import quiet_tensorflow, warnings_as_lines
+from keras_gen.distribute import BATCH_NORMS, PRECISIONS, STRATEGIES
 from keras_gen.errors import KerasGenError
 
 
@@ -31,8 +32,21 @@ def add_parser(subparsers) -> None:
     p.add_argument("--seed", type=int, default=None, help="default 0")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="model option (repeatable)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
+    p.add_argument("--auto-resume", action="store_true",
+                   help="continue the run in --out if it holds a checkpoint, else start it: what a cluster job "
+                        "runs, so a restarted worker picks up from the last checkpoint")
     p.add_argument("--jit-compile", default=None, type=_jit_compile_flag,
-                   help="XLA-compile train_step: true | false | auto (default: XLA on GPU, not on CPU)")
+                   help="XLA-compile train_step: true | false | auto (default: where it was measured faster for "
+                        "this model on this kind of device, keras_gen/xla_table.json)")
+    p.add_argument("--strategy", default=None, choices=STRATEGIES,
+                   help="default: one device | mirrored: every local GPU | multiworker: several hosts, from TF_CONFIG "
+                        "(keras-gen launch); --batch-size is the global batch")
+    p.add_argument("--precision", default=None, choices=PRECISIONS,
+                   help="float32 (default) | mixed_float16 (with loss scaling) | mixed_bfloat16; variables, "
+                        "checkpoints and exports stay float32")
+    p.add_argument("--batch-norm", default=None, choices=BATCH_NORMS,
+                   help="batch statistics over several replicas: sync (default: over the global batch, as on one "
+                        "device) | local (each replica's own, no all-reduce)")
     p.add_argument("--eval-every", type=int, default=0,
                    help="evaluate every N epochs (domain FID/KID to TensorBoard); not part of the run's config")
     p.add_argument("--eval-metrics", default="fid,kid")
@@ -79,20 +93,35 @@ def run(args) -> int:
         raise KerasGenError("train needs --out RUN, the folder for checkpoints, samples and logs.")
     from keras_gen import registry
     from keras_gen.callbacks import TrainingWarning
-    from keras_gen.training import RunConfig, resolve_config, train
+    from keras_gen.distribute import make_strategy, worker_role
+    from keras_gen.training import RunConfig, strategy_name, resolve_config, train
 
+    if args.resume and args.auto_resume:
+        raise KerasGenError("Pass --resume (the run must exist) or --auto-resume (start it or resume it), not both.")
+    resume = "auto" if args.auto_resume else args.resume
     given = RunConfig(
         args.model, options=registry.parse_options(registry.get(args.model), args.set), data=args.data,
         data_b=args.data_b, data_dir=args.data_dir, image_size=args.image_size, batch_size=args.batch_size,
         seed=args.seed, epochs=args.epochs, steps_per_epoch=args.steps_per_epoch, jit_compile=args.jit_compile,
+        strategy=args.strategy, precision=args.precision, batch_norm=args.batch_norm,
     )
-    config = resolve_config(args.out, given, resume=args.resume)  # every refusal before any evaluator is built
-    callbacks = [_periodic_evaluation(args, config)] if args.eval_every else []
+    # The strategy first: a multi-worker one must exist before TensorFlow runs anything else.
+    strategy = make_strategy(strategy_name(Path(args.out), given, resume))
+    chief = worker_role(strategy).chief
+    config = resolve_config(args.out, given, resume=resume, chief=chief)  # every refusal before any evaluator
+    callbacks = [_periodic_evaluation(args, config)] if args.eval_every and chief else []
     with warnings_as_lines(TrainingWarning):
-        summary = train(args.out, given, resume=args.resume, callbacks=callbacks,
+        summary = train(args.out, given, resume=resume, callbacks=callbacks, strategy=strategy,
                         verbose=1 if sys.stdout.isatty() else 2)  # one line an epoch in logs
     print(f"\ntrained {summary['model']} for epochs {summary['initial_epoch'] + 1}..{summary['epochs']} "
           f"({summary['steps_per_epoch']} steps each) in {summary['seconds']} s")
+    print(f"  on:            {summary['replicas']} replica(s) ({summary['strategy']}"
+          + (f", {summary['worker']} of {summary['workers']} workers" if summary["workers"] > 1 else "")
+          + f"), {summary['precision']}, XLA {'on' if summary['jit_compile'] else 'off'} "
+          f"({summary['jit_compile_reason']})")
+    if "checkpoint" not in summary:  # a worker that is not the chief: the run's files are the chief's
+        print(f"  run:           {summary['run']} (written by the chief)")
+        return 0
     print(f"  checkpoint:    {summary['checkpoint']}")
     print(f"  samples:       {summary['samples']}  (per epoch: {Path(summary['run']) / 'samples'})")
     for picture in ("interpolation", "traversal", "manifold", "code_traversal"):

@@ -3,6 +3,7 @@
     source   "digits" | "shapes" | "photos" | "textures"   bundled, offline (see bundled.py)
              "tfds:NAME"                                     TensorFlow Datasets (tfds_source.py)
              a folder path                                   image files (folders.py)
+             a folder packed by `keras-gen data pack`        TFRecord shards (shards.py)
 
 A bundled name wins over a folder of the same name: write "./digits" for the folder.
 
@@ -19,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from keras_gen.data import bundled, folders, tfds_source
+from keras_gen.data import bundled, folders, shards, tfds_source
 from keras_gen.data.common import DataInfo, check_channels, check_image_size, check_limit, check_split, split_seed
 from keras_gen.errors import KerasGenError
 from keras_gen.images import from_uint8
@@ -38,9 +39,11 @@ def _valid_choices() -> str:
 
 
 def resolve_source(source) -> tuple[str, str]:
-    """("bundled" | "tfds" | "folder", name or path); KerasGenError for anything else."""
+    """("bundled" | "tfds" | "folder" | "shards", name or path); KerasGenError for anything else."""
+    from keras_gen.data.shards import is_shards
+
     if isinstance(source, Path):
-        return "folder", str(source)
+        return ("shards" if is_shards(source) else "folder"), str(source)
     if not isinstance(source, str) or not source.strip():
         raise KerasGenError(f"data source must be a non-empty string; valid sources: {_valid_choices()}")
     source = source.strip()
@@ -50,7 +53,7 @@ def resolve_source(source) -> tuple[str, str]:
         return "tfds", source[len(tfds_source.PREFIX) :].strip()
     looks_like_path = any(sep in source for sep in ("/", os.sep)) or source.startswith((".", "~"))
     if looks_like_path or os.path.exists(os.path.expanduser(source)):
-        return "folder", source
+        return ("shards" if is_shards(source) else "folder"), source
     hint = f" Did you mean 'tfds:{source}'?" if source.replace("_", "").replace("/", "").isalnum() else ""
     raise KerasGenError(f"unknown data source {source!r}: choose one of {_valid_choices()}.{hint}")
 
@@ -62,6 +65,8 @@ def describe(source, data_dir: str | None = None, download: bool | None = None) 
         return bundled.describe_bundled(name)
     if kind == "tfds":
         return tfds_source.describe_tfds(name, data_dir, download)
+    if kind == "shards":
+        return shards.describe_shards(name)
     return folders.describe_folder(name)
 
 
@@ -71,6 +76,8 @@ def _load_uint8(source, split, image_size, channels, limit, seed, data_dir, down
     split_seed(seed, split)  # validates the seed for every source
     if kind == "tfds":
         return tfds_source.load_tfds_uint8(name, split, image_size, channels, limit, data_dir, download)
+    if kind == "shards":
+        return (*shards.load_shards_uint8(name, split, image_size, channels, limit), shards.describe_shards(name))
     info = describe(source)
     size = check_image_size(image_size, info.default_image_size)
     channels = check_channels(channels, info.channels)
@@ -134,6 +141,9 @@ def load_dataset(
     if kind == "tfds":
         ds, info, count = tfds_source.tfds_pipeline(name, split, image_size, channels, limit, data_dir, download)
         buffer = min(count or SHUFFLE_BUFFER, SHUFFLE_BUFFER)
+    elif kind == "shards":  # streamed, interleaved over its files; cached by shards_pipeline where it fits
+        ds, info, count = shards.shards_pipeline(name, split, image_size, channels, limit, seed, shuffle_files=shuffle)
+        buffer, cache = min(count or SHUFFLE_BUFFER, SHUFFLE_BUFFER), False
     else:
         if with_labels and not describe(source).has_labels:
             raise _no_labels(source)

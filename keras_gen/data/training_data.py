@@ -85,7 +85,7 @@ def _check_sources(kind: str, data, data_b) -> None:
             f"--data-b is the second domain of unpaired models, but this model trains on {kind}; drop --data-b"
             + (f" and pass {_PAIRED_LAYOUT} as --data." if kind == "paired" else ".")
         )
-    if kind in TWO_DOMAIN_KINDS and data_b is None and resolve_source(data)[0] != "folder":
+    if kind in TWO_DOMAIN_KINDS and data_b is None and resolve_source(data)[0] not in ("folder", "shards"):
         layout = _PAIRED_LAYOUT if kind == "paired" else _UNPAIRED_LAYOUT
         raise KerasGenError(f"this model trains on {kind} images from two domains, and --data {data!r} is a "
                             f"single-domain data set; pass {layout}.")
@@ -139,6 +139,8 @@ def describe_training_data(kind: str, data, data_b=None, *, data_dir=None) -> Tr
         infos = [describe(source, data_dir=data_dir) for source in (data, data_b)]
         return TrainingDataInfo(kind, infos[0].default_image_size, max(i.channels for i in infos), None,
                                 max(i.split_sizes["train"] for i in infos))
+    if resolve_source(data)[0] == "shards":  # pairs packed by `keras-gen data pack --paired` (data/shards.py)
+        return _packed_pairs_info(kind, data)
     root = Path(data).expanduser()
     if not root.is_dir():
         raise KerasGenError(f"two-domain data folder {str(root)!r} does not exist or is not a folder")
@@ -151,6 +153,19 @@ def describe_training_data(kind: str, data, data_b=None, *, data_dir=None) -> Tr
         facts = [_folder_facts(folder, whole) for folder in domains]
     return TrainingDataInfo(kind, folders.DEFAULT_IMAGE_SIZE, max(c for c, _ in facts), None,
                             min(n for _, n in facts) if kind == "paired" else max(n for _, n in facts))
+
+
+def _packed_pairs_info(kind: str, data) -> TrainingDataInfo:
+    from keras_gen.data.shards import read_index
+
+    index = read_index(data)
+    if kind != "paired" or index["kind"] != "paired":
+        raise KerasGenError(f"--data {data!r} is a packed set of {index['kind']} images; this model trains on {kind} "
+                            "images (pack A/B pairs with keras-gen data pack --paired; two unpaired domains as two "
+                            "packed sets, --data A --data-b B).")
+    height, width, channels = index["image_shape"]
+    return TrainingDataInfo(kind, height if height == width else (height, width),
+                            max(channels, index["image_shape_b"][2]), None, int(index["splits"]["train"]["count"]))
 
 
 def side_shapes(kind: str, shapes=None, image_size=None, channels=None) -> list[tuple]:
@@ -249,6 +264,10 @@ def _two_domain_arrays(kind: str, data, data_b, split: str, sides, *, seed: int,
     (size_a, channels_a), (size_b, channels_b) = sides
     sizes = dict(image_size=size_a, channels=channels_a, image_size_b=size_b, channels_b=channels_b, limit=limit)
     if kind == "paired":
+        if resolve_source(data)[0] == "shards":
+            from keras_gen.data.shards import load_shards_pairs
+
+            return load_shards_pairs(data, split, **sizes)
         return load_paired(data, split, **sizes)
     _two_domain_folders(kind, Path(data).expanduser())  # the layout error before loading
     return load_unpaired(data, split, **sizes)

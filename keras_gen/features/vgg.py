@@ -209,7 +209,18 @@ def vgg_extractor(arch: str = "vgg19", layers=("conv1_1", "conv2_1", "conv3_1", 
     (offline; a log line says so). VGG19 falls back to those VGG16 weights too (no VGG19 weights
     ship offline): conv1_1 .. conv5_3 and the pools are the same layers in both networks, so the
     usual style/content layers work; conv*_4 raises. The model's `.weights_source` says which.
+
+    The network computes in float32 whatever Keras' dtype policy (`--precision mixed_*`): it is
+    frozen, and its Caffe-scaled activations and the gradients of losses on them overflow float16
+    (adain's decoder took no step at any loss scale when its encoder ran in float16).
     """
+    from keras_gen.distribute import precision_policy
+
+    with precision_policy("float32"):
+        return _vgg_extractor(arch, layers, weights, pooling, channels)
+
+
+def _vgg_extractor(arch, layers, weights, pooling, channels) -> keras.Model:
     if arch not in VGG_ARCHS:
         raise KerasGenError(f"unknown VGG architecture {arch!r}: use vgg16 or vgg19")
     if pooling not in ("max", "avg"):

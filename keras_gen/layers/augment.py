@@ -27,6 +27,8 @@ from __future__ import annotations
 
 import tensorflow as tf
 
+from keras_gen.distribute import replica_rows
+
 POLICIES = ("color", "translation", "cutout")
 # The `augment` option's choices: no augmentation, or a comma list of policies in this order.
 AUGMENT_CHOICES = ("none", "color", "translation", "cutout", "color,translation", "color,cutout",
@@ -39,7 +41,11 @@ def parse_policy(policy: str) -> tuple[str, ...]:
 
 
 def _uniform(seed, index, shape):
-    return tf.random.stateless_uniform(shape, seed=tf.random.experimental.stateless_fold_in(seed, index))
+    """U[0, 1) of `shape` ((B, ...): one draw per image) for transform `index`; under a
+    tf.distribute strategy, this replica's rows of the global batch's draw (replica_rows), so
+    an image is augmented the same way on any number of replicas."""
+    seed = tf.random.experimental.stateless_fold_in(seed, index)
+    return replica_rows(lambda s: tf.random.stateless_uniform(s, seed=seed), shape)
 
 
 def _gate(images, augmented, seed, index, p):

@@ -23,6 +23,8 @@ import keras
 import tensorflow as tf
 from keras import ops
 
+from keras_gen.distribute import replica_sum
+
 HE_GAIN = math.sqrt(2.0)
 LRELU_GAIN = math.sqrt(2.0)
 
@@ -115,7 +117,11 @@ class MinibatchStdDev(keras.layers.Layer):
     (biased variance, as the paper's code), appended as a constant channel."""
 
     def call(self, x):
-        std = ops.sqrt(ops.var(x, axis=0) + 1e-8)  # (H, W, C)
+        # The variance over the global batch under tf.distribute (as batch norm synchronised),
+        # so D sees the same statistic however the batch is split over replicas.
+        count = ops.cast(replica_sum(ops.shape(x)[0]), x.dtype)
+        mean = replica_sum(ops.sum(x, axis=0)) / count
+        std = ops.sqrt(replica_sum(ops.sum(ops.square(x - mean), axis=0)) / count + 1e-8)  # (H, W, C)
         return ops.concatenate([x, ops.ones_like(x[..., :1]) * ops.mean(std)], axis=-1)
 
     def compute_output_shape(self, input_shape):

@@ -90,7 +90,8 @@ class MaskedConv2D(keras.layers.Layer):
         self.bias = self.add_weight(shape=(self.filters,), name="bias", initializer="zeros") if self.use_bias else None
 
     def call(self, x):
-        y = ops.conv(x, self.kernel * ops.convert_to_tensor(self.mask), strides=1, padding="same")
+        kernel = ops.convert_to_tensor(self.kernel)  # in the compute dtype (float16 under mixed precision)
+        y = ops.conv(x, kernel * ops.convert_to_tensor(self.mask, kernel.dtype), strides=1, padding="same")
         return y + self.bias if self.use_bias else y
 
     def compute_output_shape(self, input_shape):

@@ -38,9 +38,12 @@ def channel_moments(x, epsilon: float = EPSILON):
 
 
 def adain(content, style_mean, style_std, epsilon: float = EPSILON):
-    """sigma_y * (x - mu(x)) / sigma(x) + mu_y with given style statistics (B or 1, 1, 1, C)."""
+    """sigma_y * (x - mu(x)) / sigma(x) + mu_y with given style statistics (B or 1, 1, 1, C); in
+    float32 (the statistics are), returned in the content's dtype."""
     mean, std = channel_moments(content, epsilon)
-    return style_std * (content - mean) / std + style_mean
+    x = ops.cast(content, "float32")
+    out = ops.cast(style_std, "float32") * (x - mean) / std + ops.cast(style_mean, "float32")
+    return ops.cast(out, content.dtype)
 
 
 @keras.saving.register_keras_serializable(package="keras_gen")
@@ -73,11 +76,11 @@ class ConditionalInstanceNormalization(layers.Layer):
 
     def call(self, inputs):
         x, weights = inputs
-        mean, std = channel_moments(x, self.epsilon)
-        weights = ops.cast(weights, x.dtype)
-        gamma = ops.matmul(weights, self.gamma)[:, None, None, :]  # (B, 1, 1, C)
-        beta = ops.matmul(weights, self.beta)[:, None, None, :]
-        return gamma * (x - mean) / std + beta
+        mean, std = channel_moments(x, self.epsilon)  # float32, as below: returned in x's dtype
+        weights = ops.cast(weights, "float32")
+        gamma = ops.matmul(weights, ops.cast(self.gamma, "float32"))[:, None, None, :]  # (B, 1, 1, C)
+        beta = ops.matmul(weights, ops.cast(self.beta, "float32"))[:, None, None, :]
+        return ops.cast(gamma * (ops.cast(x, "float32") - mean) / std + beta, x.dtype)
 
     def compute_output_shape(self, input_shapes):
         return input_shapes[0]

@@ -35,6 +35,7 @@ import keras
 import tensorflow as tf
 from keras import ops
 
+from keras_gen.distribute import replica_rows, replica_sum
 from keras_gen.layers.equalized import EqualizedDense, PixelNorm
 from keras_gen.layers.equalized import scaled_leaky_relu as _leaky
 
@@ -67,15 +68,16 @@ class WAverage(keras.layers.Layer):
                                      trainable=False)
 
     def call(self, w, training=False):
-        if training:
-            batch_mean = ops.mean(ops.stop_gradient(w), axis=0)
+        if training:  # the global batch's mean under tf.distribute, so every replica's copy moves alike
+            seen = ops.stop_gradient(w)
+            batch_mean = replica_sum(ops.sum(seen, axis=0)) / ops.cast(replica_sum(ops.shape(seen)[0]), seen.dtype)
             self.w_avg.assign(self.beta * self.w_avg + (1.0 - self.beta) * batch_mean)
         return w
 
     def truncate(self, w, psi):
         """w (B, w_dim) moved toward w_avg: psi 1 is w itself, psi 0 is w_avg for every sample."""
-        psi = ops.cast(psi, w.dtype)
-        return self.w_avg + psi * (w - self.w_avg)
+        psi, w_avg = ops.cast(psi, w.dtype), ops.cast(self.w_avg, w.dtype)  # w's dtype: float16 when mixed
+        return w_avg + psi * (w - w_avg)
 
     def compute_output_shape(self, input_shape):
         return input_shape
@@ -165,8 +167,8 @@ class ModulatedConv2D(keras.layers.Layer):
     def call(self, inputs):
         x, ws = inputs
         styles = self.styles(ws)  # (B, C_in)
-        kernel = self.kernel * self.scale
-        y = tf.nn.conv2d(x * styles[:, None, None, :], kernel, 1, "SAME")  # conv(x * s, w)
+        kernel = ops.cast(self.kernel, x.dtype) * self.scale  # x's dtype: float16 under mixed precision
+        y = tf.nn.conv2d(x * ops.cast(styles, x.dtype)[:, None, None, :], kernel, 1, "SAME")  # conv(x * s, w)
         if self.demodulate:  # d_j = (sum_i s_i^2 sum_k w_ijk^2 + eps)^-1/2, (B, filters)
             demod = ops.rsqrt(ops.matmul(ops.square(styles), ops.sum(ops.square(kernel), axis=(0, 1))) + 1e-8)
             y = y * demod[:, None, None, :]
@@ -200,14 +202,12 @@ class NoiseInjection(keras.layers.Layer):
     def call(self, x, training=False):
         if training:
             seed = tf.cast(self.seed_generator.next(), tf.int64)
-            replica = tf.distribute.get_replica_context()  # each replica its own noise (as GenerativeModel's draws)
-            if replica is not None and replica.num_replicas_in_sync > 1:
-                seed = seed + tf.stack([tf.constant(0, tf.int64), tf.cast(replica.replica_id_in_sync_group, tf.int64)])
             shape = tf.concat([tf.shape(x)[:3], [1]], axis=0)
-            noise = tf.random.stateless_normal(shape, seed=seed, dtype=x.dtype)
+            # Each replica its images' rows of the global batch's noise (as GenerativeModel's draws).
+            noise = replica_rows(lambda s: tf.random.stateless_normal(s, seed=seed, dtype=x.dtype), shape)
         else:
             noise = self.noise_const
-        return x + noise * self.strength
+        return x + ops.cast(noise, x.dtype) * ops.cast(self.strength, x.dtype)  # x's dtype: float16 when mixed
 
     def compute_output_shape(self, input_shape):
         return input_shape

@@ -111,6 +111,9 @@ class ResizeUpsample(layers.Layer):
         self.conv = layers.Conv2D(self.filters, 3, padding="same", name="conv")
 
     def build(self, x_shape):
+        # Every sub-layer built here: under a tf.distribute strategy, Keras builds a model with an
+        # unbuilt layer by calling it on the data before fit.
+        self.resize.build(x_shape)
         self.conv.build((x_shape[0], None if x_shape[1] is None else 2 * x_shape[1],
                          None if x_shape[2] is None else 2 * x_shape[2], x_shape[3]))
 

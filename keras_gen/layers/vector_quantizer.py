@@ -35,6 +35,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from keras_gen.distribute import replica_gather
 from keras_gen.errors import KerasGenError
 
 
@@ -145,9 +146,11 @@ class VectorQuantizer(keras.layers.Layer):
 
     # -- after the optimizer step: EMA codebook and dead-code restarts ----------------------------
     def update_codebook(self, z_e, codes):
-        """Training-time state updates for one batch (z_e as the step saw it)."""
-        flat = tf.reshape(tf.stop_gradient(z_e), (-1, self.code_dim))  # (N, D)
-        codes = tf.reshape(codes, (-1,))
+        """Training-time state updates for one batch (z_e as the step saw it). Under tf.distribute
+        the counts and sums are the global batch's and restarts pick from its vectors, so every
+        replica updates its copy of the codebook the same way, as one device would."""
+        flat = replica_gather(tf.reshape(tf.stop_gradient(z_e), (-1, self.code_dim)))  # (N, D), the global batch's
+        codes = replica_gather(tf.reshape(codes, (-1,)))
         counts = self.code_counts(codes)  # (K,)
         if self.use_ema:
             g = self.decay

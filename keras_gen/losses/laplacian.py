@@ -39,7 +39,7 @@ def max_levels(image_size: int) -> int:
 def blur(images):
     """Separable binomial blur of (B, H, W, C) images, reflected borders, same size."""
     channels = images.shape[-1]
-    kernel = tf.constant(BINOMIAL_5)
+    kernel = tf.constant(BINOMIAL_5, dtype=images.dtype)  # the images' dtype (float16 under mixed precision)
     horizontal = tf.tile(tf.reshape(kernel, (1, 5, 1, 1)), (1, 1, channels, 1))  # (1, 5, C, 1)
     vertical = tf.tile(tf.reshape(kernel, (5, 1, 1, 1)), (1, 1, channels, 1))  # (5, 1, C, 1)
     padded = tf.pad(images, [[0, 0], [2, 2], [2, 2], [0, 0]], mode="REFLECT")

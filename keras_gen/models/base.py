@@ -40,7 +40,9 @@ from keras_gen.core.errors import KerasGenError
 from keras_gen.core.images import image_hw
 from keras_gen.core.samplers import DIRECT
 from keras_gen.core_tf.inputs import resolve_inputs_tf, tensor_spec
-from keras_gen.keras_adapter import (WeightAverage, named_seed_generators, replica_gradient_scale,
+from keras_gen.distribute import replica_rows, skip_together
+from keras_gen.keras_adapter import (WeightAverage, float32_outputs, inner_optimizer, logs_reducible_across_workers,
+                                     named_seed_generators, replica_gradient_scale, scales_losses,
                                      serialized_optimizer, weight_average)
 
 # Examples a preview shows for a model that takes images: each a row of inputs, output, target.
@@ -145,6 +147,10 @@ class GenerativeModel(keras.Model):
     # registered model passes: options small enough to train, save, resume and export in seconds.
     harness_options: dict = {}
     harness_image_size: int | tuple = 16  # one side, or (height, width)
+    # float16 loss scaling's first scale (--precision mixed_float16; Keras' default 2**15). A model
+    # whose losses are large (adain's VGG feature errors, ~1e4: gradients ~1e4 unscaled) starts
+    # lower, rather than skip its first steps while the dynamic scale halves down to what fits.
+    initial_loss_scale: float = 2.0 ** 15
     # Whether the model needs square images (most networks here are built for S x S); a model
     # that takes any height and width says False, and `image_size` may then be (height, width).
     square_only: bool = True
@@ -162,6 +168,8 @@ class GenerativeModel(keras.Model):
         spec = registry.registration_of(cls)  # registered by path in its family's __init__.py
         if spec is not None:
             registry.claim(cls, spec)
+        if "train_step" in vars(cls):  # its logs reduced across hosts (keras_adapter says why)
+            cls.train_step = logs_reducible_across_workers(vars(cls)["train_step"])
 
     def __init__(self, image_size: int | tuple = 32, channels: int = 1, num_classes: int | None = None, **kwargs):
         fields = option_fields(self.Options)
@@ -245,15 +253,20 @@ class GenerativeModel(keras.Model):
     # -- configuration: one source, the Options dataclass -----------------------------------
     def get_config(self):
         size = self.image_size if isinstance(self.image_size, int) else list(self.image_size)
-        return {**super().get_config(), "image_size": size, "channels": self.channels,
-                "num_classes": self.num_classes, **dataclasses.asdict(self.options)}
+        config = {**super().get_config(), "image_size": size, "channels": self.channels,
+                  "num_classes": self.num_classes, **dataclasses.asdict(self.options)}
+        config.pop("dtype", None)  # the precision is the run's (--precision), not the checkpoint's
+        return config
 
     @classmethod
     def from_config(cls, config):
         """A config saved before an option existed (every saved config lists every option of its
         day) gets that option's old value, not today's default, so a checkpoint reloads as the
-        network and training it was; options it never read (`retired_options`) are dropped."""
-        config = {k: v for k, v in config.items() if k not in cls.retired_options}
+        network and training it was; options it never read (`retired_options`) are dropped.
+        A dtype policy in the config (checkpoints written before the precision was the run's) is
+        dropped too: the model is built in the policy in force where it is loaded (float32 for
+        sampling and export, the run's own on resume)."""
+        config = {k: v for k, v in config.items() if k not in cls.retired_options and k != "dtype"}
         return super().from_config({**cls.options_added_later, **config})
 
     # -- optimizers, owned here -------------------------------------------------------------
@@ -272,16 +285,36 @@ class GenerativeModel(keras.Model):
         return network.trainable_variables
 
     def compile(self, optimizers: dict | None = None, **kwargs):
+        """Set the optimizers (`default_optimizers()` unless given), their EMA and their slots.
+
+        Compiled under Keras' mixed_float16 policy (`--precision mixed_float16`), the default
+        optimizers are each wrapped in Keras' LossScaleOptimizer (dynamic loss scaling, a skipped
+        step and a halved scale on a non-finite gradient); `apply_gradients` scales the loss for
+        it. Given optimizers (a checkpoint's, reloaded) are kept as they are: a run's precision
+        does not change at a resume, and a checkpoint loads in float32 for sampling and export."""
+        kwargs.setdefault("auto_scale_loss", False)  # keras-gen scales its own losses (apply_gradients)
         super().compile(**kwargs)
+        # Keras' own optimizer (compile's default; keras-gen steps its named ones) is built on no
+        # variables: under a tf.distribute strategy, fit would build it on every weight (RMSprop
+        # slots), and checkpoints written there would not load where it is not.
+        if self.optimizer is not None and not self.optimizer.built:
+            self.optimizer.build([])
         self.built = True  # sub-networks are built in __init__ (functional models); nothing is lazy
         self.optimizers = dict(optimizers if optimizers is not None else self.default_optimizers())
+        if optimizers is None and keras.config.dtype_policy().name == "mixed_float16":
+            self.optimizers = {name: keras.optimizers.LossScaleOptimizer(optimizer,
+                                                                         initial_scale=self.initial_loss_scale)
+                               for name, optimizer in self.optimizers.items()}
+        float32_outputs(self)
         for name, optimizer in self.optimizers.items():
             # The EMA: `ema`, or the optimizer's own use_ema (a reloaded one says it in its config).
-            # keras-gen keeps it, with its warm-up, in the optimizer's variables (WeightAverage);
-            # the momentum depends only on `iterations`, so resumed runs warm up the same way.
-            momentum = optimizer.ema_momentum if optimizer.use_ema else self.options.ema
+            # keras-gen keeps it, with its warm-up, in the optimizer's variables (WeightAverage;
+            # the inner optimizer's, under loss scaling); the momentum depends only on
+            # `iterations`, so resumed runs warm up the same way.
+            trained = inner_optimizer(optimizer)
+            momentum = trained.ema_momentum if trained.use_ema else self.options.ema
             if momentum and weight_average(optimizer) is None:
-                WeightAverage(optimizer, self.variables_for(name), momentum)
+                WeightAverage(trained, self.variables_for(name), momentum)
             # Slots now, not at the first step: a checkpoint saved before training still holds
             # them, and loading restores them instead of skipping the optimizer.
             optimizer.build(self.variables_for(name))
@@ -298,17 +331,28 @@ class GenerativeModel(keras.Model):
         """One optimizer step on its own variables, from `loss` recorded by `tape`: this replica's
         mean over its batch, as computed. Under a tf.distribute strategy with R replicas the
         gradient taken is that of loss / R (the replicas' gradients are summed into one step, as
-        Keras scales its compiled losses), through the tape's output gradient: the scaling needs
-        no op inside the tape, so a loss computed anywhere in the step is scaled right."""
+        Keras scales its compiled losses); with float16 loss scaling (a LossScaleOptimizer, see
+        `compile`) it is that of loss x the optimizer's current scale, which the optimizer divides
+        out before its step. Both go through the tape's output gradient: the scaling needs no op
+        inside the tape, so a loss computed anywhere in the step is scaled right."""
+        self.apply_optimizer(optimizer_name, self.loss_gradients(optimizer_name, tape, loss))
+
+    def loss_gradients(self, optimizer_name: str, tape, loss) -> list:
+        """The gradients of `loss` (recorded by `tape`) for the variables optimizer `optimizer_name`
+        updates, scaled as `apply_gradients` scales them (for the replicas, and by its loss scale):
+        for a step that does something with them before `apply_optimizer` (GLO's sparse rows).
+        Two optimizers from one tape: make it persistent and ask once for each."""
         from keras import ops
 
         variables = self.variables_for(optimizer_name)
+        optimizer = self.optimizers[optimizer_name]
         scale = replica_gradient_scale()
-        if scale == 1.0:
-            grads = tape.gradient(loss, variables)
-        else:
-            grads = tape.gradient(loss, variables, output_gradients=ops.full(ops.shape(loss), scale, loss.dtype))
-        self.apply_optimizer(optimizer_name, grads)
+        if scale == 1.0 and not scales_losses(optimizer):
+            return tape.gradient(loss, variables)
+        output = ops.full(ops.shape(loss), scale, "float32")
+        if scales_losses(optimizer):
+            output = optimizer.scale_loss(output)
+        return tape.gradient(loss, variables, output_gradients=ops.cast(output, loss.dtype))
 
     def apply_optimizer(self, optimizer_name: str, grads):
         """One step of optimizer `optimizer_name`: `grads`, one per variable of
@@ -318,6 +362,8 @@ class GenerativeModel(keras.Model):
         from keras import ops
 
         optimizer = self.optimizers[optimizer_name]
+        if scales_losses(optimizer):  # on several replicas, a step skipped on one is skipped on all
+            grads = skip_together(grads)
         average = weight_average(optimizer)
         if average is None:
             optimizer.apply_gradients(zip(grads, self.variables_for(optimizer_name)))
@@ -326,7 +372,9 @@ class GenerativeModel(keras.Model):
         # be read after it, in a graph).
         step = ops.copy(optimizer.iterations)
         optimizer.apply_gradients(zip(grads, self.variables_for(optimizer_name)))
-        average.update(ema_momentum_at(step, average.momentum))
+        # A step loss scaling skipped (a non-finite gradient) did not count: the average stays.
+        taken = ops.greater(optimizer.iterations, step)
+        average.update(ops.where(taken, ema_momentum_at(step, average.momentum), 1.0))
 
     @contextlib.contextmanager
     def ema_weights(self):
@@ -359,31 +407,44 @@ class GenerativeModel(keras.Model):
                 var.assign(value)
 
     # -- randomness that survives distribution ----------------------------------------------
-    def _replica_seed(self, seed_generator=None):
-        """A stateless seed from the seed generator's next state, with the replica id folded in:
-        reproducible, and different on each replica of a tf.distribute strategy (a mirrored seed
-        generator alone would give every replica the same draws)."""
+    def step_seed(self, seed_generator=None):
+        """A stateless seed (2,) int64 from the seed generator's next state, the same on every
+        replica: for draws made through keras_gen.distribute.replica_rows (as random_normal and
+        random_uniform are), which give each replica its rows of the global batch's draw."""
         import tensorflow as tf
 
-        seed = tf.cast((seed_generator or self.seed_generator).next(), tf.int64)
+        return tf.cast((seed_generator or self.seed_generator).next(), tf.int64)
+
+    def _replica_seed(self, seed_generator=None):
+        """A stateless seed from the seed generator's next state, with the replica id folded in:
+        reproducible, and different on each replica of a tf.distribute strategy, for a draw a
+        model makes itself without `replica_rows` (a mirrored seed generator alone would give
+        every replica the same draws). random_normal and random_uniform do better: the same
+        numbers on any number of replicas."""
+        import tensorflow as tf
+
+        seed = self.step_seed(seed_generator)
         replica = tf.distribute.get_replica_context()
         if replica is not None and replica.num_replicas_in_sync > 1:
             seed = seed + tf.stack([tf.constant(0, tf.int64), tf.cast(replica.replica_id_in_sync_group, tf.int64)])
         return seed
 
     def random_normal(self, shape, seed_generator=None):
-        """N(0, 1) noise for train_step (latents, diffusion noise)."""
+        """N(0, 1) noise for train_step (latents, diffusion noise), float32; shape[0] is the batch
+        (this replica's share: keras_gen.distribute.replica_rows)."""
         import tensorflow as tf
 
-        return tf.random.stateless_normal(shape, seed=self._replica_seed(seed_generator))
+        seed = self.step_seed(seed_generator)
+        return replica_rows(lambda s: tf.random.stateless_normal(s, seed=seed), shape)
 
     def random_uniform(self, shape, minval=0.0, maxval=1.0, dtype="float32", seed_generator=None):
         """U[minval, maxval) draws for train_step; with an integer dtype, categories in
-        [minval, maxval) (InfoGAN's codes, diffusion timesteps)."""
+        [minval, maxval) (InfoGAN's codes, diffusion timesteps). shape[0] is the batch."""
         import tensorflow as tf
 
-        return tf.random.stateless_uniform(shape, seed=self._replica_seed(seed_generator), minval=minval,
-                                           maxval=maxval, dtype=tf.as_dtype(dtype))
+        seed = self.step_seed(seed_generator)
+        return replica_rows(lambda s: tf.random.stateless_uniform(s, seed=seed, minval=minval, maxval=maxval,
+                                                                  dtype=tf.as_dtype(dtype)), shape)
 
     @staticmethod
     def scale_loss(loss):

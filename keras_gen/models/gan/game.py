@@ -24,8 +24,9 @@ image and what is paired with it (pix2pix's input and target) move together. A m
 discriminators (CycleGAN) makes two games, each with its own name, optimizer and ADA state.
 
 The game's options are `GameOptions`, which a model's Options extend. Every draw comes from
-the model's seeded, per-replica noise (`GenerativeModel._replica_seed`), and ADA's probability is a
-variable of the model, so checkpoints carry it and resume is exact.
+the model's seeded noise (`GenerativeModel.step_seed`; under tf.distribute each replica keeps its
+images' rows of the global batch's draw), and ADA's probability is a variable of the model, so
+checkpoints carry it and resume is exact.
 """
 
 from __future__ import annotations
@@ -128,7 +129,8 @@ class AdversarialGame:
         o = self.options
         if o.augment == "none":
             return [images, *paired] if paired else images
-        seed, p = self.model._replica_seed(), self.augment_p if o.ada_target else None
+        # One seed on every replica: each draws its images' rows of the global batch (replica_rows).
+        seed, p = self.model.step_seed(), self.augment_p if o.ada_target else None
         seen = [diff_augment(x, seed, o.augment, p) for x in (images, *paired)]
         return seen if paired else seen[0]
 

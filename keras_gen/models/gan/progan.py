@@ -36,6 +36,7 @@ import keras
 import tensorflow as tf
 from keras import layers
 
+from keras_gen.distribute import replica_sum
 from keras_gen.errors import KerasGenError
 from keras_gen.layers.equalized import EqualizedConv2D, EqualizedDense, MinibatchStdDev, PixelNorm
 from keras_gen.layers.progan_blocks import LodBlend, growth_state, lod_of, reals_at_lod
@@ -177,7 +178,7 @@ class ProGAN(LatentGAN):
 
         game.generator_turn(generator_step)
         logs = self.track_discriminator(d_loss, real_scores, fake_scores)
-        self.images_seen.assign_add(tf.cast(batch, tf.int64))
+        self.images_seen.assign_add(tf.cast(replica_sum(batch), tf.int64))  # the global batch's images
         stage, alpha = growth_state(self.images_seen, o.phase_images, self.stages)
         self.stage.assign(stage)
         self.alpha.assign(alpha)

@@ -30,6 +30,7 @@ import numpy as np
 import tensorflow as tf
 from keras import layers
 
+from keras_gen.distribute import global_weighted_mean, replica_gather
 from keras_gen.errors import KerasGenError
 from keras_gen.losses.adversarial import PROBABILITY_LOSSES
 from keras_gen.models.base import option
@@ -91,10 +92,11 @@ class SemiSupervisedGAN(LatentGAN):
         """CE(l(x), y) over the labelled images, weighted (0 for an empty buffer slot); tracked."""
         class_logits = self.discriminator(images, training=True)
         ce = keras.losses.sparse_categorical_crossentropy(targets, class_logits, from_logits=True)
-        supervised = tf.reduce_sum(ce * weights) / tf.maximum(tf.reduce_sum(weights), 1.0)
+        # Over the global batch's labelled images under tf.distribute, as on one device.
+        supervised = global_weighted_mean(ce, weights)
         self.supervised_tracker.update_state(supervised)
         correct = tf.cast(tf.equal(tf.argmax(class_logits, -1, output_type=tf.int32), targets), tf.float32)
-        self.accuracy_tracker.update_state(tf.reduce_sum(correct * weights) / tf.maximum(tf.reduce_sum(weights), 1.0))
+        self.accuracy_tracker.update_state(global_weighted_mean(correct, weights))
         return supervised
 
     def train_step(self, data):
@@ -130,8 +132,10 @@ class SemiSupervisedGAN(LatentGAN):
         return self.track_discriminator(d_loss, real_logits, fake_logits)
 
     def remember_labelled(self, images, labels):
-        """Keep the first `labels_per_class` images of each class met (a no-op once all are full)."""
+        """Keep the first `labels_per_class` images of each class met (a no-op once all are full):
+        of the global batch, in its order, on every replica (so their buffers stay one)."""
         n = self.options.labels_per_class
+        images, labels = replica_gather(images), replica_gather(labels)
         onehot = tf.one_hot(labels, self.num_classes, dtype=tf.int32)  # (B, K)
         earlier = tf.reduce_sum((tf.cumsum(onehot, axis=0, exclusive=True)) * onehot, axis=-1)  # same class before i
         position = tf.gather(self.labelled_per_class, labels) + earlier

@@ -146,16 +146,15 @@ class GLO(GenerativeModel):
     def train_step(self, data):
         images, indices = data  # (B, S, S, C), (B,) int64 places in the train split
         table = self.latent_table.embeddings
-        with tf.GradientTape() as tape:
+        with tf.GradientTape(persistent=True) as tape:  # one loss, two optimizers
             z = tf.gather(table, indices)  # (B, d), on the sphere
             reconstructions = self.generator(z, training=True)
             loss = self.reconstruction_loss(images, reconstructions)
-            scaled = self.scale_loss(loss)
-        variables = {"generator": self.generator.trainable_variables, "latent_table": [table]}
-        grads = tape.gradient(scaled, variables)
-        for name in variables:  # the variables of variables_for(name)
-            # The table's gradient is sparse (a gather); Adam's moments are dense anyway.
-            self.apply_optimizer(name, [tf.convert_to_tensor(g) for g in grads[name]])
+        for name in ("generator", "latent_table"):
+            # Scaled for the replicas and the loss scale; the table's gradient is sparse (a
+            # gather), and Adam's moments are dense anyway.
+            self.apply_optimizer(name, [tf.convert_to_tensor(g) for g in self.loss_gradients(name, tape, loss)])
+        del tape
         table.assign(to_sphere(table))  # the projection onto the unit sphere, after every update
         self.loss_tracker.update_state(loss)
         self.mse_tracker.update_state(tf.reduce_mean(tf.square(reconstructions - images)))

@@ -123,6 +123,9 @@ class AdaINStyle(GenerativeModel):
 
     options_added_later = {"identity_weight": 0.0, "lr_decay": 0.0}  # runs saved before them: the paper's loss
     harness_options = {"encoder_layer": "conv2_1", "filters": 2, "vgg_weights": "hed"}
+    # Its feature losses are ~1e4 and their gradients ~1e4 already: under float16 the loss scale
+    # starts at 1 (2**15 would overflow every step until the dynamic scale halved 15 times).
+    initial_loss_scale = 1.0
 
     def __init__(self, **kwargs):
         from keras_gen.features.vgg import vgg_extractor

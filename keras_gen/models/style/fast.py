@@ -53,6 +53,7 @@ import tensorflow as tf
 from keras import layers
 
 from keras_gen import inputs as kinds
+from keras_gen.distribute import replica_sum
 from keras_gen.errors import KerasGenError
 from keras_gen.layers.normalization import ConditionalInstanceNormalization
 from keras_gen.layers.style_blocks import CropToReference, reflect_conv
@@ -167,6 +168,9 @@ class FastStyle(GenerativeModel):
                                   "not yet pass the content through); false: the paper's network")
 
     options_added_later = {"input_skip": False}  # runs saved before it: the paper's network
+    # Its Gram-matrix style losses are large and so are their gradients: under float16 the loss
+    # scale starts at 1 (2**15 would overflow every step until the dynamic scale halved down).
+    initial_loss_scale = 1.0
     harness_options = {"styles": "brick,gravel", "style_size": 8, "filters": 2, "residual_blocks": 1, "vgg_weights": "hed",
                        "style_depth": 2}
 
@@ -209,12 +213,12 @@ class FastStyle(GenerativeModel):
         pictures = [square_picture(ref, self.options.style_size, self.channels)  # a bad file fails first
                     for ref in parse_refs(self.options.styles)]
         vgg = self.loss_network()
-        for i, picture in enumerate(pictures):
-            feats = vgg(picture, training=False)
-            for j, (name, variable) in enumerate(zip(self.style_layers, self.style_grams)):
-                gram = gram_matrix(feats[name])[0]
-                variable[i].assign(gram)
-                self.gram_scales[i, j].assign(tf.reduce_mean(tf.square(gram)) + 1e-8)
+        grams = [[gram_matrix(feats[name])[0] for name in self.style_layers]
+                 for feats in (vgg(picture, training=False) for picture in pictures)]  # [style][layer] (C, C)
+        # Whole variables assigned, not slices: under tf.distribute a slice assign reaches one replica's copy.
+        for j, variable in enumerate(self.style_grams):
+            variable.assign(tf.stack([per_style[j] for per_style in grams]))
+        self.gram_scales.assign(tf.stack([[tf.reduce_mean(tf.square(g)) + 1e-8 for g in per_style] for per_style in grams]))
         self.grams_ready.assign(1.0)
 
     def fit(self, *args, **kwargs):
@@ -236,7 +240,10 @@ class FastStyle(GenerativeModel):
         feats = self.loss_network()(tf.concat([outputs, content], axis=0), training=False)
         b = tf.shape(content)[0]
         target = tf.stop_gradient(feats[CONTENT_LAYER][b:])
-        terms = {"content": content_loss(feats[CONTENT_LAYER][:b], target) / (tf.reduce_mean(tf.square(target)) + 1e-8),
+        # The content error relative to the target's energy over the global batch (under tf.distribute).
+        target32 = tf.cast(target, tf.float32)  # float16 features under mixed precision: sums in float32
+        energy = replica_sum(tf.reduce_sum(tf.square(target32))) / tf.cast(replica_sum(tf.size(target32)), tf.float32)
+        terms = {"content": content_loss(feats[CONTENT_LAYER][:b], target) / (energy + 1e-8),
                  "style": relative_style_loss({name: feats[name][:b] for name in self.style_layers},
                                               [tf.gather(grams, style_index) for grams in self.style_grams],
                                               tf.gather(self.gram_scales, style_index)),
