@@ -242,7 +242,8 @@ def check_checkpoint_matches(model, config: RunConfig, path: Path, run_dir) -> N
         raise KerasGenError(f"Checkpoint {path} holds a {held} model, but {config_path} names {config.model}: the "
                             "checkpoint belongs to another run, or config.json was edited. Restore the run's own "
                             "checkpoint and config.json, or start a new run in another --out.")
-    built = {"image_size": model.image_size, "channels": model.channels, "num_classes": model.num_classes,
+    size = list(model.image_size) if isinstance(model.image_size, tuple) else model.image_size  # config.json's form
+    built = {"image_size": size, "channels": model.channels, "num_classes": model.num_classes,
              **{f"options.{k}": getattr(model.options, k) for k in config.options}}
     recorded = {"image_size": config.image_size, "channels": config.channels, "num_classes": config.num_classes,
                 **{f"options.{k}": v for k, v in config.options.items()}}

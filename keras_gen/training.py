@@ -224,6 +224,7 @@ def _train(out: Path, config: RunConfig | None, resume: bool, callbacks, verbose
 
         info = describe_training_data(data_kind, config.data, data_dir=config.data_dir)
         _indexed_size(model.options.num_images, info.train_size, config.data)
+    model.plan_training(config.epochs * config.steps_per_epoch)  # a schedule over the whole run keeps it
     dataset = _dataset(config, model, initial_epoch)
     out.mkdir(parents=True, exist_ok=True)
     write_json_atomic(out / "config.json", config.to_dict())
