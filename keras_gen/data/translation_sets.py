@@ -218,7 +218,8 @@ def _draw_digits_ink(split: str, side: int) -> dict:
     a = 255 - strokes(a_idx, 0.5, dilate=False)  # thin, dark on white
     b = strokes(b_idx, 0.3, dilate=True)  # thick, bright on black
     n = min(len(a), len(b))  # the split sizes the set declares: both halves cut to the smaller
-    return {"a": a[:n], "b": b[:n], "labels_a": labels[a_idx][:n], "labels_b": labels[b_idx][:n]}
+    return {"a": a[:n], "b": b[:n], "labels_a": labels[a_idx][:n], "labels_b": labels[b_idx][:n],
+            "digits_a": a_idx[:n], "digits_b": b_idx[:n]}  # which of the 1,797 digits each image draws
 
 
 # -- edges2photos ------------------------------------------------------------------------------

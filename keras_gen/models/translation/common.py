@@ -25,15 +25,13 @@ import keras
 import numpy as np
 
 from keras_gen import inputs as kinds
+from keras_gen.core.translation import DIRECTIONS, direction_message, too_small_message  # noqa: F401  (re-exported)
 from keras_gen.errors import KerasGenError
 from keras_gen.layers.paired_jitter import PAPER_SCALE, random_jitter
 from keras_gen.layers.patch_discriminator import patch_layers_for
 from keras_gen.layers.translation_unet import NORMALIZATIONS
 from keras_gen.models.base import Endpoint, GenerativeModel, option
 from keras_gen.models.gan.game import AdamOptions, GameOptions
-
-DIRECTIONS = ("a_to_b", "b_to_a")
-
 
 @dataclass
 class TranslationOptions(AdamOptions, GameOptions):
@@ -129,17 +127,6 @@ class TranslationModel(GenerativeModel):
     def export_metadata(self) -> dict:
         return {**super().export_metadata(), "directions": list(self.directions),
                 "min_image_side": self.min_image_side, "size_multiple": self.size_multiple}
-
-
-def too_small_message(model: str, min_side: int, multiple: int, height: int, width: int, what: str) -> str:
-    return (f"{what} is {height}x{width} px, smaller than {model} takes: at least {min_side} px a side (its networks "
-            f"halve the image down to a multiple of {multiple}; other sides are padded by reflection and cropped "
-            "back). Pass a larger image.")
-
-
-def direction_message(model: str, direction: str, directions) -> str:
-    return (f"{model} has no direction {direction!r}: it translates {' and '.join(directions)}"
-            + (" (a paired model learns A -> B only)" if tuple(directions) == ("a_to_b",) else "") + ".")
 
 
 def linear_decay(step, start, length):
