@@ -8,8 +8,9 @@
                              weights) of a crop of the bundled photos, dark on white; B: the crop.
                              edges2shoes in miniature.
     digits_ink    unpaired   the digits in two styles, A: thin dark strokes on white, B: thick
-                             bright strokes on black, each drawn from its own half of every split
-                             (a fixed permutation), so no digit is in both and no pair exists.
+                             bright strokes on black (the `digits` set's own rendering), each drawn
+                             from its own half of every split (a fixed permutation), so no digit is
+                             in both and no pair exists.
                              Each image keeps its digit's label (`load_translation_set(...,
                              with_labels=True)`), for checking that a translation keeps the class.
 
@@ -35,7 +36,7 @@ from keras_gen.core.errors import KerasGenError
 from keras_gen.core.images import image_hw
 from keras_gen.data.common import DataInfo, check_channels, check_image_size, check_limit, check_split, prepare_uint8
 
-CACHE_VERSION = 1  # part of every cache file's name: bump when a set's drawing changes
+CACHE_VERSION = 2  # part of every cache file's name: bump when a set's drawing changes
 
 
 @dataclass(frozen=True)
@@ -186,13 +187,13 @@ def label_map_classes(maps_uint8: np.ndarray) -> np.ndarray:
 
 # -- digits_ink --------------------------------------------------------------------------------
 def _draw_digits_ink(split: str, side: int) -> dict:
-    """Two stroke styles of the bundled digits, each from its half of the split's digits.
+    """Two styles of the bundled digits, each from its half of the split's digits.
 
-    Each 8x8 digit is upsampled bicubically to a canvas 4x the side and thresholded with a soft
-    edge: at 0.5 for A's strokes, at 0.3 then dilated by 3/4 of an output pixel for B's
-    (thick); averaging 4x4 blocks anti-aliases both. A is ink dark on white, B bright on black."""
+    B is the `digits` set's own rendering (each 8x8 digit resized to the side: soft, thick bright
+    strokes on black). A redraws the digit as ink: the 8x8 digit upsampled bicubically to a canvas
+    4x the side, thresholded at 0.55 of its range with a soft edge (thinner, crisp strokes: higher
+    breaks the thin parts of some digits), averaged over 4x4 blocks (anti-aliased), dark on white."""
     from PIL import Image
-    from scipy.ndimage import grey_dilation
 
     from keras_gen.data.bundled import _digits_indices, _digits_uint8
 
@@ -202,21 +203,12 @@ def _draw_digits_ink(split: str, side: int) -> dict:
     a_idx, b_idx = order[np.sort(halves[0::2])], order[np.sort(halves[1::2])]
     ss = 4
     canvas = side * ss
-    grow = 2 * max(1, round(side / 32)) + 1  # the dilation's width in canvas pixels (3 at 32 px)
-
-    def strokes(indices, threshold, dilate):
-        out = np.empty((len(indices), side, side, 1), np.uint8)
-        for i, k in enumerate(indices):
-            up = np.asarray(Image.fromarray(digits[k, :, :, 0]).resize((canvas, canvas), Image.BICUBIC), np.float32)
-            ink = np.clip((up / 255.0 - threshold) / 0.08 + 0.5, 0.0, 1.0)
-            if dilate:
-                ink = grey_dilation(ink, size=(grow, grow))
-            ink = ink.reshape(side, ss, side, ss).mean((1, 3))
-            out[i, :, :, 0] = np.round(255.0 * ink)
-        return out
-
-    a = 255 - strokes(a_idx, 0.5, dilate=False)  # thin, dark on white
-    b = strokes(b_idx, 0.3, dilate=True)  # thick, bright on black
+    a = np.empty((len(a_idx), side, side, 1), np.uint8)
+    for i, k in enumerate(a_idx):
+        up = np.asarray(Image.fromarray(digits[k, :, :, 0]).resize((canvas, canvas), Image.BICUBIC), np.float32)
+        ink = np.clip((up / 255.0 - 0.55) / 0.08 + 0.5, 0.0, 1.0).reshape(side, ss, side, ss).mean((1, 3))
+        a[i, :, :, 0] = np.round(255.0 * (1.0 - ink))  # thin, dark on white
+    b = prepare_uint8(digits[b_idx], side, 1)  # the digits as bundled: thick, bright on black
     n = min(len(a), len(b))  # the split sizes the set declares: both halves cut to the smaller
     return {"a": a[:n], "b": b[:n], "labels_a": labels[a_idx][:n], "labels_b": labels[b_idx][:n],
             "digits_a": a_idx[:n], "digits_b": b_idx[:n]}  # which of the 1,797 digits each image draws
