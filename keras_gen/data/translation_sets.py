@@ -76,9 +76,12 @@ def translation_kind(name: str) -> str:
 
 
 def describe_translation_set(name: str) -> DataInfo:
+    from keras_gen.data.shapes import SHAPES
+
     spec = TRANSLATION_SETS[name]
-    classes = list(str(d) for d in range(10)) if name == "digits_ink" else None
-    return DataInfo(name, spec.default_image_size, spec.channels, 10 if classes else None, classes,
+    # The classes `load_translation_set(..., with_labels=True)` gives: each digit, each pair's shape.
+    classes = {"digits_ink": [str(d) for d in range(10)], "shapes_maps": list(SHAPES)}.get(name)
+    return DataInfo(name, spec.default_image_size, spec.channels, len(classes) if classes else None, classes,
                     dict(spec.split_sizes), spec.description)
 
 

@@ -108,7 +108,8 @@ class Pix2Pix(TranslationModel):
 
     @property
     def metrics(self):
-        return [self.d_loss_tracker, self.g_loss_tracker, self.l1_tracker, *self.score_trackers, *self.game.metrics]
+        game = [self.d_loss_tracker, *self.score_trackers, *self.game.metrics] if self.options.adversarial_weight else []
+        return [self.g_loss_tracker, self.l1_tracker, *game]  # L1 alone (Table 1's first row) logs no game
 
     def translator(self, direction):
         return self.generator
