@@ -242,7 +242,7 @@ def check_checkpoint_matches(model, config: RunConfig, path: Path, run_dir) -> N
         raise KerasGenError(f"Checkpoint {path} holds a {held} model, but {config_path} names {config.model}: the "
                             "checkpoint belongs to another run, or config.json was edited. Restore the run's own "
                             "checkpoint and config.json, or start a new run in another --out.")
-    size = list(model.image_size) if isinstance(model.image_size, tuple) else model.image_size  # config.json's form
+    size = model.image_size if isinstance(model.image_size, int) else list(model.image_size)  # as JSON keeps it
     built = {"image_size": size, "channels": model.channels, "num_classes": model.num_classes,
              **{f"options.{k}": getattr(model.options, k) for k in config.options}}
     recorded = {"image_size": config.image_size, "channels": config.channels, "num_classes": config.num_classes,
