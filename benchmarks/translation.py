@@ -200,18 +200,16 @@ def cyclegan_rows(out: Path, trained: dict, seed: int, cache_dir: str) -> dict:
     def read_digit(images):
         return np.argmax(digits(images)["logits"], axis=-1)
 
-    def score(name, as_b, as_a, cycle=None, steps=None):
+    def score(name, as_b, as_a, cycle=None, steps=None, source_labels=labels_a):
         row = {"name": name, "judged_b": float(np.mean(judge(as_b) == 1)),
-               "digit_kept": float(np.mean(read_digit(as_b) == labels_a)),
+               "digit_kept": float(np.mean(read_digit(as_b) == source_labels)),
                "judged_a": None if as_a is None else float(np.mean(judge(as_a) == 0)),
                "cycle_psnr_a": None if cycle is None else cycle[0], "cycle_psnr_b": None if cycle is None else cycle[1],
                "steps": steps}
         print(f"{name}: judged B {row['judged_b']:.3f}, digit kept {row['digit_kept']:.3f}", flush=True)
         return row
 
-    real = score("real B images (the floor)", b, a)
-    real["digit_kept"] = float(np.mean(read_digit(b) == labels_b))  # B's own digits: the classifier's floor
-    rows = [real]
+    rows = [score("real B images (the floor)", b, a, source_labels=labels_b)]  # B's own digits: the classifier's floor
     if "cyclegan" in trained:
         model, _ = load_run(out / "cyclegan")
         ab, ba = translate(model, a, "a_to_b"), translate(model, b, "b_to_a")
@@ -386,14 +384,14 @@ def main() -> None:
     trained = {row: json.loads((out / row / "benchmark.json").read_text())
                for row in ROWS if (out / row / "benchmark.json").is_file()}
     tables = args.tables.split(",")
-    results = {"trained": trained, "n": args.n, "load_average": os.getloadavg()}
+    results = {"trained": trained, "n": args.n, "load_average_start": os.getloadavg()}
     if "pix2pix" in tables:
         results["pix2pix"] = pix2pix_rows(out, trained, args.n, cache_dir)
     if "cyclegan" in tables:
         results["cyclegan"] = cyclegan_rows(out, trained, args.seed, cache_dir)
     if "latency" in tables:
         results["latency"] = latency_rows(out, trained, args.rounds, args.latency_batch)
-    results["evaluate_wall_s"] = time.time() - started
+    results["evaluate_wall_s"], results["load_average"] = time.time() - started, os.getloadavg()
     table = markdown(results)
     print(table)
     if args.json:
@@ -401,8 +399,10 @@ def main() -> None:
     if args.results:
         command = "python benchmarks/translation.py " + " ".join(sys.argv[1:])
         load = ", ".join(f"{v:.1f}" for v in results["load_average"])
+        start = ", ".join(f"{v:.1f}" for v in results["load_average_start"])
         header = (f"## Translation: `{command.strip()}`\n\nMade on {time.strftime('%Y-%m-%d %H:%M')} UTC on "
-                  f"{os.cpu_count()} CPU cores (load average at the end {load}: other jobs shared the cores, so "
+                  f"{os.cpu_count()} CPU cores (load average at the start {start}, at the end {load}: other jobs "
+                  "shared the cores, so "
                   "seconds are wall time under contention; the ratios within a table are measured in the same "
                   f"process); evaluation took {results['evaluate_wall_s'] / 60:.0f} min.\n\n")
         write_section(Path(args.results), header + table)
