@@ -38,6 +38,26 @@ def test_cycle_is_learned_and_the_pools_fill(tmp_path_factory):
     assert columns == 6 and images.shape == (24, 16, 16, 1)  # a | G(a) | F(G(a)) | b | F(b) | G(F(b))
 
 
+def test_learning_rate_decays_over_the_second_half_of_the_planned_run(tmp_path, monkeypatch):
+    from keras_gen.runs import load_run
+    from keras_gen.training import RunConfig, train
+
+    monkeypatch.setenv("KERAS_GEN_CACHE", str(tmp_path / "cache"))
+    config = RunConfig("cyclegan", data="digits_ink", image_size=8, epochs=2, steps_per_epoch=3, batch_size=2,
+                       seed=1, options={**TINY, "pool_size": 4})
+    straight = train(tmp_path / "straight", config, verbose=0)
+    # 6 planned steps: rate x1 for steps 0-2, then x (1 - k / 4) for k = 1, 2, 3
+    lr = 2e-4
+    np.testing.assert_allclose(straight["history"]["lr"], [lr, lr * (0.75 + 0.5 + 0.25) / 3], rtol=1e-5)
+    model, _ = load_run(tmp_path / "straight")
+    assert int(model.planned_steps.numpy()) == 6
+    for optimizer in model.optimizers.values():  # the rate set for the last step, in the checkpoint
+        assert float(optimizer.learning_rate.numpy()) == pytest.approx(lr * 0.25)
+    # A run stopped and resumed ends where this one does, pools and schedule included: the harness
+    # (test_one_plus_one_epochs_resumed_equal_two_straight) checks it with cyclegan's harness_options,
+    # whose pool (3 fakes) fills and whose schedule (decay_start=1, decay_steps=4) falls in its run.
+
+
 def test_an_explicit_schedule_does_not_follow_the_run_length():
     model = registry.build("cyclegan", image_size=8, channels=1, decay_start=10, decay_steps=10, **TINY)
     model.compile()
