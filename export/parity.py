@@ -18,7 +18,7 @@ cannot run fails the export with a message, never a silent skip.
    from the seed.
 4. Each extra endpoint exported for onnxruntime (`edge=True`, its own NAME.onnx): the Keras
    function vs the SavedModel signature vs `EdgeModel.run_endpoint`, on seeded inputs of its
-   declared kinds; recorded under "endpoints".
+   declared kinds (images at the shape the model reads them); recorded under "endpoints".
 5. A network that takes images of any size is checked again, as in 1, at a second, non-square
    size of its image inputs (`GenerativeModel.parity_image_shape`); recorded under "second_size".
 
@@ -130,8 +130,8 @@ def check_parity(model, endpoints: dict, onnx_endpoint: str, saved_model_dir, on
         record["serving_default"] = _check_serving_default(endpoints, onnx_endpoint, loaded, feeds, keras_out, failures)
         record["sample"] = _check_sample(model, endpoints, loaded, session, saved_model_dir, manifest, n, seed, failures)
         if manifest.get("edge_endpoints"):
-            record["endpoints"] = _check_edge_endpoints(endpoints, loaded, session, saved_model_dir, manifest, n, seed,
-                                                        atol, failures)
+            record["endpoints"] = _check_edge_endpoints(model, endpoints, loaded, session, saved_model_dir, manifest, n,
+                                                        seed, atol, failures)
 
     record["passed"] = not failures
     if failures:
@@ -236,7 +236,7 @@ def _check_sample(model, endpoints, loaded, session, version_dir, manifest, n, s
     return record
 
 
-def _check_edge_endpoints(endpoints, loaded, session, version_dir, manifest, n, seed, atol, failures) -> dict:
+def _check_edge_endpoints(model, endpoints, loaded, session, version_dir, manifest, n, seed, atol, failures) -> dict:
     """Each extra endpoint with its own ONNX file: Keras vs SavedModel signature vs the edge
     runner's `run_endpoint`, on seeded inputs built from its declared kinds. Float outputs agree
     within atol, integer (uint8) outputs within 1."""
@@ -250,7 +250,8 @@ def _check_edge_endpoints(endpoints, loaded, session, version_dir, manifest, n, 
     record = {}
     for name in sorted(manifest["edge_endpoints"]):
         ep = endpoints[name]
-        feeds = kinds.resolve_inputs(ep.inputs, n, seed, image_filler=kinds.image_noise)
+        # Image inputs at the shape the model reads them (an any-size input at its training size).
+        feeds = kinds.resolve_inputs(ep.inputs, n, seed, image_filler=model.parity_images())
         feeds = {s.name: np.asarray(feeds[s.name], dtype=s.dtype) for s in ep.inputs}
         results = {"keras": _to_numpy(ep.fn(*[tf.constant(feeds[s.name]) for s in ep.inputs])),
                    "savedmodel": _to_numpy(loaded.signatures[name](**_signature_feeds(ep.inputs, feeds))),

@@ -50,9 +50,11 @@ def swap_endpoint(names: list[str], to: str, model_name: str) -> str:
 class ImageToImage:
     """The image-to-image endpoints of a run (Keras) or an export (onnxruntime), run alike."""
 
-    def __init__(self, model_name: str, image_shape: tuple, inputs: dict, run_fn, runtime: str):
+    def __init__(self, model_name: str, image_shape: tuple, inputs: dict, run_fn, runtime: str,
+                 metadata: dict | None = None):
         self.model_name, self.image_shape, self.runtime = model_name, tuple(image_shape), runtime
         self.inputs = inputs  # {endpoint name: its image InputSpec}
+        self.metadata = dict(metadata or {})  # the model's export metadata (the manifest's, on an export)
         self._run = run_fn
 
     @property
@@ -79,7 +81,8 @@ class ImageToImage:
             with model.ema_weights():
                 return _output_images(endpoints[name].fn(tf.constant(images)), name)
 
-        return cls(config["model"], model.image_shape, {k: endpoints[k].inputs[0] for k in names}, run, "Keras")
+        return cls(config["model"], model.image_shape, {k: endpoints[k].inputs[0] for k in names}, run, "Keras",
+                   model.export_metadata())
 
     @classmethod
     def from_export(cls, path) -> ImageToImage:
@@ -101,7 +104,7 @@ class ImageToImage:
 
         model_name = edge.metadata.get("model") or edge.manifest.get("model", "this model")
         return cls(model_name, edge.image_shape, {k: declared[k][0] for k in names}, run,
-                   f"onnxruntime ({edge.provider})")
+                   f"onnxruntime ({edge.provider})", edge.metadata)
 
     def check(self, name: str) -> str:
         if name not in self.inputs:

@@ -345,6 +345,7 @@ def _train(out: Path, config: RunConfig | None, resume, callbacks, verbose, stra
 
         info = describe_training_data(data_kind, config.data, data_dir=config.data_dir)
         _indexed_size(model.options.num_images, info.train_size, config.data)
+    model.plan_training(config.epochs * config.steps_per_epoch)  # a schedule over the whole run keeps it
     dataset = _dataset(config, model, initial_epoch, strategy, role.workers)
     writes = role.write_dir(out)  # the run folder; a temporary one on a worker that is not the chief
     writes.mkdir(parents=True, exist_ok=True)

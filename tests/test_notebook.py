@@ -91,3 +91,22 @@ def test_diffusion_notebook_runs_top_to_bottom(tmp_path, monkeypatch, digits_cla
     for expected in ("DDPM-10", "DDIM-5", "floor (test vs train)", "label acc", "within-class distance"):
         assert expected in outputs, expected
     assert images >= 5  # real digits, forward process, predictions, samplers, guidance
+
+
+IMAGE_TO_IMAGE_NOTEBOOK = NOTEBOOK.parent / "image_to_image.ipynb"
+
+
+def test_image_to_image_notebook_runs_top_to_bottom(tmp_path, monkeypatch, digits_classifier_cache):
+    outputs, images = run_notebook(IMAGE_TO_IMAGE_NOTEBOOK, tmp_path, monkeypatch, timeout=600, KG_NB_SIZE=16,
+                                   KG_NB_EPOCHS=1, KG_NB_STEPS=2, KG_NB_FILTERS=8, KG_NB_BLOCKS=1, KG_NB_EDGES=2,
+                                   KERAS_GEN_CACHE=digits_classifier_cache)  # reuse the session's classifier
+    # section 2: whatever was trained, the L1- and L2-optimal outputs are grayer than any real rendering
+    saturation = {line[:20].strip(): float(line[20:]) for line in outputs.splitlines()
+                  if line.startswith(("each rendering", "mean (L2-optimal)", "median (L1-optimal)"))}
+    assert saturation["mean (L2-optimal)"] < saturation["median (L1-optimal)"] < saturation["each rendering"]
+    for expected in ("sharpness / real", "stride-2 layers, patch  70 px", "D's mean probability", "digit kept",
+                     "without it"):
+        assert expected in outputs, expected
+    assert "max difference to Keras: 0 uint8" in outputs or "max difference to Keras: 1 uint8" in outputs
+    assert images >= 8  # the three sets, the optima, Table 1's rows, D's patch maps, the cycle rows, the edge
+    assert (tmp_path / "exports" / "cyclegan-digits" / "1" / "a_to_b.onnx").is_file()

@@ -48,6 +48,7 @@ def run(args, extra: list[str]) -> int:
         print(describe_request(specs))
         return 0
     conditions = _request_conditions(args, extra, specs)
+    _check_image_sides(conditions, specs, (model.export_metadata() if kind == RUN else model.metadata))
     if kind == RUN:
         with model.ema_weights():  # the weights an export carries: the EMA when the run kept one
             images = _sample_loop_with_bar(model, n, seed, conditions, args.quiet, looped=model.sampler())
@@ -100,6 +101,20 @@ def _check_image_file_side(path: str, flag: str) -> None:
     if min(width, height) < MIN_SOURCE_SIDE:
         raise KerasGenError(f"{flag} {path} is {width}x{height} px; image files need at least {MIN_SOURCE_SIDE} px on "
                             "each side. Pass a larger image.")
+
+
+def _check_image_sides(conditions: dict, specs, metadata: dict) -> None:
+    """An image input smaller than the model's networks take (a model that declares
+    `min_image_side` in its export metadata: the translation models) is one line naming the rule."""
+    min_side = int(metadata.get("min_image_side") or 1)
+    for spec in specs:
+        image = conditions.get(spec.name) if spec.kind == "image" else None
+        if image is not None and min(image.shape[1:3]) < min_side:
+            from keras_gen.core.translation import too_small_message
+
+            raise KerasGenError(too_small_message(metadata.get("model", "the model"), min_side,
+                                                  int(metadata.get("size_multiple") or 1), *image.shape[1:3],
+                                                  f"--{spec.name}"))
 
 
 def _request_conditions(args, extra: list[str], specs) -> dict:

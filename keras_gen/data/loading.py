@@ -5,6 +5,11 @@
              a folder path                                   image files (folders.py)
              a folder packed by `keras-gen data pack`        TFRecord shards (shards.py)
 
+The bundled two-domain sets ("shapes_maps", "edges2photos", "digits_ink": translation_sets.py)
+hold pairs or two domains, not one collection of images: the translation models train on them
+(training_data.py), `load_paired` / `load_unpaired` read them, and the functions here refuse
+them with a message saying so.
+
 A bundled name wins over a folder of the same name: write "./digits" for the folder.
 
 Every source has the splits "train" and "test" (evaluation compares train against test for a
@@ -20,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from keras_gen.data import bundled, folders, shards, tfds_source
+from keras_gen.data import bundled, folders, shards, tfds_source, translation_sets
 from keras_gen.data.common import DataInfo, check_channels, check_image_size, check_limit, check_split, split_seed
 from keras_gen.errors import KerasGenError
 from keras_gen.images import from_uint8
@@ -35,11 +40,12 @@ SHUFFLE_BUFFER = 10_000  # for streamed (TFDS) sources; in-memory sources shuffl
 
 
 def _valid_choices() -> str:
-    return ", ".join(SOURCES) + ", tfds:NAME (e.g. tfds:mnist, tfds:cifar10) or a path to a folder of images"
+    return (", ".join(SOURCES) + ", tfds:NAME (e.g. tfds:mnist, tfds:cifar10) or a path to a folder of images "
+            f"(two-domain sets for translation models: {', '.join(translation_sets.TRANSLATION_SETS)})")
 
 
 def resolve_source(source) -> tuple[str, str]:
-    """("bundled" | "tfds" | "folder" | "shards", name or path); KerasGenError for anything else."""
+    """("bundled" | "translation" | "tfds" | "folder" | "shards", name or path); KerasGenError for anything else."""
     from keras_gen.data.shards import is_shards
 
     if isinstance(source, Path):
@@ -49,6 +55,8 @@ def resolve_source(source) -> tuple[str, str]:
     source = source.strip()
     if source in SOURCES:
         return "bundled", source
+    if translation_sets.is_translation_set(source):
+        return "translation", source
     if source.lower().startswith(tfds_source.PREFIX):
         return "tfds", source[len(tfds_source.PREFIX) :].strip()
     looks_like_path = any(sep in source for sep in ("/", os.sep)) or source.startswith((".", "~"))
@@ -63,6 +71,8 @@ def describe(source, data_dir: str | None = None, download: bool | None = None) 
     kind, name = resolve_source(source)
     if kind == "bundled":
         return bundled.describe_bundled(name)
+    if kind == "translation":
+        return translation_sets.describe_translation_set(name)
     if kind == "tfds":
         return tfds_source.describe_tfds(name, data_dir, download)
     if kind == "shards":
@@ -70,8 +80,18 @@ def describe(source, data_dir: str | None = None, download: bool | None = None) 
     return folders.describe_folder(name)
 
 
+def _two_domain_error(name: str) -> KerasGenError:
+    kind = translation_sets.translation_kind(name)
+    return KerasGenError(
+        f"{name!r} is a {kind} set of two domains (A and B), not one collection of images: train a {kind} "
+        f"translation model on it ({'pix2pix' if kind == 'paired' else 'cyclegan'}), or read it with "
+        f"keras_gen.data.load_{kind}({name!r}).")
+
+
 def _load_uint8(source, split, image_size, channels, limit, seed, data_dir, download):
     kind, name = resolve_source(source)
+    if kind == "translation":
+        raise _two_domain_error(name)
     split, limit = check_split(split), check_limit(limit)
     split_seed(seed, split)  # validates the seed for every source
     if kind == "tfds":
@@ -138,6 +158,8 @@ def load_dataset(
     kind, name = resolve_source(source)
     split, limit = check_split(split), check_limit(limit)
     split_seed(seed, split)
+    if kind == "translation":
+        raise _two_domain_error(name)
     if kind == "tfds":
         ds, info, count = tfds_source.tfds_pipeline(name, split, image_size, channels, limit, data_dir, download)
         buffer = min(count or SHUFFLE_BUFFER, SHUFFLE_BUFFER)

@@ -12,6 +12,11 @@ Unpaired sets (`load_unpaired`), A and B are independent collections:
 - `path/trainA`, `path/trainB`, `path/testA`, `path/testB` (the CycleGAN data sets' layout), or
 - `path/A`, `path/B`, each split by hash.
 
+Both also read the bundled two-domain sets by name (translation_sets.py: `shapes_maps` and
+`edges2photos` paired, `digits_ink` unpaired; a paired set also serves as two unpaired domains),
+and `load_unpaired` the TFDS sets whose splits are trainA, trainB, testA and testB
+(`tfds:cycle_gan/horse2zebra`, tfds_source.py).
+
 Images are decoded, centre-cropped and resized like any folder (folders.py); default size 64.
 Each side may have its own size and channels (`image_size_b`, `channels_b`; by default A's): a
 super-resolution set reads A small and B large, a colourisation set A gray and B in colour.
@@ -69,9 +74,39 @@ def _side_sizes(image_size, channels, image_size_b, channels_b):
     return (size, channels), (size_b, channels if channels_b is None else channels_b)
 
 
+def _named_two_domain_set(path, split, image_size, channels, limit, image_size_b, channels_b, paired: bool,
+                          data_dir=None):
+    """(images_a, images_b) float32 of a bundled two-domain set or a two-domain TFDS set named by
+    `path`, or None when `path` names neither (a folder)."""
+    from keras_gen.data import tfds_source, translation_sets
+
+    sizes = dict(image_size=image_size, channels=channels, limit=limit, image_size_b=image_size_b,
+                 channels_b=channels_b)
+    if translation_sets.is_translation_set(path):
+        if paired and translation_sets.translation_kind(path) != "paired":
+            paired_sets = [k for k, v in translation_sets.TRANSLATION_SETS.items() if v.kind == "paired"]
+            raise KerasGenError(f"{path!r} holds two unpaired domains, and a paired model needs pairs: pass "
+                                f"{', '.join(paired_sets)} or a folder of pairs (A/ and B/, or side-by-side A|B "
+                                "files).")
+        a, b = translation_sets.load_translation_set(path, check_split(split), **sizes)
+        return from_uint8(a), from_uint8(b)
+    if isinstance(path, str) and path.strip().lower().startswith(tfds_source.PREFIX):
+        name = path.strip()[len(tfds_source.PREFIX):].strip()
+        if paired:
+            raise KerasGenError(tfds_source.no_paired_tfds_message(name))
+        domains = tfds_source.load_tfds_domains_uint8(name, check_split(split), **sizes, data_dir=data_dir)
+        return tuple(from_uint8(images) for images in domains)
+    return None
+
+
 def load_unpaired(path, split: str = "train", image_size=None, channels=None, limit=None, image_size_b=None,
-                  channels_b=None):
-    """(images_a, images_b): float32 [-1, 1] arrays of the two domains, in general of different lengths."""
+                  channels_b=None, data_dir=None):
+    """(images_a, images_b): float32 [-1, 1] arrays of the two domains, in general of different lengths.
+    `data_dir` is TFDS's, for a tfds:NAME source."""
+    named = _named_two_domain_set(path, split, image_size, channels, limit, image_size_b, channels_b, paired=False,
+                                  data_dir=data_dir)
+    if named is not None:
+        return named
     root, split, limit = _root(path), check_split(split), check_limit(limit)
     sides = _side_sizes(image_size, channels, image_size_b, channels_b)
     cyclegan = is_cyclegan_layout(root)
@@ -136,19 +171,17 @@ def _side_by_side(root: Path, split: str, sides, limit):
 def load_paired(path, split: str = "train", image_size=None, channels=None, limit=None, image_size_b=None,
                 channels_b=None):
     """(images_a, images_b): aligned float32 [-1, 1] arrays, pair i = (images_a[i], images_b[i])."""
+    named = _named_two_domain_set(path, split, image_size, channels, limit, image_size_b, channels_b, paired=True)
+    if named is not None:
+        return named
     root, split, limit = _root(path), check_split(split), check_limit(limit)
     sides = _side_sizes(image_size, channels, image_size_b, channels_b)
     (size_a, channels_a), (size_b, channels_b) = sides
     if not ((root / "A").is_dir() and (root / "B").is_dir()):
         a, b = _side_by_side(root, split, sides, limit)
         return from_uint8(a), from_uint8(b)
-    ia, ib = folders.scan_folder(root / "A"), folders.scan_folder(root / "B")
-    stem = lambda f: f.rsplit(".", 1)[0]  # noqa: E731
-    where_b = {stem(f): i for i, f in enumerate(ib.files)}
-    pairs = [(i, where_b[stem(f)]) for i, f in enumerate(ia.files) if stem(f) in where_b]
-    if not pairs:
-        raise KerasGenError(f"no pairs in {str(root)!r}: files in A and B must share names (A/x.png with B/x.jpg)")
-    keys = [stem(ia.files[i]) for i, _ in pairs]
+    ia, ib, pairs = scan_pairs(root)
+    keys = [_stem(ia.files[i]) for i, _ in pairs]
     hashes = np.array([folders._hash_fraction(k) for k in keys])
     in_test = hashes < folders.TEST_FRACTION
     if not in_test.any() and len(pairs) >= 2:
@@ -171,6 +204,36 @@ def load_paired(path, split: str = "train", image_size=None, channels=None, limi
     a = a[[kept_a.index(k) for k in both]]
     b = b[[kept_b.index(k) for k in both]]
     return from_uint8(a), from_uint8(b)
+
+
+def _stem(relpath: str) -> str:
+    return relpath.rsplit(".", 1)[0]
+
+
+def scan_pairs(root: Path) -> tuple[folders.FolderIndex, folders.FolderIndex, list[tuple[int, int]]]:
+    """(index of A/, index of B/, [(i, j)]: file i of A pairs with file j of B) of a paired folder;
+    a KerasGenError when a side is empty or any file lacks its pair (same relative path,
+    extension aside): a pair silently dropped is a data set smaller than the user thinks."""
+    sides = {}
+    for domain in ("A", "B"):
+        try:
+            sides[domain] = folders.scan_folder(root / domain)
+        except KerasGenError:
+            other = "B" if domain == "A" else "A"
+            raise KerasGenError(f"paired folder {str(root)!r} has no images in {domain}/: each image of {other}/ "
+                                f"needs its pair in {domain}/ under the same name ({other}/x.png with "
+                                f"{domain}/x.png)") from None
+    ia, ib = sides["A"], sides["B"]
+    where_b = {_stem(f): j for j, f in enumerate(ib.files)}
+    stems_a = {_stem(f) for f in ia.files}
+    alone_a = [f for f in ia.files if _stem(f) not in where_b]
+    alone_b = [f for f in ib.files if _stem(f) not in stems_a]
+    if alone_a or alone_b:
+        parts = [f"{len(files)} file(s) of {d}/ have no pair in {o}/ (first: {', '.join(files[:3])})"
+                 for d, o, files in (("A", "B", alone_a), ("B", "A", alone_b)) if files]
+        raise KerasGenError(f"unmatched pairs in {str(root)!r}: {'; '.join(parts)}. Paired files share their name, "
+                            "extension aside (A/x.png with B/x.jpg): rename or remove them")
+    return ia, ib, [(i, where_b[_stem(f)]) for i, f in enumerate(ia.files)]
 
 
 def pair_dataset(images_a, images_b, batch_size=1, shuffle=True, seed=0, paired=True, repeat=False,

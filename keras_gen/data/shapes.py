@@ -89,24 +89,54 @@ def _draw_cached(n: int, image_size: int, seed: int) -> tuple[np.ndarray, dict[s
     images = np.empty((n, image_size, image_size, 3), np.uint8)
     for i in range(n):
         pil = Image.new("RGB", (canvas, canvas), BACKGROUND)
-        draw = ImageDraw.Draw(pil)
-        shape, colour = SHAPES[attrs["shape"][i]], COLOURS[COLOUR_NAMES[attrs["colour"][i]]]
-        # Continuous coordinates in canvas pixels; Pillow puts pixel centres on integers.
-        cx, cy = attrs["x"][i] * canvas - 0.5, attrs["y"][i] * canvas - 0.5
-        r = float(attrs["size"][i]) * canvas
-        outline = _outline(shape, r, float(attrs["rotation"][i]))
-        if outline is not None:
-            draw.polygon([(cx + px, cy + py) for px, py in outline], fill=colour)
-        else:
-            draw.ellipse((cx - r, cy - r, cx + r, cy + r), fill=colour)
-            if shape == "ring":
-                ri = 0.55 * r
-                draw.ellipse((cx - ri, cy - ri, cx + ri, cy + ri), fill=BACKGROUND)
+        _paint(ImageDraw.Draw(pil), attrs, i, canvas, COLOURS[COLOUR_NAMES[attrs["colour"][i]]], BACKGROUND)
         images[i] = np.asarray(pil.reduce(ss))
     images.flags.writeable = False
     for value in attrs.values():
         value.flags.writeable = False
     return images, attrs
+
+
+def _paint(draw, attrs: dict, i: int, canvas: int, fill, background) -> None:
+    """Shape i of `attrs` filled with `fill` on a canvas of `canvas` pixels (its hole, for a ring,
+    in `background`)."""
+    shape = SHAPES[attrs["shape"][i]]
+    # Continuous coordinates in canvas pixels; Pillow puts pixel centres on integers.
+    cx, cy = attrs["x"][i] * canvas - 0.5, attrs["y"][i] * canvas - 0.5
+    r = float(attrs["size"][i]) * canvas
+    outline = _outline(shape, r, float(attrs["rotation"][i]))
+    if outline is not None:
+        draw.polygon([(cx + px, cy + py) for px, py in outline], fill=fill)
+    else:
+        draw.ellipse((cx - r, cy - r, cx + r, cy + r), fill=fill)
+        if shape == "ring":
+            ri = 0.55 * r
+            draw.ellipse((cx - ri, cy - ri, cx + ri, cy + ri), fill=background)
+
+
+def draw_shape_masks(n: int, image_size: int = 32, seed: int = 0) -> np.ndarray:
+    """uint8 (n, H, W) masks, 1 inside the shape and 0 outside, of the images `draw_shapes(n,
+    image_size, seed)` draws: the same geometry, not anti-aliased (each pixel takes the value at
+    its centre on the supersampled canvas), so a mask is flat where the rendering is smooth."""
+    from PIL import Image, ImageDraw
+
+    _check_arguments(n, image_size, seed)
+    attrs = _sample_attributes(int(n), int(seed))
+    ss = _supersampling(int(image_size))
+    canvas = int(image_size) * ss
+    masks = np.empty((int(n), int(image_size), int(image_size)), np.uint8)
+    for i in range(int(n)):
+        pil = Image.new("L", (canvas, canvas), 0)
+        _paint(ImageDraw.Draw(pil), attrs, i, canvas, 1, 0)
+        # The sample nearest each output pixel's centre: offset ss // 2 in every ss x ss block.
+        masks[i] = np.asarray(pil)[ss // 2::ss, ss // 2::ss]
+    return masks
+
+
+def _check_arguments(n, image_size, seed) -> None:
+    for name, value, low in (("n", n, 1), ("image_size", image_size, 4), ("seed", seed, 0)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
+            raise KerasGenError(f"draw_shapes: {name} must be an integer >= {low}, got {value!r}")
 
 
 def draw_shapes(n: int, image_size: int = 32, seed: int = 0) -> tuple[np.ndarray, dict[str, np.ndarray]]:
@@ -119,8 +149,6 @@ def draw_shapes(n: int, image_size: int = 32, seed: int = 0) -> tuple[np.ndarray
       "rotation" float32 degrees in [0, 360), clockwise on screen.
     The same (n, image_size, seed) gives the same arrays; generated sets are cached in memory.
     """
-    for name, value, low in (("n", n, 1), ("image_size", image_size, 4), ("seed", seed, 0)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
-            raise KerasGenError(f"draw_shapes: {name} must be an integer >= {low}, got {value!r}")
+    _check_arguments(n, image_size, seed)
     images, attrs = _draw_cached(int(n), int(image_size), int(seed))
     return images.copy(), {k: v.copy() for k, v in attrs.items()}

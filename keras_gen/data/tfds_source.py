@@ -15,6 +15,12 @@ loop. `tensorflow_datasets` is imported lazily: the bundled sources never pay fo
 
 Splits: "train" is TFDS's train split; "test" is its test split, else its validation split,
 else the last 10% of train (and "train" the first 90%).
+
+Two domains: a data set whose splits are trainA, trainB, testA and testB (TFDS's `cycle_gan`
+configs: `tfds:cycle_gan/horse2zebra`, `tfds:cycle_gan/maps`, ...) is an unpaired two-domain set,
+domain A from the *A splits and B from the *B splits (`load_tfds_domains_uint8`). TFDS has no
+paired image-to-image sets: the pix2pix data sets (facades, maps, edges2shoes) are side-by-side
+A|B files, read as a folder (`no_paired_tfds_message`).
 """
 
 from __future__ import annotations
@@ -74,10 +80,58 @@ def _builder(name: str, data_dir):
     try:
         return tfds.builder(name, data_dir=data_dir)
     except Exception as err:  # DatasetNotFoundError, bad config/version strings
+        if name.split("/")[0].lower() == "pix2pix":
+            raise KerasGenError(no_paired_tfds_message(name)) from None
         raise KerasGenError(
             f"unknown TFDS data set {name!r} ({type(err).__name__}). See the catalogue at "
             "https://www.tensorflow.org/datasets/catalog/overview for names, e.g. tfds:mnist, tfds:cifar10"
         ) from None
+
+
+TWO_DOMAIN_SPLITS = {"train": ("trainA", "trainB"), "test": ("testA", "testB")}
+
+
+def no_paired_tfds_message(name: str) -> str:
+    """What to pass instead of a TFDS name for paired data."""
+    return (f"TFDS has no paired image-to-image data set ({name!r}): the pix2pix sets (facades, maps, "
+            "edges2shoes, ...) are side-by-side A|B images. Download and extract one (e.g. facades.tar.gz from the "
+            "pix2pix data sets page) and pass its folder, --data path/facades (its train/ and val/ or test/ are the "
+            "splits); tfds:cycle_gan/facades is the unpaired version, for cyclegan.")
+
+
+def is_two_domain(name: str) -> bool:
+    """Whether TFDS set `name` holds two domains in trainA/trainB/testA/testB splits (cycle_gan/*),
+    from its builder's name (known offline: its splits are only listed once prepared)."""
+    return name.split("/")[0].split(":")[0].lower() == "cycle_gan"
+
+
+def describe_tfds_domains(name: str, data_dir=None, download=None) -> DataInfo:
+    """DataInfo of a two-domain TFDS set: its A image features, split sizes the larger domain's."""
+    builder = _builder(name, data_dir)
+    _ensure_prepared(builder, name, data_dir, download)
+    info = _info(builder, name)
+    sizes = {}
+    for split, (a, b) in TWO_DOMAIN_SPLITS.items():
+        try:
+            sizes[split] = max(int(builder.info.splits[a].num_examples), int(builder.info.splits[b].num_examples))
+        except Exception:
+            sizes[split] = None
+    return DataInfo(info.name, info.default_image_size, info.channels, None, None, sizes, info.description)
+
+
+def load_tfds_domains_uint8(name: str, split: str, image_size=None, channels=None, limit=None, image_size_b=None,
+                            channels_b=None, data_dir=None, download=None):
+    """(uint8 images of domain A, of domain B) of one split of a two-domain TFDS set, each side at
+    its size and channels (B's default to A's)."""
+    if not is_two_domain(name):
+        raise KerasGenError(f"TFDS data set {name!r} is one domain; two-domain TFDS sets have trainA, trainB, testA "
+                            "and testB splits (tfds:cycle_gan/horse2zebra). Pass two sources, --data A --data-b B.")
+    out = []
+    for tfds_split, size, chans in zip(TWO_DOMAIN_SPLITS[split], (image_size, image_size_b or image_size),
+                                       (channels, channels_b or channels)):
+        images, _, _ = load_tfds_uint8(name, split, size, chans, limit, data_dir, download, tfds_split=tfds_split)
+        out.append(images)
+    return out[0], out[1]
 
 
 def _root(builder, data_dir) -> str:
@@ -164,8 +218,10 @@ def describe_tfds(name: str, data_dir=None, download=None) -> DataInfo:
     return _info(builder, name)
 
 
-def tfds_pipeline(name: str, split: str, image_size, channels, limit, data_dir=None, download=None):
-    """(tf.data.Dataset of (uint8 (S, S, C) image, int64 label or -1), DataInfo, number of examples)."""
+def tfds_pipeline(name: str, split: str, image_size, channels, limit, data_dir=None, download=None,
+                  tfds_split: str | None = None):
+    """(tf.data.Dataset of (uint8 (S, S, C) image, int64 label or -1), DataInfo, number of examples).
+    `tfds_split` reads that TFDS split instead of the one `split` maps to (a domain's: trainA)."""
     import tensorflow as tf
 
     from keras_gen.data.common import check_channels, check_image_size, prepare_uint8_tf
@@ -178,7 +234,7 @@ def tfds_pipeline(name: str, split: str, image_size, channels, limit, data_dir=N
     channels = check_channels(channels, info.channels)
     image_key, label_key, supervised = _features(builder)
     try:
-        ds = tfds.load(name, split=_tfds_split(builder, split), data_dir=data_dir, as_supervised=supervised,
+        ds = tfds.load(name, split=tfds_split or _tfds_split(builder, split), data_dir=data_dir, as_supervised=supervised,
                        shuffle_files=False, download=False)  # fmt: skip
     except Exception as err:
         root = _root(builder, data_dir)
@@ -198,7 +254,7 @@ def tfds_pipeline(name: str, split: str, image_size, channels, limit, data_dir=N
         return prepare_uint8_tf(image, image_size, channels), tf.cast(label, tf.int64)
 
     ds = ds.map(prepare, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-    count = info.split_sizes.get(split)
+    count = None if tfds_split else info.split_sizes.get(split)
     if count is None:
         cardinality = int(ds.cardinality())
         count = cardinality if cardinality >= 0 else None
@@ -207,11 +263,12 @@ def tfds_pipeline(name: str, split: str, image_size, channels, limit, data_dir=N
     return ds, info, count
 
 
-def load_tfds_uint8(name: str, split: str, image_size, channels, limit, data_dir=None, download=None):
+def load_tfds_uint8(name: str, split: str, image_size, channels, limit, data_dir=None, download=None,
+                    tfds_split: str | None = None):
     """(uint8 images (N, S, S, C), int64 labels or None, DataInfo): the split read into memory."""
     import numpy as np
 
-    ds, info, _ = tfds_pipeline(name, split, image_size, channels, limit, data_dir, download)
+    ds, info, _ = tfds_pipeline(name, split, image_size, channels, limit, data_dir, download, tfds_split)
     images, labels = [], []
     for x, y in ds.batch(1024).as_numpy_iterator():
         images.append(x)

@@ -17,12 +17,14 @@ Sources, by kind:
 - images, labelled: any source of `load_dataset` (bundled name, tfds:NAME, folder); labelled needs
   one with labels (bundled sets, labelled TFDS sets, a folder with one subfolder per class).
 - paired: a folder with `A/` and `B/` (files of the same name pair up) or of side-by-side A|B
-  images (data/paired.py).
+  images (data/paired.py), or a bundled paired set (`shapes_maps`, `edges2photos`:
+  data/translation_sets.py).
 - indexed: any source `load_arrays` reads, held in memory (at most MAX_INDEXED_IMAGES train
   images: the model holds one variable per image).
 - attributes: the bundled `shapes` set, whose drawing attributes are known (data/shapes.py).
 - unpaired: `--data` and `--data-b`, two sources of any kind (each loaded with `load_arrays`), or
-  one folder with `A/` and `B/` (or `trainA/`, `trainB/`).
+  one folder with `A/` and `B/` (or `trainA/`, `trainB/`), a bundled two-domain set (`digits_ink`,
+  or the two sides of a paired one) or a two-domain TFDS set (`tfds:cycle_gan/horse2zebra`).
 
 Every dataset is repeated, shuffled with `seed` and batched with drop_remainder, so an epoch is a
 number of steps, and the same seed gives the same batches: a resumed run skips the batches the
@@ -55,10 +57,12 @@ MAX_INDEXED_IMAGES = 100_000
 ATTRIBUTES = ("rotation", "size", "x", "y", "colour")
 ATTRIBUTE_SOURCES = ("shapes",)
 
-_PAIRED_LAYOUT = ("a folder with subfolders A and B whose files pair up by name (A/x.png with B/x.png), "
-                  "or a folder of side-by-side images, A on the left half and B on the right")
-_UNPAIRED_LAYOUT = ("--data DOMAIN_A --data-b DOMAIN_B (each a bundled name, tfds:NAME or a folder), "
-                    "or --data FOLDER with subfolders A and B (or trainA, trainB, testA and testB)")
+_PAIRED_LAYOUT = ("a bundled paired set (shapes_maps, edges2photos), a folder with subfolders A and B whose files "
+                  "pair up by name (A/x.png with B/x.png), or a folder of side-by-side images, A on the left half and "
+                  "B on the right")
+_UNPAIRED_LAYOUT = ("--data DOMAIN_A --data-b DOMAIN_B (each a bundled name, tfds:NAME or a folder), a bundled "
+                    "two-domain set (digits_ink), tfds:cycle_gan/NAME, or --data FOLDER with subfolders A and B (or "
+                    "trainA, trainB, testA and testB)")
 
 
 @dataclass(frozen=True)
@@ -78,6 +82,19 @@ def check_data_kind(kind: str) -> str:
     return kind
 
 
+def _two_domain_source(data) -> str | None:
+    """"paired" or "unpaired" for a source that holds two domains by itself (a bundled two-domain
+    set, a two-domain TFDS set), "folder" for a folder (its layout says), None otherwise."""
+    from keras_gen.data import tfds_source, translation_sets
+
+    kind, name = resolve_source(data)
+    if kind == "translation":
+        return translation_sets.translation_kind(name)
+    if kind == "tfds" and tfds_source.is_two_domain(name):
+        return "unpaired"
+    return kind if kind in ("folder", "shards") else None  # a packed folder: its pairs say
+
+
 def _check_sources(kind: str, data, data_b) -> None:
     """Refuse a source that cannot give `kind`, saying what it needs."""
     if data_b is not None and kind != "unpaired":
@@ -85,10 +102,24 @@ def _check_sources(kind: str, data, data_b) -> None:
             f"--data-b is the second domain of unpaired models, but this model trains on {kind}; drop --data-b"
             + (f" and pass {_PAIRED_LAYOUT} as --data." if kind == "paired" else ".")
         )
-    if kind in TWO_DOMAIN_KINDS and data_b is None and resolve_source(data)[0] not in ("folder", "shards"):
+    holds = _two_domain_source(data)
+    source, name = resolve_source(data)
+    if source == "tfds" and name.split("/")[0].lower() == "pix2pix":
+        from keras_gen.data.tfds_source import no_paired_tfds_message
+
+        raise KerasGenError(no_paired_tfds_message(name))
+    if kind in TWO_DOMAIN_KINDS and data_b is None and holds is None:
         layout = _PAIRED_LAYOUT if kind == "paired" else _UNPAIRED_LAYOUT
         raise KerasGenError(f"this model trains on {kind} images from two domains, and --data {data!r} is a "
                             f"single-domain data set; pass {layout}.")
+    if kind == "paired" and holds == "unpaired":
+        raise KerasGenError(f"this model trains on pairs, and --data {data!r} holds two unpaired domains; pass "
+                            f"{_PAIRED_LAYOUT}.")
+    if holds in TWO_DOMAIN_KINDS and (kind not in TWO_DOMAIN_KINDS or data_b is not None):
+        raise KerasGenError(f"--data {data!r} is a {holds} set of two domains, for translation models (pix2pix, "
+                            "cyclegan); this model trains on "
+                            + (f"{kind}: pass a single-domain source." if data_b is None else
+                               "two sources: pass one domain each as --data and --data-b."))
 
 
 def _two_domain_folders(kind: str, root: Path) -> tuple[Path, Path] | None:
@@ -141,6 +172,12 @@ def describe_training_data(kind: str, data, data_b=None, *, data_dir=None) -> Tr
                                 max(i.split_sizes["train"] for i in infos))
     if resolve_source(data)[0] == "shards":  # pairs packed by `keras-gen data pack --paired` (data/shards.py)
         return _packed_pairs_info(kind, data)
+    if _two_domain_source(data) in TWO_DOMAIN_KINDS:  # a bundled set, or a TFDS one
+        from keras_gen.data import tfds_source
+
+        source, name = resolve_source(data)
+        info = tfds_source.describe_tfds_domains(name, data_dir) if source == "tfds" else describe(data)
+        return TrainingDataInfo(kind, info.default_image_size, info.channels, None, info.split_sizes["train"] or 1)
     root = Path(data).expanduser()
     if not root.is_dir():
         raise KerasGenError(f"two-domain data folder {str(root)!r} does not exist or is not a folder")
@@ -148,6 +185,11 @@ def describe_training_data(kind: str, data, data_b=None, *, data_dir=None) -> Tr
     if domains is None:  # side-by-side pairs: the halves share their file's channels
         split_folder = root / "train" if (root / "train").is_dir() else None
         facts = [_folder_facts(split_folder or root, whole=split_folder is not None)]
+    elif kind == "paired":  # A/ and B/: every file has its pair, or one line says which has none
+        from keras_gen.data.paired import scan_pairs
+
+        index_a, index_b, _ = scan_pairs(root)
+        facts = [(folders.default_channels(index), len(index.splits["train"])) for index in (index_a, index_b)]
     else:
         whole = domains[0].name.startswith("train")  # the CycleGAN layout has its splits as folders
         facts = [_folder_facts(folder, whole) for folder in domains]
@@ -269,8 +311,9 @@ def _two_domain_arrays(kind: str, data, data_b, split: str, sides, *, seed: int,
 
             return load_shards_pairs(data, split, **sizes)
         return load_paired(data, split, **sizes)
-    _two_domain_folders(kind, Path(data).expanduser())  # the layout error before loading
-    return load_unpaired(data, split, **sizes)
+    if _two_domain_source(data) == "folder":
+        _two_domain_folders(kind, Path(data).expanduser())  # the layout error before loading
+    return load_unpaired(data, split, **sizes, data_dir=data_dir)
 
 
 def preview_examples(kind: str, data, data_b=None, *, shapes, n: int, seed: int, data_dir=None) -> tuple:

@@ -269,6 +269,12 @@ class GenerativeModel(keras.Model):
         config = {k: v for k, v in config.items() if k not in cls.retired_options and k != "dtype"}
         return super().from_config({**cls.options_added_later, **config})
 
+    def plan_training(self, total_steps: int) -> None:
+        """Called by the training loop before `fit` with the number of steps (train_step calls)
+        the run takes in all, its epochs times steps per epoch, when it starts and when it
+        resumes. A model whose schedule follows the length of the run (CycleGAN's learning-rate
+        decay over its second half) keeps it in a weight, so checkpoints carry it; others ignore it."""
+
     # -- optimizers, owned here -------------------------------------------------------------
     def default_optimizers(self) -> dict:
         """{name: optimizer}; the name is the attribute of the sub-network it trains (see

@@ -15,7 +15,6 @@ def test_paired_by_name_keeps_pairs_aligned(tmp_path, write_image, solid):
     for i in range(20):
         write_image(tmp_path / "A" / f"x{i:02d}.png", solid(_shade(i)))
         write_image(tmp_path / "B" / f"x{i:02d}.jpg", solid(tuple(255 - v for v in _shade(i))), quality=95)
-    write_image(tmp_path / "A" / "lonely.png", solid((0, 0, 0)))  # no partner in B: ignored
     sizes = 0
     for split in ("train", "test"):
         a, b = load_paired(tmp_path, split, image_size=8)
@@ -23,6 +22,21 @@ def test_paired_by_name_keeps_pairs_aligned(tmp_path, write_image, solid):
         np.testing.assert_allclose(a, -b, atol=0.05)  # B is the negative of its partner in A
         sizes += len(a)
     assert sizes == 20
+
+
+def test_paired_folder_refuses_unmatched_names_and_an_empty_side(tmp_path, write_image, solid):
+    """A file without its pair is an error naming it, not a pair quietly dropped (issue 28)."""
+    for i in range(4):
+        write_image(tmp_path / "p" / "A" / f"x{i}.png", solid(_shade(i)))
+        write_image(tmp_path / "p" / "B" / f"x{i}.png", solid(_shade(i)))
+    write_image(tmp_path / "p" / "A" / "lonely.png", solid((0, 0, 0)))
+    with pytest.raises(KerasGenError, match=r"unmatched pairs.*1 file\(s\) of A/ have no pair in B/ \(first: lonely.png\)"):
+        load_paired(tmp_path / "p", "train", image_size=8)
+    for i in range(3):
+        write_image(tmp_path / "q" / "A" / f"x{i}.png", solid(_shade(i)))
+    (tmp_path / "q" / "B").mkdir()
+    with pytest.raises(KerasGenError, match=r"has no images in B/"):
+        load_paired(tmp_path / "q", "train", image_size=8)
 
 
 def test_side_by_side_pairs(tmp_path, write_image):
