@@ -66,8 +66,8 @@ def main(argv=None) -> dict:
     import tensorflow as tf
 
     from export import export_model
-    from keras_gen import inputs as kinds
-    from keras_gen.edge import EdgeModel
+    from keras_gen.core import inputs as kinds
+    from keras_gen.core.edge import EdgeModel
     from keras_gen.images import to_uint8
 
     model = _model(args)

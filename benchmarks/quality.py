@@ -45,7 +45,7 @@ import numpy as np  # noqa: E402
 
 from keras_gen import registry  # noqa: E402
 from keras_gen.data import load_arrays  # noqa: E402
-from keras_gen.errors import KerasGenError  # noqa: E402
+from keras_gen.core.errors import KerasGenError  # noqa: E402
 from keras_gen.evaluation import Evaluator, metrics_for  # noqa: E402
 from keras_gen.training import RunConfig, train  # noqa: E402
 

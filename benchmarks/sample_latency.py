@@ -12,7 +12,7 @@ is timed at batch 1, 16 and 64 for:
     keras-tf.function the export endpoint as a traced tf.function (graph mode, in-process)
     savedmodel        the reloaded SavedModel's `generate` signature (what TF Serving runs)
     ort-default       model.onnx in onnxruntime with its default session options
-    ort-tuned         the edge runner's session (keras_gen.edge.tuning: ConvTranspose rewritten in
+    ort-tuned         the edge runner's session (keras_gen.core.edge.tuning: ConvTranspose rewritten in
                       memory, spinning off); what `keras-gen sample EXPORT` and `serve` run
     ort-tuned-1thread the same with one intra-op thread (without --threads)
     ort-fp16/int8     model.fp16.onnx / model.int8.onnx in the tuned session
@@ -86,7 +86,7 @@ def _graph_facts(version_dir: Path, tmp: str) -> dict:
     import onnx
     import onnxruntime as ort
 
-    from keras_gen.edge.tuning import count_ops, tuned_model
+    from keras_gen.core.edge.tuning import count_ops, tuned_model
 
     plain = onnx.load(str(version_dir / "model.onnx"))
     rewritten, rewrites = tuned_model(plain)
@@ -129,7 +129,7 @@ def main(argv=None) -> dict:
         tf.config.threading.set_intra_op_parallelism_threads(args.threads)
         tf.config.threading.set_inter_op_parallelism_threads(1)
     from export import export_model
-    from keras_gen.edge import make_session, run_onnx
+    from keras_gen.core.edge import make_session, run_onnx
 
     model, training = _model(args)
     endpoints = model.export_endpoints()
@@ -202,7 +202,7 @@ def main(argv=None) -> dict:
 
     rewrites = graph["rewrites"]
     print(f"\nGraph: the runner rewrites {rewrites['matmul']} ConvTranspose as MatMul and {rewrites['subpixel']} as "
-          "sub-pixel Convs + DepthToSpace (keras_gen.edge.tuning)")
+          "sub-pixel Convs + DepthToSpace (keras_gen.core.edge.tuning)")
     for label in ("model.onnx", "tuned"):
         print(f"  {label:10s} " + ", ".join(f"{op} {c['graph']} (ORT-optimised {c['ort_optimised']})"
                                             for op, c in graph[label].items()))

@@ -1,7 +1,7 @@
 """Load and abuse on the edge server over loopback, against the onnxruntime session called directly.
 
     python benchmarks/serve_load.py EXPORTS [--model dcgan] [--requests 2000] [--concurrency 16] [--n 1]
-                                    [--fuzz-examples 500] [--sigterm-requests 400]
+                                    [--fuzz-examples 500] [--sigterm-requests 400] [--capacity-requests 1000]
 
 The newest version of EXPORTS/MODEL is copied to a scratch repository (EXPORTS is not touched) and
 served by `keras-gen serve` in its own process. In order, on that one process:
@@ -9,12 +9,16 @@ served by `keras-gen serve` in its own process. In order, on that one process:
 1. load: `sample` requests of n images at the given concurrency, p50/p99 latency and throughput,
    beside the same EdgeModel.sample calls made directly in this process (the server's overhead
    as a ratio); halfway through, a new version is renamed into place: 0 errors, 0 dropped;
+1b. capacity: 429s at the server's default queue for a few dozen concurrent clients (none
+   expected), for a real overload (far more clients than workers + queue, bigger requests), and
+   at the old default (--queue 8, a server of its own) for comparison;
 2. broken versions: a half-written one and one whose model.onnx does not match its manifest are
    named in the status while the previous version keeps serving;
 3. abuse: the malformed-request corpus of tests/serving (each answered with its 4xx);
 4. fuzz: schemathesis on the OpenAPI schema, `--fuzz-examples` positive examples per operation
    and as many negative bodies per predict (path names free, or the served model's): 0 server errors;
-5. memory: the server's RSS after all of the above against after warm-up (< 10% growth);
+5. memory: the server's RSS after warm-up, the load, the capacity rows (their overload sets a
+   high-water mark of 68 big requests in flight), abuse and fuzzing (flat after the capacity rows);
 6. SIGTERM during a further load: every request the server accepted is answered (0 dropped),
    later ones are refused at connect, and the process exits.
 """
@@ -49,11 +53,14 @@ def percentiles(seconds):
     return np.percentile(seconds, 50) * 1000, np.percentile(seconds, 99) * 1000
 
 
-def start_server(root: Path, port: int, queue: int) -> subprocess.Popen:
+def start_server(root: Path, port: int, queue: int | None = None, log_name: str = "server.log") -> subprocess.Popen:
+    """`keras-gen serve` with 4 workers and the server's default queue (or `queue`)."""
     command = [sys.executable, "-m", "keras_gen", "serve", str(root), "--host", "127.0.0.1", "--port", str(port),
-               "--grpc-port", "-1", "--workers", "4", "--queue", str(queue), "--poll-seconds", "0.5",
+               "--grpc-port", "-1", "--workers", "4", "--poll-seconds", "0.5",
                "--max-batch", "64", "--max-body-mb", "1"]  # the corpus' limits
-    log = open(root.parent / "server.log", "w")
+    if queue is not None:
+        command += ["--queue", str(queue)]
+    log = open(root.parent / log_name, "w")
     process = subprocess.Popen(command, cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)}, stdout=log,
                                stderr=subprocess.STDOUT)
     return process
@@ -103,13 +110,28 @@ def load(call, requests: int, concurrency: int, halfway=None):
     return results, time.perf_counter() - start
 
 
+def sample_inputs(base: str, model: str, n: int) -> dict:
+    """Every input of the model's `sample` signature (the server takes no fewer), defaults from its
+    metadata, as JSON values; the caller sets the seed."""
+    from serving.client import ServingClient
+
+    client = ServingClient(base)
+    try:
+        return {k: v.tolist() for k, v in client.complete_inputs(model, "sample", {"n": n, "seed": 0}).items()}
+    finally:
+        client.close()
+
+
 def rest_caller(client, url: str, n: int):
     import httpx
+
+    base, model = url.split("/v1/models/")[0], url.split("/v1/models/")[1].split(":")[0]
+    inputs = sample_inputs(base, model, n)
 
     def call(seed):
         start = time.perf_counter()
         try:
-            response = client.post(url, json={"signature_name": "sample", "inputs": {"n": n, "seed": seed}})
+            response = client.post(url, json={"signature_name": "sample", "inputs": {**inputs, "seed": seed}})
         except httpx.ConnectError:
             return time.perf_counter() - start, "refused"
         except httpx.HTTPError as err:  # accepted, then no answer
@@ -123,7 +145,8 @@ def rest_caller(client, url: str, n: int):
 def check_broken_versions(base: str, model_dir: Path, model: str) -> str:
     import httpx
 
-    before = httpx.post(f"{base}/v1/models/{model}:predict", json={"signature_name": "sample", "inputs": {"n": 2}})
+    body = {"signature_name": "sample", "inputs": sample_inputs(base, model, 2)}
+    before = httpx.post(f"{base}/v1/models/{model}:predict", json=body)
     newest = max(int(p.name) for p in model_dir.iterdir() if p.name.isdigit())
     half, tampered = model_dir / str(newest + 1), model_dir / str(newest + 2)
     half.mkdir()
@@ -133,14 +156,17 @@ def check_broken_versions(base: str, model_dir: Path, model: str) -> str:
         f.write(b"\0")
     time.sleep(1.5)  # three polls
     states = {s["version"]: s for s in httpx.get(f"{base}/v1/models/{model}").json()["model_version_status"]}
-    after = httpx.post(f"{base}/v1/models/{model}:predict", json={"signature_name": "sample", "inputs": {"n": 2}})
+    after = httpx.post(f"{base}/v1/models/{model}:predict", json=body)
     ok = (states[str(newest)]["state"] == "AVAILABLE" and states[str(half.name)]["state"] == "END"
           and states[str(tampered.name)]["state"] == "END" and after.json() == before.json()
           and after.headers["x-model-version"] == str(newest))
     shutil.rmtree(half), shutil.rmtree(tampered)
-    return (f"half-written v{half.name} and tampered v{tampered.name} reported "
-            f"({states[half.name]['status']['error_message'][:60]!r}; "
-            f"{states[tampered.name]['status']['error_message'][:60]!r}); v{newest} kept serving: {ok}")
+    def why(version):  # the message's own words, the scratch folder's path left out
+        message = states[version]["status"]["error_message"].replace(str(model_dir.parent), "EXPORTS")
+        return message.split("cannot be loaded: ")[-1][:90]
+
+    return (f"half-written v{half.name} and tampered v{tampered.name} reported ({why(half.name)!r}; "
+            f"{why(tampered.name)!r}); v{newest} kept serving: {ok}")
 
 
 def answered(outcome) -> bool:
@@ -198,6 +224,23 @@ def fuzz(base: str, model: str, examples: int) -> list[tuple[str, dict]]:
     return rows
 
 
+def capacity(url: str, rows, requests: int) -> list[tuple]:
+    """(label, concurrency, n, requests, 429s, other errors, p50 ms, p99 ms) of a load per row
+    (label, concurrency, n), on the server at `url`."""
+    import httpx
+
+    measured = []
+    for label, concurrency, n in rows:
+        with httpx.Client(limits=httpx.Limits(max_connections=concurrency), timeout=60) as client:
+            results, _ = load(rest_caller(client, url, n), requests, concurrency)
+        statuses = collections.Counter(outcome for _, outcome in results)
+        refused = statuses.get(429, 0)
+        others = sum(c for o, c in statuses.items() if not answered(o) and o != 429)
+        measured.append((label, concurrency, n, requests, refused, others,
+                         *percentiles([s for s, _ in results])))
+    return measured
+
+
 def sigterm_during_load(process, url: str, requests: int, concurrency: int, n: int, log_path: Path):
     """SIGTERM halfway through a load: the client's outcomes, the exit status, and the server's own
     count at exit of the requests it began and ended (answered or not)."""
@@ -226,11 +269,15 @@ def main():
     parser.add_argument("--n", type=int, default=1, help="images per request")
     parser.add_argument("--fuzz-examples", type=int, default=500, help="per operation and mode (0: no fuzzing)")
     parser.add_argument("--sigterm-requests", type=int, default=400)
+    parser.add_argument("--capacity-requests", type=int, default=1000, help="per capacity row (0: none)")
+    parser.add_argument("--overload-concurrency", type=int, default=200,
+                        help="clients at once in the overload row (the default server admits 4 + 64)")
+    parser.add_argument("--overload-n", type=int, default=64, help="images per request in the overload row")
     args = parser.parse_args()
 
     import httpx
 
-    from keras_gen.edge import EdgeModel
+    from keras_gen.core.edge import EdgeModel
 
     edge = EdgeModel.from_path(Path(args.exports) / args.model)
     scratch = Path(tempfile.mkdtemp(prefix="serve-load-"))
@@ -239,7 +286,7 @@ def main():
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     url = f"{base}/v1/models/{args.model}:predict"
-    process = start_server(root, port, queue=args.concurrency + 4)
+    process = start_server(root, port)  # the default queue: what `keras-gen serve` users get
     try:
         wait_ready(base, process)
 
@@ -262,6 +309,21 @@ def main():
             rows.append((name, *percentiles([s for s, _ in results]), args.requests / wall, errors, versions))
         client.close()
         memory.append(("after load", rss_mb(process)))
+        capacity_rows = []
+        if args.capacity_requests:
+            capacity_rows = capacity(url, [("default queue", 16, args.n), ("default queue", 48, args.n),
+                                           ("default queue, overload", args.overload_concurrency, args.overload_n)],
+                                     args.capacity_requests)
+            old_port = free_port()  # the old default, --queue 8, beside it for comparison
+            old = start_server(root, old_port, queue=8, log_name="server-queue8.log")
+            try:
+                wait_ready(f"http://127.0.0.1:{old_port}", old)
+                capacity_rows = capacity(f"http://127.0.0.1:{old_port}/v1/models/{args.model}:predict",
+                                         [("--queue 8 (old default)", 16, args.n)], args.capacity_requests) + capacity_rows
+            finally:
+                old.send_signal(signal.SIGTERM)
+                old.wait(60)
+            memory.append(("after capacity", rss_mb(process)))
         broken = check_broken_versions(base, model_dir, args.model)
         requests, right, healthy = abuse(base, args.model)
         memory.append(("after abuse", rss_mb(process)))
@@ -275,13 +337,19 @@ def main():
         shutil.rmtree(scratch, ignore_errors=True)
 
     print(f"{args.requests} sample requests of n={args.n} at concurrency {args.concurrency}, model {args.model}; "
-          f"server: `keras-gen serve` in its own process (4 workers)")
+          f"server: `keras-gen serve` in its own process (4 workers, the default queue)")
     print(f"{'path':22s} {'p50 ms':>8s} {'p99 ms':>8s} {'req/s':>8s} {'errors':>7s}  versions answering")
     for name, p50, p99, rate, errors, versions in rows:
         print(f"{name:22s} {p50:8.2f} {p99:8.2f} {rate:8.1f} {errors:7d}  {', '.join(versions)}"
               + ("  (new version dropped in halfway)" if len(versions) > 1 else ""))
     print(f"server overhead: throughput ratio direct/REST = {rows[0][3] / rows[1][3]:.2f}x, "
           f"p50 ratio REST/direct = {rows[1][1] / rows[0][1]:.2f}x")
+    if capacity_rows:
+        print(f"capacity (4 workers; {args.capacity_requests} sample requests per row):")
+        print(f"  {'server queue':26s} {'clients':>7s} {'n':>4s} {'429s':>6s} {'other errors':>12s} "
+              f"{'p50 ms':>8s} {'p99 ms':>8s}")
+        for label, concurrency, n, _, refused, others, p50, p99 in capacity_rows:
+            print(f"  {label:26s} {concurrency:7d} {n:4d} {refused:6d} {others:12d} {p50:8.2f} {p99:8.2f}")
     print(f"broken versions: {broken}")
     print(f"abuse corpus: {right}/{requests} answered with their 4xx and {{\"error\"}}; healthy after: {healthy}")
     if fuzzed:

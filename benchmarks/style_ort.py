@@ -7,7 +7,7 @@ alike:
                onnxruntime user opens the file
   edge before  the edge runner's session options (no spinning) on the file as it is: what
                `keras-gen sample` / `serve` ran before the narrow-Conv rewrite
-  edge         the runner's session now (keras_gen.edge.tuning.tuned_model + its options)
+  edge         the runner's session now (keras_gen.core.edge.tuning.tuned_model + its options)
 
 Per runtime: the median and the minimum wall time of a call, and the median process CPU time
 (time.process_time: every thread of this process; on a loaded machine wall time mostly measures
@@ -37,8 +37,8 @@ def _runtimes(model, version: Path, threads: int) -> dict:
     import onnx
     import onnxruntime as ort
 
-    from keras_gen.edge.runner import CPU, make_session
-    from keras_gen.edge.tuning import count_ops, session_options, tuned_model
+    from keras_gen.core.edge.runner import CPU, make_session
+    from keras_gen.core.edge.tuning import count_ops, session_options, tuned_model
 
     path = str(version / "model.onnx")
     channels, n = model.channels, model.num_styles

@@ -6,7 +6,7 @@
     EXPORTS/NAME/VERSION/manifest.json                shapes, ranges, opset, parity, file hashes
 
 `export_model` (in `export.exporter`) does the work; the manifest format and the edge runner it
-checks parity with live in `keras_gen.edge`, shared with serving. This package's `__init__`
+checks parity with live in `keras_gen.core.edge`, shared with serving. This package's `__init__`
 stays light (no TensorFlow).
 """
 

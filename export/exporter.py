@@ -31,9 +31,9 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from keras_gen.edge.manifest import FORMAT, FORMAT_VERSION, is_version_name, write_manifest
-from keras_gen.errors import KerasGenError
-from keras_gen.fileio import remove_stale_temporaries
+from keras_gen.core.edge.manifest import FORMAT, FORMAT_VERSION, is_version_name, write_manifest
+from keras_gen.core.errors import KerasGenError
+from keras_gen.core.fileio import remove_stale_temporaries
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 

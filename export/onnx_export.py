@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 from pathlib import Path
 
-from keras_gen.errors import KerasGenError
+from keras_gen.core.errors import KerasGenError
 
 # One protobuf file holds at most 2 GiB; keras-gen's deployable networks are far smaller.
 _PROTOBUF_LIMIT = 2**31 - 1

@@ -41,8 +41,8 @@ from pathlib import Path
 
 import numpy as np
 
-from keras_gen import inputs as kinds
-from keras_gen.errors import KerasGenError
+from keras_gen.core import inputs as kinds
+from keras_gen.core.errors import KerasGenError
 
 VARIANTS = ("fp16", "int8")
 DEFAULT_FID_TOLERANCE = 0.10
@@ -233,7 +233,7 @@ def build_variants(version_dir: Path, manifest: dict, variants, parity_n: int = 
                    cache_dir=None) -> dict:
     """Write NAME.<variant>.onnx for every ONNX file in `version_dir` (the export's temporary
     folder), measure each, delete refused ones; return the manifest's "onnx_variants" record."""
-    from keras_gen.edge.runner import CPU, EdgeModel, make_session, run_onnx
+    from keras_gen.core.edge.runner import CPU, EdgeModel, make_session, run_onnx
 
     variants = parse_variants(variants)
     if not (isinstance(fid_tolerance, (int, float)) and fid_tolerance >= 0):

@@ -12,13 +12,15 @@ cannot run fails the export with a message, never a silent skip.
 2. `serving_default` (SavedModel, uint8) against `to_uint8` of the Keras float output, when it
    takes the network's inputs (a direct generator); for a looped sampler it is `sample`, checked in 3.
 3. `sample(n, seed, conditions)`: the SavedModel endpoint, the onnxruntime edge runner
-   (`keras_gen.edge.EdgeModel`, the very code that serves) and the Keras model's `sample`, for
+   (`keras_gen.core.edge.EdgeModel`, the very code that serves) and the Keras model's `sample`, for
    the same request, every condition spelled out (all classes in turn for a label input,
    defaults for options, seeded images for image inputs) but codes, which each runtime draws
    from the seed.
 4. Each extra endpoint exported for onnxruntime (`edge=True`, its own NAME.onnx): the Keras
    function vs the SavedModel signature vs `EdgeModel.run_endpoint`, on seeded inputs of its
    declared kinds; recorded under "endpoints".
+5. A network that takes images of any size is checked again, as in 1, at a second, non-square
+   size of its image inputs (`GenerativeModel.parity_image_shape`); recorded under "second_size".
 
 The uint8 checks fail only on a difference > 1: an off-by-one is a float result landing on the
 other side of a rounding boundary in `to_uint8`. Everything runs on CPU: the figures describe the
@@ -29,9 +31,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from keras_gen import inputs as kinds
-from keras_gen.edge.runner import CPU, EdgeModel, make_session, run_onnx
-from keras_gen.errors import KerasGenError
+from keras_gen.core import inputs as kinds
+from keras_gen.core.edge.runner import CPU, EdgeModel, make_session, run_onnx
+from keras_gen.core.errors import KerasGenError
 from keras_gen.images import to_uint8
 
 _PAIRS = (("keras", "savedmodel"), ("keras", "onnxruntime"), ("savedmodel", "onnxruntime"))
@@ -121,6 +123,10 @@ def check_parity(model, endpoints: dict, onnx_endpoint: str, saved_model_dir, on
         record["max_abs_diff"] = max(v for o in record["outputs"].values() for v in o.values())
         record["tuned_vs_plain"] = _check_tuned(onnx_path, feeds, results["onnxruntime"], atol, failures)
 
+        record["input_shapes"] = {s.name: list(feeds[s.name].shape[1:]) for s in ep.inputs if s.kind == "image"}
+        if any(None in s.shape for s in ep.inputs if s.kind == "image"):
+            record["second_size"] = _check_second_size(model, ep, onnx_endpoint, loaded, session, min(n, 8), seed,
+                                                       atol, failures)
         record["serving_default"] = _check_serving_default(endpoints, onnx_endpoint, loaded, feeds, keras_out, failures)
         record["sample"] = _check_sample(model, endpoints, loaded, session, saved_model_dir, manifest, n, seed, failures)
         if manifest.get("edge_endpoints"):
@@ -137,8 +143,34 @@ def check_parity(model, endpoints: dict, onnx_endpoint: str, saved_model_dir, on
     return record
 
 
+def _check_second_size(model, ep, onnx_endpoint, loaded, session, n, seed, atol, failures) -> dict:
+    """The network at a second size of its any-size image inputs: Keras vs SavedModel vs onnxruntime."""
+    import tensorflow as tf
+
+    feeds = model.parity_inputs(n, seed=seed, second_size=True)
+    feeds = {s.name: np.asarray(feeds[s.name], dtype=s.dtype) for s in ep.inputs}
+    results = {"keras": _to_numpy(ep.fn(*[tf.constant(feeds[s.name]) for s in ep.inputs])),
+               "savedmodel": _to_numpy(loaded.signatures[onnx_endpoint](**_signature_feeds(ep.inputs, feeds))),
+               "onnxruntime": run_onnx(session, feeds)}
+    record = {"input_shapes": {s.name: list(feeds[s.name].shape[1:]) for s in ep.inputs if s.kind == "image"},
+              "outputs": {}}
+    for key, ref in results["keras"].items():
+        if not np.issubdtype(ref.dtype, np.floating):
+            continue
+        limit, per_output = output_tolerance(atol, ref), {}
+        for a, b in _PAIRS:
+            d = _max_abs_diff(results[a][key], results[b][key])
+            per_output[f"{a}_vs_{b}"] = d
+            if not d <= limit:
+                failures.append(f"at the second size {record['input_shapes']}, {a} vs {b} on {key!r}: max abs diff "
+                                f"{d:.3g} > {limit:.3g}")
+        record["outputs"][key] = per_output
+        record["output_shape"] = list(ref.shape[1:])
+    return record
+
+
 def _check_tuned(onnx_path, feeds, tuned_out, atol, failures) -> dict:
-    """The runner's tuned session (keras_gen.edge.tuning: ConvTranspose rewritten in memory, tuned
+    """The runner's tuned session (keras_gen.core.edge.tuning: ConvTranspose rewritten in memory, tuned
     options) against model.onnx opened as it is with onnxruntime's defaults, as any other
     onnxruntime user would open the file."""
     plain = run_onnx(make_session(onnx_path, providers=[CPU], tuned=False), feeds)
@@ -187,7 +219,7 @@ def _check_sample(model, endpoints, loaded, session, version_dir, manifest, n, s
     # Every condition spelled out, except codes: the SavedModel gets empty ones ("draw from the
     # seed") and the other runtimes none, so the draw itself is compared across runtimes.
     codes = {s.name for s in request if s.kind == "code"}
-    given = {k: v for k, v in kinds.resolve_conditions(request, n, seed, image_filler=kinds.image_noise).items()
+    given = {k: v for k, v in kinds.resolve_conditions(request, n, seed, image_filler=model.parity_images()).items()
              if k not in codes}
     empty_codes = {s.name: np.zeros((0, *s.shape), s.dtype) for s in request if s.kind == "code"}
     count_and_seed = {kinds.SAMPLE_COUNT: np.int32(n), kinds.SAMPLE_SEED: np.int64(seed)}

@@ -1,8 +1,10 @@
 """keras-gen: generative image models in Keras 3 on TensorFlow.
 
 Importing this package is cheap: it only pins the Keras backend. TensorFlow and Keras are
-imported by the submodules that need them, so the onnxruntime sampling path
-(`keras_gen.images`, `serving/`) runs without TensorFlow installed or loaded.
+imported by the submodules that need them; what runs at the edge (images, inputs, latents,
+samplers, the manifest and the onnxruntime runner) is `keras_gen.core`, which imports none of
+them at any level, so the onnxruntime sampling path (`keras_gen.core`, `serving/`) runs without
+TensorFlow installed or loaded.
 """
 
 import os
@@ -16,6 +18,6 @@ if _backend != "tensorflow":
         "Unset KERAS_BACKEND or set it to 'tensorflow'."
     )
 
-from keras_gen.errors import KerasGenError  # noqa: E402  (after the backend is pinned)
+from keras_gen.core.errors import KerasGenError  # noqa: E402  (after the backend is pinned)
 
 __all__ = ["KerasGenError", "__version__"]

@@ -16,7 +16,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from keras_gen.fileio import atomic_path, write_json_atomic
+from keras_gen.core.fileio import atomic_path, write_json_atomic
 from keras_gen.images import save_grid, to_uint8
 
 
@@ -26,16 +26,16 @@ def finite_logs(logs) -> bool:
 
 
 class SampleGrid(keras.callbacks.Callback):
-    """After each epoch, draw the same `n` samples (fixed seed) and write a PNG grid, plus an
-    image summary to TensorBoard when `log_dir` is given. A fixed seed makes the grids of
-    successive epochs comparable picture by picture. `conditions` are the request's fixed
-    conditions (the input images of an image-to-image model)."""
+    """After each epoch, write the model's preview (`GenerativeModel.preview`: the same `n`
+    samples of a fixed seed, or, for a model that takes images, its rows of input, output and
+    target on fixed `examples`) as a PNG grid, plus an image summary to TensorBoard when
+    `log_dir` is given, so the grids of successive epochs compare picture by picture."""
 
-    def __init__(self, out_dir, n: int = 64, seed: int = 0, log_dir=None, every: int = 1, conditions=None):
+    def __init__(self, out_dir, n: int = 64, seed: int = 0, log_dir=None, every: int = 1, examples=None):
         super().__init__()
         self.out_dir = Path(out_dir)
         self.n, self.seed, self.every = n, seed, every
-        self.conditions = dict(conditions or {})
+        self.examples = examples
         self.log_dir = log_dir
         self._writer = None
 
@@ -43,15 +43,15 @@ class SampleGrid(keras.callbacks.Callback):
         if (epoch + 1) % self.every or not finite_logs(logs):
             return
         with self.model.ema_weights():  # what an export of this epoch would draw
-            images = to_uint8(self.model.sample(self.n, seed=self.seed, **self.conditions))
-        save_grid(images, self.out_dir / f"epoch_{epoch + 1:04d}.png")
+            images, columns = self.model.preview(self.n, self.seed, self.examples)
+        save_grid(images, self.out_dir / f"epoch_{epoch + 1:04d}.png", ncols=columns)
         if self.log_dir is not None:
             import tensorflow as tf
 
             if self._writer is None:
                 self._writer = tf.summary.create_file_writer(str(Path(self.log_dir) / "samples"))
             with self._writer.as_default():
-                tf.summary.image("samples", images[: min(16, self.n)], step=epoch + 1, max_outputs=16)
+                tf.summary.image("samples", images[:16], step=epoch + 1, max_outputs=16)
             self._writer.flush()
 
     def on_train_end(self, logs=None):
@@ -86,12 +86,18 @@ class RunCheckpoint(keras.callbacks.Callback):
     `last.keras` become `previous.keras` (a hard link renamed into place, so `last.keras` never
     goes missing) and the new file replace it. An interrupted save never leaves a truncated
     checkpoint, and a checkpoint damaged later on disk still has a good predecessor.
+
+    A damaged `last.keras` is never rotated over a good `previous.keras`: `last_is_good=False`
+    says the run resumed from `previous.keras` because `last.keras` did not load, and a
+    `last.keras` that fails its zip checksums is skipped too. The new checkpoint then replaces
+    the damaged one and `previous.keras` keeps the good one until a newer good checkpoint exists.
     """
 
-    def __init__(self, run_dir, keep_every: int = 0):
+    def __init__(self, run_dir, keep_every: int = 0, last_is_good: bool = True):
         super().__init__()
         self.run_dir = Path(run_dir)
         self.keep_every = keep_every
+        self.last_is_good = last_is_good
 
     def on_epoch_end(self, epoch, logs=None):
         # A diverged epoch must not replace the last good checkpoint; the last batch can turn the
@@ -111,9 +117,21 @@ class RunCheckpoint(keras.callbacks.Callback):
             # The epoch travels inside the checkpoint, so resume never trusts a stale state.json.
             with zipfile.ZipFile(tmp, "a") as archive:
                 archive.writestr(CHECKPOINT_STATE, json.dumps(state))
-            if keep_previous and path.is_file():
+            if keep_previous and path.is_file() and self.last_is_good and checkpoint_intact(path):
                 with atomic_path(path.with_name(CHECKPOINT_NAMES[1])) as previous:
                     _link_or_copy(path, previous)
+        if keep_previous:
+            self.last_is_good = True  # the file just written, complete
+
+
+def checkpoint_intact(path) -> bool:
+    """Whether a checkpoint file is a whole .keras archive: every member's checksum holds and
+    Keras' config.json is there (a truncated or corrupted file fails; loading decides the rest)."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return archive.testzip() is None and "config.json" in archive.namelist()
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError):
+        return False
 
 
 def _link_or_copy(source: Path, target: Path) -> None:
@@ -125,12 +143,32 @@ def _link_or_copy(source: Path, target: Path) -> None:
 
 class StopOnNonFinite(keras.callbacks.Callback):
     """Stop at the first batch whose logged losses are NaN or infinite (Keras' TerminateOnNaN
-    only watches a single `loss`; GANs log one loss per network). `bad_logs` says what broke."""
+    only watches a single `loss`; GANs log one loss per network), or at the end of an epoch whose
+    weights are (its last step can turn them NaN while the losses it logged were finite).
+    `bad_logs` and `bad_weights` say what broke; `describe()` says it in words."""
 
     def __init__(self):
         super().__init__()
         self.bad_logs: dict = {}
+        self.bad_weights: list[str] = []
         self.epoch = 0
+
+    def describe(self) -> str:
+        if self.bad_logs:
+            return ", ".join(f"{k}={v}" for k, v in sorted(self.bad_logs.items()))
+        shown = ", ".join(self.bad_weights[:3]) + (f" and {len(self.bad_weights) - 3} more"
+                                                  if len(self.bad_weights) > 3 else "")
+        return f"its losses were finite, but its last steps left non-finite weights ({shown})"
+
+    @property
+    def stopped(self) -> bool:
+        return bool(self.bad_logs or self.bad_weights)
+
+    def on_epoch_end(self, epoch, logs=None):
+        if not self.stopped:
+            self.bad_weights = _non_finite_weights(self.model)
+            if self.bad_weights:
+                self.model.stop_training = True
 
     def on_epoch_begin(self, epoch, logs=None):
         self.epoch = epoch
@@ -140,6 +178,19 @@ class StopOnNonFinite(keras.callbacks.Callback):
         if bad and not self.bad_logs:
             self.bad_logs = bad
             self.model.stop_training = True
+
+
+def _non_finite_weights(model) -> list[str]:
+    """"generator conv2d/kernel", ...: each trained variable holding NaN or inf, named by the
+    optimizer (sub-network) that trains it where the model says so."""
+    groups = {name: model.variables_for(name) for name in getattr(model, "optimizers", None) or {}}
+    seen, bad = set(), []
+    for owner, variables in (groups or {"": model.trainable_variables}).items():
+        for variable in variables:
+            if id(variable) not in seen and not np.isfinite(np.asarray(variable)).all():
+                bad.append(f"{owner} {variable.path}".strip())
+            seen.add(id(variable))
+    return bad
 
 
 class TrainingWarning(UserWarning):
@@ -212,8 +263,8 @@ def latent_interpolation(model, seeds=(0, 1, 2, 3, 4, 5, 6, 7), steps: int = 8) 
     Returns uint8 (rows * steps, H, W, C); row r goes from seed[2r] to seed[2r + 1], with the
     other inputs at their defaults (a class-conditional model keeps class r along row r).
     None for models with no vector latent or that sample in a loop."""
-    from keras_gen.inputs import resolve_inputs
-    from keras_gen.latents import gaussian_latents, slerp
+    from keras_gen.core.inputs import resolve_inputs
+    from keras_gen.core.latents import gaussian_latents, slerp
 
     specs = model.request_specs()
     latent = next((s for s in specs if s.kind == "latent" and len(s.shape) == 1), None)

@@ -1,10 +1,10 @@
-"""The one exception type for errors a user can cause.
-
-Bad paths, unreadable or tiny images, wrong shapes, unknown model or data set names and
-missing weights with no network all raise `KerasGenError` with a message that says what to do.
-The CLI prints the message (no stack trace) and exits with status 2.
+"""Moved to keras_gen/core/errors.py (the TensorFlow-free core); this name stays for existing
+imports: `keras_gen.errors` is the very module `keras_gen.core.errors`, so what patches one patches
+the other.
 """
 
+import sys
 
-class KerasGenError(Exception):
-    """An error the user can fix; the message says how."""
+from keras_gen.core import errors as _moved
+
+sys.modules[__name__] = _moved

@@ -61,7 +61,7 @@ class ImageToImage:
 
     @classmethod
     def from_path(cls, path) -> ImageToImage:
-        from keras_gen.paths import RUN, path_kind
+        from keras_gen.core.paths import RUN, path_kind
 
         return cls.from_run(path) if path_kind(path) == RUN else cls.from_export(path)
 
@@ -83,8 +83,8 @@ class ImageToImage:
 
     @classmethod
     def from_export(cls, path) -> ImageToImage:
-        from keras_gen import inputs as kinds
-        from keras_gen.edge import EdgeModel
+        from keras_gen.core import inputs as kinds
+        from keras_gen.core.edge import EdgeModel
 
         edge = EdgeModel.from_path(path)
         declared = {}

@@ -88,7 +88,7 @@ def latent_arithmetic(model, judge, expression: str, target: str, n: int = 2000,
                       samples: int = 16, noise: float = 0.25, min_count: int = 3) -> ArithmeticResult:
     """The recipe of the module docstring. `judge(uint8 images) -> list of tags`; `target` is
     the concept the expression should land on."""
-    from keras_gen.latents import gaussian_latents
+    from keras_gen.core.latents import gaussian_latents
     from keras_gen.pictures import _decode, check_latent_model
 
     latent = check_latent_model(model)

@@ -3,7 +3,7 @@ which callbacks.py keeps for the end of training).
 
 They work for any model whose sampling request has one Gaussian vector latent and samples
 with one `generate` call (vae, cvae at a fixed class, dcgan, cdcgan, ...), a Keras model or an
-export's `keras_gen.edge.EdgeModel` alike: latents go through `model.generate`, every other
+export's `keras_gen.core.edge.EdgeModel` alike: latents go through `model.generate`, every other
 input is held fixed (a label at `label`, options at their defaults, an InfoGAN code at one
 draw), so only z moves.
 
@@ -28,7 +28,7 @@ from statistics import NormalDist
 
 import numpy as np
 
-from keras_gen import inputs as kinds
+from keras_gen.core import inputs as kinds
 from keras_gen.errors import KerasGenError
 
 BATCH = 256
@@ -154,7 +154,7 @@ def latent_traversal(model, dims=8, steps: int = 9, span: float = 3.0, base=None
     if base is None:
         z0 = np.zeros(size, np.float32)
     elif isinstance(base, (int, np.integer)) and not isinstance(base, bool):
-        from keras_gen.latents import gaussian_latents
+        from keras_gen.core.latents import gaussian_latents
 
         z0 = gaussian_latents(1, size, int(kinds.check_request(1, int(base))[1]))[0]
     else:

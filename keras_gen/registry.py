@@ -1,107 +1,178 @@
 """Model name -> model class, so the CLI, training, export and evaluation find models by name.
 
-A family registers the class itself:
+One registration per model, in its family's `__init__.py`, which imports no TensorFlow:
 
-    @register("dcgan", family="adversarial", paper="Radford et al. 2016", description="...")
-    class DCGAN(GenerativeModel):
-        @dataclass
-        class Options(ModelOptions):
-            latent_dim: int = option(100, "the paper's z size", min=1)
+    # keras_gen/models/gan/__init__.py
+    from keras_gen.registry import Family
 
-Its options, their defaults, types and bounds come from that one `Options` dataclass: they are
-the `--set key=value` flags, the model's `get_config`, and what `keras-gen models` prints.
-Every module under keras_gen/models/ is imported on the first lookup, so a new family is one new
-file and no edit elsewhere.
+    family = Family("adversarial", __name__)
+    family.register("dcgan", "dcgan:DCGAN", data_kind="images",
+                    summary="DCGAN: convolutional GAN, non-saturating or minimax loss",
+                    paper="Radford, Metz & Chintala 2016")
 
-`catalog()` lists the registered models *without importing TensorFlow*: it reads the model
-files' source (the `@register` call and the `Options` fields are literals), so `keras-gen models`
-answers at once. A test holds the catalog equal to the imported registry.
+The registration says what `keras-gen models` lists (name, family, data kind, one-line summary,
+paper) and where the class is ("module:Class", relative to the family's package); the class is
+imported only when the model is used, so listing models imports no TensorFlow and reads no
+source, and finding one model imports its module alone. A family is a package under
+keras_gen/models/ whose `__init__.py` registers its models: a new family is a new folder, and
+nothing else changes.
+
+What the class declares stays in the class: its `Options` dataclass (options, defaults, types and
+bounds: the `--set` flags, the model's config and `keras-gen models NAME`), its networks and its
+`train_step`. `data_kind` is the registration's: the class receives it (and `registered_name`)
+when it is defined. A model defined outside the package (a test's, a user's script) registers
+with the decorator form, `@register(name, family=..., data_kind=..., summary=...)`.
 """
 
 from __future__ import annotations
 
-import ast
 import dataclasses
 import importlib
+import pkgutil
 from dataclasses import dataclass
-from pathlib import Path
 
 from keras_gen.errors import KerasGenError
 
 _MODELS_PACKAGE = "keras_gen.models"
 RESERVED = ("image_size", "channels", "num_classes")  # set from the data, not by --set
+DATA_KINDS = ("images", "labelled", "paired", "unpaired", "indexed", "attributes")  # keras_gen/data/training_data.py
 
 
 @dataclass(frozen=True)
 class ModelSpec:
+    """One registration. Everything but `model_class` and what derives from it is known without
+    importing the model's module."""
+
     name: str
-    model_class: type
-    description: str
+    target: str  # "package.module:Class"
     family: str
-    paper: str
+    data_kind: str
+    summary: str
+    paper: str = ""
+
+    @property
+    def model_class(self) -> type:
+        """The class, imported on first use."""
+        module, _, qualname = self.target.partition(":")
+        obj = importlib.import_module(module)
+        for part in qualname.split("."):
+            obj = getattr(obj, part)
+        return obj
+
+    @property
+    def description(self) -> str:
+        return self.summary
+
+    @property
+    def option_fields(self) -> dict:
+        return {f.name: f for f in dataclasses.fields(self.model_class.Options)}
 
     @property
     def defaults(self) -> dict:
-        return {f.name: f.default for f in dataclasses.fields(self.model_class.Options)}
+        return {name: f.default for name, f in self.option_fields.items()}
 
     @property
     def help(self) -> dict:
-        return {f.name: f.metadata.get("help", "") for f in dataclasses.fields(self.model_class.Options)}
-
-    @property
-    def data_kind(self) -> str:
-        return self.model_class.data_kind
+        return {name: f.metadata.get("help", "") for name, f in self.option_fields.items()}
 
     @property
     def exports(self) -> tuple[str, ...]:
         from keras_gen.models.base import GenerativeModel
 
-        loop = self.model_class.sampler is not GenerativeModel.sampler
+        cls = self.model_class
+        loop = cls.sampler is not GenerativeModel.sampler
         # A model adding endpoints in export_endpoints() names them in `extra_exports`.
-        return ("serving_default", "sample", "network" if loop else "generate",
-                *getattr(self.model_class, "extra_exports", ()))
+        return ("serving_default", "sample", "network" if loop else "generate", *getattr(cls, "extra_exports", ()))
+
+    def to_json(self) -> dict:
+        return {"name": self.name, "family": self.family, "data_kind": self.data_kind, "summary": self.summary,
+                "paper": self.paper}
 
 
 _REGISTRY: dict[str, ModelSpec] = {}
+_BY_TARGET: dict[str, ModelSpec] = {}
 _loaded = False
 
 
-def register(name: str, description: str, family: str = "", paper: str = ""):
-    """Class decorator: register a GenerativeModel subclass under `name`."""
+def _check_data_kind(name: str, data_kind: str) -> None:
+    if data_kind not in DATA_KINDS:
+        raise KerasGenError(f"model {name!r}: data_kind must be one of {', '.join(DATA_KINDS)}, got {data_kind!r}.")
+
+
+def _add(spec: ModelSpec) -> ModelSpec:
+    known = _REGISTRY.get(spec.name)
+    if known is not None and known.target != spec.target:
+        raise KerasGenError(f"Two models are registered as {spec.name!r}: {known.target} and {spec.target}.")
+    _check_data_kind(spec.name, spec.data_kind)
+    _REGISTRY[spec.name] = _BY_TARGET[spec.target] = spec
+    return spec
+
+
+class Family:
+    """The registrations of one family package: `Family("adversarial", __name__).register(...)`."""
+
+    def __init__(self, name: str, package: str):
+        self.name, self.package = name, package
+
+    def register(self, name: str, target: str, *, data_kind: str, summary: str, paper: str = "") -> ModelSpec:
+        """Register model `name`, the class at "module:Class" of this package (e.g. "dcgan:DCGAN")."""
+        module, _, qualname = target.partition(":")
+        if not module or not qualname:
+            raise KerasGenError(f"model {name!r}: target must be 'module:Class', got {target!r}.")
+        return _add(ModelSpec(name, f"{self.package}.{module}:{qualname}", self.name, data_kind, summary, paper))
+
+
+def register(name: str, *, family: str, data_kind: str, summary: str, paper: str = ""):
+    """Class decorator for a model defined outside keras_gen/models/ (tests, a user's script):
+    registered when its module is imported."""
 
     def wrap(cls: type) -> type:
-        if name in _REGISTRY and _REGISTRY[name].model_class.__qualname__ != cls.__qualname__:
-            raise KerasGenError(f"Two models are registered as {name!r}: {_REGISTRY[name].model_class} and {cls}.")
-        clash = sorted(set(RESERVED) & {f.name for f in dataclasses.fields(cls.Options)})
-        if clash:
-            raise KerasGenError(f"{cls.__name__}.Options may not define {clash}: they come from the data.")
-        cls.registered_name = name
-        _REGISTRY[name] = ModelSpec(name, cls, description, family, paper)
+        spec = _add(ModelSpec(name, target_of(cls), family, data_kind, summary, paper))
+        claim(cls, spec)
         return cls
 
     return wrap
 
 
-def _model_files() -> list[Path]:
-    """Every Python file under keras_gen/models/ but the base class and package markers: the
-    files `catalog()` reads and `family_modules()` imports, so the two always agree. A family
-    folder needs no __init__.py (it imports as a namespace package, and setuptools packages it)."""
-    root = Path(__file__).parent / "models"
-    return sorted(p for p in root.rglob("*.py")
-                  if p.name != "__init__.py" and p != root / "base.py" and "__pycache__" not in p.parts)
+def target_of(cls: type) -> str:
+    return f"{cls.__module__}:{cls.__qualname__}"
 
 
-def family_modules() -> list[str]:
-    """Every module under keras_gen/models/ except the base class: each may register models."""
-    root = Path(__file__).parent / "models"
-    return [".".join((_MODELS_PACKAGE, *p.relative_to(root).with_suffix("").parts)) for p in _model_files()]
+def registration_of(cls: type) -> ModelSpec | None:
+    """The registration naming this very class, if any (no import: classes are registered by path)."""
+    return _BY_TARGET.get(target_of(cls))
+
+
+def claim(cls: type, spec: ModelSpec) -> None:
+    """Give a registered class what its registration says: its name and the data it trains on.
+    Called as the class is defined (GenerativeModel.__init_subclass__, or the decorator)."""
+    clash = sorted(set(RESERVED) & {f.name for f in dataclasses.fields(cls.Options)})
+    if clash:
+        raise KerasGenError(f"{cls.__name__}.Options may not define {clash}: they come from the data.")
+    cls.registered_name, cls.data_kind = spec.name, spec.data_kind
+
+
+def import_class_of_checkpoint(config: dict) -> None:
+    """Import the registered class a `.keras` file's config names ({"module", "class_name"}), so
+    Keras finds it when deserialising; nothing is imported for a class that is not registered
+    (Keras then says it cannot locate it)."""
+    _load_families()
+    spec = _BY_TARGET.get(f"{config.get('module')}:{config.get('class_name')}")
+    if spec is not None:
+        spec.model_class  # noqa: B018  (importing its module registers it with Keras)
+
+
+def family_packages() -> list[str]:
+    """The family packages under keras_gen/models/: each registers its models when imported."""
+    package = importlib.import_module(_MODELS_PACKAGE)
+    return [f"{_MODELS_PACKAGE}.{info.name}" for info in pkgutil.iter_modules(package.__path__) if info.ispkg]
 
 
 def _load_families() -> None:
     global _loaded
     if not _loaded:
-        for module in family_modules():
-            importlib.import_module(module)
+        for package in family_packages():
+            importlib.import_module(package)
         _loaded = True
 
 
@@ -120,6 +191,12 @@ def get(name: str) -> ModelSpec:
     return _REGISTRY[name]
 
 
+def catalog() -> list[dict]:
+    """[{name, family, data_kind, summary, paper}] of every registered model, sorted by name, from
+    the registrations alone: no model module (and no TensorFlow) is imported."""
+    return [_REGISTRY[name].to_json() for name in names()]
+
+
 def check_option_names(spec: ModelSpec, names) -> None:
     """Every name is an option of the model, or one error listing the options it has."""
     unknown = [name for name in names if name not in spec.defaults]
@@ -132,9 +209,9 @@ def check_option_names(spec: ModelSpec, names) -> None:
 
 def parse_options(spec: ModelSpec, pairs: list[str] | None) -> dict:
     """Turn `--set key=value` strings into typed options, checked against the model's Options."""
-    from keras_gen.models.base import coerce_option, option_fields
+    from keras_gen.models.base import coerce_option
 
-    fields = option_fields(spec.model_class.Options)
+    fields = spec.option_fields
     options = {}
     for pair in pairs or []:
         if "=" not in pair:
@@ -145,82 +222,8 @@ def parse_options(spec: ModelSpec, pairs: list[str] | None) -> dict:
     return options
 
 
-def build(name: str, image_size: int, channels: int, num_classes: int | None = None, **options):
+def build(name: str, image_size, channels: int, num_classes: int | None = None, **options):
     """Build a registered model with its defaults overridden by `options`."""
     spec = get(name)
+    check_option_names(spec, sorted(options))
     return spec.model_class(image_size=image_size, channels=channels, num_classes=num_classes, **options)
-
-
-# -- the catalog, read from source: `keras-gen models` without importing TensorFlow -----------
-def _literal(node):
-    try:
-        return ast.literal_eval(node)
-    except (ValueError, SyntaxError):
-        return None
-
-
-def _option_fields(class_node: ast.ClassDef) -> dict[str, tuple]:
-    """{name: (default, help)} of the annotated fields in an Options class body."""
-    out = {}
-    for item in class_node.body:
-        if isinstance(item, ast.AnnAssign) and isinstance(item.target, ast.Name) and item.value is not None:
-            value = item.value
-            if isinstance(value, ast.Call) and getattr(value.func, "id", None) == "option":
-                keywords = {k.arg: k.value for k in value.keywords}  # option(default=..., help=...) too
-                default = value.args[0] if value.args else keywords.get("default")
-                help_node = value.args[1] if len(value.args) > 1 else keywords.get("help")
-                out[item.target.id] = (None if default is None else _literal(default),
-                                       (None if help_node is None else _literal(help_node)) or "")
-            else:
-                out[item.target.id] = (_literal(value), "")
-    return out
-
-
-def catalog() -> list[dict]:
-    """[{name, description, family, paper, data_kind, options: {name: (default, help)}}], sorted by
-    name, read from the source of every family module (no import)."""
-    owners: dict[str, tuple] = {}  # model class name -> (own Options fields, base owner name, data_kind)
-    registered = []
-    for path in [Path(__file__).parent / "models" / "base.py", *_model_files()]:
-        for node in ast.walk(ast.parse(path.read_text())):
-            if not isinstance(node, ast.ClassDef):
-                continue
-            if node.name == "ModelOptions":
-                owners["ModelOptions"] = (_option_fields(node), None, None)
-                continue
-            inner = next((n for n in node.body if isinstance(n, ast.ClassDef) and n.name == "Options"), None)
-            base = None
-            if inner is not None and inner.bases:  # class Options(DCGAN.Options) or (ModelOptions)
-                first = inner.bases[0]
-                base = first.value.id if isinstance(first, ast.Attribute) and isinstance(first.value, ast.Name) \
-                    else getattr(first, "id", None)
-            elif node.bases:  # no Options of its own: the parent model's
-                base = getattr(node.bases[0], "id", None)
-            data_kind = next((_literal(n.value) for n in node.body if isinstance(n, ast.Assign)
-                              and any(getattr(t, "id", None) == "data_kind" for t in n.targets)), None)
-            owners[node.name] = (_option_fields(inner) if inner is not None else {}, base, data_kind)
-            call = next((d for d in node.decorator_list if isinstance(d, ast.Call)
-                         and getattr(d.func, "id", None) == "register"), None)
-            if call is not None:
-                registered.append((node.name, call))
-
-    def resolve(owner, key):  # walk up the Options bases: options merge, data_kind inherits
-        chain = []
-        while owner in owners and owner not in chain:
-            chain.append(owner)
-            owner = owners[owner][1]
-        if key == "options":
-            merged = {}
-            for name in reversed(chain):
-                merged.update(owners[name][0])
-            return merged
-        return next((owners[n][2] for n in chain if owners[n][2]), "images")
-
-    entries = []
-    for class_name, call in registered:
-        kwargs = {k.arg: _literal(k.value) for k in call.keywords}
-        entries.append({"name": _literal(call.args[0]),
-                        "description": _literal(call.args[1]) if len(call.args) > 1 else kwargs.get("description", ""),
-                        "family": kwargs.get("family", ""), "paper": kwargs.get("paper", ""),
-                        "data_kind": resolve(class_name, "data_kind"), "options": resolve(class_name, "options")})
-    return sorted(entries, key=lambda e: e["name"])

@@ -4,9 +4,14 @@
     RUN/state.json                  epochs finished and the last epoch's logs
     RUN/checkpoints/last.keras      the whole model: weights, every optimizer's slots, RNG state
     RUN/checkpoints/previous.keras  the checkpoint before it, the fallback if last.keras is damaged
+    RUN/train.lock                  while a process trains the run: its pid (keras_gen.run_lock)
 
 Training (keras_gen.training) writes runs; the CLI's sample and export, evaluation and the
 tests read them through this module, so reading a run never imports the training loop.
+
+What a run was built with is its checkpoint's own config: config.json must agree with it (model,
+sizes, options), and its options are checked like `--set` values (type, range, known name)
+when the run is read, so a hand-edited config.json is one clear error, never silently ignored.
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ import keras
 from keras_gen import registry
 from keras_gen.callbacks import CHECKPOINT_NAMES, read_checkpoint_state
 from keras_gen.errors import KerasGenError
-from keras_gen.inputs import MAX_SEED
+from keras_gen.core.inputs import MAX_SEED
 
 # What every run's config.json holds (a started run has filled them in).
 _RESOLVED_FIELDS = ("data", "image_size", "channels", "batch_size", "seed", "epochs", "steps_per_epoch")
@@ -43,7 +48,7 @@ class RunConfig:
     data: str | None = None  # bundled name, tfds:NAME or folder; default digits
     data_b: str | None = None  # second domain, for unpaired models
     data_dir: str | None = None  # TFDS data directory
-    image_size: int | None = None  # default: the data's
+    image_size: int | list | None = None  # one side, or [height, width]; default: the data's
     channels: int | None = None  # default: the data's (1 or 3)
     num_classes: int | None = None  # from the data; None without labels
     batch_size: int | None = None  # default 64
@@ -53,6 +58,12 @@ class RunConfig:
     jit_compile: bool | str | None = None  # XLA: True, False or "auto" (default)
     keras_gen_version: str | None = None  # written when the run starts
     created: str | None = None
+
+    def __post_init__(self):
+        # One spelling of a size, as JSON keeps it: an int for square images, else [height, width].
+        if isinstance(self.image_size, (tuple, list)) and len(self.image_size) == 2:
+            height, width = self.image_size
+            self.image_size = height if height == width else [height, width]
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -84,7 +95,7 @@ class RunConfig:
         try:
             if missing:
                 raise KerasGenError(f"it lacks {', '.join(missing)}")
-            config.check()
+            config.check().check_options()
         except KerasGenError as err:
             raise KerasGenError(f"{path} is not a usable run config ({err}). Restore it, or start a new run in "
                                 "another --out.") from None
@@ -108,7 +119,47 @@ class RunConfig:
             raise KerasGenError(f"--jit-compile must be true, false or auto, got {self.jit_compile!r}.")
         if not isinstance(self.options, dict):
             raise KerasGenError(f"options must be a dict of model options, got {self.options!r}.")
+        if self.channels is not None and (isinstance(self.channels, bool) or self.channels not in (1, 3)):
+            raise KerasGenError(f"channels must be 1 (grayscale) or 3 (RGB), got {self.channels!r}.")
+        if self.num_classes is not None and (isinstance(self.num_classes, bool) or not isinstance(self.num_classes, int)
+                                             or self.num_classes < 1):
+            raise KerasGenError(f"num_classes must be a positive whole number or null, got {self.num_classes!r}.")
+        for name in ("model", "data", "data_b", "data_dir"):
+            value = getattr(self, name)
+            if value is not None and not isinstance(value, str):
+                raise KerasGenError(f"{name} must be a string, got {value!r}.")
         return self
+
+    def check_options(self) -> RunConfig:
+        """Each option is one the model has, of its type and inside its range, as `--set` would
+        take it: a hand-edited config.json is refused where the run is read, naming the key.
+        Imports the model families (Keras); returns self."""
+        from keras_gen.models.base import coerce_option, option_fields
+
+        fields = option_fields(registry.get(self.model).model_class.Options)
+        for key, value in self.options.items():
+            if key not in fields:
+                raise KerasGenError(f"options has the unknown key {key!r}; model {self.model} has "
+                                    + ", ".join(sorted(fields)))
+            kind = type(fields[key].default)
+            if not _fits_type(value, kind):
+                raise KerasGenError(f"options.{key} is {value!r}, not {_TYPE_NAMES.get(kind, kind.__name__)}")
+            coerce_option(fields[key], value)  # choices and range: "Option base_filters must be >= 1, got -1"
+        return self
+
+
+_TYPE_NAMES = {int: "a whole number", float: "a number", bool: "true or false", str: "a string"}
+
+
+def _fits_type(value, kind: type) -> bool:
+    """Whether a JSON value is of an option's type (an int where a float goes, not the reverse)."""
+    if kind is bool:
+        return isinstance(value, bool)
+    if isinstance(value, bool):
+        return False
+    if kind is float:
+        return isinstance(value, (int, float))
+    return isinstance(value, kind)
 
 
 # -- loading runs -----------------------------------------------------------------------------
@@ -126,6 +177,18 @@ def _saved_compile_config(path: Path):
         return None
 
 
+def _import_model_class(path) -> None:
+    """Import the registered model class the checkpoint holds, so Keras can deserialise it (a
+    model's module is imported when it is used, not when the registry lists it)."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            config = json.loads(archive.read("config.json"))
+    except (KeyError, zipfile.BadZipFile, OSError, ValueError):
+        return  # a damaged file: keras.saving.load_model says so below
+    if isinstance(config, dict):
+        registry.import_class_of_checkpoint(config)
+
+
 def load_checkpoint(path) -> keras.Model:
     """Load a keras-gen `.keras` checkpoint safely (no code runs) with its whole training state.
 
@@ -138,7 +201,7 @@ def load_checkpoint(path) -> keras.Model:
     path = Path(path)
     if not path.is_file():
         raise KerasGenError(f"No checkpoint at {path}. Train first with `keras-gen train MODEL --out RUN`.")
-    registry.names()  # import every family, so their classes are registered for deserialisation
+    _import_model_class(path)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
@@ -167,22 +230,50 @@ def checkpoints(run_dir: Path) -> list[Path]:
     return [Path(run_dir) / "checkpoints" / name for name in CHECKPOINT_NAMES]
 
 
-def load_latest_checkpoint(run_dir: Path) -> tuple[keras.Model, Path]:
-    """The model of the newest checkpoint that loads: last.keras, else (with a warning) previous.keras."""
+def check_checkpoint_matches(model, config: RunConfig, path: Path, run_dir) -> None:
+    """The checkpoint is what was built and trained; the run's config.json must say the same:
+    the same model class (a cvae checkpoint is no cdcgan), sizes and classes, and every option
+    it records. Otherwise a KerasGenError naming what differs, never a run that samples or
+    resumes as something it is not, or an export whose manifest records what was never built."""
+    config_path = Path(run_dir) / "config.json"
+    expected = registry.get(config.model).model_class
+    if type(model) is not expected:
+        held = getattr(model, "registered_name", None) or type(model).__name__
+        raise KerasGenError(f"Checkpoint {path} holds a {held} model, but {config_path} names {config.model}: the "
+                            "checkpoint belongs to another run, or config.json was edited. Restore the run's own "
+                            "checkpoint and config.json, or start a new run in another --out.")
+    size = model.image_size if isinstance(model.image_size, int) else list(model.image_size)  # as JSON keeps it
+    built = {"image_size": size, "channels": model.channels, "num_classes": model.num_classes,
+             **{f"options.{k}": getattr(model.options, k) for k in config.options}}
+    recorded = {"image_size": config.image_size, "channels": config.channels, "num_classes": config.num_classes,
+                **{f"options.{k}": v for k, v in config.options.items()}}
+    differ = [f"{k} {recorded[k]!r} (checkpoint: {built[k]!r})" for k in built if recorded[k] != built[k]]
+    if differ:
+        raise KerasGenError(f"{config_path} disagrees with checkpoint {path}, which holds what was built and trained: "
+                            + "; ".join(differ) + ". A run's model and options cannot change (resume is exact): "
+                            "restore config.json, or start a new run in another --out with the new values.")
+
+
+def load_latest_checkpoint(run_dir: Path, config: RunConfig | None = None) -> tuple[keras.Model, Path]:
+    """The model of the newest checkpoint that loads: last.keras, else (with a warning) previous.keras,
+    checked against the run's config (`config`, or its config.json)."""
+    config = RunConfig.load(run_dir) if config is None else config
     last, previous = checkpoints(run_dir)
     try:
-        return load_checkpoint(last), last
+        model, path = load_checkpoint(last), last
     except KerasGenError as err:
         if not previous.is_file():
             raise
         warnings.warn(f"{err} Falling back to the previous checkpoint, {previous}.")
-        return load_checkpoint(previous), previous
+        model, path = load_checkpoint(previous), previous
+    check_checkpoint_matches(model, config, path, run_dir)
+    return model, path
 
 
 def load_run(run_dir) -> tuple[keras.Model, dict]:
     """The trained model of a run (its newest loadable checkpoint) and its config as a dict."""
     config = RunConfig.load(run_dir)
-    model, _ = load_latest_checkpoint(Path(run_dir))
+    model, _ = load_latest_checkpoint(Path(run_dir), config)
     return model, config.to_dict()
 
 

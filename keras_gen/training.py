@@ -6,6 +6,7 @@ A run directory holds everything about one training run (keras_gen/runs.py reads
     RUN/state.json                  epochs finished and the last epoch's logs
     RUN/checkpoints/last.keras      the whole model: weights, every optimizer's slots, RNG state
     RUN/checkpoints/previous.keras  the checkpoint before it, the fallback if last.keras is damaged
+    RUN/train.lock                  while a process trains the run (one at a time: keras_gen.run_lock)
     RUN/samples/epoch_NNNN.png      a grid of the same latents after every epoch
     RUN/logs/                       TensorBoard scalars and sample images
     RUN/samples.png, RUN/interpolation.png   written when training ends
@@ -35,8 +36,9 @@ from keras_gen import __version__, registry
 from keras_gen.callbacks import RunCheckpoint, SampleGrid, StopOnNonFinite, WatchLosses, latent_interpolation
 from keras_gen.pictures import code_specs, code_traversal
 from keras_gen.errors import KerasGenError
-from keras_gen.fileio import remove_stale_temporaries, write_json_atomic
+from keras_gen.core.fileio import remove_stale_temporaries, write_json_atomic
 from keras_gen.images import save_grid, to_uint8
+from keras_gen.run_lock import hold_run, refuse_if_held
 from keras_gen.runs import RunConfig, checkpoints, load_latest_checkpoint, run_state
 
 DEFAULT_DATA, DEFAULT_EPOCHS, DEFAULT_BATCH_SIZE, DEFAULT_SEED = "digits", 10, 64, 0
@@ -49,6 +51,7 @@ RESUME_MAY_CHANGE = ("epochs", "jit_compile", "keras_gen_version", "created")
 def _resolve_new(out: Path, given: RunConfig) -> RunConfig:
     from keras_gen.data import describe_training_data
     from keras_gen.data.common import check_channels, check_image_size
+    from keras_gen.models.base import coerce_option, option_fields
 
     if any(p.is_file() for p in checkpoints(out)):
         raise KerasGenError(f"{out} already holds a run. Pass --resume to continue it, or choose another --out.")
@@ -58,7 +61,8 @@ def _resolve_new(out: Path, given: RunConfig) -> RunConfig:
     info = describe_training_data(spec.data_kind, data, given.data_b, data_dir=given.data_dir)
     batch_size = given.batch_size or DEFAULT_BATCH_SIZE
     seed = DEFAULT_SEED if given.seed is None else int(given.seed)
-    options = dict(given.options)
+    fields = option_fields(spec.model_class.Options)  # config.json records the values the model is built with
+    options = {key: coerce_option(fields[key], value) for key, value in given.options.items()}
     if "seed" in spec.defaults and "seed" not in options:
         options["seed"] = seed  # the model's own noise follows the run's seed
     if spec.data_kind == "indexed":  # one variable per train image: the table's size is the data's
@@ -114,6 +118,7 @@ def resolve_config(out, config: RunConfig | None = None, *, resume: bool = False
     anything: for a new run, `config` with every default filled in from the model and the data;
     on resume, the run's own config with `config`'s new epochs (and jit choice)."""
     out = Path(out)
+    refuse_if_held(out)  # another process training it now: say so, not "already holds a run"
     if config is not None:
         config.check()
     if resume:
@@ -132,29 +137,26 @@ def _build_model(config: RunConfig) -> keras.Model:
     return model
 
 
-def _dataset(config: RunConfig, data_kind: str, initial_epoch: int):
+def _dataset(config: RunConfig, model, initial_epoch: int):
     from keras_gen.data import training_dataset
 
     # tf.data's shuffle order depends on the global seed as well as its own: set it the same way
     # in a fresh process resuming the run as in the process that started it.
     keras.utils.set_random_seed(config.seed)
-    dataset = training_dataset(data_kind, config.data, config.data_b, image_size=config.image_size,
-                               channels=config.channels, batch_size=config.batch_size, seed=config.seed,
-                               data_dir=config.data_dir)
+    dataset = training_dataset(model.data_kind, config.data, config.data_b, shapes=model.data_shapes(),
+                               batch_size=config.batch_size, seed=config.seed, data_dir=config.data_dir)
     return dataset.skip(initial_epoch * config.steps_per_epoch)  # the batches finished epochs consumed
 
 
-def _preview_conditions(model, config: RunConfig) -> dict:
-    """Fixed input images for the sample grids of a model whose request takes images (the first
-    test images of its input domain); nothing for the others."""
-    from keras_gen.data import preview_images
+def _preview_examples(model, config: RunConfig):
+    """The fixed test examples the model's per-epoch preview shows, when it wants any (a model
+    whose request takes images), else None."""
+    from keras_gen.data import preview_examples
 
-    specs = [s for s in model.request_specs() if s.kind == "image"]
-    if not specs:
-        return {}
-    images = preview_images(model.data_kind, config.data, config.data_b, image_size=config.image_size,
-                            channels=config.channels, n=PREVIEW_SAMPLES, seed=config.seed, data_dir=config.data_dir)
-    return {s.name: to_uint8(images) if s.dtype == "uint8" else images for s in specs}
+    if not model.wants_preview_examples():
+        return None
+    return preview_examples(model.data_kind, config.data, config.data_b, shapes=model.data_shapes(),
+                            n=PREVIEW_SAMPLES, seed=config.seed, data_dir=config.data_dir)
 
 
 def _latent_pictures(model, config: RunConfig):
@@ -174,11 +176,11 @@ def _latent_pictures(model, config: RunConfig):
 
 
 def _divergence_error(out: Path, stop: StopOnNonFinite) -> KerasGenError:
-    what = f"Training diverged in epoch {stop.epoch + 1}: {stop.bad_logs}."
+    what = f"Training diverged in epoch {stop.epoch + 1}: {stop.describe()}."
     advice = "a lower learning rate (e.g. --set learning_rate=1e-4 where the model has it) or another --seed"
     if not any(p.is_file() for p in checkpoints(out)):
-        return KerasGenError(f"{what} No epoch finished, so nothing was saved (no checkpoint in {out}). "
-                             f"Train again (the same --out can be reused) with {advice}.")
+        return KerasGenError(f"{what} No epoch finished with finite weights, so nothing was saved (no checkpoint in "
+                             f"{out}). Train again (the same --out can be reused) with {advice}.")
     kept = checkpoints(out)[0]
     return KerasGenError(f"{what} The last finite checkpoint, after epoch {run_state(out)['epoch']}, is kept in "
                          f"{kept}. Resuming would diverge the same way (resume is exact): start a new run with "
@@ -194,11 +196,18 @@ def train(out, config: RunConfig | None = None, *, resume: bool = False, callbac
     epoch k and resumed ends where an uninterrupted run would. `callbacks` are added to the run's
     own (checkpoints, sample grids, TensorBoard, divergence checks). Returns a summary dict;
     its "warnings" list what `WatchLosses` found (each also issued as a TrainingWarning).
+    One process trains a run at a time: another one training `out` now is a KerasGenError.
     """
     out = Path(out)
+    with hold_run(out):  # resolved under the lock: a run finished meanwhile is not started again
+        return _train(out, config, resume, callbacks, verbose)
+
+
+def _train(out: Path, config: RunConfig | None, resume: bool, callbacks, verbose) -> dict:
     config = resolve_config(out, config, resume=resume)
     for folder in (out, out / "checkpoints"):  # temporaries of killed runs
         remove_stale_temporaries(folder)
+    checkpoint = None
     if resume:
         model, checkpoint = load_latest_checkpoint(out)
         initial_epoch = int(run_state(out, checkpoint)["epoch"])
@@ -215,29 +224,30 @@ def train(out, config: RunConfig | None = None, *, resume: bool = False, callbac
 
         info = describe_training_data(data_kind, config.data, data_dir=config.data_dir)
         _indexed_size(model.options.num_images, info.train_size, config.data)
-    dataset = _dataset(config, data_kind, initial_epoch)
+    dataset = _dataset(config, model, initial_epoch)
     out.mkdir(parents=True, exist_ok=True)
     write_json_atomic(out / "config.json", config.to_dict())
 
     log_dir = out / "logs"
     stop, watch = StopOnNonFinite(), WatchLosses()
-    preview = _preview_conditions(model, config)
+    examples = _preview_examples(model, config)
     run_callbacks = [
         keras.callbacks.TensorBoard(log_dir=str(log_dir), update_freq="epoch", write_graph=False),
-        SampleGrid(out / "samples", n=PREVIEW_SAMPLES, seed=config.seed, log_dir=log_dir, conditions=preview),
-        RunCheckpoint(out), stop, watch, *callbacks,
+        SampleGrid(out / "samples", n=PREVIEW_SAMPLES, seed=config.seed, log_dir=log_dir, examples=examples),
+        # Resumed from previous.keras: last.keras is damaged, never to be rotated over the good one.
+        RunCheckpoint(out, last_is_good=checkpoint != checkpoints(out)[1]), stop, watch, *callbacks,
     ]
     started = time.time()
     history = model.fit(dataset, epochs=config.epochs, initial_epoch=initial_epoch,
                         steps_per_epoch=config.steps_per_epoch, callbacks=run_callbacks, verbose=verbose,
                         shuffle=False)  # data is shuffled by tf.data
     seconds = time.time() - started
-    if stop.bad_logs:
+    if stop.stopped:
         raise _divergence_error(out, stop)
 
     with model.ema_weights():  # the weights an export carries
-        samples_png = save_grid(to_uint8(model.sample(PREVIEW_SAMPLES, seed=config.seed, **preview)),
-                                out / "samples.png")
+        preview, columns = model.preview(PREVIEW_SAMPLES, config.seed, examples)
+        samples_png = save_grid(preview, out / "samples.png", ncols=columns)
         interpolation = latent_interpolation(model)
         traversal, manifold = _latent_pictures(model, config)
         # A class-conditional decoder's classes morphed into each other (models/latent/chairs.py).

@@ -5,10 +5,18 @@
     out = client.predict("dcgan", {"z": z})                   # serving_default, outputs by name
     client.status("dcgan"), client.metadata("dcgan")
 
+Both servers take every input a signature declares, each in its dtype, so the client sends every
+one: it reads the signature from the server's metadata (once per model and version), fills the
+inputs a call leaves out from the defaults the edge server's metadata adds under "keras_gen"
+(options their default, labels every class in turn, codes an empty list: drawn from the seed),
+and casts each value to the declared dtype (n int32, seed int64, ...). TF Serving's metadata has
+no defaults: there, an input left out is a KerasGenError naming it (pass it: `--truncation 1`).
+
 REST sends columnar `inputs` (or row `instances` with `rows=True`); image inputs go as base64
-PNGs with `b64_images=True` (the edge server decodes them; TF Serving's float/uint8 signatures
-need the arrays). Requests time out, and 429/503 (RESOURCE_EXHAUSTED/UNAVAILABLE over gRPC) are
-retried with exponential back-off. Errors come back as KerasGenError with the server's message.
+PNGs with `b64_images=True` (only `keras-gen serve --lenient` decodes them; TF Serving and the
+strict edge server take the arrays). Requests time out, and 429/503 (RESOURCE_EXHAUSTED/UNAVAILABLE
+over gRPC) are retried with exponential back-off. Errors come back as KerasGenError with the
+server's message.
 """
 
 from __future__ import annotations
@@ -19,9 +27,11 @@ import time
 
 import numpy as np
 
-from keras_gen.errors import KerasGenError
+from keras_gen.core.errors import KerasGenError
 
 RETRY_STATUSES = (429, 503)
+DTYPES = {"DT_FLOAT": np.float32, "DT_DOUBLE": np.float64, "DT_INT32": np.int32, "DT_INT64": np.int64,
+          "DT_UINT8": np.uint8}
 
 
 class ServingClient:
@@ -35,6 +45,7 @@ class ServingClient:
             raise KerasGenError(f"URL must start with http://, https:// or grpc://, got {url!r}.")
         self.timeout, self.retries, self.backoff_seconds = float(timeout), int(retries), float(backoff_seconds)
         self._http = self._channel = None
+        self._metadata = {}  # (model, version) -> metadata, read once: what each signature takes
 
     # -- transport -------------------------------------------------------------------------
     def _with_retries(self, call):
@@ -103,7 +114,12 @@ class ServingClient:
     # -- API -------------------------------------------------------------------------------
     def predict(self, model: str, inputs: dict, signature: str = "serving_default", version: int | None = None,
                 label: str | None = None, rows: bool = False, b64_images: bool = False) -> dict[str, np.ndarray]:
-        """Outputs by name; integer images come back as uint8."""
+        """Outputs by name; integer images come back as uint8. Inputs left out are filled from the
+        metadata's defaults and every value is sent in its declared dtype (`complete_inputs`)."""
+        inputs = self.complete_inputs(model, signature, inputs, version=version)
+        return self._predict(model, inputs, signature, version, label, rows, b64_images)
+
+    def _predict(self, model, inputs, signature, version, label, rows, b64_images) -> dict[str, np.ndarray]:
         if self.transport == "grpc":
             from serving import protos
             from serving.grpc_service import to_numpy, to_proto
@@ -133,10 +149,64 @@ class ServingClient:
 
     def sample(self, model: str, n: int, seed: int = 0, version: int | None = None, **conditions) -> np.ndarray:
         """The `sample` signature: n uint8 images for (seed, conditions), as `keras-gen sample` draws them."""
-        inputs = {"n": np.int32(n), "seed": np.int64(seed)}
-        inputs.update({k: np.atleast_1d(v) if np.ndim(v) == 0 and k not in ("steps",) else v
-                       for k, v in conditions.items()})
-        return self.predict(model, inputs, signature="sample", version=version)["images"]
+        return self.predict(model, {"n": n, "seed": seed, **conditions}, signature="sample", version=version)["images"]
+
+    # -- what a signature takes ------------------------------------------------------------
+    def signature_inputs(self, model: str, signature: str, version: int | None = None) -> dict:
+        """{input: (numpy dtype or None, dims (-1: any; None: unknown rank), keras_gen spec or None)}
+        from the server's metadata, read once per (model, version)."""
+        key = (model, version)
+        if key not in self._metadata:
+            self._metadata[key] = self.metadata(model, version)
+        meta = self._metadata[key]
+        signatures = ((meta.get("metadata") or {}).get("signature_def") or {}).get("signature_def") or {}
+        if signature not in signatures:
+            raise KerasGenError(f"{model} has no signature {signature!r} (it has {', '.join(sorted(signatures))}).")
+        declared = {s.get("name"): s for s in ((meta.get("keras_gen") or {}).get("signatures") or {}).get(signature, [])}
+        found = {}
+        for name, info in (signatures[signature].get("inputs") or {}).items():
+            shape = info.get("tensor_shape") or {}
+            dims = None if shape.get("unknown_rank") else [int(d.get("size", -1)) for d in shape.get("dim") or []]
+            found[name] = (DTYPES.get(info.get("dtype")), dims, declared.get(name))
+        return found
+
+    def complete_inputs(self, model: str, signature: str, inputs: dict, version: int | None = None) -> dict:
+        """Every input of `signature`: those given, cast to their declared dtype and rank, and the
+        rest from the keras_gen defaults of the metadata; KerasGenError naming any without one."""
+        declared = self.signature_inputs(model, signature, version)
+        unknown = sorted(set(inputs) - set(declared))
+        if unknown:
+            raise KerasGenError(f"{model} {signature} takes {', '.join(sorted(declared))}; not {', '.join(unknown)}.")
+        batched = [v for k, v in inputs.items() if declared[k][1] != []]  # rank >= 1, or unknown
+        if "n" in inputs and np.size(inputs["n"]) == 1:  # sample: n rows
+            rows = int(np.asarray(inputs["n"]).reshape(-1)[0])
+        else:
+            rows = len(np.atleast_1d(batched[0])) if batched else 1
+        out, missing = {}, []
+        for name, (dtype, dims, spec) in declared.items():
+            if name in inputs:
+                value = inputs[name]
+                if spec is not None and spec.get("choices") and isinstance(value, str):
+                    if value not in spec["choices"]:
+                        raise KerasGenError(f"{name} must be one of {', '.join(spec['choices'])}, got {value!r}.")
+                    value = spec["choices"].index(value)
+            elif spec is None or spec.get("kind") in ("latent", "image") or (
+                    spec.get("kind") == "code" and signature != "sample"):
+                missing.append(name)
+                continue
+            elif spec["kind"] == "option":
+                value = spec["default"]
+            elif spec["kind"] == "label":
+                value = np.arange(rows) % int(spec["num_classes"])  # every class in turn, as `keras-gen sample`
+            else:  # a code of `sample`, given empty: drawn from the seed
+                value = np.zeros((0, *[max(d, 0) for d in (dims or [-1])[1:]]))
+            out[name] = _as_declared(name, value, dtype, dims)
+        if missing:
+            why = ("the server's metadata says no default for them (TF Serving's never does)"
+                   if any(declared[m][2] is None for m in missing) else "they have no default")
+            raise KerasGenError(f"{model} {signature} needs {', '.join(missing)}: {why}. Pass them, e.g. "
+                                + " ".join(f"--{m} VALUE" for m in missing) + ".")
+        return out
 
     def status(self, model: str, version: int | None = None) -> dict:
         if self.transport == "rest":
@@ -162,8 +232,15 @@ class ServingClient:
         response = self._grpc("GetModelMetadata", request)
         signatures = p.get_model_metadata_pb2.SignatureDefMap()
         response.metadata["signature_def"].Unpack(signatures)
-        return {"model_spec": json_format.MessageToDict(response.model_spec, preserving_proto_field_name=True),
-                "metadata": {"signature_def": json_format.MessageToDict(signatures, preserving_proto_field_name=True)}}
+        answer = {"model_spec": json_format.MessageToDict(response.model_spec, preserving_proto_field_name=True),
+                  "metadata": {"signature_def": json_format.MessageToDict(signatures, preserving_proto_field_name=True)}}
+        if "keras_gen" in response.metadata:  # the edge server's kinds and defaults (a Struct)
+            from google.protobuf import struct_pb2
+
+            extra = struct_pb2.Struct()
+            if response.metadata["keras_gen"].Unpack(extra):
+                answer["keras_gen"] = json_format.MessageToDict(extra)
+        return answer
 
     @staticmethod
     def _model_path(model: str, version, label) -> str:
@@ -185,6 +262,27 @@ class ServingClient:
 
 class _Retryable(Exception):
     pass
+
+
+def _as_declared(name: str, value, dtype, dims) -> np.ndarray:
+    """`value` in the declared dtype, with the declared rank where a batch axis or a one-element
+    wrapper is all that differs (label 7 -> [7]; steps [20] -> 20); fractions for an integer input
+    are an error, never truncated."""
+    array = np.asarray(value)
+    if dims is not None:
+        if array.size == 0 and array.ndim < len(dims):
+            array = array.reshape(0, *[max(d, 0) for d in dims[1:]])
+        while array.ndim < len(dims):
+            array = array[None]
+        if not dims and array.size == 1:
+            array = array.reshape(())
+    if dtype is None or array.dtype == dtype:
+        return array
+    if array.dtype.kind not in "iufb":
+        raise KerasGenError(f"--{name}: expected numbers, got {value!r}.")
+    if np.dtype(dtype).kind in "iu" and array.dtype.kind == "f" and not np.all(np.mod(array, 1) == 0):
+        raise KerasGenError(f"--{name} takes whole numbers ({np.dtype(dtype).name}), got {value!r}.")
+    return array.astype(dtype)
 
 
 def _uint8_if_pixels(array: np.ndarray) -> np.ndarray:

@@ -62,8 +62,21 @@ def to_proto(array: np.ndarray, tensor_pb2):
     return tensor
 
 
-def _proto_values(request_inputs, endpoint, limits):
-    return check_values({k: to_numpy(v) for k, v in request_inputs.items()}, endpoint, limits), "grpc"
+DTYPE_NAMES = {1: "DT_FLOAT", 2: "DT_DOUBLE", 3: "DT_INT32", 4: "DT_UINT8", 9: "DT_INT64", 7: "DT_STRING"}
+
+
+def _proto_values(request_inputs, endpoint, limits, strict: bool = True):
+    """The request's tensors as checked arrays. Strict, as a SavedModel is: a tensor of another
+    dtype than its input's is a 400 naming it (TF Serving: "expected int32"); lenient: converted."""
+    if strict:
+        specs = {s.name: s for s in endpoint.inputs}
+        for name, tensor in request_inputs.items():
+            spec = specs.get(name)
+            if spec is not None and tensor.dtype != ENUM_OF[np.dtype(spec.dtype)]:
+                want = DTYPE_NAMES[ENUM_OF[np.dtype(spec.dtype)]]
+                got = DTYPE_NAMES.get(tensor.dtype, f"dtype enum {tensor.dtype}")
+                raise ServingError(400, f"input {name}: expects a tensor of {want} ({spec.dtype}), got {got}")
+    return check_values({k: to_numpy(v) for k, v in request_inputs.items()}, endpoint, limits, strict), "grpc"
 
 
 def start_grpc_server(predictor, port: int, metrics=None, host: str = "[::]"):
@@ -73,7 +86,9 @@ def start_grpc_server(predictor, port: int, metrics=None, host: str = "[::]"):
     import grpc
 
     p = protos.load()
-    from google.protobuf import any_pb2
+    from google.protobuf import any_pb2, struct_pb2
+
+    from serving.server import keras_gen_metadata
 
     def abort(context, err: ServingError):
         context.abort(getattr(grpc.StatusCode, HTTP_TO_GRPC.get(err.status, "INTERNAL")), err.message)
@@ -139,6 +154,13 @@ def start_grpc_server(predictor, port: int, metrics=None, host: str = "[::]"):
             packed = any_pb2.Any()
             packed.Pack(signature_map)
             response.metadata["signature_def"].CopyFrom(packed)
+            # What TF Serving's metadata cannot say (each input's kind and default), as the REST
+            # metadata's "keras_gen": a second entry, which TF Serving's clients never look up.
+            extra = struct_pb2.Struct()
+            extra.update(keras_gen_metadata(loaded))
+            packed = any_pb2.Any()
+            packed.Pack(extra)
+            response.metadata["keras_gen"].CopyFrom(packed)
             return response
 
     class ModelService(p.model_service_pb2_grpc.ModelServiceServicer):
@@ -165,7 +187,7 @@ def start_grpc_server(predictor, port: int, metrics=None, host: str = "[::]"):
     p.model_service_pb2_grpc.add_ModelServiceServicer_to_server(ModelService(), server)
     bound = server.add_insecure_port(f"{host}:{port}")
     if bound == 0:
-        from keras_gen.errors import KerasGenError
+        from keras_gen.core.errors import KerasGenError
 
         raise KerasGenError(f"cannot listen for gRPC on port {port}: it is in use; pick another with --grpc-port.")
     server.start()

@@ -6,6 +6,12 @@ and only then swapped in; a request holds the `LoadedVersion` it started with, s
 finishes on that version. A version that fails to load is recorded in the model's status and the
 previous one keeps serving. Each endpoint a version declares is an `Endpoint`: its inputs (with
 their kinds) and a function from arrays to named output arrays.
+
+A poll costs a directory listing and a stat of the files of versions newer than the one serving:
+files are hashed (against the manifest) only when a version is loaded. A version that failed is
+remembered with the size and mtime of its files and tried again only when they change, or after
+a back-off that doubles from RETRY_FIRST_SECONDS to RETRY_MAX_SECONDS (a failure that was the
+machine's, not the files', such as memory running out, heals without a restart).
 """
 
 from __future__ import annotations
@@ -21,12 +27,11 @@ from typing import Callable
 
 import numpy as np
 
-from keras_gen import inputs as kinds
-from keras_gen.edge import EdgeModel
-from keras_gen.edge.manifest import is_version_name
-from keras_gen.edge.repository import list_versions
-from keras_gen.errors import KerasGenError
-from keras_gen.images import to_uint8
+from keras_gen.core import inputs as kinds
+from keras_gen.core.edge import EdgeModel
+from keras_gen.core.edge.manifest import is_version_name
+from keras_gen.core.errors import KerasGenError
+from keras_gen.core.images import to_uint8
 
 log = logging.getLogger("keras_gen.serving")
 VARIANT_ENV = "KERAS_GEN_ONNX_VARIANT"  # the variant when none is passed (`keras-gen serve --onnx-variant` passes it)
@@ -59,6 +64,32 @@ class LoadedVersion:
     model: EdgeModel
     endpoints: dict[str, Endpoint]
     saved_model_signatures: tuple[str, ...]
+
+
+RETRY_FIRST_SECONDS = 30.0
+RETRY_MAX_SECONDS = 3600.0
+
+
+@dataclass(frozen=True)
+class FailedLoad:
+    """A version that did not load: the files it was tried with, how often, and when to try again."""
+
+    fingerprint: tuple
+    attempts: int
+    retry_at: float  # the repository's clock
+
+
+def files_fingerprint(version_dir: Path) -> tuple:
+    """(relative path, size, mtime in ns) of every file under `version_dir`, sorted: what changes
+    when a version's files do, at the cost of a stat per file (no reading)."""
+    found = []
+    for root, dirs, files in os.walk(version_dir):
+        dirs.sort()
+        for name in files:
+            path = os.path.join(root, name)
+            stat = os.stat(path)
+            found.append((os.path.relpath(path, version_dir), stat.st_size, stat.st_mtime_ns))
+    return tuple(sorted(found))
 
 
 @dataclass
@@ -102,7 +133,7 @@ class ModelRepository:
     """Every model in EXPORTS, polled for new versions; thread-safe reads of what is serving."""
 
     def __init__(self, root: str | Path, providers: list[str] | None = None, variant: str | None = None,
-                 threads: int = 0):
+                 threads: int = 0, clock: Callable[[], float] = time.monotonic):
         """`variant` ("fp16" or "int8"; default: $KERAS_GEN_ONNX_VARIANT, else float32) serves the
         smaller ONNX files `keras-gen export --onnx-variants` wrote; a version without that variant
         fails to load, and its status says why. `threads`: onnxruntime's intra-op threads of each
@@ -124,44 +155,73 @@ class ModelRepository:
         self._stop = threading.Event()
         self._thread = None
         self.on_loaded = None  # callback(name, version), for metrics
+        self.clock = clock
+        self.failed: dict[Path, FailedLoad] = {}  # version directory -> its last failed load
+        self._poll_lock = threading.Lock()
 
     # -- loading ---------------------------------------------------------------------------
     def poll_once(self) -> None:
-        """Load the newest verified version of each model if it is newer than the one serving."""
+        """Load the newest version of each model that loads, if it is newer than the one serving."""
+        with self._poll_lock:  # the poller thread and a caller (wait_for_version) never load twice
+            self._poll()
+
+    def _poll(self) -> None:
         for model_dir in sorted(self.root.iterdir()):
             if not model_dir.is_dir() or not MODEL_NAME.match(model_dir.name):
                 continue
             try:
-                statuses = list_versions(model_dir)
+                versions = sorted((int(c.name) for c in os.scandir(model_dir)
+                                   if is_version_name(c.name) and c.is_dir()), reverse=True)
             except OSError as err:  # a folder removed while listing: try again next poll
                 log.warning("cannot list %s: %s", model_dir, err)
                 continue
-            if not statuses:
+            if not versions:
                 continue
             with self._lock:
                 served = self.models.setdefault(model_dir.name, ServedModel(model_dir.name))
+                served.failures = {v: why for v, why in served.failures.items() if v in versions}
+            for path in [p for p in self.failed if p.parent == model_dir and int(p.name) not in versions]:
+                del self.failed[path]  # removed: a version of that number later is a new one
             current = served.current.version if served.current else -1
-            for status in statuses:  # newest first
-                if status.version <= current:
+            for version in versions:  # newest first
+                if version <= current:
                     break
-                if not status.ok:
-                    served.failures[status.version] = "; ".join(status.problems[:3])
-                    continue
-                try:
-                    loaded = self._load(status.version, status.path)
-                except Exception as err:  # any load failure is reported; the previous version keeps serving
-                    served.failures[status.version] = str(err) or type(err).__name__
-                    log.warning("version %s of %s failed to load: %s", status.version, model_dir.name, err)
-                    continue
-                with self._lock:
-                    served.current = loaded
-                    served.failures = {v: why for v, why in served.failures.items() if v > status.version}
-                log.info("serving %s version %s", model_dir.name, status.version)
-                if self.on_loaded:
-                    self.on_loaded(model_dir.name, status.version)
-                break
+                if self._try_load(served, version, model_dir / str(version)):
+                    break
+
+    def _try_load(self, served: ServedModel, version: int, path: Path) -> bool:
+        """Load `version` and serve it, unless it failed before with these very files and its
+        back-off has not run out; True when it serves."""
+        try:
+            fingerprint = files_fingerprint(path)
+        except OSError:  # removed or renamed while looking: the next poll sees what is there
+            return False
+        now, failed = self.clock(), self.failed.get(path)
+        if failed is not None and failed.fingerprint == fingerprint and now < failed.retry_at:
+            return False
+        try:
+            loaded = self._load(version, path)
+        except Exception as err:  # any load failure is reported; the previous version keeps serving
+            attempts = failed.attempts + 1 if failed is not None and failed.fingerprint == fingerprint else 1
+            wait = min(RETRY_MAX_SECONDS, RETRY_FIRST_SECONDS * 2 ** (attempts - 1))
+            self.failed[path] = FailedLoad(fingerprint, attempts, now + wait)
+            with self._lock:
+                served.failures[version] = str(err) or type(err).__name__
+            log.warning("version %s of %s failed to load (attempt %d with these files; next in %.0f s, or when "
+                        "they change): %s", version, served.name, attempts, wait, err)
+            return False
+        self.failed.pop(path, None)
+        with self._lock:
+            served.current = loaded
+            served.failures = {v: why for v, why in served.failures.items() if v > version}
+        log.info("serving %s version %s", served.name, version)
+        if self.on_loaded:
+            self.on_loaded(served.name, version)
+        return True
 
     def _load(self, version: int, path: Path) -> LoadedVersion:
+        """The version's files verified against its manifest (hashed: once per change of its
+        files, since a failure is remembered) and its sessions opened."""
         model = EdgeModel.from_path(path, providers=self.providers, variant=self.variant, threads=self.threads)
         signatures = tuple((model.manifest.get("saved_model") or {}).get("signatures") or ())
         return LoadedVersion(version, model, endpoints_of(model), signatures)

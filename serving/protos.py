@@ -26,7 +26,7 @@ def _import_without_tensorflow_runtime(names: list[str]) -> list:
             return [importlib.import_module(n) for n in names]
         spec = importlib.util.find_spec("tensorflow")
         if spec is None or not spec.submodule_search_locations:
-            from keras_gen.errors import KerasGenError
+            from keras_gen.core.errors import KerasGenError
 
             raise KerasGenError("gRPC needs the tensorflow-serving-api protos (and the tensorflow package they "
                                 "live in): pip install -r requirements.txt.")
@@ -49,5 +49,5 @@ def load():
         "tensorflow_serving.apis.get_model_metadata_pb2", "tensorflow_serving.apis.get_model_status_pb2",
         "tensorflow_serving.apis.model_pb2", "tensorflow_serving.apis.prediction_service_pb2_grpc",
         "tensorflow_serving.apis.model_service_pb2_grpc", "tensorflow_serving.config.model_server_config_pb2",
-        "tensorflow.core.protobuf.meta_graph_pb2"])
+        "tensorflow.core.protobuf.meta_graph_pb2", "tensorflow.core.protobuf.saved_model_pb2"])
     return types.SimpleNamespace(**{m.__name__.rsplit(".", 1)[1]: m for m in modules})

@@ -6,9 +6,16 @@ REST bodies (https://www.tensorflow.org/tfx/serving/api_rest):
     {"instances": [{"z": [...16 floats], "label": 3}, ...]}                         row format
     {"instances": [[...16 floats], ...]}                                            one input, rows only
 
-Binary values are `{"b64": "..."}`; for an image input they hold an encoded PNG or JPEG. Every
-value becomes an array checked by the input's own `InputSpec.check` (shape, dtype, range, NaN),
-after the server's limits (batch size, image size, steps); any problem is a `ServingError` 400.
+Every value becomes an array checked by the input's own `InputSpec.check` (shape, dtype, range,
+NaN), after the server's limits (batch size, image size, steps); any problem is a `ServingError` 400.
+
+Strict by default, as TF Serving is: every input the signature declares must be given (TF
+Serving: "input size does not match signature ... Missing but required"), a JSON number must fit
+the input's dtype (an integer for int32/int64), and `{"b64": ...}` is for string inputs only.
+The one thing a SavedModel signature reads from a value besides the numbers is kept: a code
+given as an empty list is drawn from the seed. Lenient (`keras-gen serve --lenient`, the
+server's behaviour before it was strict): options left out take their defaults, and
+`{"b64": PNG or JPEG}` is decoded for an image input.
 """
 
 from __future__ import annotations
@@ -21,7 +28,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from keras_gen.errors import KerasGenError
+from keras_gen.core.errors import KerasGenError
 from serving.models import Endpoint, ServingError
 
 
@@ -74,32 +81,45 @@ def decode_image(value: dict, limits: Limits) -> np.ndarray:
     return array[..., None] if array.ndim == 2 else array
 
 
-def _array(value, spec, limits: Limits) -> np.ndarray:
-    """A JSON value as a numeric array (b64 images decoded); ragged or non-numeric values are 400s."""
+def _array(value, spec, limits: Limits, strict: bool = True) -> np.ndarray:
+    """A JSON value as a numeric array (b64 images decoded when lenient); ragged or non-numeric
+    values are 400s, and so (strict) are fractions for an integer input."""
     if isinstance(value, dict) and set(value) == {"b64"}:
+        if strict:
+            raise bad(f"{spec.name}: {{\"b64\": ...}} values are for string inputs; this one takes {spec.dtype} "
+                      "numbers (TF Serving refuses it too). Send the pixels as numbers.")
         if spec.kind != "image":
             raise bad(f"{spec.name}: b64 values are for image inputs")
         return decode_image(value, limits)
     if isinstance(value, list) and value and isinstance(value[0], dict):
-        return np.stack([_array(v, spec, limits) for v in value]) if all(
-            isinstance(v, dict) and set(v) == {"b64"} for v in value) else _bad_value(spec)
+        if not all(isinstance(v, dict) and set(v) == {"b64"} for v in value):
+            _bad_value(spec, strict)
+        if strict:
+            return _array(value[0], spec, limits, strict)  # refused: b64 is for string inputs
+        return np.stack([_array(v, spec, limits, strict) for v in value])
     try:
         array = np.asarray(value)
     except (ValueError, TypeError):
         raise bad(f"{spec.name}: ragged or mixed values (every row must have the same shape)") from None
     if array.dtype.kind not in "iuf":
-        _bad_value(spec)
+        _bad_value(spec, strict)
     if array.dtype.kind == "f" and spec.dtype.startswith("int") and not np.all(np.isfinite(array)):
         raise bad(f"{spec.name} holds NaN or infinite values")
+    if strict and array.size and array.dtype.kind == "f" and np.dtype(spec.dtype).kind in "iu":
+        raise bad(f"{spec.name}: expects {spec.dtype} values (JSON integers), got {_first(array)!r}")
     return array
 
 
-def _bad_value(spec):
+def _first(array: np.ndarray):
+    return array.reshape(-1)[0].item()
+
+
+def _bad_value(spec, strict: bool = True):
     raise bad(f"{spec.name}: expected numbers of dtype {spec.dtype}" + (" (or {\"b64\": ...} images)"
-                                                                         if spec.kind == "image" else ""))
+                                                                         if spec.kind == "image" and not strict else ""))
 
 
-def request_values(data: dict, endpoint: Endpoint, limits: Limits) -> tuple[dict, str]:
+def request_values(data: dict, endpoint: Endpoint, limits: Limits, strict: bool = True) -> tuple[dict, str]:
     """{input name: array} for the endpoint, and "row" or "columnar" (how to answer)."""
     if ("instances" in data) == ("inputs" in data):
         raise bad("the request must have exactly one of \"instances\" (row format) or \"inputs\" (columnar)")
@@ -139,19 +159,28 @@ def request_values(data: dict, endpoint: Endpoint, limits: Limits) -> tuple[dict
                 raise bad(f"\"inputs\" must be an object naming the inputs ({', '.join(specs)})")
             columns = {endpoint.inputs[0].name: columns}
         style = "columnar"
-    return check_values(columns, endpoint, limits), style
+    return check_values(columns, endpoint, limits, strict), style
 
 
-def check_values(columns: dict, endpoint: Endpoint, limits: Limits) -> dict:
-    """Arrays for every input of the endpoint: declared shapes, dtypes, ranges and the server's limits."""
+def check_values(columns: dict, endpoint: Endpoint, limits: Limits, strict: bool = True) -> dict:
+    """Arrays for every input of the endpoint: declared shapes, dtypes, ranges and the server's limits.
+
+    Strict: every declared input must be given. A code of a sampling endpoint given as an empty
+    list is left out of the result, so the sampler draws it from the seed (as the SavedModel's
+    `sample` does); lenient: a missing option takes its default."""
     specs = {s.name: s for s in endpoint.inputs}
     unknown = sorted(str(k)[:80] for k in set(columns) - set(specs))
     if unknown:
         raise bad(f"unknown input(s) {', '.join(unknown)}: {endpoint.name} takes {', '.join(specs)}")
-    missing = [s.name for s in endpoint.inputs if s.name not in columns and s.kind != "option"]
+    missing = [s.name for s in endpoint.inputs if s.name not in columns and (strict or s.kind != "option")]
     if missing:
-        raise bad(f"missing input(s) {', '.join(missing)}: {endpoint.name} takes {', '.join(specs)}")
-    arrays = {name: _array(value, specs[name], limits) for name, value in columns.items()}
+        raise bad(f"missing input(s) {', '.join(missing)}: {endpoint.name} takes {', '.join(specs)}"
+                  + (" (every input of a signature must be given, as on TF Serving; the metadata says each "
+                     "one's default)" if strict else ""))
+    arrays = {name: _array(value, specs[name], limits, strict) for name, value in columns.items()}
+    drawn = {name for name, array in arrays.items() if endpoint.counts_from is not None
+             and specs[name].kind == "code" and array.size == 0}  # an empty code: drawn from the seed
+    arrays = {name: array for name, array in arrays.items() if name not in drawn}
     if endpoint.counts_from is not None:
         count = arrays.get(endpoint.counts_from)
         n = int(count) if count is not None and count.ndim == 0 and count.dtype.kind in "iu" else None
@@ -177,6 +206,8 @@ def check_values(columns: dict, endpoint: Endpoint, limits: Limits) -> dict:
     n = max(sizes) if sizes else 1
     values = {}
     for spec in endpoint.inputs:
+        if spec.name in drawn:
+            continue
         if spec.name not in arrays:
             values[spec.name] = np.asarray(spec.default, spec.dtype)
             continue

@@ -5,14 +5,16 @@
 REST (FastAPI on uvicorn, OpenAPI schema at /openapi.json):
     GET  /                                       the web page (serving/web/: static HTML + JS on this API)
     GET  /v1/models                              every model's status (not in TF Serving: the page's list)
-    GET  /v1/models/NAME[/versions/V]            model status (versions, failures and why)
-    GET  /v1/models/NAME[/versions/V]/metadata   signatures with their inputs and kinds
-    POST /v1/models/NAME[/versions/V|/labels/L]:predict
+    GET  /v1/models/NAME[/versions/V|/labels/L]            model status (versions, failures and why)
+    GET  /v1/models/NAME[/versions/V|/labels/L]/metadata   signatures with their inputs and kinds
+    POST /v1/models/NAME[/versions/V|/labels/L]:predict     any Content-Type: the body is JSON
     GET  /healthz, /readyz, /metrics (Prometheus; also /monitoring/prometheus/metrics as TF Serving)
 gRPC (grpcio): PredictionService/Predict, GetModelMetadata; ModelService/GetModelStatus.
 
-Requests run on a bounded thread pool (onnxruntime releases the GIL); past `workers + queue`
-requests in flight the server answers 429 at once instead of queueing. Errors are
+Requests run on a bounded thread pool (onnxruntime releases the GIL); up to `queue` requests wait
+for a worker (64 by default: a few dozen concurrent clients wait their turn, as on TF Serving);
+past `workers + queue` in flight the server answers 429 at once. Requests are held to what TF
+Serving takes (every declared input, in its dtype; `lenient` keeps the older defaults). Errors are
 `{"error": "..."}` with TF Serving's status for their kind. On SIGTERM uvicorn stops accepting,
 finishes what is in flight, then the gRPC server drains and the process exits.
 """
@@ -46,10 +48,14 @@ LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0
 @dataclass
 class ServerOptions:
     workers: int = 4               # concurrent predictions
-    queue: int = 8                 # requests allowed to wait for a worker; past it: 429
-    timeout_seconds: float = 30.0  # per prediction; past it: 504
+    # Requests allowed to wait for a worker; past it: 429. Sized so that a few dozen clients at
+    # once wait (a 16 px sample takes ~1 ms, so 64 waiting is tens of ms), while a real overload
+    # is still refused at once instead of piling up until every request times out.
+    queue: int = 64
+    timeout_seconds: float = 30.0  # per prediction (time waiting for a worker included); past it: 504
     poll_seconds: float = 2.0      # how often EXPORTS is scanned for new versions
     limits: Limits = Limits()
+    lenient: bool = False          # True: options may be left out, gRPC dtypes converted, b64 images decoded
 
 
 class Metrics:
@@ -126,7 +132,7 @@ class Predictor:
             raise ServingError(503, "the server is shutting down")
         loaded = self.repository.version(name, version, label)  # held by this request to the end
         endpoint = endpoint_for(loaded, signature)
-        values, style = parse(data_or_values, endpoint, self.options.limits)
+        values, style = parse(data_or_values, endpoint, self.options.limits, not self.options.lenient)
         if not self._slots.acquire(blocking=False):
             raise ServingError(429, f"over capacity: {self.options.workers + self.options.queue} requests in flight; "
                                     "retry with back-off")
@@ -179,6 +185,48 @@ async def read_body(request: Request, max_bytes: int) -> bytes:
     return b"".join(chunks)
 
 
+class AccessLog:
+    """ASGI middleware outside BodyLimit: one JSON access-log line and one metrics sample per HTTP
+    request, the ones refused before routing (413, a GET with a body) included. The route label is
+    the route's template (`/v1/models/{name}:predict`), found by matching when the app refused the
+    request before its router ran; "unmatched" when no route takes the path."""
+
+    def __init__(self, app, metrics: Metrics, routes):
+        self.app, self.metrics, self.routes = app, metrics, routes
+
+    def route_of(self, scope) -> str:
+        route = scope.get("route")
+        if route is None:
+            from starlette.routing import Match
+
+            route = next((r for r in self.routes() if r.matches(scope)[0] == Match.FULL), None)
+        return getattr(route, "path", None) or "unmatched"
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        start, status = time.perf_counter(), None
+
+        async def seen_send(message):
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, seen_send)
+        except BaseException:
+            status = status or 500
+            raise
+        finally:
+            seconds = time.perf_counter() - start
+            # No status: the client went away before an answer began (nginx's 499).
+            self.metrics.observe(self.route_of(scope), status or 499, seconds)
+            client = scope.get("client")
+            access_log.info(json.dumps({"method": scope["method"], "path": scope["path"][:200], "status": status or 499,
+                                        "ms": round(seconds * 1000, 2), "client": client[0] if client else None}))
+
+
 class InFlight:
     """ASGI middleware, outermost: counts the HTTP requests begun and those whose last byte was sent,
     so a shutdown can say whether every request it had begun was answered."""
@@ -211,7 +259,8 @@ PREDICT_BODY = {"requestBody": {"required": True, "content": {"application/json"
         "signature_name": {"type": "string"},
         "instances": {"type": "array", "minItems": 1, "items": {}},
         "inputs": {}}},
-    "example": {"signature_name": "sample", "inputs": {"n": 4, "seed": 0}}}}}}
+    # every input the signature declares (GET .../metadata lists them): a DCGAN's sample takes truncation
+    "example": {"signature_name": "sample", "inputs": {"n": 4, "seed": 0, "truncation": 1.0}}}}}}
 
 
 def create_app(repository: ModelRepository, options: ServerOptions | None = None, grpc_port: int | None = None):
@@ -266,19 +315,6 @@ def create_app(repository: ModelRepository, options: ServerOptions | None = None
         logging.getLogger("keras_gen.serving").exception("unhandled error")
         return _error(500, f"internal error: {type(err).__name__}")
 
-    @app.middleware("http")
-    async def access(request: Request, call_next):
-        start = time.perf_counter()
-        response = await call_next(request)
-        seconds = time.perf_counter() - start
-        route = request.scope.get("route")
-        route_name = getattr(route, "path", "unmatched")
-        metrics.observe(route_name, response.status_code, seconds)
-        access_log.info(json.dumps({"method": request.method, "path": request.url.path[:200],
-                                    "status": response.status_code, "ms": round(seconds * 1000, 2),
-                                    "client": request.client.host if request.client else None}))
-        return response
-
     @app.get("/healthz")
     def healthz():
         return {"status": "ok"}
@@ -314,6 +350,12 @@ def create_app(repository: ModelRepository, options: ServerOptions | None = None
     def version_status(name: str, version: str):
         return repository.status(name, version)
 
+    @app.get("/v1/models/{name}/labels/{label}")
+    def label_status(name: str, label: str):
+        """As TF Serving answers it: GetModelStatus reads only a version number from the model
+        spec (get_model_status_impl.cc), so a label gives the status of every version."""
+        return repository.status(name)
+
     @app.get("/v1/models/{name}/metadata")
     def model_metadata(name: str):
         return metadata_json(repository.version(name), name)
@@ -322,10 +364,12 @@ def create_app(repository: ModelRepository, options: ServerOptions | None = None
     def version_metadata(name: str, version: str):
         return metadata_json(repository.version(name, version), name)
 
+    @app.get("/v1/models/{name}/labels/{label}/metadata")
+    def label_metadata(name: str, label: str):
+        return metadata_json(repository.version(name, label=label), name)
+
     async def predict(request: Request, name: str, version: str | None = None, label: str | None = None):
-        content_type = request.headers.get("content-type", "application/json").split(";")[0].strip().lower()
-        if content_type not in ("application/json", ""):
-            raise ServingError(400, f"Content-Type must be application/json, got {content_type[:80]!r}")
+        # Any Content-Type: TF Serving reads every predict body as JSON (`curl -d` sends form-urlencoded).
         data = parse_json(await read_body(request, options.limits.max_body_bytes))
         signature = data.get("signature_name", "serving_default")
         if not isinstance(signature, str):
@@ -354,7 +398,8 @@ def create_app(repository: ModelRepository, options: ServerOptions | None = None
     async def predict_label(request: Request, name: str, label: str):
         return await predict(request, name, label=label)
 
-    return InFlight(BodyLimit(app, options.limits.max_body_bytes), metrics), app
+    logged = AccessLog(BodyLimit(app, options.limits.max_body_bytes), metrics, lambda: app.router.routes)
+    return InFlight(logged, metrics), app
 
 
 _PROTO_DTYPES = {"float32": "DT_FLOAT", "int32": "DT_INT32", "int64": "DT_INT64", "uint8": "DT_UINT8",
@@ -379,9 +424,14 @@ def metadata_json(loaded, name: str) -> dict:
             "method_name": "tensorflow/serving/predict"}
     return {"model_spec": {"name": name, "signature_name": "", "version": str(loaded.version)},
             "metadata": {"signature_def": {"signature_def": signatures}},
-            "keras_gen": {"model": loaded.model.manifest.get("model"),
-                          "image_shape": list(loaded.model.image_shape),
-                          "signatures": {k: [s.to_json() for s in e.inputs] for k, e in loaded.endpoints.items()}}}
+            "keras_gen": keras_gen_metadata(loaded)}
+
+
+def keras_gen_metadata(loaded) -> dict:
+    """Each signature's inputs with their kinds and defaults (keras_gen.inputs), which a
+    SignatureDef cannot hold: what clients fill the inputs a request leaves out from."""
+    return {"model": loaded.model.manifest.get("model"), "image_shape": list(loaded.model.image_shape),
+            "signatures": {k: [s.to_json() for s in e.inputs] for k, e in loaded.endpoints.items()}}
 
 
 def serve(exports: str, port: int = 8501, grpc_port: int | None = 8500, host: str = "0.0.0.0",

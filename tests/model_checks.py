@@ -4,10 +4,17 @@ config round trip, `.keras` save -> safe load -> same outputs and same optimizer
 
 from __future__ import annotations
 
+import io
+import json
+import sys
 import warnings
+import zipfile
+from pathlib import Path
 
 import keras
 import numpy as np
+
+LAYOUTS = Path(__file__).with_name("checkpoint_layouts.json")
 
 
 def run_serialization_test(model):
@@ -52,3 +59,56 @@ def assert_same_training_state(a, b):
     assert sorted(sa) == sorted(sb) and sa
     for key in sa:
         np.testing.assert_array_equal(np.asarray(sa[key].state), np.asarray(sb[key].state), err_msg=key)
+
+
+def checkpoint_layout(path) -> list[str]:
+    """Every weight a .keras checkpoint holds, as "h5 path, shape, dtype" lines, sorted: where
+    loading looks for each variable."""
+    import h5py
+
+    with zipfile.ZipFile(path) as archive:
+        store = h5py.File(io.BytesIO(archive.read("model.weights.h5")), "r")
+        items = []
+        store.visititems(lambda key, value: items.append(
+            f"{key} {'x'.join(map(str, value.shape)) or 'scalar'} {value.dtype}") if isinstance(value, h5py.Dataset)
+            else None)
+    return sorted(items)
+
+
+def assert_checkpoint_layout_kept(name: str, path) -> None:
+    """The harness checkpoint of model `name` holds the weights, at the paths, shapes and dtypes,
+    that its checkpoints held when the layout was recorded: checkpoints saved before a change
+    still load after it. A new model's layout is recorded with
+    `python -m tests.model_checks NAME ...` (run it when adding a model); a change that moves a
+    model's weights needs `options_added_later` so old configs rebuild the old layout."""
+    recorded = json.loads(LAYOUTS.read_text())
+    assert name in recorded, (f"no recorded checkpoint layout for {name!r}: record it with "
+                              f"`python -m tests.model_checks {name}` and commit tests/checkpoint_layouts.json")
+    layout = checkpoint_layout(path)
+    missing, new = sorted(set(recorded[name]) - set(layout)), sorted(set(layout) - set(recorded[name]))
+    assert not missing and not new, (f"{name}'s checkpoint layout changed, so checkpoints saved before no longer "
+                                     f"load: missing {missing[:5]}, new {new[:5]}")
+
+
+def _record_layouts(names) -> None:
+    """Write the harness checkpoint layout of each model named into LAYOUTS (test helper CLI)."""
+    import tempfile
+
+    import tensorflow as tf
+
+    from tests import test_model_harness as harness
+
+    recorded = json.loads(LAYOUTS.read_text()) if LAYOUTS.exists() else {}
+    for name in names:
+        model = harness._tiny(name)
+        model.compile()
+        model.fit(tf.data.Dataset.from_tensors(harness._tiny_batch(model)), epochs=1, verbose=0)
+        with tempfile.TemporaryDirectory() as folder:
+            model.save(Path(folder) / "model.keras")
+            recorded[name] = checkpoint_layout(Path(folder) / "model.keras")
+        print(f"{name}: {len(recorded[name])} weights")
+    LAYOUTS.write_text(json.dumps(dict(sorted(recorded.items())), indent=1) + "\n")
+
+
+if __name__ == "__main__":
+    _record_layouts(sys.argv[1:])

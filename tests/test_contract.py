@@ -1,4 +1,4 @@
-"""The model contract's shared pieces: input kinds, the source-read catalog, options, EMA, and
+"""The model contract's shared pieces: input kinds, the registry, options, EMA, and
 the sampling CLI with conditions (class labels, options, raw outputs)."""
 
 import json
@@ -43,11 +43,13 @@ def test_requests_resolve_the_same_way_everywhere():
 def test_tf_resolution_matches_numpy():
     import tensorflow as tf
 
+    from keras_gen.core_tf.inputs import resolve_inputs_tf
+
     specs = [kinds.latent(4), kinds.label(10), kinds.code("c", "categorical", num_classes=3)]
     numpy_values = kinds.resolve_inputs(specs, 5, 11, {"label": [2, 7]})
-    tf_values = kinds.resolve_inputs_tf(specs, tf.constant(5), tf.constant(11, tf.int64),
-                                        {"label": tf.constant([2, 7], tf.int32),
-                                         "c": tf.zeros((0,), tf.int32)})  # an empty code: draw it
+    tf_values = resolve_inputs_tf(specs, tf.constant(5), tf.constant(11, tf.int64),
+                                  {"label": tf.constant([2, 7], tf.int32),
+                                   "c": tf.zeros((0,), tf.int32)})  # an empty code: draw it
     for key, value in numpy_values.items():
         np.testing.assert_allclose(np.asarray(tf_values[key]), value, atol=1e-5)
 
@@ -60,21 +62,53 @@ def test_input_declarations_round_trip_through_json():
         kinds.InputSpec("x", "noise")
 
 
-def test_catalog_read_from_source_matches_the_registry_and_imports_no_tensorflow():
-    catalog = {e["name"]: e for e in registry.catalog()}
-    packaged = {n for n in registry.names() if registry.get(n).model_class.__module__.startswith("keras_gen.")}
-    assert set(catalog) == packaged
-    for name in packaged:
-        spec = registry.get(name)
-        entry = catalog[name]
-        assert {k: v[0] for k, v in entry["options"].items()} == spec.defaults
-        assert {k: v[1] for k, v in entry["options"].items()} == spec.help
-        assert entry["data_kind"] == spec.data_kind and entry["description"] == spec.description
-    proc = subprocess.run([sys.executable, "-c", "import sys\nfrom keras_gen.cli import main\nmain(['models'])\n"
-                           "print(sorted(m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'keras')))"],
-                          capture_output=True, text=True, cwd=REPO, timeout=120)
+def _fresh_python(code: str) -> str:
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=120)
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.strip().splitlines()[-1] == "[]" and "cdcgan" in proc.stdout
+    return proc.stdout
+
+
+def test_listing_models_imports_no_tensorflow_and_no_model_module():
+    """`keras-gen models` reads the registrations only: one line a model, no TensorFlow, no model
+    module, no source parsed."""
+    out = _fresh_python("import sys\nfrom keras_gen.cli import main\nmain(['models'])\n"
+                        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'keras')"
+                        " or m.count('.') >= 3 and m.startswith('keras_gen.models.')))")
+    lines = out.strip().splitlines()
+    assert lines[-1] == "[]"
+    listed = [line.split()[0] for line in lines[:-1] if line.strip() and not line.startswith("`")]
+    packaged = sorted(e["name"] for e in registry.catalog() if e["family"] != "test")
+    assert listed == [*packaged, "classifier"]  # one line a model, not a page of options
+    dcgan = next(line for line in lines if line.startswith("dcgan "))
+    assert "adversarial" in dcgan and "images" in dcgan and "convolutional GAN" in dcgan
+
+
+def test_finding_a_model_imports_its_module_alone():
+    """Looking a model up imports its family's registrations (no TensorFlow) and, when its class is
+    used, its own module: no other model module."""
+    out = _fresh_python("import sys\nfrom keras_gen import registry\nspec = registry.get('cdcgan')\n"
+                        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'keras')))\n"
+                        "spec.model_class\n"
+                        "print(sorted(m for m in sys.modules if m.startswith('keras_gen.models.') and m.count('.') >= 3))")
+    before, after = out.strip().splitlines()[-2:]
+    assert before == "[]"
+    modules = eval(after)  # noqa: S307 (our own printed list)
+    assert "keras_gen.models.gan.cdcgan" in modules and "keras_gen.models.gan.dcgan" in modules  # its base
+    assert not any(m.startswith(("keras_gen.models.latent.", "keras_gen.models.diffusion.",
+                                 "keras_gen.models.autoregressive.", "keras_gen.models.style.")) for m in modules)
+    assert "keras_gen.models.gan.stylegan" not in modules
+
+
+def test_the_registration_is_the_one_source_of_a_models_name_and_data_kind():
+    for name in registry.names():
+        spec = registry.get(name)
+        cls = spec.model_class
+        assert (cls.registered_name, cls.data_kind) == (name, spec.data_kind)
+        assert spec.summary and spec.family and "\n" not in spec.summary
+    with pytest.raises(KerasGenError, match="Two models are registered as 'dcgan'"):
+        registry.Family("elsewhere", "somewhere").register("dcgan", "x:Y", data_kind="images", summary="s")
+    with pytest.raises(KerasGenError, match="data_kind must be one of"):
+        registry.Family("elsewhere", "somewhere").register("dcgan_x", "x:Y", data_kind="pairs", summary="s")
 
 
 def test_options_are_typed_and_bounded_from_one_dataclass():
@@ -164,9 +198,49 @@ def test_cli_sample_with_labels_writes_grids_folders_and_npz(cdcgan_export, tmp_
     capsys.readouterr()
     for argv, message in ((["--label", "10"], "from 0 to 9"), (["--label", "1", "--labels", "2"], "not both"),
                           (["--steps", "3"], "unknown flag '--steps'"), (["--seed", "-1"], "--seed must be"),
-                          (["--n", "100000"], "--n must be")):
+                          (["--n", "100000"], "--n must be"), (["--labels", "1,,2"], "no empty entry"),
+                          (["--labels", "1,2,"], "no empty entry")):
         assert main(["sample", str(version), "--out", str(tmp_path / "x.png"), *argv]) == 2
         assert message in capsys.readouterr().err
+
+
+def test_a_manifest_promising_more_classes_than_the_network_has_is_refused(cdcgan_export, tmp_path, capsys):
+    """A manifest edited to num_classes 20 over a 10-class network: labels are checked against the
+    network's own class table, not a --label 15 that fails inside onnxruntime's Gather."""
+    import shutil
+
+    from keras_gen.cli import main
+    from keras_gen.edge import EdgeModel
+    from keras_gen.edge.runner import label_table_sizes
+
+    _, version = cdcgan_export
+    assert label_table_sizes(version / "model.onnx", ["label"])["label"][0] == 10
+    edited = tmp_path / "cdcgan" / "1"
+    shutil.copytree(version, edited)
+    manifest = json.loads((edited / "manifest.json").read_text())
+    for spec in [*manifest["metadata"]["request_inputs"], *(i for e in manifest["endpoints"].values() for i in e["inputs"])]:
+        if spec["kind"] == "label":
+            spec["num_classes"] = 20
+    (edited / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(KerasGenError, match=r"label: 20 classes in manifest.json, 10 in model.onnx"):
+        EdgeModel.from_path(edited)
+    assert main(["sample", str(edited), "--label", "15", "--n", "2", "--out", str(tmp_path / "g.png")]) == 2
+    err = capsys.readouterr().err
+    assert "promises more classes than the network was built with" in err and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_an_image_file_below_the_minimum_side_is_refused_naming_it(tmp_path):
+    from PIL import Image
+
+    from keras_gen.commands.sample import _flag_value
+
+    spec = kinds.image((None, None, 3))
+    Image.fromarray(np.full((6, 9, 3), 90, np.uint8)).save(tmp_path / "6.png")
+    Image.fromarray(np.full((8, 8, 3), 90, np.uint8)).save(tmp_path / "8.png")
+    with pytest.raises(KerasGenError, match=r"--image .*6.png is 9x6 px; image files need at least 8 px on each side"):
+        _flag_value(spec, "--image", str(tmp_path / "6.png"))
+    assert _flag_value(spec, "--image", str(tmp_path / "8.png")).shape[1:] == (8, 8, 3)
 
 
 def test_image_inputs_of_any_size_run_the_same_on_every_runtime(tmp_path):
@@ -336,23 +410,17 @@ def test_declarations_and_image_values_are_checked_not_cast():
         kinds.image((4, 4, 1)).check(pixels * 2, 1)
 
 
-def test_catalog_reads_options_written_with_keywords():
-    import ast
-
-    source = 'class Options(ModelOptions):\n    latent_dim: int = option(default=100, help="z size", min=1)\n'
-    assert registry._option_fields(ast.parse(source).body[0]) == {"latent_dim": (100, "z size")}
-
-
 def test_loop_samplers_draw_per_step_noise_inside_tf_while_loop():
     """A sampler's step-k noise (DDPM, PixelCNN) comes from stream base + k, a tensor in the loop."""
     import tensorflow as tf
 
-    from keras_gen import latents
+    from keras_gen.core import latents
+    from keras_gen.core_tf.latents import gaussian_latents_tf
 
     @tf.function
     def per_step(n, seed):
         def body(k, out):
-            return k + 1, out.write(k, latents.gaussian_latents_tf(n, 4, seed, stream=k))
+            return k + 1, out.write(k, gaussian_latents_tf(n, 4, seed, stream=k))
 
         return tf.while_loop(lambda k, o: k < 3, body, (tf.constant(0), tf.TensorArray(tf.float32, size=3)))[1].stack()
 
@@ -376,7 +444,8 @@ def test_savedmodel_sample_refuses_what_keras_and_the_edge_refuse():
     for bad_n, steps, message in ((2, 0, "steps must be >= 1"), (2, 65, "steps must be <= 64"), (0, 3, "n must be")):
         with pytest.raises(tf.errors.InvalidArgumentError, match=message):
             sample(tf.constant(bad_n), seed, tf.constant(steps))
-    labels = kinds.resolve_inputs_tf  # the same checks for class indices
+    from keras_gen.core_tf.inputs import resolve_inputs_tf as labels  # the same checks for class indices
+
     with pytest.raises(tf.errors.InvalidArgumentError, match="label must be <= 9"):
         labels([kinds.latent(2), kinds.label(10)], n, seed, {"label": tf.constant([3, 10])})
 
@@ -385,19 +454,70 @@ def test_ema_weights_restore_a_variable_two_optimizers_average():
     """InfoGAN's info loss trains G beside G's own optimizer: leaving the block restores raw G."""
     import keras
 
+    from keras_gen.keras_adapter import weight_average
     from keras_gen.models.base import GenerativeModel
 
-    model = GenerativeModel(image_size=4)
     shared = keras.Variable(np.ones(2, "float32"))
-    model.optimizers = {}
+
+    class TwoOptimizers(GenerativeModel):
+        def default_optimizers(self):
+            return {"a": keras.optimizers.Adam(), "b": keras.optimizers.Adam()}
+
+        def variables_for(self, optimizer_name):
+            return [shared]
+
+    model = TwoOptimizers(image_size=4, ema=0.5)
+    model.compile()
     for name, average in (("a", 5.0), ("b", 7.0)):
-        optimizer = keras.optimizers.Adam(use_ema=True)
-        optimizer.build([shared])
-        optimizer._model_variables_moving_average[0].assign([average, average])
-        model.optimizers[name] = optimizer
+        weight_average(model.optimizers[name]).averages[0].assign([average, average])
     with model.ema_weights() as swapped:
         assert swapped
+        np.testing.assert_array_equal(np.asarray(shared), [7.0, 7.0])
     np.testing.assert_array_equal(np.asarray(shared), [1.0, 1.0])
+
+
+def test_an_optimizer_stepped_around_the_model_is_caught_before_its_empty_average_is_used():
+    """The EMA follows the steps taken through apply_gradients/apply_optimizer; a train_step
+    calling the optimizer's own apply_gradients would leave the average at its zeros, and
+    sampling or exporting it would give a network of zeros: ema_weights() refuses, naming it."""
+    import keras
+    import tensorflow as tf
+
+    from keras_gen.models.base import GenerativeModel
+
+    class Bypass(GenerativeModel):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.generator = keras.layers.Dense(2)
+            self.generator.build((None, 3))
+            self.built = True
+
+        def default_optimizers(self):
+            return {"generator": keras.optimizers.SGD(0.1)}
+
+        def step(self, direct: bool):
+            with tf.GradientTape() as tape:
+                loss = tf.reduce_sum(self.generator(tf.ones((1, 3))) ** 2)
+            grads = tape.gradient(loss, self.variables_for("generator"))
+            if direct:
+                self.optimizers["generator"].apply_gradients(zip(grads, self.variables_for("generator")))
+            else:
+                self.apply_optimizer("generator", grads)
+
+    for direct in (False, True):
+        model = Bypass(image_size=4, ema=0.9)
+        model.compile()
+        model.step(direct)
+        if direct:
+            message = r"optimizer 'generator' has taken 1 step\(s\) but its moving average never moved"
+            with pytest.raises(KerasGenError, match=message):
+                with model.ema_weights():
+                    pass
+        else:
+            with model.ema_weights() as swapped:  # after step 0 the average is the weights themselves
+                assert swapped
+                kernel = np.asarray(model.generator.kernel)
+            np.testing.assert_array_equal(kernel, np.asarray(model.generator.kernel))
 
 
 @pytest.mark.parametrize("seed", ["abc", 1.5, True])
@@ -425,7 +545,7 @@ def test_request_input_names_are_checked():
 def test_sampler_step_noise_is_the_same_in_numpy_and_inside_a_while_loop():
     import tensorflow as tf
 
-    from keras_gen.samplers import Sampler
+    from keras_gen.core_tf.samplers import Sampler
 
     expected = np.stack([Sampler.step_noise(3, (4, 4, 1), seed=9, step=k) for k in range(3)])
     assert not np.allclose(expected[0], expected[1])  # every step its own noise
@@ -458,3 +578,37 @@ def test_a_config_saved_before_an_option_existed_rebuilds_the_old_network(name):
                                    (config, {k: config[k] for k in cls.options_added_later})):
         rebuilt = cls.from_config(config_given)
         assert {k: getattr(rebuilt.options, k) for k in cls.options_added_later} == expected
+
+
+def test_a_checkpoint_loads_in_a_fresh_process_importing_its_model_module_alone(tmp_path):
+    """A model's module is imported when its checkpoint is read (Keras must find the class), and
+    no other model module."""
+    model = registry.build("cdcgan", image_size=16, channels=1, num_classes=3, latent_dim=4, base_filters=4,
+                           embed_dim=2)
+    model.save(tmp_path / "last.keras")
+    out = _fresh_python("import sys\nfrom keras_gen.runs import load_checkpoint\n"
+                        f"m = load_checkpoint({str(tmp_path / 'last.keras')!r})\n"
+                        "print(type(m).__name__, sorted(x for x in sys.modules if x.startswith('keras_gen.models.')"
+                        " and x.count('.') >= 3 and not x.startswith('keras_gen.models.gan.')))")
+    assert out.strip().splitlines()[-1] == "ConditionalDCGAN []"
+
+
+def test_sample_keeps_the_shape_of_an_image_given_to_an_any_size_model(tmp_path):
+    """`sample --image` on a fully convolutional model: a 40x64 picture gives 40x64 outputs (the
+    input is not cropped to a square); from the run and from its export alike."""
+    from keras_gen.cli import main
+    from keras_gen.images import save_image
+    from tests.models import toy_translator  # noqa: F401  (registers the test-only translator)
+
+    rng = np.random.default_rng(0)
+    for side in ("A", "B"):
+        for i in range(8):
+            save_image(rng.integers(0, 256, (16, 16, 1), dtype=np.uint8), tmp_path / "pairs" / side / f"{i}.png")
+    run = tmp_path / "run"
+    assert main(["train", "toy_translator", "--data", str(tmp_path / "pairs"), "--out", str(run), "--image-size", "16",
+                 "--batch-size", "4", "--steps-per-epoch", "1", "--epochs", "1"]) == 0
+    wide = save_image(rng.integers(0, 256, (40, 64, 1), dtype=np.uint8), tmp_path / "wide.png")
+    assert main(["export", str(run), "--out", str(tmp_path / "exports")]) == 0
+    for source, out in ((run, "run.npz"), (tmp_path / "exports" / "toy_translator", "edge.npz")):
+        assert main(["sample", str(source), "--n", "2", "--image", str(wide), "--out", str(tmp_path / out)]) == 0
+        assert np.load(tmp_path / out)["images"].shape == (2, 40, 64, 1)

@@ -13,6 +13,7 @@ One export per model serves every check that needs it.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
@@ -22,8 +23,9 @@ from keras_gen import inputs as kinds
 from keras_gen import registry
 from keras_gen.cli import main
 from keras_gen.images import to_uint8
-from tests.model_checks import assert_same_training_state, run_model_saving_test, run_serialization_test
-from tests.models import toy_coded, toy_loop, toy_translator  # noqa: F401  (register the test-only models)
+from tests.model_checks import (assert_checkpoint_layout_kept, assert_same_training_state, run_model_saving_test,
+                                run_serialization_test)
+from tests.models import toy_coded, toy_loop, toy_pix2pix, toy_translator, toy_upscaler  # noqa: F401  (test-only models)
 
 NAMES = registry.names()
 STEPS, BATCH = 2, 8
@@ -51,20 +53,22 @@ def _tiny(name):
 
 def _set_flags(name) -> list[str]:
     spec = _spec(name)
-    flags = ["--image-size", str(spec.model_class.harness_image_size)]
+    size = spec.model_class.harness_image_size
+    flags = ["--image-size", str(size) if isinstance(size, int) else "x".join(map(str, size))]
     for key, value in spec.model_class.harness_options.items():
         flags += ["--set", f"{key}={value}"]
     return flags
 
 
 def _tiny_batch(model, seed=0):
-    """One in-memory batch shaped as the model's data kind yields it."""
+    """One in-memory batch shaped as the model's data kind yields it, each image at its side's shape."""
     rng = np.random.default_rng(seed)
-    images = rng.uniform(-1, 1, (BATCH, *model.image_shape)).astype("float32")
+    shapes = model.data_shapes()
+    images = rng.uniform(-1, 1, (BATCH, *shapes[0])).astype("float32")
     if model.data_kind == "labelled":
         return images, (np.arange(BATCH) % model.num_classes).astype("int64")
     if model.data_kind in ("paired", "unpaired"):
-        return images, rng.uniform(-1, 1, images.shape).astype("float32")
+        return images, rng.uniform(-1, 1, (BATCH, *shapes[1])).astype("float32")
     if model.data_kind == "indexed":
         return images, (np.arange(BATCH) % model.options.num_images).astype("int64")
     if model.data_kind == "attributes":
@@ -103,6 +107,12 @@ def test_config_round_trip(name):
     assert registry.parse_options(spec, as_flags) == {k: model.get_config()[k] for k in spec.defaults}
 
 
+def _noise_conditions(model, n):
+    """Seeded random images for each image input of a request, at the shape the model reads it."""
+    return {s.name: kinds.image_noise(dataclasses.replace(s, shape=model.image_input_shape(s)), n, 0)
+            for s in model.request_specs() if s.kind == "image"}
+
+
 @pytest.mark.parametrize("name", NAMES)
 def test_save_reload_gives_the_same_samples_and_training_state(name, tmp_path):
     import tensorflow as tf
@@ -110,11 +120,12 @@ def test_save_reload_gives_the_same_samples_and_training_state(name, tmp_path):
     model = _tiny(name)
     model.compile()
     model.fit(tf.data.Dataset.from_tensors(_tiny_batch(model)), epochs=1, verbose=0)
-    conditions = {s.name: kinds.image_noise(s, 4, 0) for s in model.request_specs() if s.kind == "image"}
+    conditions = _noise_conditions(model, 4)
     loaded = run_model_saving_test(model, tmp_path, None, generate=lambda m, _: m.sample(4, seed=5, **conditions))
     assert_same_training_state(model, loaded)
+    assert_checkpoint_layout_kept(name, tmp_path / "model.keras")
     images = model.sample(3, seed=1, **conditions)
-    assert images.shape == (3, *model.image_shape) and images.dtype == np.float32
+    assert images.shape == (3, *model.output_shape) and images.dtype == np.float32
     assert -1.0 <= images.min() and images.max() <= 1.0
 
 
@@ -162,21 +173,27 @@ def test_export_parity_on_every_endpoint(name, runs):
     assert parity["serving_default"]  # checked, or the same function as `sample`
     for endpoint in manifest["endpoints"].values():  # every input declares its kind
         assert all(i["kind"] in kinds.KINDS for i in endpoint["inputs"])
+    network = manifest["endpoints"][parity["endpoint"]]["inputs"]
+    if any(i["kind"] == "image" and None in i["shape"] for i in network):  # any size: checked at two sizes
+        first, second = parity["input_shapes"], parity["second_size"]["input_shapes"]
+        assert first != second and all(shape[0] != shape[1] for shape in second.values()), (first, second)
+        assert all(v <= parity["atol"] for o in parity["second_size"]["outputs"].values() for v in o.values())
 
 
 def _image_flags(model, folder):
-    """`--NAME PATH` for each image input of the request (an image file the CLI reads), and the
-    same image as the Keras model's condition."""
+    """`--NAME PATH` for each image input of the request (an image file the CLI reads, at the
+    shape the model reads that input), and the same image as the Keras model's condition."""
     from keras_gen.data import load_arrays
     from keras_gen.images import from_uint8, load_image_file, save_image
 
     flags, conditions = [], {}
     for spec in model.request_specs():
         if spec.kind == "image":
-            digits, _, _ = load_arrays("digits", "test", image_size=model.image_size, channels=1, limit=1)
+            height, width, _ = model.image_input_shape(spec)
+            digits, _, _ = load_arrays("digits", "test", image_size=(height, width), channels=1, limit=1)
             path = save_image(to_uint8(digits[0]), folder / f"{spec.name}.png")
             flags += [f"--{spec.name}", str(path)]
-            conditions[spec.name] = from_uint8(load_image_file(path, (*model.image_shape[:2], spec.shape[2])))
+            conditions[spec.name] = from_uint8(load_image_file(path, spec.shape))
     return flags, conditions
 
 
@@ -198,7 +215,7 @@ def test_cli_samples_of_the_run_and_the_export_agree(name, runs, tmp_path):
     with model.ema_weights():  # what the CLI and the export use
         keras_images = to_uint8(model.sample(6, seed=4, **conditions))
     for images in (run_npz["images"], edge_npz["images"]):
-        assert images.dtype == np.uint8 and images.shape == (6, *model.image_shape)
+        assert images.dtype == np.uint8 and images.shape == (6, *model.output_shape)
         assert np.abs(images.astype(int) - keras_images.astype(int)).max() <= 1
     assert (tmp_path / "grid.png").stat().st_size > 0
 

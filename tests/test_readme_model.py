@@ -2,6 +2,7 @@
 
 import re
 import shutil
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -15,26 +16,31 @@ REPO = Path(__file__).resolve().parents[1]
 
 @pytest.fixture()
 def readme_model():
-    """The README's example written into keras_gen/models/ as a new family folder holding one
-    file (no __init__.py: a family folder needs none), then removed."""
+    """The README's example written into keras_gen/models/ as a new family folder (its
+    `__init__.py` registration and its model file), then removed."""
     text = (REPO / "README.md").read_text()
-    section = text[text.index("## Adding a model"):]
-    code = re.search(r"```python\n(.*?)```", section, re.S).group(1)
+    section = text[text.index("## Adding a model"):text.index("\n## ", text.index("## Adding a model") + 1)]
+    registration, code = re.findall(r"```python\n(.*?)```", section, re.S)[:2]
     folder = REPO / "keras_gen" / "models" / "_readme_family"
     folder.mkdir()
-    path = folder / "gmmn.py"
-    path.write_text(code)
+    (folder / "__init__.py").write_text(registration)
+    (folder / "gmmn.py").write_text(code)
     registry._loaded = False  # discover families again, as a fresh process would
     try:
-        yield path
+        yield folder
     finally:
         shutil.rmtree(folder)
-        registry._REGISTRY.pop("gmmn", None)
+        spec = registry._REGISTRY.pop("gmmn", None)
+        if spec is not None:
+            registry._BY_TARGET.pop(spec.target, None)
+        for module in [m for m in sys.modules if m.startswith("keras_gen.models._readme_family")]:
+            del sys.modules[module]
 
 
 def test_the_readme_model_trains_samples_and_exports_with_no_other_edit(readme_model, tmp_path, capsys):
     assert "gmmn" in registry.names() and "gmmn" in [e["name"] for e in registry.catalog()]
-    assert main(["models"]) == 0 and "--set bandwidth=0.5" in capsys.readouterr().out
+    assert main(["models"]) == 0 and "gmmn" in capsys.readouterr().out
+    assert main(["models", "gmmn"]) == 0 and "--set bandwidth=0.5" in capsys.readouterr().out
     run, exports = tmp_path / "run", tmp_path / "exports"
     flags = ["--image-size", "8", "--batch-size", "16", "--steps-per-epoch", "3", "--set", "hidden=16",
              "--set", "latent_dim=4"]

@@ -27,6 +27,11 @@ def two_domain_folders(tmp_path_factory):
     _write_images(root / "paired" / "B", 24, "RGB", 1, names)
     _write_images(root / "cyclegan" / "trainA", 10, "L", 2)
     _write_images(root / "cyclegan" / "trainB", 14, "L", 3)
+    _write_images(root / "cyclegan" / "testA", 2, "L", 5)
+    _write_images(root / "cyclegan" / "testB", 2, "L", 6)
+    _write_images(root / "no_test" / "trainA", 4, "L", 7)  # the CycleGAN layout without its test folders
+    _write_images(root / "no_test" / "trainB", 4, "L", 8)
+    _write_images(root / "no_test" / "testA", 2, "L", 9)
     _write_images(root / "flat", 12, "RGB", 4)  # no labels, one domain
     return root
 
@@ -84,6 +89,21 @@ def test_wrong_sources_say_what_to_pass(two_domain_folders):
         describe_training_data("images", "digits", "shapes")
     with pytest.raises(KerasGenError, match="unknown data kind 'video'"):
         describe_training_data("video", "digits")
+
+
+def test_the_cyclegan_layout_says_it_needs_its_test_folders(two_domain_folders):
+    """trainA and trainB without testB: said when the data is described, before training, not as a
+    missing folder at the first preview."""
+    from keras_gen.data import load_unpaired
+
+    root = two_domain_folders / "no_test"
+    with pytest.raises(KerasGenError, match="has the CycleGAN layout .trainA, trainB., which also needs testA and "
+                                            "testB for the test split .*testB is missing.*rename trainA and trainB "
+                                            "to A and B"):
+        describe_training_data("unpaired", str(root))
+    for split in ("train", "test"):
+        with pytest.raises(KerasGenError, match="testB is missing"):
+            load_unpaired(str(root), split=split)
 
 
 @pytest.mark.parametrize("kind,data,data_b,channels", [("labelled", "shapes", None, 3),

@@ -87,9 +87,36 @@ def test_a_damaged_last_checkpoint_falls_back_to_the_previous_one_and_resumes_ex
     assert model.optimizers["generator"].iterations.numpy() == 3  # previous.keras: after epoch 1
     assert run_summary(run)["epochs_done"] == 1
     with pytest.warns(UserWarning, match="Falling back"):
-        summary = train(run, resume=True, verbose=0)
+        summary = train(run, resume=True, callbacks=[StopAfter(2)], verbose=0)
     assert summary["initial_epoch"] == 1
+    # the damaged last.keras was replaced, never rotated over the good previous.keras (epoch 1)
+    assert _iterations(run / "checkpoints" / "previous.keras") == 3 and _iterations(last) == 6
+    summary = train(run, resume=True, verbose=0)  # no fallback now; epoch 2 becomes the previous one
+    assert summary["initial_epoch"] == 2 and _iterations(run / "checkpoints" / "previous.keras") == 6
     assert_same_training_state(straight_run, load_run(run)[0])
+
+
+def _iterations(checkpoint) -> int:
+    return int(keras.saving.load_model(checkpoint, safe_mode=True).optimizers["generator"].iterations.numpy())
+
+
+class DamageLastCheckpoint(keras.callbacks.Callback):
+    """After epoch `epoch` is saved, truncate last.keras, as a disk error while training would."""
+
+    def __init__(self, run, epoch):
+        super().__init__()
+        self.last, self.epoch = run / "checkpoints" / "last.keras", epoch
+
+    def on_epoch_end(self, epoch, logs=None):
+        if epoch + 1 == self.epoch:
+            self.last.write_bytes(self.last.read_bytes()[:-100])
+
+
+def test_a_checkpoint_damaged_while_training_is_not_rotated_into_previous(tmp_path):
+    run = tmp_path / "run"
+    train(run, tiny(epochs=3), callbacks=[DamageLastCheckpoint(run, 2)], verbose=0)
+    assert _iterations(run / "checkpoints" / "previous.keras") == 3  # epoch 1 kept, not the damaged epoch 2
+    assert _iterations(run / "checkpoints" / "last.keras") == 9
 
 
 def test_resume_refuses_changed_flags_and_trusts_the_checkpoint_over_state_json(tmp_path):
@@ -214,13 +241,36 @@ def nan_after(monkeypatch, batches: int):
 def test_nan_in_the_first_epoch_says_nothing_was_saved(tmp_path, monkeypatch, capsys):
     nan_after(monkeypatch, 1)
     run = tmp_path / "run"
-    with pytest.raises(KerasGenError, match="diverged in epoch 1.*No epoch finished, so nothing was saved"):
+    with pytest.raises(KerasGenError, match="diverged in epoch 1.*No epoch finished with finite weights, so nothing was saved"):
         train(run, tiny(epochs=2), verbose=0)
     assert not (run / "checkpoints").exists()
     assert main(["train", "dcgan", "--out", str(run), "--epochs", "2", *TINY_FLAGS]) == 2  # --out is reusable
     err = capsys.readouterr().err
     assert err.startswith("keras-gen: error: Training diverged in epoch 1") and "nothing was saved" in err
     assert "Traceback" not in err and not (run / "checkpoints").exists()
+
+
+class PoisonWeightsAtLastBatch(keras.callbacks.Callback):
+    """Turn a discriminator weight NaN after the last batch of the first epoch: the epoch's logged
+    losses stay finite (and the generator still draws finite previews), its weights do not."""
+
+    def __init__(self, steps):
+        super().__init__()
+        self.steps = steps
+
+    def on_train_batch_end(self, batch, logs=None):
+        if batch == self.steps - 1 and not getattr(self, "done", False):
+            variable = self.model.discriminator.trainable_variables[0]
+            variable.assign(variable * float("nan"))
+            self.done = True
+
+
+def test_an_epoch_that_ends_with_nan_weights_is_named_not_called_unfinished(tmp_path):
+    run = tmp_path / "run"
+    with pytest.raises(KerasGenError, match="diverged in epoch 1: its losses were finite, but its last steps left "
+                                            "non-finite weights .discriminator .*No epoch finished with finite weights"):
+        train(run, tiny(epochs=3), callbacks=[PoisonWeightsAtLastBatch(3)], verbose=0)
+    assert not (run / "checkpoints").exists()
 
 
 def test_nan_after_an_epoch_names_the_checkpoint_that_is_kept(tmp_path, monkeypatch, capsys):

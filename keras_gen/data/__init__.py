@@ -18,7 +18,7 @@ from keras_gen.data.folders import MIN_SOURCE_SIDE, UnreadableImagesWarning
 from keras_gen.data.loading import SOURCES, describe, load_arrays, load_dataset, resolve_source
 from keras_gen.data.paired import load_paired, load_unpaired, pair_dataset
 from keras_gen.data.shapes import draw_shapes
-from keras_gen.data.training_data import (DATA_KINDS, TrainingDataInfo, describe_training_data, preview_images,
+from keras_gen.data.training_data import (DATA_KINDS, TrainingDataInfo, describe_training_data, preview_examples,
                                          training_dataset)
 
 __all__ = [
@@ -37,7 +37,7 @@ __all__ = [
     "load_paired",
     "load_unpaired",
     "pair_dataset",
-    "preview_images",
+    "preview_examples",
     "resolve_source",
     "training_dataset",
 ]

@@ -23,6 +23,7 @@ from functools import lru_cache
 import numpy as np
 
 from keras_gen.data import shapes as shapes_mod
+from keras_gen.core.images import image_hw
 from keras_gen.data.common import DataInfo, prepare_uint8, split_seed
 
 DIGITS_TEST = 360
@@ -131,27 +132,30 @@ def _crops(source: str, n: int, image_size: int, seed: int) -> tuple[np.ndarray,
     return out, labels
 
 
-def load_bundled_uint8(name: str, split: str, image_size: int, channels: int, limit: int | None, seed: int):
-    """(uint8 (N, S, S, channels), int64 labels (N,)) for one bundled source and split."""
+def load_bundled_uint8(name: str, split: str, image_size, channels: int, limit: int | None, seed: int):
+    """(uint8 (N, H, W, channels), int64 labels (N,)) for one bundled source and split, at
+    `image_size` (one side, or (height, width)). The drawn and cropped sources make square images
+    of the longer side; a non-square size is their centred crop."""
+    side = max(image_hw(image_size))
     if name == "digits":
         images, labels = _digits_uint8()
         idx = _digits_indices(split)[:limit]
         return prepare_uint8(images[idx], image_size, channels), labels[idx].copy()
     if name == "shapes":
         n = min(limit or SHAPES_SPLITS[split], SHAPES_SPLITS[split])
-        images, attrs = shapes_mod.draw_shapes(n, image_size, split_seed(seed, split))
+        images, attrs = shapes_mod.draw_shapes(n, side, split_seed(seed, split))
         return prepare_uint8(images, image_size, channels), attrs["shape"]
     if name in ("photos", "textures"):
         n = min(limit or CROPS_SPLITS[split], CROPS_SPLITS[split])
-        images, labels = _crops(name, n, image_size, split_seed(seed, split))
+        images, labels = _crops(name, n, side, split_seed(seed, split))
         return prepare_uint8(images.copy(), image_size, channels), labels.copy()
     raise KeyError(name)
 
 
-def load_shapes_attributes(split: str, image_size: int, channels: int, limit: int | None, seed: int):
+def load_shapes_attributes(split: str, image_size, channels: int, limit: int | None, seed: int):
     """The `shapes` split of `load_bundled_uint8` with its drawing attributes: (uint8 images,
     int64 shape labels (N,), {attribute: (N,) array} as `shapes.draw_shapes` returns them).
     The same images, in the same order, as the plain source gives for (split, seed)."""
     n = min(limit or SHAPES_SPLITS[split], SHAPES_SPLITS[split])
-    images, attrs = shapes_mod.draw_shapes(n, image_size, split_seed(seed, split))
+    images, attrs = shapes_mod.draw_shapes(n, max(image_hw(image_size)), split_seed(seed, split))
     return prepare_uint8(images, image_size, channels), attrs["shape"], attrs

@@ -4,10 +4,10 @@ Sources hand their images around as uint8 (N, H, W, C) arrays (or uint8 tensors 
 pipeline): four times smaller than float32 in memory and in `tf.data`'s cache. The conversion
 to the library's float32 [-1, 1] happens once, at the end, through `keras_gen.images.from_uint8`.
 
-Resizing is antialiased bilinear everywhere (Pillow's BILINEAR widens its triangle filter when
-it shrinks an image, as `tf.image.resize(..., antialias=True)` does), so a 512-pixel crop
-shrunk to 32 pixels averages its pixels instead of aliasing. Non-square images are centre-cropped
-to a square first: generative models here take square inputs, and cropping keeps the aspect.
+Resizing (antialiased bilinear after a centre crop to the target's aspect) is
+keras_gen.core.decoding's `prepare_uint8`, which `sample --image` and the style commands share;
+`prepare_uint8_tf` below is its TF-graph twin. A size is one side (square images) or (height,
+width): `check_image_size` reads both, and `--image-size 12x20`.
 
 RGB -> gray uses the ITU-R BT.601 luma weights (0.299, 0.587, 0.114), the same as Pillow's
 "L" conversion and `tf.image.rgb_to_grayscale`; gray -> RGB repeats the channel. Alpha is
@@ -20,8 +20,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from keras_gen.errors import KerasGenError
-from keras_gen.images import convert_channels
+from keras_gen.core.decoding import center_crop_box, prepare_uint8, resize_uint8  # noqa: F401  (data's names)
+from keras_gen.core.errors import KerasGenError
+from keras_gen.core.images import image_hw
 
 SPLITS = ("train", "test")
 MIN_IMAGE_SIZE, MAX_IMAGE_SIZE = 4, 1024
@@ -32,7 +33,7 @@ class DataInfo:
     """What a data source holds, before any resizing or channel conversion."""
 
     name: str
-    default_image_size: int  # side of the square images `image_size=None` gives
+    default_image_size: int  # side of the square images `image_size=None` gives (a model may ask for any other)
     channels: int  # 1 or 3: the source's native channels, the default for `channels=None`
     num_classes: int | None  # None when the source has no labels
     class_names: list | None  # class index -> name
@@ -53,16 +54,31 @@ def check_split(split: str) -> str:
     return split
 
 
-def check_image_size(image_size, default: int) -> int:
+def parse_image_size(text: str):
+    """`--image-size` text -> one side (int) or (height, width): "32", "12x20"."""
+    parts = str(text).lower().replace(" ", "").split("x")
+    try:
+        sides = [int(part) for part in parts]
+    except ValueError:
+        raise KerasGenError(f"--image-size takes a side or HEIGHTxWIDTH in pixels (32, 12x20), got {text!r}") from None
+    if len(sides) not in (1, 2):
+        raise KerasGenError(f"--image-size takes a side or HEIGHTxWIDTH in pixels (32, 12x20), got {text!r}")
+    return sides[0] if len(sides) == 1 else tuple(sides)
+
+
+def check_image_size(image_size, default: int):
+    """`image_size` (one side, or (height, width)) checked: one int for square images, else the
+    (height, width) tuple; `default` when None."""
     if image_size is None:
         return int(default)
-    if isinstance(image_size, bool) or not isinstance(image_size, (int, np.integer)):
-        raise KerasGenError(f"image_size must be an integer number of pixels, got {image_size!r}")
-    if not MIN_IMAGE_SIZE <= int(image_size) <= MAX_IMAGE_SIZE:
-        raise KerasGenError(
-            f"image_size {image_size} is out of range: pass a side between {MIN_IMAGE_SIZE} and {MAX_IMAGE_SIZE} pixels"
-        )
-    return int(image_size)
+    sides = list(image_size) if isinstance(image_size, (tuple, list)) else [image_size]
+    if len(sides) not in (1, 2) or any(isinstance(v, bool) or not isinstance(v, (int, np.integer)) for v in sides):
+        raise KerasGenError(f"image_size must be a number of pixels or (height, width), got {image_size!r}")
+    if not all(MIN_IMAGE_SIZE <= int(v) <= MAX_IMAGE_SIZE for v in sides):
+        raise KerasGenError(f"image_size {image_size} is out of range: pass sides between {MIN_IMAGE_SIZE} and "
+                            f"{MAX_IMAGE_SIZE} pixels")
+    height, width = image_hw([int(v) for v in sides] if len(sides) == 2 else int(sides[0]))
+    return height if height == width else (height, width)
 
 
 def check_channels(channels, default: int) -> int:
@@ -88,53 +104,27 @@ def split_seed(seed: int, split: str, stream: int = 0) -> int:
     return int(np.random.SeedSequence([int(seed), SPLITS.index(split), int(stream)]).generate_state(1)[0])
 
 
-# --------------------------------------------------------------------------- numpy conversions
-
-
-def center_crop_box(width: int, height: int) -> tuple[int, int, int, int]:
-    """(left, top, right, bottom) of the largest centred square."""
-    side = min(width, height)
-    left, top = (width - side) // 2, (height - side) // 2
-    return left, top, left + side, top + side
-
-
-def resize_uint8(images: np.ndarray, size: int) -> np.ndarray:
-    """Centre-crop to square and resize a uint8 batch (N, H, W, C) to (N, size, size, C)."""
-    from PIL import Image
-
-    images = np.asarray(images, np.uint8)
-    n, h, w, c = images.shape
-    if h == w == size:
-        return images
-    out = np.empty((n, size, size, c), np.uint8)
-    box = center_crop_box(w, h)
-    for i in range(n):
-        pil = Image.fromarray(images[i, :, :, 0] if c == 1 else images[i])
-        out[i] = np.asarray(pil.crop(box).resize((size, size), Image.BILINEAR)).reshape(size, size, c)
-    return out
-
-
-def prepare_uint8(images: np.ndarray, image_size: int, channels: int) -> np.ndarray:
-    """Resize and convert channels: the one path every in-memory source goes through."""
-    images = np.asarray(images, np.uint8)
-    if images.ndim == 3:
-        images = images[..., None]
-    return convert_channels(resize_uint8(images, image_size), channels)
-
-
 # --------------------------------------------------------------------------- TensorFlow versions
 
 
-def prepare_uint8_tf(image, image_size: int, channels: int):
-    """The TF-graph twin of `prepare_uint8` for one (H, W, C) uint8 image (TFDS pipelines)."""
+def prepare_uint8_tf(image, image_size, channels: int):
+    """The TF-graph twin of `prepare_uint8` for one (H, W, C) uint8 image (TFDS pipelines): the
+    largest centred box of the target's aspect, resized to `image_size` (one side, or (height, width))."""
     import tensorflow as tf
 
+    from keras_gen.core_tf.images import convert_channels_tf
+
+    height, width = image_hw(image_size)
     image = tf.convert_to_tensor(image)
     shape = tf.shape(image)
     h, w = shape[0], shape[1]
-    side = tf.minimum(h, w)
-    image = tf.image.crop_to_bounding_box(image, (h - side) // 2, (w - side) // 2, side, side)
+    # The crop of center_crop_box: full width when the image is taller than the target's aspect.
+    wide = w * height > h * width
+    crop_w = tf.where(wide, tf.cast(tf.round(tf.cast(h * width, tf.float64) / height), tf.int32), w)
+    crop_h = tf.where(wide, h, tf.cast(tf.round(tf.cast(w * height, tf.float64) / width), tf.int32))
+    crop_w, crop_h = tf.clip_by_value(crop_w, 1, w), tf.clip_by_value(crop_h, 1, h)
+    image = tf.image.crop_to_bounding_box(image, (h - crop_h) // 2, (w - crop_w) // 2, crop_h, crop_w)
     image = tf.cast(image, tf.float32)
-    image = tf.image.resize(image, (image_size, image_size), method="bilinear", antialias=True)
-    image = convert_channels(image, channels)  # in float on the 0..255 scale, rounded below
+    image = tf.image.resize(image, (height, width), method="bilinear", antialias=True)
+    image = convert_channels_tf(image, channels)  # in float on the 0..255 scale, rounded below
     return tf.cast(tf.clip_by_value(tf.round(image), 0.0, 255.0), tf.uint8)

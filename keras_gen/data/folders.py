@@ -13,12 +13,13 @@ Layout rules:
   the file with the smallest hash goes to test, so every folder of two or more images has both
   splits.
 
-Decoding (Pillow, in threads): EXIF orientation applied; grayscale (1-bit, 8-bit, 16-bit)
-stays one channel; palette, CMYK, YCbCr become RGB; alpha (RGBA, LA, transparent palettes) is
-composited onto white. Each image is centre-cropped to a square and resized with antialiased
-bilinear. Default channels: 1 when every image is stored as grayscale, else 3. Files Pillow
-cannot read, and images whose shorter side is below MIN_SOURCE_SIDE, are skipped with one
-warning that counts both; when none is usable, a KerasGenError says what a usable file is.
+Decoding (keras_gen.core.decoding.decode_image, in threads): EXIF orientation applied;
+grayscale (1-bit, 8-bit, 16-bit) stays one channel; palette, CMYK, YCbCr become RGB; alpha
+(RGBA, LA, transparent palettes) is composited onto white. Each image is centre-cropped to a
+square and resized with antialiased bilinear. Default channels: 1 when every image is stored as
+grayscale, else 3. Files Pillow cannot read, and images whose shorter side is below
+MIN_SOURCE_SIDE, are skipped with one warning that counts both; when none is usable, a
+KerasGenError says what a usable file is.
 """
 
 from __future__ import annotations
@@ -33,26 +34,18 @@ from pathlib import Path
 
 import numpy as np
 
-from keras_gen.data.common import DataInfo, center_crop_box
-from keras_gen.errors import KerasGenError
-from keras_gen.images import IMAGE_SUFFIXES, convert_channels
+from keras_gen.core.decoding import (GRAY_MODES, MIN_SOURCE_SIDE, TooSmallImageError, check_min_side,  # noqa: F401
+                                     decode_image)
+from keras_gen.core.errors import KerasGenError
+from keras_gen.core.images import IMAGE_SUFFIXES, convert_channels
+from keras_gen.data.common import DataInfo
 
 TEST_FRACTION = 0.1
 DEFAULT_IMAGE_SIZE = 64
-GRAY_MODES = ("1", "L", "LA", "La", "I", "I;16", "I;16B", "I;16L", "I;16N", "F")
-# Smallest shorter side (px) of a usable file. Anything smaller is an icon, a thumbnail or a
-# broken export: upscaled to a training size it is a blur of a few colours, and a model trained
-# on it learns nothing while the run looks fine. 8 px: the bundled digits' native size, the
-# smallest images this library trains on.
-MIN_SOURCE_SIDE = 8
 
 
 class UnreadableImagesWarning(UserWarning):
     """Some files in an image folder could not be decoded, or were too small, and were skipped."""
-
-
-class TooSmallImageError(ValueError):
-    """A file decodes, but its shorter side is below MIN_SOURCE_SIDE."""
 
 
 def usable_files_rule() -> str:
@@ -61,11 +54,6 @@ def usable_files_rule() -> str:
         f"files ending in {', '.join(IMAGE_SUFFIXES)} (any case) that Pillow can read and whose "
         f"shorter side is at least {MIN_SOURCE_SIDE} px"
     )
-
-
-def check_min_side(width: int, height: int) -> None:
-    if min(width, height) < MIN_SOURCE_SIDE:
-        raise TooSmallImageError(f"{width}x{height} px")
 
 
 def report_skipped(n_tried: int, n_kept: int, unreadable: list, too_small: list, where: str, stacklevel: int = 3):
@@ -187,51 +175,6 @@ def describe_folder(path) -> DataInfo:
         len(index.class_names) if index.class_names else None, index.class_names, sizes,
         f"image folder with {len(index.files)} files, {classes}",
     )  # fmt: skip
-
-
-def _to_8bit_gray(im):
-    from PIL import Image
-
-    x = np.asarray(im, np.float64)
-    if im.mode == "F":
-        x = x * 255.0 if x.max(initial=0.0) <= 1.0 else x
-    elif x.max(initial=0.0) > 255:  # 16-bit samples
-        x = x / 257.0
-    return Image.fromarray(np.clip(np.round(x), 0, 255).astype(np.uint8), "L")
-
-
-def decode_image(path, image_size: int | None, *, keep_alpha: bool = False) -> np.ndarray:
-    """One file -> uint8 (S, S, 1) for grayscale files or (S, S, 3); raises on unreadable files
-    and TooSmallImageError when the shorter side is below MIN_SOURCE_SIDE.
-
-    `image_size=None` keeps the native size and aspect (no crop). `keep_alpha=True` returns files
-    with alpha as (.., 2) or (.., 4) instead of compositing them over white (the caller does it,
-    e.g. to say so: keras_gen.models.style.io.read_image)."""
-    from PIL import Image, ImageOps
-
-    with Image.open(path) as im:
-        check_min_side(*im.size)  # the stored size: JPEG draft mode below may shrink it
-        if im.format == "JPEG" and image_size:
-            im.draft(im.mode, (image_size, image_size))  # decode at a reduced scale: much faster
-        im = ImageOps.exif_transpose(im)
-        im.load()
-        if im.mode == "P":
-            im = im.convert("RGBA" if "transparency" in im.info else "RGB")
-        elif im.mode == "PA":
-            im = im.convert("RGBA")
-        elif im.mode in ("I", "F") or im.mode.startswith("I;16"):
-            im = _to_8bit_gray(im)
-        elif im.mode == "1":
-            im = im.convert("L")
-        elif im.mode not in ("L", "LA", "RGB", "RGBA"):
-            im = im.convert("RGB")
-        if im.mode in ("LA", "RGBA") and not keep_alpha:
-            over_white = convert_channels(np.asarray(im), len(im.mode) - 1)  # alpha composited over white
-            im = Image.fromarray(over_white.squeeze(-1) if im.mode == "LA" else over_white)
-        if image_size:
-            im = im.crop(center_crop_box(*im.size)).resize((image_size, image_size), Image.BILINEAR)
-        array = np.asarray(im, np.uint8)
-    return array[..., None] if array.ndim == 2 else array
 
 
 def decode_files(paths: list[Path], image_size: int | None, channels: int, where: str) -> tuple[np.ndarray, list[int]]:

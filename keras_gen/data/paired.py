@@ -13,6 +13,8 @@ Unpaired sets (`load_unpaired`), A and B are independent collections:
 - `path/A`, `path/B`, each split by hash.
 
 Images are decoded, centre-cropped and resized like any folder (folders.py); default size 64.
+Each side may have its own size and channels (`image_size_b`, `channels_b`; by default A's): a
+super-resolution set reads A small and B large, a colourisation set A gray and B in colour.
 Unreadable files and images (for side-by-side files: halves) whose shorter side is below
 folders.MIN_SOURCE_SIDE are skipped with one UnreadableImagesWarning; none usable -> KerasGenError.
 """
@@ -40,21 +42,45 @@ def _domain_channels(index: folders.FolderIndex, channels) -> int:
     return check_channels(channels, folders.default_channels(index))
 
 
-def _load_index(index: folders.FolderIndex, idx, size: int, channels: int, where: str) -> tuple[np.ndarray, list]:
+def _load_index(index: folders.FolderIndex, idx, size, channels: int, where: str) -> tuple[np.ndarray, list]:
     return folders.decode_files([index.root / index.files[i] for i in idx], size, channels, where)
 
 
-def load_unpaired(path, split: str = "train", image_size=None, channels=None, limit=None):
+def is_cyclegan_layout(root: Path) -> bool:
+    """Whether `root` holds trainA and trainB (the CycleGAN layout); KerasGenError when it does
+    but lacks testA or testB, which the layout needs for its test split (previews, evaluation)."""
+    if not ((root / "trainA").is_dir() and (root / "trainB").is_dir()):
+        return False
+    missing = [d for d in ("testA", "testB") if not (root / d).is_dir()]
+    if missing:
+        names = " and ".join(missing)
+        raise KerasGenError(
+            f"{str(root)!r} has the CycleGAN layout (trainA, trainB), which also needs testA and testB for the test "
+            f"split (the previews and evaluation read it); {names} {'is' if len(missing) == 1 else 'are'} missing. "
+            f"Add {names} with a few images each, or rename trainA and trainB to A and B, which are split by hash"
+        )
+    return True
+
+
+def _side_sizes(image_size, channels, image_size_b, channels_b):
+    """((size, channels) of A, of B): B's default to A's."""
+    size = check_image_size(image_size, folders.DEFAULT_IMAGE_SIZE)
+    size_b = size if image_size_b is None else check_image_size(image_size_b, folders.DEFAULT_IMAGE_SIZE)
+    return (size, channels), (size_b, channels if channels_b is None else channels_b)
+
+
+def load_unpaired(path, split: str = "train", image_size=None, channels=None, limit=None, image_size_b=None,
+                  channels_b=None):
     """(images_a, images_b): float32 [-1, 1] arrays of the two domains, in general of different lengths."""
     root, split, limit = _root(path), check_split(split), check_limit(limit)
-    size = check_image_size(image_size, folders.DEFAULT_IMAGE_SIZE)
-    cyclegan = (root / "trainA").is_dir() and (root / "trainB").is_dir()
+    sides = _side_sizes(image_size, channels, image_size_b, channels_b)
+    cyclegan = is_cyclegan_layout(root)
     if not cyclegan and not ((root / "A").is_dir() and (root / "B").is_dir()):
         raise KerasGenError(
             f"{str(root)!r} is not an unpaired set: it needs subfolders A and B (or trainA, trainB, testA, testB)"
         )
     out = []
-    for domain in ("A", "B"):
+    for domain, (size, channels) in zip(("A", "B"), sides):
         folder = root / (f"{split}{domain}" if cyclegan else domain)
         index = folders.scan_folder(folder)
         idx = np.arange(len(index.files)) if cyclegan else index.splits[split]
@@ -81,7 +107,7 @@ def _decode_halves(path: Path) -> tuple[np.ndarray, np.ndarray]:
     return left, right
 
 
-def _side_by_side(root: Path, split: str, size: int, channels, limit):
+def _side_by_side(root: Path, split: str, sides, limit):
     held_out = next((root / d for d in ("test", "val") if (root / d).is_dir()), None)
     if (root / "train").is_dir() and held_out is not None:
         index = folders.scan_folder(root / "train" if split == "train" else held_out)
@@ -89,7 +115,8 @@ def _side_by_side(root: Path, split: str, size: int, channels, limit):
     else:
         index = folders.scan_folder(root)
         idx, where = index.splits[split], folders.split_where(index, split)
-    channels = _domain_channels(index, channels)
+    (size_a, channels_a), (size_b, channels_b) = sides
+    channels_a, channels_b = _domain_channels(index, channels_a), _domain_channels(index, channels_b)
     a, b, unreadable, too_small = [], [], [], []
     for i in idx[:limit]:
         try:
@@ -100,18 +127,20 @@ def _side_by_side(root: Path, split: str, size: int, channels, limit):
         except Exception as err:  # Pillow raises many types for bad files
             unreadable.append(f"{index.files[i]}: {type(err).__name__}: {err}")
             continue
-        a.append(prepare_uint8(left[None], size, channels)[0])
-        b.append(prepare_uint8(right[None], size, channels)[0])
+        a.append(prepare_uint8(left[None], size_a, channels_a)[0])
+        b.append(prepare_uint8(right[None], size_b, channels_b)[0])
     folders.report_skipped(len(idx[:limit]), len(a), unreadable, too_small, f"side-by-side pairs in {where}")
     return np.stack(a), np.stack(b)
 
 
-def load_paired(path, split: str = "train", image_size=None, channels=None, limit=None):
+def load_paired(path, split: str = "train", image_size=None, channels=None, limit=None, image_size_b=None,
+                channels_b=None):
     """(images_a, images_b): aligned float32 [-1, 1] arrays, pair i = (images_a[i], images_b[i])."""
     root, split, limit = _root(path), check_split(split), check_limit(limit)
-    size = check_image_size(image_size, folders.DEFAULT_IMAGE_SIZE)
+    sides = _side_sizes(image_size, channels, image_size_b, channels_b)
+    (size_a, channels_a), (size_b, channels_b) = sides
     if not ((root / "A").is_dir() and (root / "B").is_dir()):
-        a, b = _side_by_side(root, split, size, channels, limit)
+        a, b = _side_by_side(root, split, sides, limit)
         return from_uint8(a), from_uint8(b)
     ia, ib = folders.scan_folder(root / "A"), folders.scan_folder(root / "B")
     stem = lambda f: f.rsplit(".", 1)[0]  # noqa: E731
@@ -131,8 +160,8 @@ def load_paired(path, split: str = "train", image_size=None, channels=None, limi
     def where(index):
         return f"the {split!r} split of {str(index.root)!r} ({len(chosen)} of its {len(pairs)} pairs)"
 
-    a, kept_a = _load_index(ia, [i for i, _ in chosen], size, _domain_channels(ia, channels), where(ia))
-    b, kept_b = _load_index(ib, [j for _, j in chosen], size, _domain_channels(ib, channels), where(ib))
+    a, kept_a = _load_index(ia, [i for i, _ in chosen], size_a, _domain_channels(ia, channels_a), where(ia))
+    b, kept_b = _load_index(ib, [j for _, j in chosen], size_b, _domain_channels(ib, channels_b), where(ib))
     both = sorted(set(kept_a) & set(kept_b))  # a pair with an unusable side is dropped whole
     if not both:
         raise KerasGenError(

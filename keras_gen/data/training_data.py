@@ -27,6 +27,11 @@ Sources, by kind:
 Every dataset is repeated, shuffled with `seed` and batched with drop_remainder, so an epoch is a
 number of steps, and the same seed gives the same batches: a resumed run skips the batches the
 finished epochs consumed (`dataset.skip`) and sees exactly what an uninterrupted run sees.
+
+Each image is read at the (H, W, C) its model declares for it (`GenerativeModel.data_shapes()`,
+passed as `shapes`): one shape for one domain, one per side for two (a super-resolution model
+reads A at the low resolution and B at the high one). `image_size` and `channels` are the
+shorthand for one shape shared by every side.
 """
 
 from __future__ import annotations
@@ -38,10 +43,10 @@ import numpy as np
 
 from keras_gen.data import folders
 from keras_gen.data.loading import describe, load_arrays, load_dataset, resolve_source
-from keras_gen.data.paired import load_paired, load_unpaired, pair_dataset
+from keras_gen.data.paired import is_cyclegan_layout, load_paired, load_unpaired, pair_dataset
 from keras_gen.errors import KerasGenError
 
-DATA_KINDS = ("images", "labelled", "paired", "unpaired", "indexed", "attributes")  # what a model class may declare as its data_kind
+from keras_gen.registry import DATA_KINDS  # what a model's registration may declare as its data_kind  # noqa: E402
 TWO_DOMAIN_KINDS = ("paired", "unpaired")
 # A per-image latent table of 100k x 512 floats is 200 MB with its Adam slots tripling it; larger
 # sets belong to an amortised encoder, not a table.
@@ -53,7 +58,7 @@ ATTRIBUTE_SOURCES = ("shapes",)
 _PAIRED_LAYOUT = ("a folder with subfolders A and B whose files pair up by name (A/x.png with B/x.png), "
                   "or a folder of side-by-side images, A on the left half and B on the right")
 _UNPAIRED_LAYOUT = ("--data DOMAIN_A --data-b DOMAIN_B (each a bundled name, tfds:NAME or a folder), "
-                    "or --data FOLDER with subfolders A and B (or trainA and trainB)")
+                    "or --data FOLDER with subfolders A and B (or trainA, trainB, testA and testB)")
 
 
 @dataclass(frozen=True)
@@ -89,6 +94,8 @@ def _check_sources(kind: str, data, data_b) -> None:
 def _two_domain_folders(kind: str, root: Path) -> tuple[Path, Path] | None:
     """The (A, B) folders of a two-domain folder, or None for side-by-side pairs (paired only)."""
     layouts = [("A", "B")] if kind == "paired" else [("trainA", "trainB"), ("A", "B")]
+    if kind == "unpaired":
+        is_cyclegan_layout(root)  # trainA and trainB without testA and testB: said now, not at the first preview
     for a, b in layouts:
         if (root / a).is_dir() and (root / b).is_dir():
             return root / a, root / b
@@ -146,13 +153,30 @@ def describe_training_data(kind: str, data, data_b=None, *, data_dir=None) -> Tr
                             min(n for _, n in facts) if kind == "paired" else max(n for _, n in facts))
 
 
-def training_dataset(kind: str, data, data_b=None, *, image_size: int, channels: int, batch_size: int, seed: int,
-                     data_dir=None):
+def side_shapes(kind: str, shapes=None, image_size=None, channels=None) -> list[tuple]:
+    """((H, W) or a side, channels) of each image of a `kind` example: from `shapes` ((H, W, C)
+    per side, a model's data_shapes()) or from one image_size and channels shared by every side."""
+    sides = 2 if kind in TWO_DOMAIN_KINDS else 1
+    if shapes is None:
+        return [(image_size, channels)] * sides
+    if len(shapes) != sides:
+        raise KerasGenError(f"a {kind} example holds {sides} image(s), but {len(shapes)} shapes were given")
+    out = []
+    for height, width, c in shapes:
+        out.append((height if height == width else (height, width), c))
+    return out
+
+
+def training_dataset(kind: str, data, data_b=None, *, image_size=None, channels=None, batch_size: int, seed: int,
+                     data_dir=None, shapes=None):
     """A repeated, seeded-shuffled `tf.data.Dataset` of full batches in the shape `kind` declares
-    (module docstring), from the train split. Same arguments, same batches."""
+    (module docstring), from the train split, each image at its side's shape. Same arguments,
+    same batches."""
     kind = check_data_kind(kind)
     data = "digits" if data is None else data
     _check_sources(kind, data, data_b)
+    sides = side_shapes(kind, shapes, image_size, channels)
+    image_size, channels = sides[0]
     if kind == "indexed":
         describe_training_data(kind, data, data_dir=data_dir)  # the clear error for too many images
         from keras_gen.data.loading import _load_uint8
@@ -171,8 +195,7 @@ def training_dataset(kind: str, data, data_b=None, *, image_size: int, channels:
         return load_dataset(data, split="train", image_size=image_size, channels=channels, batch_size=batch_size,
                             shuffle=True, seed=seed, with_labels=kind == "labelled", repeat=True,
                             drop_remainder=True, data_dir=data_dir)
-    images_a, images_b = _two_domain_arrays(kind, data, data_b, "train", image_size=image_size, channels=channels,
-                                            seed=seed, data_dir=data_dir)
+    images_a, images_b = _two_domain_arrays(kind, data, data_b, "train", sides, seed=seed, data_dir=data_dir)
     return pair_dataset(images_a, images_b, batch_size=batch_size, shuffle=True, seed=seed,
                         paired=kind == "paired", repeat=True, drop_remainder=True)
 
@@ -215,30 +238,33 @@ def _in_memory_dataset(arrays: tuple, batch_size: int, seed: int):
     return dataset.map(lambda images, *rest: (from_uint8(images), *rest)).prefetch(tf.data.AUTOTUNE)
 
 
-def _two_domain_arrays(kind: str, data, data_b, split: str, *, image_size: int, channels: int, seed: int,
-                       data_dir=None, limit=None):
-    """(images_a, images_b) of one split of a paired or unpaired source, float32 [-1, 1]."""
+def _two_domain_arrays(kind: str, data, data_b, split: str, sides, *, seed: int, data_dir=None, limit=None):
+    """(images_a, images_b) of one split of a paired or unpaired source, float32 [-1, 1], each
+    side at its (size, channels)."""
     if data_b is not None:
         # Distinct sample seeds, so two generated sets (shapes and shapes) are not the same images.
-        return tuple(load_arrays(source, split, image_size=image_size, channels=channels, limit=limit,
+        return tuple(load_arrays(source, split, image_size=size, channels=channels, limit=limit,
                                  seed=(seed + k) % 2**32, data_dir=data_dir)[0]
-                     for k, source in enumerate((data, data_b)))
+                     for k, (source, (size, channels)) in enumerate(zip((data, data_b), sides)))
+    (size_a, channels_a), (size_b, channels_b) = sides
+    sizes = dict(image_size=size_a, channels=channels_a, image_size_b=size_b, channels_b=channels_b, limit=limit)
     if kind == "paired":
-        return load_paired(data, split, image_size=image_size, channels=channels, limit=limit)
+        return load_paired(data, split, **sizes)
     _two_domain_folders(kind, Path(data).expanduser())  # the layout error before loading
-    return load_unpaired(data, split, image_size=image_size, channels=channels, limit=limit)
+    return load_unpaired(data, split, **sizes)
 
 
-def preview_images(kind: str, data, data_b=None, *, image_size: int, channels: int, n: int, seed: int,
-                   data_dir=None):
-    """`n` fixed input images for sample grids of models that take an image (pix2pix, super-
-    resolution): the first test images of the input domain (A for two-domain data), cycled to n."""
+def preview_examples(kind: str, data, data_b=None, *, shapes, n: int, seed: int, data_dir=None) -> tuple:
+    """The first `n` test examples of the data, one float32 [-1, 1] array per domain (the first for
+    one-domain kinds; A and B for two), each cycled to n and at its side's shape: the fixed
+    examples a model's per-epoch preview shows (GenerativeModel.preview)."""
     kind = check_data_kind(kind)
     data = "digits" if data is None else data
+    sides = side_shapes(kind, shapes)
     if kind in TWO_DOMAIN_KINDS:
-        images = _two_domain_arrays(kind, data, data_b, "test", image_size=image_size, channels=channels,
-                                    seed=seed, data_dir=data_dir, limit=n)[0]
+        domains = _two_domain_arrays(kind, data, data_b, "test", sides, seed=seed, data_dir=data_dir, limit=n)
     else:
-        images = load_arrays(data, "test", image_size=image_size, channels=channels, limit=n, seed=seed,
-                             data_dir=data_dir)[0]
-    return images[np.arange(n) % len(images)]
+        (size, channels), = sides
+        domains = (load_arrays(data, "test", image_size=size, channels=channels, limit=n, seed=seed,
+                               data_dir=data_dir)[0],)
+    return tuple(images[np.arange(n) % len(images)] for images in domains)

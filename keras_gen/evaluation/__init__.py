@@ -47,7 +47,7 @@ def open_generator(path) -> tuple[object, dict]:
     """(model, facts) for a training run or an export folder. The model samples with
     `sample(n, seed, **conditions)` (float [-1, 1] from Keras, uint8 at the edge) and may feed
     more (see `capabilities`); facts say what it was trained on."""
-    from keras_gen.paths import RUN, path_kind
+    from keras_gen.core.paths import RUN, path_kind
 
     path = Path(path)
     if path_kind(path) == RUN:
@@ -56,8 +56,8 @@ def open_generator(path) -> tuple[object, dict]:
         model, config = load_run(path)
         return model, {"kind": "run", "model": config["model"], "data": config["data"],
                        "data_dir": config.get("data_dir"), "image_size": config["image_size"],
-                       "channels": config["channels"], "seed": config["seed"]}
-    from keras_gen.edge import EdgeModel
+                       "channels": config["channels"], "seed": config["seed"], "data_shapes": model.data_shapes()}
+    from keras_gen.core.edge import EdgeModel
 
     model = EdgeModel.from_path(path)
     manifest = model.manifest
@@ -65,7 +65,8 @@ def open_generator(path) -> tuple[object, dict]:
     return model, {"kind": "export", "model": manifest.get("model"), "data": training.get("data"),
                    "data_dir": training.get("data_dir"), "seed": training.get("seed"),
                    "version_dir": str(getattr(model, "version_dir", path)),
-                   "image_size": metadata.get("image_size"), "channels": metadata.get("channels")}
+                   "image_size": metadata.get("image_size"), "channels": metadata.get("channels"),
+                   "data_shapes": metadata.get("data_shapes")}
 
 
 def _same_data(a, b) -> bool:
@@ -106,7 +107,8 @@ def evaluate_path(path, data=None, metrics=None, n=2000, seed=0, features="domai
     data_seed = facts["seed"] if facts.get("seed") is not None and data == trained_on else seed
     evaluator = Evaluator(data, image_size=facts.get("image_size"), channels=facts.get("channels"), features=features,
                           n_real=n, seed=data_seed, data_dir=data_dir or facts.get("data_dir"),
-                          cache_dir=cache_dir, inception_weights=inception_weights)
+                          cache_dir=cache_dir, inception_weights=inception_weights,
+                          pair_shapes=facts.get("data_shapes"))
     evaluator.check_sample_count(n, names)
     # A run is scored with the weights its export would carry: the EMA when it kept one.
     with model.ema_weights() if hasattr(model, "ema_weights") else contextlib.nullcontext():
@@ -155,7 +157,7 @@ def format_report(report: dict) -> str:
 
 def save_report(report: dict, path) -> Path:
     """Write the report as JSON atomically: a reader never sees half a file."""
-    from keras_gen.fileio import write_json_atomic
+    from keras_gen.core.fileio import write_json_atomic
 
     write_json_atomic(path, report)
     return Path(path)

@@ -23,6 +23,8 @@ class Evaluator:
     embedded whole, up to TRAIN_CAP images. `image_size`/`channels` are the generator's: real
     images are loaded at that resolution and quantised, then go through the same resize into
     the feature network as generated ones, so neither side is favoured by resampling.
+    `pair_shapes` ((H, W, C) of A and of B, a model's data_shapes()) read paired data at one
+    shape per side (a super-resolution model's low-resolution inputs and high-resolution targets).
     """
 
     data: str
@@ -34,6 +36,7 @@ class Evaluator:
     data_dir: str | None = None
     cache_dir: str | None = None
     inception_weights: str | None = None
+    pair_shapes: tuple | list | None = None
 
     def __post_init__(self):
         if self.features not in ("domain", "inception"):
@@ -48,14 +51,16 @@ class Evaluator:
 
     @cached_property
     def image_shape(self) -> tuple[int, int, int]:
-        return (int(self.image_size or self.info.default_image_size),) * 2 + (int(self.channels or self.info.channels),)
+        from keras_gen.core.images import image_hw
+
+        return (*image_hw(self.image_size or self.info.default_image_size), int(self.channels or self.info.channels))
 
     @cached_property
     def _real(self) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
         from keras_gen.data import load_arrays
 
-        size, _, channels = self.image_shape
-        kw = dict(image_size=size, channels=channels, seed=self.seed, data_dir=self.data_dir)
+        height, width, channels = self.image_shape
+        kw = dict(image_size=(height, width), channels=channels, seed=self.seed, data_dir=self.data_dir)
         train, _, _ = load_arrays(self.data, "train", **kw)
         test, test_labels, _ = load_arrays(self.data, "test", **kw)
         if len(test) < 10:
@@ -81,7 +86,12 @@ class Evaluator:
         """(A, B) of the paired data's test split: a seeded subset of at most n_real pairs."""
         from keras_gen.data import load_paired
 
-        a, b = load_paired(self.data, "test", image_size=self.image_size, channels=self.channels)
+        if self.pair_shapes is not None and len(self.pair_shapes) == 2:
+            (height_a, width_a, channels_a), (height_b, width_b, channels_b) = self.pair_shapes
+            a, b = load_paired(self.data, "test", image_size=(height_a, width_a), channels=channels_a,
+                               image_size_b=(height_b, width_b), channels_b=channels_b)
+        else:
+            a, b = load_paired(self.data, "test", image_size=self.image_size, channels=self.channels)
         keep = np.random.default_rng(self.seed).permutation(len(a))[: self.n_real]
         return quantise(a[keep]), quantise(b[keep])
 
@@ -91,7 +101,7 @@ class Evaluator:
         from keras_gen.data.common import prepare_uint8
 
         a, b = self.pairs
-        return from_uint8(prepare_uint8(to_uint8(a), b.shape[1], b.shape[-1]))
+        return from_uint8(prepare_uint8(to_uint8(a), b.shape[1:3], b.shape[-1]))
 
     # Feature networks and their real-data features, built on first use ---------------------
     @cached_property

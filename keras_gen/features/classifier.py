@@ -26,7 +26,7 @@ import numpy as np
 
 from keras_gen.errors import KerasGenError
 from keras_gen.images import PIXEL_RANGE, convert_channels
-from keras_gen.fileio import atomic_path, write_json_atomic
+from keras_gen.core.fileio import atomic_path, write_json_atomic
 from keras_gen.features._common import batched, check_images, resize_images
 
 FEATURES_LAYER = "features"

@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from keras_gen.errors import KerasGenError
-from keras_gen.fileio import atomic_path
+from keras_gen.core.fileio import atomic_path
 from keras_gen.metrics.checks import as_features
 
 _FORMAT = "keras_gen.FeatureStatistics/1"

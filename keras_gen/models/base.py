@@ -1,12 +1,12 @@
 """The contract every model family stands on.
 
-A family subclasses `GenerativeModel`, registers the class (`keras_gen.registry.register`), and
+A family subclasses `GenerativeModel`, registers the class in its family's `__init__.py`
+(keras_gen/registry.py: its name, summary and the data kind `train_step` receives: images |
+labelled | paired | unpaired | indexed | attributes, see keras_gen/data/training_data.py), and
 writes only what is its own:
 
     class Options(ModelOptions)   its options, defaults and types, once (they become `--set`
-                                  flags, the config of `.keras` files, and `keras-gen models`)
-    data_kind                     what `train_step` receives: images | labelled | paired | unpaired |
-                                  indexed | attributes (keras_gen/data/training_data.py)
+                                  flags, the config of `.keras` files, and `keras-gen models NAME`)
     __init__                      its sub-networks, built from `self.options`, and its loss
                                   trackers (keras.metrics.Mean; an adversarial model names its mean
                                   D(x) and D(G(z)) `d_real` and `d_fake`, which the run watches for
@@ -28,20 +28,23 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import types
 from dataclasses import dataclass, field
 from typing import Callable
 
 import keras
 import numpy as np
 
-from keras_gen import inputs as kinds
-from keras_gen.data.training_data import DATA_KINDS
-from keras_gen.errors import KerasGenError
-from keras_gen.samplers import DIRECT
+from keras_gen import registry
+from keras_gen.core import inputs as kinds
+from keras_gen.core.errors import KerasGenError
+from keras_gen.core.images import image_hw
+from keras_gen.core.samplers import DIRECT
+from keras_gen.core_tf.inputs import resolve_inputs_tf, tensor_spec
+from keras_gen.keras_adapter import (WeightAverage, named_seed_generators, replica_gradient_scale,
+                                     serialized_optimizer, weight_average)
 
-
-
+# Examples a preview shows for a model that takes images: each a row of inputs, output, target.
+PREVIEW_ROWS = 16
 # Taken by a sampling request itself, sample()'s own arguments, or `keras-gen sample`'s flags.
 RESERVED_INPUT_NAMES = ("n", "seed", "batch_size", "out", "labels", "inputs")
 
@@ -64,6 +67,18 @@ class ModelOptions:
 
 def option_fields(options_class) -> dict[str, dataclasses.Field]:
     return {f.name: f for f in dataclasses.fields(options_class)}
+
+
+def options_without(options_class, *names: str) -> type:
+    """`options_class` less the options `names`, for a model that takes a family's options but
+    does not read some of them (ProGAN's equalised learning rate stands in for spectral norm): a
+    model lists, records and accepts only the options it uses. Subclass the result as usual."""
+    fields = option_fields(options_class)
+    unknown = sorted(set(names) - set(fields))
+    if unknown:
+        raise ValueError(f"{options_class.__name__} has no option(s) {unknown}")
+    kept = [(f.name, f.type, field(default=f.default, metadata=f.metadata)) for f in fields.values() if f.name not in names]
+    return dataclasses.make_dataclass(options_class.__name__, kept)
 
 
 def coerce_option(f: dataclasses.Field, value):
@@ -120,61 +135,125 @@ def ema_momentum_at(step, ema):
     return ops.where(ops.equal(step, 0.0), 0.0, warm)
 
 
-def _update_moving_average_with_warmup(optimizer, trainable_variables):
-    """Replaces keras.optimizers.Optimizer._update_model_variables_moving_average (bound per
-    optimizer in GenerativeModel.compile): the same update, with `ema_momentum_at`'s warm-up."""
-    from keras import ops
-
-    momentum = ema_momentum_at(optimizer.iterations, optimizer.ema_momentum)
-    for var, average in zip(trainable_variables, optimizer._model_variables_moving_average):
-        if average is not None:
-            m = ops.cast(momentum, var.dtype)
-            average.assign(ops.add(ops.multiply(m, average), ops.multiply(ops.subtract(1, m), var)))
-
-
 class GenerativeModel(keras.Model):
     """Base class of every keras-gen model; see the module docstring for what a family writes."""
 
     Options = ModelOptions
-    data_kind = "images"
-    registered_name: str | None = None  # set by keras_gen.registry.register
+    data_kind = "images"  # a registered class gets its registration's
+    registered_name: str | None = None  # set from the registration (keras_gen.registry.claim)
     # Tiny settings for the shared test harness (tests/test_model_harness.py), which every
     # registered model passes: options small enough to train, save, resume and export in seconds.
     harness_options: dict = {}
-    harness_image_size: int = 16
+    harness_image_size: int | tuple = 16  # one side, or (height, width)
+    # Whether the model needs square images (most networks here are built for S x S); a model
+    # that takes any height and width says False, and `image_size` may then be (height, width).
+    square_only: bool = True
+    # The sides of an any-size image input must be multiples of this (2^depth for a U-Net).
+    size_multiple: int = 1
     # Options added after a model's first release, with the values that rebuild what a config
     # saved before them describes (a new default applies to new models only): {name: old value}.
     options_added_later: dict = {}
+    # Options an older release listed for this model although it never read them: dropped from
+    # configs saved then, so their checkpoints still load.
+    retired_options: tuple = ()
 
-    def __init__(self, image_size: int = 32, channels: int = 1, num_classes: int | None = None, **kwargs):
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        spec = registry.registration_of(cls)  # registered by path in its family's __init__.py
+        if spec is not None:
+            registry.claim(cls, spec)
+
+    def __init__(self, image_size: int | tuple = 32, channels: int = 1, num_classes: int | None = None, **kwargs):
         fields = option_fields(self.Options)
         given = {k: kwargs.pop(k) for k in list(kwargs) if k in fields}
         super().__init__(**kwargs)  # what remains are Keras' own (name, dtype, trainable)
-        for name, value, lo in (("image_size", image_size, 1), ("channels", channels, 1)):
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < lo:
-                raise KerasGenError(f"{name} must be a positive integer, got {value!r}.")
+        height, width = image_hw(image_size)
+        if isinstance(channels, bool) or not isinstance(channels, (int, np.integer)) or channels < 1:
+            raise KerasGenError(f"channels must be a positive integer, got {channels!r}.")
+        if height != width and self.square_only:
+            raise KerasGenError(f"{type(self).__name__} takes square images: pass one --image-size, not "
+                                f"{height}x{width}.")
         if num_classes is not None and (isinstance(num_classes, bool) or int(num_classes) < 1):
             raise KerasGenError(f"num_classes must be a positive integer or None, got {num_classes!r}.")
-        if self.data_kind not in DATA_KINDS:
-            raise KerasGenError(f"{type(self).__name__}.data_kind must be one of {DATA_KINDS}, got {self.data_kind!r}.")
-        self.image_size, self.channels = int(image_size), int(channels)
+        if self.data_kind not in registry.DATA_KINDS:
+            raise KerasGenError(f"{type(self).__name__}.data_kind must be one of {registry.DATA_KINDS}, "
+                                f"got {self.data_kind!r}.")
+        # One int for square images (what most models compute with), (height, width) otherwise.
+        self.image_size = height if height == width else (height, width)
+        self.channels = int(channels)
         self.num_classes = None if num_classes is None else int(num_classes)
-        self.image_shape = (self.image_size, self.image_size, self.channels)
+        self.image_shape = (height, width, self.channels)
         self.options = self.Options(**{k: coerce_option(fields[k], v) for k, v in given.items()})
         self.optimizers: dict = {}
         # Its state is a variable of the model, so checkpoints carry it and resume draws the same noise.
         self.seed_generator = keras.random.SeedGenerator(self.options.seed, name="train_noise")
 
+    # -- shapes: what the data gives, what the model makes ------------------------------------
+    @property
+    def image_pixels(self) -> int:
+        """H * W * C of the model's images: the size of a flattened image."""
+        return int(np.prod(self.image_shape))
+
+    def data_shapes(self) -> tuple:
+        """(H, W, C) of each image in a training example, in the order the data kind yields them:
+        (images,) for one domain, (A, B) for two (a paired model's input and target). The data
+        loaders read each image at its shape; a model whose two sides differ (super-resolution:
+        low-resolution in, high-resolution out) overrides this."""
+        two_domains = self.data_kind in ("paired", "unpaired")
+        return (self.image_shape, self.image_shape) if two_domains else (self.image_shape,)
+
+    @property
+    def output_shape(self) -> tuple:
+        """(H, W, C) of the images the model makes; None for a side that follows the input's."""
+        return self.image_shape
+
+    def image_input_shape(self, spec) -> tuple:
+        """The (H, W, C) at which an image input is read for previews and checks: its spec's
+        shape, a None side taken from the training images of its domain (a request's n-th image
+        input reads the n-th domain; a network's own inputs, the model's image shape)."""
+        names = [s.name for s in self.request_specs() if s.kind == "image"]
+        shapes = self.data_shapes()
+        domain = shapes[min(names.index(spec.name), len(shapes) - 1)] if spec.name in names else self.image_shape
+        return tuple(d if d is not None else domain[i] for i, d in enumerate(spec.shape))
+
+    # -- the per-epoch preview: chosen by the model -------------------------------------------
+    def wants_preview_examples(self) -> bool:
+        """Whether the preview needs examples of the data (a request that takes images)."""
+        return any(s.kind == "image" for s in self.request_specs())
+
+    def preview(self, n: int, seed: int, examples: tuple | None = None) -> tuple[np.ndarray, int | None]:
+        """(uint8 images, grid columns or None) of the grid a run writes after each epoch: the
+        same `n` samples of `seed` every time. `examples` are the first test examples of the data,
+        one float array per domain (data_shapes order), when `wants_preview_examples()`.
+
+        A model that takes images shows each example's row: its image inputs (filled from the
+        domains in order), the output and, for paired data, the target, each at the output's
+        size (nearest neighbour, so pixels stay visible)."""
+        from keras_gen.images import to_uint8
+
+        image_specs = [s for s in self.request_specs() if s.kind == "image"]
+        if not image_specs:
+            return to_uint8(self.sample(n, seed)), None
+        rows = min(n, PREVIEW_ROWS, *(len(e) for e in examples))
+        conditions = {s.name: examples[min(i, len(examples) - 1)][:rows] for i, s in enumerate(image_specs)}
+        output = self.sample(rows, seed, **conditions)
+        columns = [*conditions.values(), output] + ([examples[1][:rows]] if self.data_kind == "paired" else [])
+        height, width = output.shape[1:3]
+        tiles = np.stack([_nearest_resize(c, height, width, output.shape[3]) for c in columns], axis=1)
+        return to_uint8(tiles.reshape(-1, *output.shape[1:])), 2 * len(columns)  # two examples a grid row
+
     # -- configuration: one source, the Options dataclass -----------------------------------
     def get_config(self):
-        return {**super().get_config(), "image_size": self.image_size, "channels": self.channels,
+        size = self.image_size if isinstance(self.image_size, int) else list(self.image_size)
+        return {**super().get_config(), "image_size": size, "channels": self.channels,
                 "num_classes": self.num_classes, **dataclasses.asdict(self.options)}
 
     @classmethod
     def from_config(cls, config):
         """A config saved before an option existed (every saved config lists every option of its
         day) gets that option's old value, not today's default, so a checkpoint reloads as the
-        network and training it was."""
+        network and training it was; options it never read (`retired_options`) are dropped."""
+        config = {k: v for k, v in config.items() if k not in cls.retired_options}
         return super().from_config({**cls.options_added_later, **config})
 
     # -- optimizers, owned here -------------------------------------------------------------
@@ -197,14 +276,12 @@ class GenerativeModel(keras.Model):
         self.built = True  # sub-networks are built in __init__ (functional models); nothing is lazy
         self.optimizers = dict(optimizers if optimizers is not None else self.default_optimizers())
         for name, optimizer in self.optimizers.items():
-            if self.options.ema and not optimizer.use_ema:
-                optimizer.use_ema, optimizer.ema_momentum = True, self.options.ema
-                optimizer.ema_overwrite_frequency = None  # the EMA is swapped in for export, not during training
-            if optimizer.use_ema:
-                # Bound here, not saved: a reloaded optimizer comes back through compile_from_config,
-                # so resumed runs warm up the same way (the momentum depends only on `iterations`).
-                optimizer._update_model_variables_moving_average = types.MethodType(
-                    _update_moving_average_with_warmup, optimizer)
+            # The EMA: `ema`, or the optimizer's own use_ema (a reloaded one says it in its config).
+            # keras-gen keeps it, with its warm-up, in the optimizer's variables (WeightAverage);
+            # the momentum depends only on `iterations`, so resumed runs warm up the same way.
+            momentum = optimizer.ema_momentum if optimizer.use_ema else self.options.ema
+            if momentum and weight_average(optimizer) is None:
+                WeightAverage(optimizer, self.variables_for(name), momentum)
             # Slots now, not at the first step: a checkpoint saved before training still holds
             # them, and loading restores them instead of skipping the optimizer.
             optimizer.build(self.variables_for(name))
@@ -212,16 +289,44 @@ class GenerativeModel(keras.Model):
     def get_compile_config(self):
         if not self.optimizers:
             return None  # never compiled: there is no training state to save
-        return {"optimizers": {k: keras.saving.serialize_keras_object(v) for k, v in self.optimizers.items()}}
+        return {"optimizers": {k: serialized_optimizer(v) for k, v in self.optimizers.items()}}
 
     def compile_from_config(self, config):
         self.compile(optimizers={k: keras.saving.deserialize_keras_object(v) for k, v in config["optimizers"].items()})
 
     def apply_gradients(self, optimizer_name: str, tape, loss):
-        """One optimizer step on its own variables; `loss` as returned by `scale_loss`."""
+        """One optimizer step on its own variables, from `loss` recorded by `tape`: this replica's
+        mean over its batch, as computed. Under a tf.distribute strategy with R replicas the
+        gradient taken is that of loss / R (the replicas' gradients are summed into one step, as
+        Keras scales its compiled losses), through the tape's output gradient: the scaling needs
+        no op inside the tape, so a loss computed anywhere in the step is scaled right."""
+        from keras import ops
+
         variables = self.variables_for(optimizer_name)
-        grads = tape.gradient(loss, variables)
-        self.optimizers[optimizer_name].apply_gradients(zip(grads, variables))
+        scale = replica_gradient_scale()
+        if scale == 1.0:
+            grads = tape.gradient(loss, variables)
+        else:
+            grads = tape.gradient(loss, variables, output_gradients=ops.full(ops.shape(loss), scale, loss.dtype))
+        self.apply_optimizer(optimizer_name, grads)
+
+    def apply_optimizer(self, optimizer_name: str, grads):
+        """One step of optimizer `optimizer_name`: `grads`, one per variable of
+        `variables_for(optimizer_name)` (None where it has none), applied, then its EMA updated.
+        A train_step steps its optimizers here or through `apply_gradients`, never by the
+        optimizer's own apply_gradients: the EMA would not follow (ema_weights() then refuses)."""
+        from keras import ops
+
+        optimizer = self.optimizers[optimizer_name]
+        average = weight_average(optimizer)
+        if average is None:
+            optimizer.apply_gradients(zip(grads, self.variables_for(optimizer_name)))
+            return
+        # This update's 0-based index: a copy read before the step (the variable itself would
+        # be read after it, in a graph).
+        step = ops.copy(optimizer.iterations)
+        optimizer.apply_gradients(zip(grads, self.variables_for(optimizer_name)))
+        average.update(ema_momentum_at(step, average.momentum))
 
     @contextlib.contextmanager
     def ema_weights(self):
@@ -235,12 +340,18 @@ class GenerativeModel(keras.Model):
         1.01-1.08), so sampling is not hurt. A much longer horizon (0.9999, long runs) would call
         for recomputing the statistics with the averaged weights (BigGAN's "standing stats")."""
         swapped = []
-        for optimizer in self.optimizers.values():
-            if getattr(optimizer, "use_ema", False) and getattr(optimizer, "_model_variables_moving_average", None):
-                for var, average in zip(optimizer._trainable_variables, optimizer._model_variables_moving_average,
-                                        strict=True):
-                    swapped.append((var, np.asarray(var)))
-                    var.assign(average)
+        for name, optimizer in self.optimizers.items():
+            average = weight_average(optimizer)
+            if average is None:
+                continue
+            pairs, steps = average.pairs(), int(keras.ops.convert_to_numpy(optimizer.iterations))
+            if steps > 0 and pairs and not any(np.any(np.asarray(a)) for _, a in pairs):
+                raise KerasGenError(f"{type(self).__name__}: optimizer {name!r} has taken {steps} step(s) but its "
+                                    "moving average never moved: step it with self.apply_gradients or "
+                                    "self.apply_optimizer in train_step, not its own apply_gradients.")
+            for var, mean in pairs:
+                swapped.append((var, np.asarray(var)))
+                var.assign(mean)
         try:
             yield bool(swapped)
         finally:
@@ -276,8 +387,9 @@ class GenerativeModel(keras.Model):
 
     @staticmethod
     def scale_loss(loss):
-        """A per-replica mean loss scaled for the global batch: replicas' gradients are summed."""
-        return keras.src.losses.loss.scale_loss_for_distribution(loss)
+        """`loss` unchanged: `apply_gradients` scales the gradient for the replicas of a strategy.
+        Kept so that train_steps written when the loss itself was scaled still read right."""
+        return loss
 
     # -- exact resume: Keras saves layer variables but not SeedGenerator states --------------
     def _named_seed_generators(self) -> dict:
@@ -285,31 +397,9 @@ class GenerativeModel(keras.Model):
         attribute names leading to it, and inside a functional network the layer's place in it
         ("generator.layers.3.seed_generator"). A reloaded model, built by the same code, has the
         same keys. Not the names of generators or layers: those are auto-numbered by what the
-        process built before ("seed_generator_3", "dropout_2"; a Dropout's generator is one)."""
-        from keras.src.models.functional import Functional
-
-        found, seen = {}, set()
-
-        def walk(layer, prefix):
-            if id(layer) in seen:
-                return
-            seen.add(id(layer))
-            attrs = sorted(vars(layer).items(), key=lambda kv: (kv[0].startswith("_"), kv[0]))
-            own = {id(v): k for k, v in attrs if isinstance(v, keras.random.SeedGenerator)}
-            for i, generator in enumerate(getattr(layer, "_seed_generators", [])):
-                # "/" would nest groups in the .weights.h5 store; the key is a flat name
-                found[f"{prefix}{own.get(id(generator), f'_seed_generators.{i}')}"] = generator
-            children = [(f"layers.{i}", l) for i, l in enumerate(layer.layers)] if isinstance(layer, Functional) else []
-            for key, value in attrs:
-                values = value if isinstance(value, (list, tuple)) else [value]
-                for j, child in enumerate(values):
-                    if isinstance(child, keras.layers.Layer):
-                        children.append((key if values is not value else f"{key}.{j}", child))
-            for key, child in children:
-                walk(child, f"{prefix}{key}.")
-
-        walk(self, "")
-        return found
+        process built before ("seed_generator_3", "dropout_2"; a Dropout's generator is one).
+        The walk is keras_adapter.named_seed_generators."""
+        return named_seed_generators(self)
 
     def save_own_variables(self, store):
         super().save_own_variables(store)
@@ -409,7 +499,7 @@ class GenerativeModel(keras.Model):
         sampler = self.sampler()
 
         def sample_images(n, seed, given):
-            values = kinds.resolve_inputs_tf(request, n, seed, given)
+            values = resolve_inputs_tf(request, n, seed, given)
             if sampler is None:
                 return self.generate(**values)
             return sampler.run_tf(self._network_fn, values, n, seed)
@@ -444,23 +534,57 @@ class GenerativeModel(keras.Model):
             "sample": sample_ep,
         }
 
-    def parity_inputs(self, n: int = 64, seed: int = 0) -> dict[str, np.ndarray]:
+    def parity_image_shape(self, spec, second: bool = False) -> tuple:
+        """The (H, W, C) of an image input in the export's parity check: the shape the model reads
+        it at (`image_input_shape`) and, with `second`, another where its sides may be any size:
+        larger by 4 and 8 pixels (rounded up to `size_multiple`), so non-square, and the export
+        is held equal to Keras at two sizes."""
+        height, width, channels = self.image_input_shape(spec)
+        if second:
+            step = self.size_multiple * max(1, -(-4 // self.size_multiple))  # >= 4, a multiple
+            height = height + step if spec.shape[0] is None else height
+            width = width + 2 * step if spec.shape[1] is None else width
+        return height, width, channels
+
+    def parity_images(self, second_size: bool = False):
+        """The image filler of the parity checks (keras_gen.core.inputs.resolve_inputs): seeded
+        random images at `parity_image_shape`."""
+
+        def images(spec, n, seed):
+            return kinds.image_noise(dataclasses.replace(spec, shape=self.parity_image_shape(spec, second_size)), n, seed)
+
+        return images
+
+    def parity_inputs(self, n: int = 64, seed: int = 0, second_size: bool = False) -> dict[str, np.ndarray]:
         """Seeded inputs for the ONNX endpoint: random draws, every class in turn, defaults, and
-        random images for image inputs."""
+        random images for image inputs (at `parity_image_shape`)."""
         onnx_specs = next(ep.inputs for ep in self.export_endpoints().values() if ep.onnx)
-        return kinds.resolve_inputs(onnx_specs, n, seed, image_filler=kinds.image_noise)
+        return kinds.resolve_inputs(onnx_specs, n, seed, image_filler=self.parity_images(second_size))
 
     def export_metadata(self) -> dict:
         """Facts the manifest records and edge runtimes need."""
         sampler = self.sampler()
         labelled = any(s.kind == "label" for s in self.request_specs())
-        return {"model": self.registered_name or type(self).__name__.lower(), "image_size": self.image_size,
-                "channels": self.channels, "num_classes": self.num_classes if labelled else None, "image_shape": list(self.image_shape),
+        size = self.image_size if isinstance(self.image_size, int) else list(self.image_size)
+        return {"model": self.registered_name or type(self).__name__.lower(), "image_size": size,
+                "channels": self.channels, "num_classes": self.num_classes if labelled else None,
+                "image_shape": list(self.image_shape), "output_shape": list(self.output_shape),
+                "data_shapes": [list(shape) for shape in self.data_shapes()],
                 "data_kind": self.data_kind, "options": dataclasses.asdict(self.options),
                 "sampler": {"name": DIRECT} if sampler is None
                 else {"name": sampler.name, "config": sampler.get_config(), "network": "network"},
                 "request_inputs": [s.to_json() for s in self.request_specs()],
                 **({"latent_dim": self.options.latent_dim} if hasattr(self.options, "latent_dim") else {})}
+
+
+def _nearest_resize(images: np.ndarray, height: int, width: int, channels: int) -> np.ndarray:
+    """Float images (N, h, w, c) shown at (height, width, channels): nearest neighbour, gray
+    repeated to RGB where the output is in colour. For previews only."""
+    images = np.asarray(images, np.float32)
+    rows = (np.arange(height) * images.shape[1] // height)
+    cols = (np.arange(width) * images.shape[2] // width)
+    images = images[:, rows][:, :, cols]
+    return np.repeat(images, channels, axis=3) if images.shape[3] == 1 and channels != 1 else images
 
 
 @dataclass
@@ -484,4 +608,4 @@ class Endpoint:
 
     @property
     def input_signature(self) -> list:
-        return [spec.tensor_spec() for spec in self.inputs]
+        return [tensor_spec(spec) for spec in self.inputs]

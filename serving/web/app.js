@@ -143,51 +143,58 @@
     $("inputs-section").hidden = !specs.length;
   }
 
-  // An upload: fitted to the declared size as uint8 pixels when the browser can read it, else
-  // sent as the file's own bytes ({"b64": ...}) so that the server says what is wrong with it.
+  // An upload as uint8 pixels, fitted to the declared size (a side declared as any size keeps the
+  // picture's own): the numbers TF Serving and the edge server both take ({"b64": ...} is for
+  // string inputs there). A file the browser cannot read as a picture is refused here.
   async function readUpload(spec, file) {
     showError(null);
     delete state.image[spec.name];
     if (!file) return;
-    const bytes = new Uint8Array(await file.arrayBuffer());
-    let binary = "";
-    for (let i = 0; i < bytes.length; i += 0x8000) binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
-    const raw = { b64: btoa(binary) };
-    const [h, w, c] = spec.shape;
-    if (!h || !w || !c) {
-      state.image[spec.name] = raw;
-      return;
-    }
+    let bitmap;
     try {
-      const bitmap = await createImageBitmap(file);
-      const canvas = new OffscreenCanvas(w, h);
-      const context = canvas.getContext("2d");
-      context.drawImage(bitmap, 0, 0, w, h);
-      const rgba = context.getImageData(0, 0, w, h).data;
-      const rows = [];
-      for (let y = 0; y < h; y++) {
-        const row = [];
-        for (let x = 0; x < w; x++) {
-          const p = 4 * (y * w + x);
-          row.push(c === 1 ? [Math.round(0.299 * rgba[p] + 0.587 * rgba[p + 1] + 0.114 * rgba[p + 2])]
-                           : [rgba[p], rgba[p + 1], rgba[p + 2]]);
-        }
-        rows.push(row);
-      }
-      state.image[spec.name] = rows;
-    } catch (err) {  // not an image the browser reads: the server is the judge
-      state.image[spec.name] = raw;
+      bitmap = await createImageBitmap(file);
+    } catch (err) {  // said now, and again by a request that would need it
+      state.image[spec.name] = new Error(`${file.name}: not a PNG or JPEG image this browser can read`);
+      throw state.image[spec.name];
     }
+    const [h = bitmap.height, w = bitmap.width, c = 3] = spec.shape.map((d) => d || undefined);
+    const canvas = new OffscreenCanvas(w, h);
+    const context = canvas.getContext("2d");
+    context.drawImage(bitmap, 0, 0, w, h);
+    const rgba = context.getImageData(0, 0, w, h).data;
+    const rows = [];
+    for (let y = 0; y < h; y++) {
+      const row = [];
+      for (let x = 0; x < w; x++) {
+        const p = 4 * (y * w + x);
+        row.push(c === 1 ? [Math.round(0.299 * rgba[p] + 0.587 * rgba[p + 1] + 0.114 * rgba[p + 2])]
+                         : [rgba[p], rgba[p + 1], rgba[p + 2]]);
+      }
+      rows.push(row);
+    }
+    state.image[spec.name] = rows;
   }
 
   function conditionValue(spec) {  // the value a field holds, or undefined for "the default"
     const control = $(`input-${spec.name}`);
     if (spec.kind === "image") {
       if (!(spec.name in state.image)) throw new Error(`choose an image for ${spec.name}`);
+      if (state.image[spec.name] instanceof Error) throw state.image[spec.name];
       return state.image[spec.name];
     }
     if (!control || control.tagName === "SPAN" || control.value === "") return undefined;
     return Number(control.value);
+  }
+
+  // What `sample` is sent for an input: servers take every input a signature declares, so a
+  // field left at its default sends the default the metadata declares: an option's value, every
+  // class in turn (the list cycles to n), or an empty code (drawn from the seed).
+  function sampleValue(spec) {
+    const value = conditionValue(spec);
+    if (value !== undefined) return spec.kind === "option" ? value : [value];  // one row: it cycles to n
+    if (spec.kind === "option") return spec.default;
+    if (spec.kind === "label") return Array.from({ length: spec.num_classes }, (_, k) => k);
+    return [];  // a code: drawn from the seed
   }
 
   // -- predict -------------------------------------------------------------------------------
@@ -234,10 +241,7 @@
     $("grid").replaceChildren();  // no old grid beside a new request's error
     await state.reading;  // an upload still being read
     const inputs = { n: Number($("n").value), seed: seedOf("seed") };
-    for (const spec of conditionSpecs()) {
-      const value = conditionValue(spec);
-      if (value !== undefined) inputs[spec.name] = value;
-    }
+    for (const spec of conditionSpecs()) inputs[spec.name] = sampleValue(spec);
     draw($("grid"), imagesOf(await call("POST", predictPath(), { signature_name: "sample", inputs })));
   }
 

@@ -18,7 +18,8 @@ from keras_gen.models.base import GenerativeModel, ModelOptions, option
 from keras_gen.registry import register
 
 
-@register("toy_coded", "test-only: a generator of z and InfoGAN-style codes", family="test", paper="-")
+@register("toy_coded", family="test", data_kind="images",
+          summary="test-only: a generator of z and InfoGAN-style codes")
 @keras.saving.register_keras_serializable(package="keras_gen_tests")
 class ToyCoded(GenerativeModel):
     @dataclass
@@ -26,7 +27,6 @@ class ToyCoded(GenerativeModel):
         latent_dim: int = option(4, "z size", min=1)
         categories: int = option(3, "values of the categorical code", min=2)
 
-    data_kind = "images"
     harness_options = {"latent_dim": 4, "categories": 3}
 
     def __init__(self, **kwargs):
@@ -57,7 +57,7 @@ class ToyCoded(GenerativeModel):
         with tf.GradientTape() as tape:
             fake = self.generator([z, category, continuous], training=True)
             loss = tf.reduce_mean(tf.square(fake - tf.reduce_mean(images, axis=0)))
-        self.apply_gradients("generator", tape, self.scale_loss(loss))
+        self.apply_gradients("generator", tape, loss)
         self.loss_tracker.update_state(loss)
         return {"loss": self.loss_tracker.result()}
 

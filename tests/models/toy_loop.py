@@ -60,7 +60,8 @@ class TimeMap(layers.Layer):
         return (*x_shape[:-1], 1)
 
 
-@register("toy_refiner", "test-only: a denoiser sampled by a refinement loop", family="test", paper="-")
+@register("toy_refiner", family="test", data_kind="images",
+          summary="test-only: a denoiser sampled by a refinement loop")
 @keras.saving.register_keras_serializable(package="keras_gen_tests")
 class ToyRefiner(GenerativeModel):
     @dataclass
@@ -68,7 +69,6 @@ class ToyRefiner(GenerativeModel):
         filters: int = option(4, "width of the denoiser", min=1)
         steps: int = option(3, "default refinement steps at sampling", min=1, max=64)
 
-    data_kind = "images"
     harness_options = {"filters": 4, "steps": 3}
 
     def __init__(self, **kwargs):
@@ -99,8 +99,7 @@ class ToyRefiner(GenerativeModel):
         with tf.GradientTape() as tape:
             denoised = self.denoiser([noisy, tf.reshape(sigma, (-1,))], training=True)
             loss = tf.reduce_mean(tf.square(denoised - images))
-            scaled = self.scale_loss(loss)
-        self.apply_gradients("denoiser", tape, scaled)
+        self.apply_gradients("denoiser", tape, loss)
         self.loss_tracker.update_state(loss)
         return {"loss": self.loss_tracker.result()}
 

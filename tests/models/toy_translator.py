@@ -18,14 +18,14 @@ from keras_gen.models.base import GenerativeModel, ModelOptions, option
 from keras_gen.registry import register
 
 
-@register("toy_translator", "test-only: a paired A->B image translator", family="test", paper="-")
+@register("toy_translator", family="test", data_kind="paired",
+          summary="test-only: a paired A->B image translator")
 @keras.saving.register_keras_serializable(package="keras_gen_tests")
 class ToyTranslator(GenerativeModel):
     @dataclass
     class Options(ModelOptions):
         filters: int = option(4, "width of the translator", min=1)
 
-    data_kind = "paired"
     harness_options = {"filters": 4}
 
     def __init__(self, **kwargs):
@@ -50,7 +50,7 @@ class ToyTranslator(GenerativeModel):
         a, b = data
         with tf.GradientTape() as tape:
             loss = tf.reduce_mean(tf.abs(self.translator(a, training=True) - b))
-        self.apply_gradients("translator", tape, self.scale_loss(loss))
+        self.apply_gradients("translator", tape, loss)
         self.loss_tracker.update_state(loss)
         return {"l1": self.loss_tracker.result()}
 

@@ -1,6 +1,6 @@
-"""One DCGAN training step under MirroredStrategy on two logical CPU devices (run by
-tests/test_distribution.py in its own process: logical devices must be set before TF starts).
-Prints one JSON line with what the test checks."""
+"""One DCGAN training step under MirroredStrategy on two logical CPU devices, with the EMA of
+the weights on (run by tests/test_distribution.py in its own process: logical devices must be set
+before TF starts). Prints one JSON line with what the test checks."""
 
 import json
 import os
@@ -18,11 +18,12 @@ tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfigur
 import keras  # noqa: E402
 
 from keras_gen import registry  # noqa: E402
+from keras_gen.keras_adapter import replica_gradient_scale, weight_average  # noqa: E402
 
 keras.utils.set_random_seed(0)
 strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
 with strategy.scope():
-    model = registry.build("dcgan", image_size=16, channels=1, latent_dim=8, base_filters=4, seed=3)
+    model = registry.build("dcgan", image_size=16, channels=1, latent_dim=8, base_filters=4, seed=3, ema=0.9)
     model.compile()
 
 # The noise each replica draws in train_step, from the same seed generator state; drawn again
@@ -39,11 +40,18 @@ model.seed_generator.state.assign(start)
 repeated = draw()
 uniform = [np.asarray(t) for t in strategy.experimental_local_results(
     strategy.run(lambda: model.random_uniform((4,), 0, 1000, dtype="int32")))]
-scaled = strategy.experimental_local_results(strategy.run(lambda: model.scale_loss(tf.constant(1.0))))
+scaled = strategy.experimental_local_results(strategy.run(lambda: tf.constant(replica_gradient_scale())))
 
 state_before = np.asarray(model.seed_generator.state).tolist()
 images = np.random.default_rng(0).uniform(-1, 1, (16, 16, 16, 1)).astype("float32")
 history = model.fit(tf.data.Dataset.from_tensor_slices(images).batch(8), epochs=1, verbose=0).history
+# The moving averages, updated in each replica's step: the same on both devices, and moved.
+averages = [a for o in model.optimizers.values() for _, a in weight_average(o).pairs()]
+ema_replicas_agree = all(np.array_equal(*[np.asarray(c) for c in strategy.experimental_local_results(a.value)])
+                         for a in averages)
+ema_moved = any(np.any(np.asarray(a)) for a in averages)
+with model.ema_weights() as swapped:
+    ema_swapped = bool(swapped)
 print(json.dumps({
     "replicas": strategy.num_replicas_in_sync,
     "z_differ": bool(not np.allclose(per_replica[0], per_replica[1])),
@@ -55,4 +63,6 @@ print(json.dumps({
     "state_before": state_before,
     "state_after": np.asarray(model.seed_generator.state).tolist(),
     "steps": [int(np.asarray(o.iterations.numpy())) for o in model.optimizers.values()],
+    "ema": {"replicas_agree": ema_replicas_agree, "moved": ema_moved, "swapped": ema_swapped,
+            "averages": len(averages)},
 }))

@@ -28,6 +28,7 @@ from serving.requests import Limits
 from serving.server import ServerOptions, create_app
 
 REPO = Path(__file__).resolve().parents[2]
+SAMPLE = {"signature_name": "sample"}
 
 
 def free_port() -> int:
@@ -164,8 +165,10 @@ def malformed_corpus():
         ("POST", p, j({"signature_name": "sample", "inputs": {"n": 2, "seed": 2**40}}), {}, 400),
         ("POST", p, j({"signature_name": "sample", "inputs": {"n": [2, 3]}}), {}, 400),
         ("POST", p, j({"signature_name": "sample", "inputs": {"n": {"b64": "AAAA"}}}), {}, 400),
-        ("POST", p, j({"instances": [z]}), {"content-type": "text/plain"}, 400),
-        ("POST", p, j({"instances": [z]}), {"content-type": "application/x-www-form-urlencoded"}, 400),
+        ("POST", p, j({"signature_name": "sample", "inputs": {"n": 2, "seed": 0}}), {}, 400),  # no truncation
+        ("POST", p, j({"signature_name": "sample", "inputs": {"n": 2.0, "seed": 0, "truncation": 1}}), {}, 400),
+        ("POST", p, j({"instances": [{"z": z}]}), {}, 400),  # serving_default takes truncation too
+        ("POST", p, j({"instances": [z]}), {"content-type": "text/plain"}, 400),  # bare rows for two inputs
         ("POST", p, b"x" * (2 << 20), {}, 413),
         ("POST", p, b"[" * 100000 + b"]" * 100000, {}, 400),  # deep nesting
         ("POST", "/v1/models/nope:predict", j({"instances": [z]}), {}, 404),
@@ -196,7 +199,7 @@ def test_malformed_requests_get_their_4xx_and_the_server_stays_healthy(repositor
         chunked = client.post("/v1/models/dcgan:predict", content=(b"x" * 65536 for _ in range(40)))
         assert chunked.status_code == 413 and "over the limit" in chunked.json()["error"]
         assert client.get("/healthz").status_code == 200 and client.get("/readyz").status_code == 200
-        ok = client.post("/v1/models/dcgan:predict", json={"signature_name": "sample", "inputs": {"n": 2, "seed": 1}})
+        ok = client.post("/v1/models/dcgan:predict", json=SAMPLE | {"inputs": {"n": 2, "seed": 1, "truncation": 1}})
         assert ok.status_code == 200 and np.asarray(ok.json()["outputs"]).shape == (2, 16, 16, 1)
         metrics = client.get("/metrics").text
         assert 'status="400"' in metrics and "keras_gen_request_seconds_bucket" in metrics
@@ -239,7 +242,7 @@ def test_over_capacity_is_answered_at_once_with_429(repository_dir):
         blocked = type(slow)(slow.name, slow.inputs, slow.outputs, lambda v: (gate.wait(30), slow.run(v))[1],
                              slow.counts_from)
         loaded.endpoints["sample"] = blocked
-        body = {"signature_name": "sample", "inputs": {"n": 1}}
+        body = {"signature_name": "sample", "inputs": {"n": 1, "seed": 0, "truncation": 1.0}}
         with ThreadPoolExecutor(1) as pool:
             first = pool.submit(client.post, "/v1/models/dcgan:predict", json=body)
             while app.state.predictor._slots._value > 0:
@@ -267,6 +270,7 @@ def test_sigterm_finishes_in_flight_requests_then_exits(repository_dir):
             except Exception:
                 assert time.monotonic() < deadline and process.poll() is None, process.stdout.read()[-2000:]
                 time.sleep(0.1)
+        client.signature_inputs("dcgan", "sample")  # the metadata read before the load, not during SIGTERM
         with ThreadPoolExecutor(8) as pool:
             futures = [pool.submit(client.sample, "dcgan", 64, seed) for seed in range(8)]
             time.sleep(0.05)
@@ -292,7 +296,7 @@ def test_a_version_dropped_in_during_load_answers_with_no_errors(repository_dir,
     with httpx.Client(base_url=rest_url, timeout=60, limits=httpx.Limits(max_connections=8)) as client:
         def call(seed):
             response = client.post("/v1/models/dcgan:predict",
-                                   json={"signature_name": "sample", "inputs": {"n": 2, "seed": seed}})
+                                   json={"signature_name": "sample", "inputs": {"n": 2, "seed": seed, "truncation": 1}})
             return response.status_code, response.headers.get("x-model-version")
 
         with ThreadPoolExecutor(8) as pool:

@@ -1,7 +1,8 @@
 """The edge server's web page in headless Chromium (Debian's `chromium`, driven by Playwright's
-Python API with the system executable): it loads, a sampled grid is the edge runner's own images,
-an interpolation starts and ends on the two seeds' samples (the page draws latents as
-keras_gen.latents does), and a bad upload shows the server's error."""
+Python API with the system executable): it loads, a sampled grid is the edge runner's own images
+(the page sends every input the signature declares, as the strict server requires), an
+interpolation starts and ends on the two seeds' samples (the page draws latents as
+keras_gen.latents does), and an upload is sent as pixels (a file that is no picture is named)."""
 
 import shutil
 import struct
@@ -78,8 +79,11 @@ def test_page_loads_and_samples_the_edge_runners_grid(page, exports):
     assert page.is_visible("#interpolate-section") and page.input_value("#version") == "1"
     page.fill("#n", "6")
     page.fill("#seed", "5")
-    page.click("#sample")
+    with page.expect_request("**/*:predict") as request:
+        page.click("#sample")
     page.wait_for_function("document.querySelectorAll('#grid canvas').length === 6")
+    # every input of the signature, the option at the default the metadata declares
+    assert request.value.post_data_json["inputs"] == {"n": 6, "seed": 5, "truncation": 1.0}
     edge = EdgeModel.from_path(exports / "dcgan")
     np.testing.assert_array_equal(canvases(page, "#grid"), edge.sample(6, seed=5)[..., 0])
     assert page.is_hidden("#error") and not page.js_errors
@@ -123,7 +127,7 @@ def _grey_png(array: np.ndarray) -> bytes:
             + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
 
 
-def test_a_bad_upload_shows_the_servers_error_and_a_good_one_is_fitted(page, exports, tmp_path):
+def test_a_bad_upload_is_named_and_a_good_one_is_fitted(page, exports, tmp_path):
     page.select_option("#model", "autoencoder")
     page.wait_for_selector("#input-image")
     assert page.is_hidden("#interpolate-section")  # no latent input: nothing to interpolate
@@ -133,14 +137,18 @@ def test_a_bad_upload_shows_the_servers_error_and_a_good_one_is_fitted(page, exp
     page.fill("#n", "2")
     page.click("#sample")
     page.wait_for_selector("#error:not([hidden])")
-    assert page.inner_text("#error") == "400: b64: not a readable PNG or JPEG image"
+    assert page.inner_text("#error") == "photo.png: not a PNG or JPEG image this browser can read"
     assert page.eval_on_selector_all("#grid canvas", "cs => cs.length") == 0
 
     good = tmp_path / "square.png"  # 16x16: the page fits it to the model's 8x8 grey input
     good.write_bytes(_grey_png(np.kron(np.eye(2, dtype=np.uint8) * 255, np.ones((8, 8), np.uint8))))
     page.set_input_files("#input-image", str(good))
     page.wait_for_function("document.querySelector('#error').hidden")
-    page.click("#sample")
+    with page.expect_request("**/*:predict") as request:
+        page.click("#sample")
     page.wait_for_function("document.querySelectorAll('#grid canvas').length === 2")
     assert page.is_hidden("#error") and canvases(page, "#grid").shape == (2, 8, 8)
+    sent = request.value.post_data_json
+    assert set(sent["inputs"]) == {"n", "seed", "image"}  # every input, the image as uint8 pixels
+    assert np.asarray(sent["inputs"]["image"]).shape == (1, 8, 8, 1)
     assert not page.js_errors

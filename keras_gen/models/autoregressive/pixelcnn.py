@@ -44,11 +44,10 @@ import tensorflow as tf
 from keras import layers
 
 from keras_gen import inputs as kinds
+from keras_gen.core_tf.samplers import PixelCNNSampler
 from keras_gen.errors import KerasGenError
 from keras_gen.layers.masked_conv import GatedPixelCNNBlock, MaskedConv2D
 from keras_gen.models.base import GenerativeModel, ModelOptions, option
-from keras_gen.registry import register
-from keras_gen.samplers.pixelcnn import PixelCNNSampler
 
 CATEGORIES = {"softmax256": 256, "binary": 2}
 
@@ -90,8 +89,6 @@ def build_pixelcnn(shape, categories: int, filters: int, num_layers: int, kernel
     return keras.Model(inputs if len(inputs) > 1 else inputs[0], logits, name=name)
 
 
-@register("pixelcnn", "gated PixelCNN (van den Oord et al. 2016): exact likelihood, 256-way softmax per "
-          "sub-pixel, sampled pixel by pixel", family="autoregressive", paper="van den Oord et al. 2016")
 @keras.saving.register_keras_serializable(package="keras_gen")
 class PixelCNN(GenerativeModel):
     """A gated PixelCNN trained by maximum likelihood; see the module docstring."""
@@ -108,7 +105,6 @@ class PixelCNN(GenerativeModel):
                                     min=1e-3, max=10.0)
         learning_rate: float = option(1e-3, "Adam", min=0.0, min_exclusive=True)
 
-    data_kind = "images"
     conditional = False
     harness_options = {"filters": 4, "layers": 2, "kernel_size": 3, "first_kernel_size": 3}
 
@@ -175,7 +171,7 @@ class PixelCNN(GenerativeModel):
         dims = float(np.prod(self.image_shape))
         with tf.GradientTape() as tape:
             nll = tf.reduce_mean(self._nll_per_image(images, labels, training=True)) / dims  # nats per sub-pixel
-        self.apply_gradients("pixelcnn", tape, self.scale_loss(nll))
+        self.apply_gradients("pixelcnn", tape, nll)
         self.bpd_tracker.update_state(nll / math.log(2.0))
         return {"bits_per_dim": self.bpd_tracker.result()}
 
@@ -224,8 +220,6 @@ class PixelCNN(GenerativeModel):
         return {"logits": self.pixelcnn(self._inputs(images, label), training=False)}
 
 
-@register("cpixelcnn", "class-conditional gated PixelCNN (van den Oord et al. 2016): a per-class bias in every "
-          "gate; samples a requested class", family="autoregressive", paper="van den Oord et al. 2016")
 @keras.saving.register_keras_serializable(package="keras_gen")
 class ConditionalPixelCNN(PixelCNN):
     """p(x | y): the class enters both gates of both stacks of every block (module docstring)."""
@@ -243,7 +237,6 @@ class ConditionalPixelCNN(PixelCNN):
         guidance: float = option(3.0, "default classifier-free guidance scale w of a request: logits "
                                  "l(x | null) + w (l(x | y) - l(x | null)); 1 is p(x | y) itself", min=0.0, max=20.0)
 
-    data_kind = "labelled"
     conditional = True
     # Configs saved before the class map and the null class: the per-class bias, no guidance
     # (class_map_channels and guidance are unused there).

@@ -29,14 +29,13 @@ import tensorflow as tf
 from keras_gen import inputs as kinds
 from keras_gen.errors import KerasGenError
 from keras_gen.models.base import GenerativeModel, ModelOptions, option
-from keras_gen.models.diffusion.schedulers import PREDICTIONS, SAMPLERS, SCHEDULES, TF, DiffusionScheduler
+from keras_gen.core.samplers.ddim import GUIDANCE_RANGE
+from keras_gen.core.schedulers import PREDICTIONS, SAMPLERS, SCHEDULES, DiffusionScheduler
+from keras_gen.core_tf.samplers import DiffusionSampler
+from keras_gen.core_tf.schedulers import TF
 from keras_gen.models.diffusion.unet import build_unet
-from keras_gen.registry import register
-from keras_gen.samplers.ddim import GUIDANCE_RANGE, DiffusionSampler
 
 
-@register("ddpm", "denoising diffusion (Ho et al. 2020) with a time-conditioned U-Net; sampled by DDIM or DDPM "
-          "steps", family="diffusion", paper="Ho et al. 2020; Song et al. 2021 (DDIM)")
 @keras.saving.register_keras_serializable(package="keras_gen")
 class DDPM(GenerativeModel):
     """A U-Net trained to predict the noise (or v) of x_t; see the module docstring."""
@@ -70,7 +69,6 @@ class DDPM(GenerativeModel):
         guidance: float = option(3.0, "cddpm: default classifier-free guidance scale (1 conditional)",
                                  min=GUIDANCE_RANGE[0], max=GUIDANCE_RANGE[1])
 
-    data_kind = "images"
     conditional = False
     # the harness's U-Net: 8 px (the digits' own size) -> 4 px, attention at 4 px and in the middle
     harness_image_size = 8
@@ -162,13 +160,10 @@ class DDPM(GenerativeModel):
         return {"prediction": self.denoiser(self._denoiser_inputs(x, t, label), training=False)}
 
 
-@register("cddpm", "class-conditional diffusion with classifier-free guidance (Ho & Salimans 2021): label "
-          "dropout trains p(x|y) and p(x) in one U-Net", family="diffusion", paper="Ho & Salimans 2021")
 @keras.saving.register_keras_serializable(package="keras_gen")
 class ConditionalDDPM(DDPM):
     """p(x | y) and, through the null class, p(x): guided sampling mixes the two."""
 
-    data_kind = "labelled"
     conditional = True
     harness_options = {**DDPM.harness_options, "guidance": 2.0}
 

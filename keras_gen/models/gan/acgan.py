@@ -6,8 +6,8 @@ heads, P(S | X) (real or fake) and P(C | X) (the class). With
     L_S = E[log P(S = real | X_real)] + E[log P(S = fake | X_fake)]
     L_C = E[log P(C = c | X_real)]    + E[log P(C = c | X_fake)]
 
-D maximises L_S + L_C and G maximises L_C - L_S (section 3). Here L_S is the loop's game
-(non-saturating by default, as DCGAN), and each L_C term is a softmax cross-entropy weighted by
+D maximises L_S + L_C and G maximises L_C - L_S (section 3). Here L_S is the game's (game.py;
+non-saturating by default, as DCGAN), and each L_C term is a softmax cross-entropy weighted by
 `class_weight`:
 
     L_D = d_loss(D_S(x), D_S(G(z, c))) + w (CE(D_C(x), y) + CE(D_C(G(z, c)), c))
@@ -31,25 +31,21 @@ from keras import layers
 from keras_gen import inputs as kinds
 from keras_gen.errors import KerasGenError
 from keras_gen.models.base import option
-from keras_gen.models.gan.adversarial import AdversarialGAN
+from keras_gen.models.gan.latent_gan import LatentGAN
 from keras_gen.models.gan.dcgan import _check_image_size, _init, build_generator, discriminator_trunk
-from keras_gen.registry import register
 
 
-@register("acgan", "AC-GAN (Odena et al. 2017): D also classifies; samples a requested class",
-          family="adversarial", paper="Odena, Olah & Shlens 2017")
 @keras.saving.register_keras_serializable(package="keras_gen")
-class ACGAN(AdversarialGAN):
+class ACGAN(LatentGAN):
     """A class-conditional G and an unconditional D with a real/fake head and a class head."""
 
     @dataclass
-    class Options(AdversarialGAN.Options):
+    class Options(LatentGAN.Options):
         base_filters: int = option(64, "DCGAN's width at the largest feature map", min=1)
         embed_dim: int = option(50, "size of the class embedding concatenated to z (z is 100)", min=1)
         class_weight: float = option(1.0, "weight w of the class log-likelihood L_C in both losses (the paper's 1)",
                                      min=0.0)
 
-    data_kind = "labelled"
     harness_options = {"latent_dim": 8, "base_filters": 4, "embed_dim": 4}
 
     def __init__(self, **kwargs):
@@ -74,35 +70,53 @@ class ACGAN(AdversarialGAN):
                                     name="discriminator")
         return generator, discriminator
 
-    # -- the loop's hooks: G draws its classes, D's second head classifies ------------------
-    def split_batch(self, data):
-        images, labels = data
-        return images, tf.cast(labels, tf.int32)
+    # -- training ------------------------------------------------------------------------------
+    def draw_classes(self, batch):
+        """c ~ p(c), uniform over the classes: (batch,) int32."""
+        return self.random_uniform((batch,), 0, self.num_classes, dtype="int32")
 
-    def generator_input(self, batch, labels):
-        z = self.random_normal((batch, self.options.latent_dim))
-        classes = self.random_uniform((batch,), 0, self.num_classes, dtype="int32")  # c ~ p(c), uniform
-        return [z, classes], classes
+    @staticmethod
+    def class_loss(class_logits, classes):
+        """-E[log P(C = c | X)]: softmax cross-entropy of D's class head."""
+        return tf.reduce_mean(keras.losses.sparse_categorical_crossentropy(classes, class_logits, from_logits=True))
 
-    def discriminate(self, images, labels):
-        return self.split_discriminator_output(self.discriminator(images, training=True))
+    def train_step(self, data):
+        """D's update on L_S + w L_C (real images with their labels, fakes with their drawn classes),
+        then G's update on its turn."""
+        real, labels = data
+        labels = tf.cast(labels, tf.int32)
+        batch, game, w = tf.shape(real)[0], self.game, self.options.class_weight
 
-    def split_discriminator_output(self, outputs):
-        logits, class_logits = outputs
-        return logits, class_logits
+        def critic(images):  # the real/fake head, for the penalties
+            return self.discriminator(images, training=True)[0]
 
-    def auxiliary_loss(self, real_class_logits, fake_class_logits, labels, fake_classes):
-        real_ce = keras.losses.sparse_categorical_crossentropy(labels, real_class_logits, from_logits=True)
-        fake_ce = keras.losses.sparse_categorical_crossentropy(fake_classes, fake_class_logits, from_logits=True)
-        class_loss = tf.reduce_mean(real_ce) + tf.reduce_mean(fake_ce)
+        z, classes = self.draw_latents(batch), self.draw_classes(batch)
+        with tf.GradientTape() as tape:
+            fake = self.generator([z, classes], training=True)
+            real_seen, fake_seen = game.augment(real), game.augment(fake)
+            real_logits, real_class_logits = self.discriminator(real_seen, training=True)
+            fake_logits, fake_class_logits = self.discriminator(fake_seen, training=True)
+            class_loss = self.class_loss(real_class_logits, labels) + self.class_loss(fake_class_logits, classes)
+            d_loss = game.discriminator_loss(real_logits, fake_logits) + w * class_loss
+            d_loss += game.penalty(critic, real_seen, fake_seen)
+        self.apply_gradients("discriminator", tape, d_loss)
+        game.discriminator_updated(real_logits)
         self.class_loss_tracker.update_state(class_loss)
         correct = tf.equal(tf.argmax(real_class_logits, axis=-1, output_type=tf.int32), labels)
         self.real_accuracy_tracker.update_state(tf.reduce_mean(tf.cast(correct, tf.float32)))
-        return self.options.class_weight * class_loss
 
-    def generator_auxiliary_loss(self, fake_class_logits, fake_classes):
-        ce = keras.losses.sparse_categorical_crossentropy(fake_classes, fake_class_logits, from_logits=True)
-        return self.options.class_weight * tf.reduce_mean(ce)
+        def generator_step():
+            z, classes = self.draw_latents(batch), self.draw_classes(batch)
+            with tf.GradientTape() as tape:
+                fake_logits, fake_class_logits = self.discriminator(
+                    game.augment(self.generator([z, classes], training=True)), training=True)
+                g_loss = game.generator_loss(fake_logits) + w * self.class_loss(fake_class_logits, classes)
+            self.apply_gradients("generator", tape, g_loss)
+            self.g_loss_tracker.update_state(g_loss)
+            return g_loss
+
+        game.generator_turn(generator_step)
+        return self.track_discriminator(d_loss, real_logits, fake_logits)
 
     # -- sampling: G at a class ---------------------------------------------------------------
     def generator_specs(self):

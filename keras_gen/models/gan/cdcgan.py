@@ -8,7 +8,8 @@ Both players see the class y:
 G takes z with an embedding of y concatenated (the paper feeds y beside z into G's first
 layer); D takes x with a learned per-class (S, S) map stacked on as one more channel, so every
 convolution of D sees y. Fakes are drawn for the labels of the real batch, so both terms see
-the data's class balance. The losses, their options and the optimizers are DCGAN's.
+the data's class balance. The losses, their options, the optimizers and the training step are
+DCGAN's (dcgan.py), with the label passed to both networks.
 
 Sampling takes the class: `keras-gen sample RUN --label 7`, or `--labels 0,1,2` (cycled);
 without one, samples go through every class in turn.
@@ -24,11 +25,8 @@ from keras_gen import inputs as kinds
 from keras_gen.errors import KerasGenError
 from keras_gen.models.base import option
 from keras_gen.models.gan.dcgan import DCGAN
-from keras_gen.registry import register
 
 
-@register("cdcgan", "class-conditional DCGAN (Mirza & Osindero 2014): samples a requested class",
-          family="adversarial", paper="Mirza & Osindero 2014")
 @keras.saving.register_keras_serializable(package="keras_gen")
 class ConditionalDCGAN(DCGAN):
     """DCGAN whose generator and discriminator both take the class label."""
@@ -37,7 +35,6 @@ class ConditionalDCGAN(DCGAN):
     class Options(DCGAN.Options):
         embed_dim: int = option(50, "size of the label embedding concatenated to z (z is 100)", min=1)
 
-    data_kind = "labelled"
     harness_options = {"latent_dim": 8, "base_filters": 4, "embed_dim": 4}
 
     def __init__(self, **kwargs):
@@ -45,13 +42,6 @@ class ConditionalDCGAN(DCGAN):
             raise KerasGenError("cdcgan is class-conditional: it needs labelled data (digits, shapes, photos, textures, "
                                 "a labelled TFDS set, or a folder with one subfolder per class).")
         super().__init__(**kwargs)  # DCGAN builds both networks with the label, as data_kind is "labelled"
-
-    def split_batch(self, data):
-        images, labels = data
-        return images, labels
-
-    def conditioned(self, x, labels):
-        return [x, labels]
 
     def generator_specs(self):
         return [kinds.latent(self.options.latent_dim), kinds.label(self.num_classes)]

@@ -11,8 +11,9 @@ The GAN game (Goodfellow et al. 2014), with the paper's architecture guidelines:
 
 Each step:  D ascends  log D(x) + log(1 - D(G(z)));
             G descends the non-saturating  -log D(G(z))  (default) or the minimax  log(1 - D(G(z))).
-The loop is the shared one (adversarial.py): with its options at their defaults this is the
-paper's algorithm; the options add the other games, penalties, augmentation and EMA.
+`train_step` below is the algorithm; the game (game.py) gives its losses: with the game's options
+at their defaults this is the paper's; the options add the other games, penalties, augmentation
+and EMA. The step also serves cdcgan (cdcgan.py), whose networks take the label beside z and x.
 """
 
 from __future__ import annotations
@@ -21,13 +22,13 @@ import math
 from dataclasses import dataclass
 
 import keras
+import tensorflow as tf
 from keras import layers
 
 from keras_gen.errors import KerasGenError
 from keras_gen.losses.adversarial import GENERATOR_LOSSES
 from keras_gen.models.base import option
-from keras_gen.models.gan.adversarial import AdversarialGAN
-from keras_gen.registry import register
+from keras_gen.models.gan.latent_gan import LatentGAN, with_conditions
 
 MIN_SIZE, MAX_SIZE = 16, 128
 
@@ -118,22 +119,19 @@ def discriminator_trunk(image_size: int, channels: int, base_filters: int, num_c
     return inputs, x
 
 
-@register("dcgan", "DCGAN (Radford et al. 2016): convolutional GAN, non-saturating or minimax loss",
-          family="adversarial", paper="Radford, Metz & Chintala 2016")
 @keras.saving.register_keras_serializable(package="keras_gen")
-class DCGAN(AdversarialGAN):
-    """The paper's networks on the shared adversarial loop (adversarial.py), whose options (the
-    game, n_critic, penalties, spectral norm, augmentation, EMA) it takes."""
+class DCGAN(LatentGAN):
+    """The paper's networks and its alternating updates, with the game's options (the loss,
+    n_critic, penalties, spectral norm, augmentation) and the EMA of the weights."""
 
     @dataclass
-    class Options(AdversarialGAN.Options):
+    class Options(LatentGAN.Options):
         latent_dim: int = option(100, "the paper's z size", min=1)
         base_filters: int = option(64, "the paper's width at the largest feature map", min=1)
         generator_loss: str = option("non_saturating", "G's side of the BCE game: non_saturating (the paper's) or "
                                      "minimax (Goodfellow's); minimax is the same as loss=minimax",
                                      choices=GENERATOR_LOSSES)
 
-    data_kind = "images"  # labels, if the data has them, are not used
     harness_options = {"latent_dim": 8, "base_filters": 4, "ema": 0.9}  # EMA on: resumed and exported too
 
     def __init__(self, **kwargs):
@@ -154,3 +152,40 @@ class DCGAN(AdversarialGAN):
         discriminator = build_discriminator(self.image_size, self.channels, o.base_filters, classes,
                                             wrap=self.d_layer)
         return generator, discriminator
+
+    # -- training ------------------------------------------------------------------------------
+    def split_batch(self, data):
+        """(real images (B, H, W, C), the networks' conditions: [] or cdcgan's [labels (B,)])."""
+        if self.data_kind == "labelled":
+            images, labels = data
+            return images, [labels]
+        return (data[0] if isinstance(data, (tuple, list)) else data), []
+
+    def train_step(self, data):
+        """One D update on the real batch, then G's update on its turn (every n_critic-th D update)."""
+        real, conditions = self.split_batch(data)
+        batch, game = tf.shape(real)[0], self.game
+
+        def critic(images):  # D in training mode, on what it sees (conditioned like G)
+            return self.discriminator(with_conditions(images, conditions), training=True)
+
+        z = self.draw_latents(batch)
+        with tf.GradientTape() as tape:
+            fake = self.generator(with_conditions(z, conditions), training=True)
+            real_seen, fake_seen = game.augment(real), game.augment(fake)
+            real_logits, fake_logits = critic(real_seen), critic(fake_seen)
+            d_loss = game.discriminator_loss(real_logits, fake_logits) + game.penalty(critic, real_seen, fake_seen)
+        self.apply_gradients("discriminator", tape, d_loss)
+        game.discriminator_updated(real_logits)
+
+        def generator_step():
+            z = self.draw_latents(batch)
+            with tf.GradientTape() as tape:
+                fake = self.generator(with_conditions(z, conditions), training=True)
+                g_loss = game.generator_loss(critic(game.augment(fake)))
+            self.apply_gradients("generator", tape, g_loss)
+            self.g_loss_tracker.update_state(g_loss)
+            return g_loss
+
+        game.generator_turn(generator_step)
+        return self.track_discriminator(d_loss, real_logits, fake_logits)

@@ -35,19 +35,16 @@ from keras import layers
 
 from keras_gen import inputs as kinds
 from keras_gen.models.base import option
-from keras_gen.models.gan.adversarial import AdversarialGAN
+from keras_gen.models.gan.latent_gan import LatentGAN
 from keras_gen.models.gan.dcgan import _check_image_size, _init, discriminator_trunk, generator_body
-from keras_gen.registry import register
 
 
-@register("infogan", "InfoGAN (Chen et al. 2016): unsupervised categorical and continuous codes, mutual-information "
-                     "head", family="adversarial", paper="Chen et al. 2016")
 @keras.saving.register_keras_serializable(package="keras_gen")
-class InfoGAN(AdversarialGAN):
+class InfoGAN(LatentGAN):
     """DCGAN's networks; G takes (z, category, continuous), D has a Q head on its trunk."""
 
     @dataclass
-    class Options(AdversarialGAN.Options):
+    class Options(LatentGAN.Options):
         latent_dim: int = option(62, "noise z size (the paper's MNIST 62)", min=1)
         base_filters: int = option(64, "DCGAN's width at the largest feature map", min=1)
         categories: int = option(10, "values of the categorical code (the paper's MNIST 10)", min=2, max=1000)
@@ -57,7 +54,6 @@ class InfoGAN(AdversarialGAN):
                                                "L_info", min=0.0)
         q_units: int = option(128, "width of Q's hidden layer (the paper's 128)", min=1)
 
-    data_kind = "images"  # unsupervised: labels, if the data has them, are not used
     harness_options = {"latent_dim": 8, "base_filters": 4, "categories": 3, "continuous_codes": 2, "q_units": 8}
 
     def __init__(self, **kwargs):
@@ -88,20 +84,12 @@ class InfoGAN(AdversarialGAN):
         ], name="discriminator")
         return generator, discriminator
 
-    # -- the loop's hooks: G draws its codes, Q recovers them ---------------------------------
-    def generator_input(self, batch, labels):
+    # -- training ------------------------------------------------------------------------------
+    def draw_codes(self, batch):
+        """(c_cat (batch,) int32 ~ Cat(K), c_cont (batch, M) ~ U(-1, 1))."""
         o = self.options
-        z = self.random_normal((batch, o.latent_dim))
-        category = self.random_uniform((batch,), 0, o.categories, dtype="int32")
-        continuous = self.random_uniform((batch, o.continuous_codes), -1.0, 1.0)
-        return [z, category, continuous], (category, continuous)
-
-    def discriminate(self, images, labels):
-        return self.split_discriminator_output(self.discriminator(images, training=True))
-
-    def split_discriminator_output(self, outputs):
-        logits, category_logits, continuous_mean = outputs
-        return logits, (category_logits, continuous_mean)
+        return (self.random_uniform((batch,), 0, o.categories, dtype="int32"),
+                self.random_uniform((batch, o.continuous_codes), -1.0, 1.0))
 
     def information_loss(self, q_outputs, codes):
         """-E[log Q(c | G(z, c))] up to constants: the negative of L_I's lower bound minus H(c)."""
@@ -111,15 +99,42 @@ class InfoGAN(AdversarialGAN):
         gaussian = tf.reduce_mean(0.5 * tf.reduce_sum(tf.square(continuous - continuous_mean), axis=-1))
         return categorical + self.options.continuous_weight * gaussian
 
-    def auxiliary_loss(self, real_q, fake_q, labels, codes):
-        info = self.information_loss(fake_q, codes)  # Q is fitted on fakes only: reals have no code
+    def train_step(self, data):
+        """D and Q's update on the game + lambda L_info (Q is fitted on fakes only: reals have no
+        code), then G's update on its turn, on the game + lambda L_info."""
+        real = data[0] if isinstance(data, (tuple, list)) else data  # unsupervised: labels are not used
+        batch, game, weight = tf.shape(real)[0], self.game, self.options.info_weight
+
+        def critic(images):  # the real/fake head, for the penalties
+            return self.discriminator(images, training=True)[0]
+
+        z, codes = self.draw_latents(batch), self.draw_codes(batch)
+        with tf.GradientTape() as tape:
+            fake = self.generator([z, *codes], training=True)
+            real_seen, fake_seen = game.augment(real), game.augment(fake)
+            real_logits, *_ = self.discriminator(real_seen, training=True)
+            fake_logits, *fake_q = self.discriminator(fake_seen, training=True)
+            info = self.information_loss(fake_q, codes)
+            d_loss = game.discriminator_loss(real_logits, fake_logits) + weight * info
+            d_loss += game.penalty(critic, real_seen, fake_seen)
+        self.apply_gradients("discriminator", tape, d_loss)
+        game.discriminator_updated(real_logits)
         self.info_loss_tracker.update_state(info)
         correct = tf.equal(tf.argmax(fake_q[0], axis=-1, output_type=tf.int32), codes[0])
         self.category_accuracy_tracker.update_state(tf.reduce_mean(tf.cast(correct, tf.float32)))
-        return self.options.info_weight * info
 
-    def generator_auxiliary_loss(self, fake_q, codes):
-        return self.options.info_weight * self.information_loss(fake_q, codes)
+        def generator_step():
+            z, codes = self.draw_latents(batch), self.draw_codes(batch)
+            with tf.GradientTape() as tape:
+                fake_logits, *fake_q = self.discriminator(game.augment(self.generator([z, *codes], training=True)),
+                                                          training=True)
+                g_loss = game.generator_loss(fake_logits) + weight * self.information_loss(fake_q, codes)
+            self.apply_gradients("generator", tape, g_loss)
+            self.g_loss_tracker.update_state(g_loss)
+            return g_loss
+
+        game.generator_turn(generator_step)
+        return self.track_discriminator(d_loss, real_logits, fake_logits)
 
     # -- sampling: G of z and the codes ---------------------------------------------------------
     def generator_specs(self):

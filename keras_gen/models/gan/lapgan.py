@@ -21,9 +21,9 @@ of the level's size fed as one more channel (section 4.1, "a 4th colour plane"),
 latent input of a request is z = [z_0, z_1 (flattened), ...] and truncation scales all of it.
 D_0 and G_0 are DCGAN's (dcgan.py); G_k is three 3x3 convolutions at `residual_filters`.
 
-At 32 px the levels are 8, 16 and 32 px (the paper's CIFAR-10 model: 8, 14 and 28). The game,
-penalties, spectral norm, augmentation (of D's whole input: image and condition together) and
-EMA are the shared loop's (adversarial.py), applied to every level; `n_critic` alike.
+At 32 px the levels are 8, 16 and 32 px (the paper's CIFAR-10 model: 8, 14 and 28). The game
+(game.py: its loss, penalties, spectral norm, augmentation of D's whole input, image and
+condition together) applies to every level; `n_critic` alike; the base class keeps the EMA.
 """
 
 from __future__ import annotations
@@ -37,12 +37,10 @@ from keras import layers
 from keras_gen import inputs as kinds
 from keras_gen.errors import KerasGenError
 from keras_gen.layers.laplacian_pyramid import PyramidUpsample, gaussian_pyramid
-from keras_gen.losses.adversarial import clip_weights, discriminator_loss, generator_loss, gradient_penalty, r1_penalty
 from keras_gen.losses.laplacian import upsample
 from keras_gen.models.base import option
-from keras_gen.models.gan.adversarial import AdversarialGAN
+from keras_gen.models.gan.latent_gan import LatentGAN
 from keras_gen.models.gan.dcgan import _init, discriminator_trunk, generator_body
-from keras_gen.registry import register
 
 MIN_COARSE, MAX_SIZE = 8, 128
 
@@ -60,15 +58,13 @@ def build_residual_generator(side: int, channels: int, filters: int, level: int)
     return keras.Model([coarse, noise], residual, name=f"generator_{level}")
 
 
-@register("lapgan", "LAPGAN (Denton et al. 2015): a Laplacian pyramid of conditional GANs, sampled coarse to fine",
-          family="adversarial", paper="Denton et al. 2015")
 @keras.saving.register_keras_serializable(package="keras_gen")
-class LAPGAN(AdversarialGAN):
-    """One GAN per pyramid level on the shared loop: `generator` is the whole coarse-to-fine
-    sampler (the exported graph, holding every G_k), `discriminator` every D_k side by side."""
+class LAPGAN(LatentGAN):
+    """One GAN per pyramid level: `generator` is the whole coarse-to-fine sampler (the exported
+    graph, holding every G_k), `discriminator` every D_k side by side."""
 
     @dataclass
-    class Options(AdversarialGAN.Options):
+    class Options(LatentGAN.Options):
         latent_dim: int = option(100, "z_0: the coarse generator's noise (the paper's 100)", min=1)
         levels: int = option(3, "pyramid levels; the coarsest is image_size / 2^(levels - 1) px, at least 8 "
                                 "(32 px: 8, 16, 32)", min=2, max=5)
@@ -76,7 +72,6 @@ class LAPGAN(AdversarialGAN):
         residual_filters: int = option(64, "width of the finer levels' generators (the paper's CIFAR-10: 128)",
                                        min=1)
 
-    data_kind = "images"
     harness_options = {"latent_dim": 8, "levels": 2, "base_filters": 4, "residual_filters": 4, "ema": 0.9}
 
     # -- networks ------------------------------------------------------------------------------
@@ -131,12 +126,15 @@ class LAPGAN(AdversarialGAN):
     def level_discriminator(self, k: int) -> keras.Model:
         return self.discriminator.get_layer(f"discriminator_{k}")
 
-    # -- the loop's hooks: the pyramid is each level's condition ---------------------------------
-    def split_batch(self, data):
-        """(images, (real images per level, conditions l_k per level, None at level 0)), coarse to fine."""
-        images = data[0] if isinstance(data, (tuple, list)) else data
-        pyramid = gaussian_pyramid(images, self.options.levels)
-        return images, (pyramid, [None] + [upsample(p) for p in pyramid[:-1]])
+    # -- training ------------------------------------------------------------------------------
+    def pyramid(self, images):
+        """(real images per level I_k, conditions l_k = u(I_{k-1}) per level, None at level 0), coarse to fine."""
+        levels = gaussian_pyramid(images, self.options.levels)
+        return levels, [None] + [upsample(p) for p in levels[:-1]]
+
+    def draw_latents(self, batch):
+        """z = [z_0, z_1 (flattened), ...]: (batch, latent_dim + sum s_k^2)."""
+        return self.random_normal((batch, sum(self.noise_sizes())))
 
     def level_fakes(self, z, conditions, training: bool) -> list:
         """I~_k per level from z split per level: G_0(z_0), then l_k + G_k(z_k, l_k) on the given l_k."""
@@ -150,45 +148,42 @@ class LAPGAN(AdversarialGAN):
     def d_input(image, condition):
         return image if condition is None else tf.concat([image, condition], axis=-1)
 
-    def discriminator_step(self, real, pyramid):
-        o = self.options
-        levels_real, conditions = pyramid
-        z = self.random_normal((tf.shape(real)[0], sum(self.noise_sizes())))
+    def train_step(self, data):
+        """One D update of every level's game on the real pyramid (their sum: each level's gradient is
+        its own game's), then every level's G update on its turn."""
+        images = data[0] if isinstance(data, (tuple, list)) else data
+        levels_real, conditions = self.pyramid(images)
+        batch, game, o = tf.shape(images)[0], self.game, self.options
+
+        def seen(level_images):  # what each D_k sees: T(image, with its condition stacked on)
+            return [game.augment(self.d_input(x, c)) for x, c in zip(level_images, conditions)]
+
+        z = self.draw_latents(batch)
         with tf.GradientTape() as tape:
             fakes = self.level_fakes(z, conditions, training=True)
-            real_seen = [self.augment(self.d_input(x, c)) for x, c in zip(levels_real, conditions)]
-            fake_seen = [self.augment(self.d_input(x, c)) for x, c in zip(fakes, conditions)]
+            real_seen, fake_seen = seen(levels_real), seen(fakes)
             real_logits = self.discriminator(real_seen, training=True)
             fake_logits = self.discriminator(fake_seen, training=True)
-            losses = [discriminator_loss(r, f, o.label_smoothing, o.loss) for r, f in zip(real_logits, fake_logits)]
+            losses = [game.discriminator_loss(r, f) for r, f in zip(real_logits, fake_logits)]
             total = tf.add_n(losses)
-            for k in range(o.levels) if o.gradient_penalty or o.r1_gamma else ():
+            for k in range(o.levels):
                 critic = lambda x, k=k: self.level_discriminator(k)(x, training=True)  # noqa: E731
-                if o.gradient_penalty:
-                    epsilon = self.random_uniform((tf.shape(real)[0],))
-                    total += o.gradient_penalty * gradient_penalty(critic, real_seen[k], fake_seen[k], epsilon)
-                if o.r1_gamma:
-                    total += 0.5 * o.r1_gamma * r1_penalty(critic, real_seen[k])
-            scaled = self.scale_loss(total)  # the sum: each level's gradient is its own game's
-        self.apply_gradients("discriminator", tape, scaled)
-        if o.clip_value:
-            clip_weights(self.discriminator.trainable_variables, o.clip_value)
-        # Logged: the mean game loss over levels; scores over every level's logits.
-        return tf.add_n(losses) / o.levels, tf.concat(real_logits, 0), tf.concat(fake_logits, 0)
+                total += game.penalty(critic, real_seen[k], fake_seen[k])
+        self.apply_gradients("discriminator", tape, total)
+        real_logits, fake_logits = tf.concat(real_logits, 0), tf.concat(fake_logits, 0)  # scores over every level
+        game.discriminator_updated(real_logits)
 
-    def generator_step(self, batch, pyramid):
-        o = self.options
-        _, conditions = pyramid
-        z = self.random_normal((batch, sum(self.noise_sizes())))
-        with tf.GradientTape() as tape:
-            fakes = self.level_fakes(z, conditions, training=True)
-            logits = self.discriminator([self.augment(self.d_input(x, c)) for x, c in zip(fakes, conditions)],
-                                        training=True)
-            total = tf.add_n([generator_loss(logit, o.loss) for logit in logits])
-            scaled = self.scale_loss(total)
-        self.apply_gradients("generator", tape, scaled)
-        self.g_loss_tracker.update_state(total / o.levels)
-        return total
+        def generator_step():
+            z = self.draw_latents(batch)
+            with tf.GradientTape() as tape:
+                logits = self.discriminator(seen(self.level_fakes(z, conditions, training=True)), training=True)
+                total = tf.add_n([game.generator_loss(logit) for logit in logits])
+            self.apply_gradients("generator", tape, total)
+            self.g_loss_tracker.update_state(total / o.levels)
+            return total
+
+        game.generator_turn(generator_step)
+        return self.track_discriminator(tf.add_n(losses) / o.levels, real_logits, fake_logits)  # mean game loss
 
     # -- sampling: the whole pyramid in one graph ---------------------------------------------
     def generator_specs(self):

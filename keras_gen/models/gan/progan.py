@@ -40,9 +40,8 @@ from keras_gen.errors import KerasGenError
 from keras_gen.layers.equalized import EqualizedConv2D, EqualizedDense, MinibatchStdDev, PixelNorm
 from keras_gen.layers.progan_blocks import LodBlend, growth_state, lod_of, reals_at_lod
 from keras_gen.losses.adversarial import ADVERSARIAL_LOSSES
-from keras_gen.models.base import option
-from keras_gen.models.gan.adversarial import AdversarialGAN
-from keras_gen.registry import register
+from keras_gen.models.base import option, options_without
+from keras_gen.models.gan.latent_gan import LatentGAN
 
 MIN_SIZE, MAX_SIZE = 8, 256
 
@@ -86,14 +85,12 @@ def build_discriminator(stages: int, channels: int, width) -> keras.Model:
     return keras.Model([images, lod], scores, name="discriminator")
 
 
-@register("progan", "ProGAN (Karras et al. 2018): progressive growing with fade-in, minibatch stddev, equalised "
-                    "learning rate, pixel norm", family="adversarial", paper="Karras et al. 2018")
 @keras.saving.register_keras_serializable(package="keras_gen")
-class ProGAN(AdversarialGAN):
-    """G and D with every stage built; the loop's conditioning hooks carry the level of detail."""
+class ProGAN(LatentGAN):
+    """G and D with every stage built, both taking the level of detail beside their input."""
 
     @dataclass
-    class Options(AdversarialGAN.Options):
+    class Options(options_without(LatentGAN.Options, "spectral_norm")):  # the equalised lr keeps the scale
         latent_dim: int = option(128, "z size (the paper's 512; smaller for CPU runs)", min=1)
         filters: int = option(128, "width at 4x4 and 8x8, halved per further doubling, at least 8 (the paper's 512 "
                                    "up to 32x32)", min=1)
@@ -107,11 +104,11 @@ class ProGAN(AdversarialGAN):
         beta_1: float = option(0.0, "the paper's", min=0.0, max=0.999)
         beta_2: float = option(0.99, "the paper's", min=0.0, max=0.9999)
 
-    data_kind = "images"
     # 8 px: stages 4 and 8. The harness's runs see 4 x 8 images, resumed after 16: phase 0 is
     # images 0-11 (4x4), the 8x8 stage fades in over 12-23, so the resume falls inside the fade-in.
     harness_options = {"latent_dim": 8, "filters": 8, "phase_images": 12, "ema": 0.9}
     harness_image_size = 8
+    retired_options = ("spectral_norm",)  # listed (and refused when on) before the game had its own options
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
@@ -120,7 +117,8 @@ class ProGAN(AdversarialGAN):
                                            name="images_seen")
         self.stage = self.add_weight(shape=(), dtype="int32", initializer="zeros", trainable=False, name="stage")
         self.alpha = self.add_weight(shape=(), initializer="ones", trainable=False, name="alpha")
-        self.extra_trackers += [keras.metrics.Mean(name="lod")]
+        self.lod_tracker = keras.metrics.Mean(name="lod")
+        self.extra_trackers += [self.lod_tracker]
 
     @property
     def stages(self) -> int:
@@ -136,9 +134,6 @@ class ProGAN(AdversarialGAN):
         if size < MIN_SIZE or size > MAX_SIZE or size & (size - 1):
             raise KerasGenError(f"ProGAN grows from 4x4 by doublings: pass a power-of-two image size from {MIN_SIZE} "
                                 f"to {MAX_SIZE}, e.g. --image-size 32; got {size}.")
-        if self.options.spectral_norm:
-            raise KerasGenError("ProGAN's layers keep their scale by the equalised learning rate; spectral_norm is "
-                                "not supported for progan: drop --set spectral_norm=true.")
         return (build_generator(self.options.latent_dim, self.stages, self.channels, self.width),
                 build_discriminator(self.stages, self.channels, self.width))
 
@@ -148,30 +143,45 @@ class ProGAN(AdversarialGAN):
         return lod_of(self.stage, self.alpha, self.stages)
 
     def train_step(self, data):
-        logs = super().train_step(data)  # on the current lod (split_batch reads it)
+        """At the current level of detail: D's update on the WGAN-GP game plus the drift term, G's on
+        its turn; then the growth state moves on by the batch's images."""
         images = data[0] if isinstance(data, (tuple, list)) else data
-        self.images_seen.assign_add(tf.cast(tf.shape(images)[0], tf.int64))
-        stage, alpha = growth_state(self.images_seen, self.options.phase_images, self.stages)
+        batch, game, o = tf.shape(images)[0], self.game, self.options
+        lod = self.lod()
+        self.lod_tracker.update_state(lod)
+        real = reals_at_lod(images, lod, self.stages)
+        lods = tf.fill([batch, 1], lod)  # both networks' second input
+
+        def critic(x):
+            return self.discriminator([x, lods], training=True)
+
+        z = self.draw_latents(batch)
+        with tf.GradientTape() as tape:
+            fake = self.generator([z, lods], training=True)
+            real_seen, fake_seen = game.augment(real), game.augment(fake)
+            real_scores, fake_scores = critic(real_seen), critic(fake_seen)
+            d_loss = game.discriminator_loss(real_scores, fake_scores)
+            if o.drift:  # eps_drift E[D(x)^2] keeps the critic's scores near 0
+                d_loss += o.drift * tf.reduce_mean(tf.square(real_scores))
+            d_loss += game.penalty(critic, real_seen, fake_seen)
+        self.apply_gradients("discriminator", tape, d_loss)
+        game.discriminator_updated(real_scores)
+
+        def generator_step():
+            z = self.draw_latents(batch)
+            with tf.GradientTape() as tape:
+                g_loss = game.generator_loss(critic(game.augment(self.generator([z, lods], training=True))))
+            self.apply_gradients("generator", tape, g_loss)
+            self.g_loss_tracker.update_state(g_loss)
+            return g_loss
+
+        game.generator_turn(generator_step)
+        logs = self.track_discriminator(d_loss, real_scores, fake_scores)
+        self.images_seen.assign_add(tf.cast(batch, tf.int64))
+        stage, alpha = growth_state(self.images_seen, o.phase_images, self.stages)
         self.stage.assign(stage)
         self.alpha.assign(alpha)
         return logs
-
-    # -- the loop's hooks: lod is the condition of both networks; the drift term is D's extra --
-    def split_batch(self, data):
-        """(reals at the current lod, lod (B, 1))."""
-        images = data[0] if isinstance(data, (tuple, list)) else data
-        lod = self.lod()
-        self.extra_trackers[-1].update_state(lod)
-        return reals_at_lod(images, lod, self.stages), tf.fill([tf.shape(images)[0], 1], lod)
-
-    def conditioned(self, x, lod):
-        return [x, lod]
-
-    def split_discriminator_output(self, outputs):
-        return outputs, (outputs if self.options.drift else None)  # the scores again, for the drift term
-
-    def auxiliary_loss(self, real_scores, fake_scores, lod, given):
-        return self.options.drift * tf.reduce_mean(tf.square(real_scores))
 
     # -- sampling: the generator at the state where training is ---------------------------------
     def generate_images(self, z):

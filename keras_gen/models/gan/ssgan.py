@@ -10,7 +10,7 @@ at 0 (the paper's observation that one of K + 1 logits is redundant), so
 i.e. the real/fake logit is logsumexp l(x), and every game of the loop applies to it:
 
     L_D = L_unsupervised + L_supervised
-    L_unsupervised = -E_x log D(x) - E_z log(1 - D(G(z)))         (the loop's d_loss, non-saturating)
+    L_unsupervised = -E_x log D(x) - E_z log(1 - D(G(z)))         (the game's d_loss, non-saturating)
     L_supervised   = -E_{(x, y) labelled} log p(y | x, y < K + 1) = CE(l(x), y)
     L_G            = -E_z log D(G(z))                               (the paper prefers feature matching
                                                                      for the classifier; not here)
@@ -33,25 +33,21 @@ from keras import layers
 from keras_gen.errors import KerasGenError
 from keras_gen.losses.adversarial import PROBABILITY_LOSSES
 from keras_gen.models.base import option
-from keras_gen.models.gan.adversarial import AdversarialGAN
+from keras_gen.models.gan.latent_gan import LatentGAN
 from keras_gen.models.gan.dcgan import _check_image_size, _init, build_generator, discriminator_trunk
-from keras_gen.registry import register
 
 
-@register("ssgan", "semi-supervised GAN (Salimans et al. 2016): a K+1-class discriminator that learns from few labels",
-          family="adversarial", paper="Salimans et al. 2016")
 @keras.saving.register_keras_serializable(package="keras_gen")
-class SemiSupervisedGAN(AdversarialGAN):
+class SemiSupervisedGAN(LatentGAN):
     """DCGAN's generator; D's trunk ends in K class logits, its real/fake logit their logsumexp."""
 
     @dataclass
-    class Options(AdversarialGAN.Options):
+    class Options(LatentGAN.Options):
         base_filters: int = option(64, "DCGAN's width at the largest feature map", min=1)
         labels_per_class: int = option(0, "labelled images per class D's supervised term sees (the first met); "
                                           "0: every label", min=0, max=100000)
         supervised_weight: float = option(1.0, "weight of the supervised cross-entropy (the paper's 1)", min=0.0)
 
-    data_kind = "labelled"
     harness_options = {"latent_dim": 8, "base_filters": 4, "labels_per_class": 2}
 
     def __init__(self, **kwargs):
@@ -84,19 +80,54 @@ class SemiSupervisedGAN(AdversarialGAN):
                                     name="discriminator")
         return generator, discriminator
 
-    # -- the loop's hooks ---------------------------------------------------------------------
-    def split_batch(self, data):
-        """(images, the supervised term's (images, labels, weights)): what the loop calls labels
-        reaches auxiliary_loss; the buffer is updated here, once per step, outside the tape."""
-        images, labels = data
-        return images, self.labelled_batch(images, tf.cast(labels, tf.int32))
-
-    def generator_input(self, batch, labels):
-        return self.random_normal((batch, self.options.latent_dim)), None
-
-    def discriminate(self, images, labels):
+    # -- training ------------------------------------------------------------------------------
+    def discriminate(self, images):
+        """(real/fake logit logsumexp_k l_k(x) (B, 1), class logits l(x) (B, K)), training mode:
+        D(x) = sigmoid(logsumexp l(x))."""
         class_logits = self.discriminator(images, training=True)  # (B, K)
-        return tf.reduce_logsumexp(class_logits, axis=-1, keepdims=True), class_logits  # D(x) = sigmoid(lse l)
+        return tf.reduce_logsumexp(class_logits, axis=-1, keepdims=True), class_logits
+
+    def supervised_loss(self, images, targets, weights):
+        """CE(l(x), y) over the labelled images, weighted (0 for an empty buffer slot); tracked."""
+        class_logits = self.discriminator(images, training=True)
+        ce = keras.losses.sparse_categorical_crossentropy(targets, class_logits, from_logits=True)
+        supervised = tf.reduce_sum(ce * weights) / tf.maximum(tf.reduce_sum(weights), 1.0)
+        self.supervised_tracker.update_state(supervised)
+        correct = tf.cast(tf.equal(tf.argmax(class_logits, -1, output_type=tf.int32), targets), tf.float32)
+        self.accuracy_tracker.update_state(tf.reduce_sum(correct * weights) / tf.maximum(tf.reduce_sum(weights), 1.0))
+        return supervised
+
+    def train_step(self, data):
+        """D's update on L_unsupervised + w L_supervised, then G's on its turn (non-saturating)."""
+        images, labels = data
+        # The supervised term's batch: the labels of this batch, or a draw from the few kept.
+        labelled = self.labelled_batch(images, tf.cast(labels, tf.int32))
+        batch, game = tf.shape(images)[0], self.game
+
+        def critic(x):  # the real/fake logit, for the penalties
+            return self.discriminate(x)[0]
+
+        z = self.draw_latents(batch)
+        with tf.GradientTape() as tape:
+            fake = self.generator(z, training=True)
+            real_seen, fake_seen = game.augment(images), game.augment(fake)
+            real_logits, fake_logits = critic(real_seen), critic(fake_seen)
+            d_loss = game.discriminator_loss(real_logits, fake_logits)
+            d_loss += self.options.supervised_weight * self.supervised_loss(*labelled)
+            d_loss += game.penalty(critic, real_seen, fake_seen)
+        self.apply_gradients("discriminator", tape, d_loss)
+        game.discriminator_updated(real_logits)
+
+        def generator_step():
+            z = self.draw_latents(batch)
+            with tf.GradientTape() as tape:
+                g_loss = game.generator_loss(critic(game.augment(self.generator(z, training=True))))
+            self.apply_gradients("generator", tape, g_loss)
+            self.g_loss_tracker.update_state(g_loss)
+            return g_loss
+
+        game.generator_turn(generator_step)
+        return self.track_discriminator(d_loss, real_logits, fake_logits)
 
     def remember_labelled(self, images, labels):
         """Keep the first `labels_per_class` images of each class met (a no-op once all are full)."""
@@ -121,16 +152,6 @@ class SemiSupervisedGAN(AdversarialGAN):
         slot_labels = slots // n
         filled = tf.cast(slots % n < tf.gather(self.labelled_per_class, slot_labels), tf.float32)
         return tf.gather(self.labelled_images, slots), slot_labels, filled
-
-    def auxiliary_loss(self, real_logits, fake_logits, supervised, given):
-        images, targets, weights = supervised
-        class_logits = self.discriminator(images, training=True)
-        ce = keras.losses.sparse_categorical_crossentropy(targets, class_logits, from_logits=True)
-        supervised = tf.reduce_sum(ce * weights) / tf.maximum(tf.reduce_sum(weights), 1.0)
-        self.supervised_tracker.update_state(supervised)
-        correct = tf.cast(tf.equal(tf.argmax(class_logits, -1, output_type=tf.int32), targets), tf.float32)
-        self.accuracy_tracker.update_state(tf.reduce_sum(correct * weights) / tf.maximum(tf.reduce_sum(weights), 1.0))
-        return self.options.supervised_weight * supervised
 
     # -- the classifier -------------------------------------------------------------------------
     def classify(self, images):

@@ -23,8 +23,8 @@ over training (beta 0.995, StyleGAN2's), a non-trainable weight that checkpoints
 carry. `truncation` is the request's option: psi in [0, 1], default 1 (off); psi = 0 draws the
 "average" image. It replaces the z scaling every other GAN of the family uses.
 
-The game: the shared loop's (adversarial.py) non-saturating loss with R1 on reals every D step
-(Mescheder et al. 2018; gamma 1 by default; StyleGAN2 applies it lazily every 16 steps, a cost saving):
+The game (game.py): the non-saturating loss with R1 on reals every D step (Mescheder et al.
+2018; gamma 1 by default; StyleGAN2 applies it lazily every 16 steps, a cost saving):
     L_D = softplus(D(G(z))) + softplus(-D(x)) + gamma/2 E||grad_x D(x)||^2,   L_G = softplus(-D(G(z)))
 D is StyleGAN2's residual discriminator with a minibatch standard deviation at 4x4. Every weight
 uses the equalised learning rate; Adam(0.002, beta_1 0, beta_2 0.99) as in StyleGAN2; an EMA of
@@ -52,8 +52,7 @@ from keras_gen.layers.equalized import EqualizedConv2D, EqualizedDense, Minibatc
 from keras_gen.layers.stylegan_blocks import (BiasActivation, ConstantInput, ModulatedConv2D, NoiseInjection, StyleMixing,
                                               WAverage, build_mapping, to_rgb)
 from keras_gen.models.base import Endpoint, option
-from keras_gen.models.gan.adversarial import TRUNCATION, AdversarialGAN
-from keras_gen.registry import register
+from keras_gen.models.gan.latent_gan import TRUNCATION, LatentGAN
 
 MIN_SIZE, MAX_SIZE = 8, 256
 CROSSOVER = "crossover"
@@ -122,16 +121,13 @@ def build_discriminator(image_size: int, channels: int, base_filters: int, max_f
                        name="discriminator")
 
 
-@register("stylegan", "StyleGAN (Karras et al. 2019) with StyleGAN2's demodulated convolutions: mapping network, "
-                      "noise inputs, style mixing, truncation in W", family="adversarial",
-          paper="Karras, Laine & Aila 2019; Karras et al. 2020")
 @keras.saving.register_keras_serializable(package="keras_gen")
-class StyleGAN(AdversarialGAN):
-    """Mapping + synthesis as one `generator` (z, z_mix, crossover) -> images for training; the
-    shared loop's D/G alternation, losses, R1, augmentation and EMA."""
+class StyleGAN(LatentGAN):
+    """Mapping + synthesis as one `generator` (z, z_mix, crossover) -> images for training, D and
+    G updated in turn on the game (its loss, R1, augmentation); the EMA of G for sampling."""
 
     @dataclass
-    class Options(AdversarialGAN.Options):
+    class Options(LatentGAN.Options):
         latent_dim: int = option(128, "z size (the paper's 512; 128 for 32 px)", min=1)
         w_dim: int = option(128, "w size (the paper's 512)", min=1)
         mapping_layers: int = option(4, "dense layers of the mapping (the paper's 8; StyleGAN2-ADA's CIFAR "
@@ -152,7 +148,6 @@ class StyleGAN(AdversarialGAN):
         ema: float = option(0.995, "G's weight EMA momentum for sampling and export (the paper's half-life of "
                                    "10k images at batch 64); 0 is off", min=0.0, max=0.99999)
 
-    data_kind = "images"
     # R1 off in the harness (it checks plumbing: save, resume, export); the unit tests train with it.
     harness_options = {"latent_dim": 8, "w_dim": 8, "mapping_layers": 2, "base_filters": 4, "max_filters": 8,
                        "ema": 0.9, "r1_gamma": 0.0}
@@ -189,15 +184,44 @@ class StyleGAN(AdversarialGAN):
     def w_average(self) -> WAverage:
         return self.generator.get_layer("w_average")
 
-    def generator_input(self, batch, labels):
-        """(z, z_mix, crossover): crossover ~ U{1, ..., num_ws - 1} with probability `style_mixing`,
-        else num_ws (all layers take w = f(z))."""
+    def draw_styles(self, batch):
+        """[z, z_mix, crossover] for G: crossover ~ U{1, ..., num_ws - 1} with probability
+        `style_mixing`, else num_ws (all layers take w = f(z))."""
         o = self.options
-        z = self.random_normal((batch, o.latent_dim))
-        z_mix = self.random_normal((batch, o.latent_dim))
+        z = self.draw_latents(batch)
+        z_mix = self.draw_latents(batch)
         cut = self.random_uniform((batch,), 1, self.num_ws, dtype="int32")
         mixed = self.random_uniform((batch,)) < o.style_mixing
-        return [z, z_mix, tf.where(mixed, cut, self.num_ws)], None
+        return [z, z_mix, tf.where(mixed, cut, self.num_ws)]
+
+    def train_step(self, data):
+        """D's update on the game with R1 on reals, then G's (with style mixing) on its turn; w_avg
+        follows f(z) in both (the WAverage layer, in training mode)."""
+        real = data[0] if isinstance(data, (tuple, list)) else data
+        batch, game = tf.shape(real)[0], self.game
+
+        def critic(images):
+            return self.discriminator(images, training=True)
+
+        styles = self.draw_styles(batch)
+        with tf.GradientTape() as tape:
+            fake = self.generator(styles, training=True)
+            real_seen, fake_seen = game.augment(real), game.augment(fake)
+            real_logits, fake_logits = critic(real_seen), critic(fake_seen)
+            d_loss = game.discriminator_loss(real_logits, fake_logits) + game.penalty(critic, real_seen, fake_seen)
+        self.apply_gradients("discriminator", tape, d_loss)
+        game.discriminator_updated(real_logits)
+
+        def generator_step():
+            styles = self.draw_styles(batch)
+            with tf.GradientTape() as tape:
+                g_loss = game.generator_loss(critic(game.augment(self.generator(styles, training=True))))
+            self.apply_gradients("generator", tape, g_loss)
+            self.g_loss_tracker.update_state(g_loss)
+            return g_loss
+
+        game.generator_turn(generator_step)
+        return self.track_discriminator(d_loss, real_logits, fake_logits)
 
     # -- sampling: truncation in W, the stored noise ---------------------------------------
     def input_specs(self):

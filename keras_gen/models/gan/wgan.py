@@ -7,6 +7,7 @@ kept K-Lipschitz by clipping its weights to [-c, c] after every update. Algorith
     G       minimises  -E[f(G(z))];
 RMSprop (lr 5e-5, momentum-free: momentum made training unstable in the paper), c = 0.01, on the
 DCGAN networks. The critic's loss is a usable training curve: -d_loss estimates W (up to K).
+Algorithm 1 is DCGAN's alternating step (dcgan.py) with the game's n_critic and weight clipping.
 """
 
 from __future__ import annotations
@@ -17,19 +18,17 @@ import keras
 
 from keras_gen.losses.adversarial import ADVERSARIAL_LOSSES
 from keras_gen.models.base import option
-from keras_gen.models.gan.adversarial import AdversarialGAN
-from keras_gen.models.gan.dcgan import build_discriminator, build_generator, _check_image_size
-from keras_gen.registry import register
+from keras_gen.models.gan.game import GameOptions
+from keras_gen.models.gan.dcgan import DCGAN, build_discriminator, build_generator, _check_image_size
 
 
-@register("wgan", "WGAN (Arjovsky et al. 2017): Wasserstein critic with weight clipping, RMSprop, 5 critic steps",
-          family="adversarial", paper="Arjovsky, Chintala & Bottou 2017")
 @keras.saving.register_keras_serializable(package="keras_gen")
-class WGAN(AdversarialGAN):
+class WGAN(DCGAN):
     """DCGAN's networks, the Wasserstein game and a weight-clipped critic."""
 
     @dataclass
-    class Options(AdversarialGAN.Options):
+    class Options(GameOptions):  # RMSprop, not Adam: no betas
+        latent_dim: int = option(100, "z size (DCGAN's)", min=1)
         base_filters: int = option(64, "DCGAN's width at the largest feature map", min=1)
         loss: str = option("wasserstein", "the paper's game; the others are for comparison",
                            choices=ADVERSARIAL_LOSSES)
@@ -39,6 +38,7 @@ class WGAN(AdversarialGAN):
         learning_rate: float = option(5e-5, "the paper's RMSprop rate, both networks", min=0.0, min_exclusive=True)
 
     harness_options = {"latent_dim": 8, "base_filters": 4, "n_critic": 1}  # one G update per step: counts equal
+    retired_options = ("beta_1", "beta_2")  # listed before the game had its own options; RMSprop has none
 
     def build_networks(self):
         o = self.options

@@ -9,7 +9,8 @@ WGAN's critic (wgan.py) with the Lipschitz constraint enforced softly instead of
 
 eps ~ U[0, 1] per sample, lambda = 10, n_critic = 5, Adam(1e-4, beta_1 = 0, beta_2 = 0.9)
 (algorithm 1). The penalty is per sample, so the critic has no batch normalisation; the paper
-suggests layer normalisation instead, used here on the DCGAN critic.
+suggests layer normalisation instead, used here on the DCGAN critic. Algorithm 1 is DCGAN's
+alternating step (dcgan.py) with the game's n_critic and gradient penalty.
 """
 
 from __future__ import annotations
@@ -20,19 +21,16 @@ import keras
 
 from keras_gen.losses.adversarial import ADVERSARIAL_LOSSES
 from keras_gen.models.base import option
-from keras_gen.models.gan.adversarial import AdversarialGAN
-from keras_gen.models.gan.dcgan import build_discriminator, build_generator, _check_image_size
-from keras_gen.registry import register
+from keras_gen.models.gan.latent_gan import LatentGAN
+from keras_gen.models.gan.dcgan import DCGAN, build_discriminator, build_generator, _check_image_size
 
 
-@register("wgan_gp", "WGAN-GP (Gulrajani et al. 2017): Wasserstein critic with a gradient penalty",
-          family="adversarial", paper="Gulrajani et al. 2017")
 @keras.saving.register_keras_serializable(package="keras_gen")
-class WGANGP(AdversarialGAN):
+class WGANGP(DCGAN):
     """DCGAN's generator, a layer-normalised DCGAN critic, the Wasserstein game and its gradient penalty."""
 
     @dataclass
-    class Options(AdversarialGAN.Options):
+    class Options(LatentGAN.Options):  # DCGAN's generator_loss is not WGAN-GP's: the game's loss is
         base_filters: int = option(64, "DCGAN's width at the largest feature map", min=1)
         loss: str = option("wasserstein", "the paper's game; the others are for comparison",
                            choices=ADVERSARIAL_LOSSES)

@@ -34,17 +34,17 @@ from keras import layers
 from keras_gen import inputs as kinds
 from keras_gen.errors import KerasGenError
 from keras_gen.models.base import GenerativeModel, ModelOptions, option
-from keras_gen.registry import register
 
 RECONSTRUCTION_LOSSES = ("mse", "mae", "perceptual")
 
 
-def check_geometry(model_name: str, image_size: int, downsamplings: int) -> None:
-    """The image side must halve `downsamplings` times to a whole number of pixels."""
+def check_geometry(model_name: str, image_size: int, downsamplings: int, option: str = "downsamplings") -> None:
+    """The image side must halve `downsamplings` times to a whole number of pixels; `option` is
+    the model's own name for that count (a decoder that doubles from small maps: upsamplings)."""
     if image_size % 2**downsamplings:
-        raise KerasGenError(f"{model_name} halves the image {downsamplings} times, so --image-size must be a multiple "
-                            f"of {2**downsamplings}, got {image_size}. Pass e.g. --image-size {2**downsamplings * 4} "
-                            f"or --set downsamplings=<fewer>.")
+        raise KerasGenError(f"{model_name} halves the image {downsamplings} times ({option}={downsamplings}), so "
+                            f"--image-size must be a multiple of {2**downsamplings}, got {image_size}. Pass e.g. "
+                            f"--image-size {2**downsamplings * 4} or --set {option}=<fewer>.")
 
 
 def build_encoder(image_shape, filters: int, downsamplings: int, code_dim: int, name: str = "encoder") -> keras.Model:
@@ -81,8 +81,6 @@ def pixel_loss(kind: str, x_hat, x):
     return tf.reduce_mean(tf.abs(x_hat - x)) if kind == "mae" else tf.reduce_mean(tf.square(x_hat - x))
 
 
-@register("autoencoder", "convolutional autoencoder: reconstructs images through a code; MSE, MAE or perceptual loss",
-          family="latent", paper="Hinton & Salakhutdinov 2006")
 @keras.saving.register_keras_serializable(package="keras_gen")
 class Autoencoder(GenerativeModel):
     """Encoder and decoder trained together by one optimizer to reconstruct their input."""
@@ -101,7 +99,6 @@ class Autoencoder(GenerativeModel):
                                   choices=("auto", "hed", "imagenet"))
         learning_rate: float = option(1e-3, "Adam", min=0.0, min_exclusive=True)
 
-    data_kind = "images"  # labels, if the data has them, are not used
     harness_options = {"code_dim": 8, "filters": 4, "downsamplings": 2}
 
     def __init__(self, **kwargs):

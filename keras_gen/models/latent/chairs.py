@@ -61,7 +61,6 @@ from keras_gen.data.training_data import ATTRIBUTES
 from keras_gen.errors import KerasGenError
 from keras_gen.models.base import GenerativeModel, ModelOptions, option
 from keras_gen.models.latent.autoencoder import check_geometry
-from keras_gen.registry import register
 
 # Centres keep the whole shape inside the image (data/shapes.py), so x and y are drawn from here.
 POSITION_RANGE = (SIZE_RANGE[0], 1.0 - SIZE_RANGE[0])
@@ -159,8 +158,6 @@ def shape_mask(images):
     return tf.cast(tf.reduce_max(tf.abs(images - background), axis=-1, keepdims=True) > 0.5 / 127.5, tf.float32)
 
 
-@register("chairs", "conditional decoder (Dosovitskiy et al. 2015): draws a class at a given rotation, scale, "
-          "position and colour; trained on shapes' attributes", family="latent", paper="Dosovitskiy et al. 2015")
 @keras.saving.register_keras_serializable(package="keras_gen")
 class ChairsDecoder(GenerativeModel):
     """A class embedding and transformation parameters, decoded to the image (and its mask) by FC
@@ -181,7 +178,6 @@ class ChairsDecoder(GenerativeModel):
                               "average colour")
         learning_rate: float = option(1e-3, "Adam", min=0.0, min_exclusive=True)
 
-    data_kind = "attributes"
     options_added_later = {"coordinates": False, "mask_weight": 0.0}  # runs saved before them: the plain decoder
     harness_options = {"embedding_dim": 4, "transform_units": 8, "hidden": 16, "filters": 4, "upsamplings": 2}
 
@@ -190,7 +186,7 @@ class ChairsDecoder(GenerativeModel):
         o = self.options
         if self.num_classes is None:
             raise KerasGenError("chairs draws a class, so it needs num_classes (training takes it from --data).")
-        check_geometry("chairs", self.image_size, o.upsamplings)
+        check_geometry("chairs", self.image_size, o.upsamplings, option="upsamplings")
         # sin, cos per harmonic, scale, x, y [, one-hot colour]
         self.num_features = 2 * ROTATION_HARMONICS + 3 + (NUM_COLOURS if o.colour else 0)
         self.class_embedding = layers.Embedding(self.num_classes, o.embedding_dim, name="class_embedding")
@@ -240,7 +236,7 @@ class ChairsDecoder(GenerativeModel):
             if mask_logits is not None:  # eq. 1's segmentation term, as a cross-entropy
                 segmentation = tf.nn.sigmoid_cross_entropy_with_logits(shape_mask(images), mask_logits)
                 loss += self.options.mask_weight * tf.reduce_mean(tf.reduce_sum(segmentation, axis=[1, 2, 3]))
-        self.apply_gradients("decoder", tape, self.scale_loss(loss))
+        self.apply_gradients("decoder", tape, loss)
         self.loss_tracker.update_state(loss)
         return {"loss": self.loss_tracker.result()}
 

@@ -35,13 +35,10 @@ from keras_gen import inputs as kinds
 from keras_gen.errors import KerasGenError
 from keras_gen.models.base import Endpoint, GenerativeModel, ModelOptions, option
 from keras_gen.models.latent.autoencoder import build_decoder, build_encoder, check_geometry, pixel_loss
-from keras_gen.registry import register
 
 A_TO_B, B_TO_A = 0, 1
 
 
-@register("faceswap", "face-swap autoencoder (DeepFakes): shared encoder, one decoder per identity; swaps A <-> B",
-          family="latent", paper="deepfakes/faceswap 2017")
 @keras.saving.register_keras_serializable(package="keras_gen")
 class FaceSwap(GenerativeModel):
     """A shared encoder and decoders `decoder_a`, `decoder_b`, trained on unpaired (a, b) batches."""
@@ -56,7 +53,6 @@ class FaceSwap(GenerativeModel):
         learning_rate: float = option(5e-5, "Adam, the original's rate (beta_1 0.5)", min=0.0, min_exclusive=True)
         beta_1: float = option(0.5, "Adam's first-moment decay, as in the original", min=0.0, max=0.999)
 
-    data_kind = "unpaired"  # train_step receives (images_a, images_b), independent draws of each domain
     harness_options = {"code_dim": 8, "filters": 4, "downsamplings": 2}
     extra_exports = ("swap_a_to_b", "swap_b_to_a")  # endpoints beside the base class's (registry.exports)
 

@@ -45,7 +45,6 @@ from keras_gen.errors import KerasGenError
 from keras_gen.losses.laplacian import laplacian_l1, max_levels
 from keras_gen.models.base import GenerativeModel, ModelOptions, option
 from keras_gen.models.latent.autoencoder import check_geometry
-from keras_gen.registry import register
 
 GLO_LOSSES = ("lap1", "mse")
 
@@ -81,8 +80,6 @@ class FitLatentGaussian(keras.callbacks.Callback):
         self.model.fit_latent_gaussian()
 
 
-@register("glo", "GLO (Bojanowski et al. 2018): one learned latent per image and a generator, Laplacian L1 "
-          "loss; samples from a Gaussian fitted to the latents", family="latent", paper="Bojanowski et al. 2018")
 @keras.saving.register_keras_serializable(package="keras_gen")
 class GLO(GenerativeModel):
     """A latent table and a generator, trained together on reconstruction; no encoder, no critic."""
@@ -102,7 +99,6 @@ class GLO(GenerativeModel):
                                              "epoch, so it moves faster than the shared generator", min=0.0,
                                              min_exclusive=True)
 
-    data_kind = "indexed"
     harness_options = {"latent_dim": 4, "filters": 4, "upsamplings": 2}
 
     def __init__(self, **kwargs):
@@ -111,7 +107,7 @@ class GLO(GenerativeModel):
         if o.num_images < 1:
             raise KerasGenError("glo keeps one latent per training image, so it needs num_images (the train split's "
                                 "size); training fills it in from --data, or pass num_images=N when building it.")
-        check_geometry("glo", self.image_size, o.upsamplings)
+        check_geometry("glo", self.image_size, o.upsamplings, option="upsamplings")
         self.pyramid_levels = o.pyramid_levels or max_levels(self.image_size)
         if self.pyramid_levels > max_levels(self.image_size):
             raise KerasGenError(f"glo: a {self.image_size}-pixel image has at most {max_levels(self.image_size)} "
@@ -157,10 +153,9 @@ class GLO(GenerativeModel):
             scaled = self.scale_loss(loss)
         variables = {"generator": self.generator.trainable_variables, "latent_table": [table]}
         grads = tape.gradient(scaled, variables)
-        for name, group in variables.items():
+        for name in variables:  # the variables of variables_for(name)
             # The table's gradient is sparse (a gather); Adam's moments are dense anyway.
-            dense = [tf.convert_to_tensor(g) for g in grads[name]]
-            self.optimizers[name].apply_gradients(zip(dense, group))
+            self.apply_optimizer(name, [tf.convert_to_tensor(g) for g in grads[name]])
         table.assign(to_sphere(table))  # the projection onto the unit sphere, after every update
         self.loss_tracker.update_state(loss)
         self.mse_tracker.update_state(tf.reduce_mean(tf.square(reconstructions - images)))

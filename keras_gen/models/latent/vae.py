@@ -71,7 +71,6 @@ from keras_gen.losses.kl import gaussian_kl, gaussian_log_density
 from keras_gen.losses.likelihood import (discretised_bernoulli_log_prob, discretised_gaussian_log_prob,
                                          discretised_logistic_log_prob)
 from keras_gen.models.base import Endpoint, GenerativeModel, ModelOptions, option
-from keras_gen.registry import register
 
 
 # -- networks ----------------------------------------------------------------------------------
@@ -162,8 +161,6 @@ def reconstruction_nll(images, outputs, likelihood: str, sigma: float):
 
 
 # -- the model ---------------------------------------------------------------------------------
-@register("vae", "VAE (Kingma & Welling 2014): ELBO with beta and KL warm-up; importance-weighted bits/dim",
-          family="latent", paper="Kingma & Welling 2014")
 @keras.saving.register_keras_serializable(package="keras_gen")
 class VAE(GenerativeModel):
     """Encoder and decoder trained on the (beta-weighted) ELBO; one optimizer trains both."""
@@ -183,7 +180,6 @@ class VAE(GenerativeModel):
         iw_samples: int = option(100, "k of the importance-weighted NLL (Burda et al. 2016 use 5000)", min=1)
         learning_rate: float = option(1e-3, "Adam", min=0.0, min_exclusive=True)
 
-    data_kind = "images"
     harness_options = {"latent_dim": 2, "base_filters": 4, "hidden": 8, "iw_samples": 4}
     likelihood_kind = "discrete"  # log_likelihood is over the 256 levels (keras_gen/metrics/likelihood.py)
     conditional = False
@@ -254,7 +250,7 @@ class VAE(GenerativeModel):
             recon, kl = self.elbo_terms(images, labels, training=True)
             recon, kl = tf.reduce_mean(recon), tf.reduce_mean(kl)
             loss = recon + self.beta_now() * kl
-        self.apply_gradients("vae", tape, self.scale_loss(loss))
+        self.apply_gradients("vae", tape, loss)
         for name, value in (("loss", loss), ("reconstruction", recon), ("kl", kl)):
             self.trackers[name].update_state(value)
         return {m.name: m.result() for m in self.metrics}
@@ -362,8 +358,6 @@ class VAE(GenerativeModel):
         raise KerasGenError(f"{self.registered_name} is not class-conditional: it takes no labels.")
 
 
-@register("cvae", "conditional VAE (Sohn et al. 2015): the class fed to encoder and decoder; samples a "
-          "requested class", family="latent", paper="Sohn, Lee & Yan 2015")
 @keras.saving.register_keras_serializable(package="keras_gen")
 class ConditionalVAE(VAE):
     """The VAE with q(z | x, y) and p(x | z, y); sampling takes the class."""
@@ -376,7 +370,6 @@ class ConditionalVAE(VAE):
                             "the label even when z holds the class); standard, N(0, I) for every class",
                             choices=("class", "standard"))
 
-    data_kind = "labelled"
     harness_options = {"latent_dim": 2, "base_filters": 4, "hidden": 8, "iw_samples": 2}
     conditional = True
     options_added_later = {**VAE.options_added_later, "prior": "standard"}  # configs before the class prior

@@ -36,12 +36,11 @@ import tensorflow as tf
 from keras import layers
 
 from keras_gen import inputs as kinds
+from keras_gen.core_tf.samplers import PixelCNNSampler
 from keras_gen.errors import KerasGenError
 from keras_gen.layers.vector_quantizer import VectorQuantizer, check_codes
 from keras_gen.models.autoregressive.pixelcnn import build_pixelcnn
 from keras_gen.models.base import Endpoint, GenerativeModel, ModelOptions, option
-from keras_gen.registry import register
-from keras_gen.samplers.pixelcnn import PixelCNNSampler
 
 
 def _residual(x, filters):
@@ -73,9 +72,6 @@ def build_decoder(grid: int, code_dim: int, filters: int, downsamples: int, chan
     return keras.Model(z_q, images, name="decoder")
 
 
-@register("vqvae", "VQ-VAE (van den Oord et al. 2017): discrete codes, straight-through quantiser, EMA or loss "
-          "codebook; samples decode code maps drawn from a gated PixelCNN prior", family="latent",
-          paper="van den Oord, Vinyals & Kavukcuoglu 2017")
 @keras.saving.register_keras_serializable(package="keras_gen")
 class VQVAE(GenerativeModel):
     """Encoder, quantiser and decoder, trained together by one optimizer."""
@@ -98,7 +94,6 @@ class VQVAE(GenerativeModel):
         prior_learning_rate: float = option(1e-3, "Adam, for the prior", min=0.0, min_exclusive=True)
         temperature: float = option(1.0, "default sampling temperature of the prior", min=1e-3, max=10.0)
 
-    data_kind = "images"  # labels, if the data has them, are not used
     harness_options = {"num_codes": 8, "code_dim": 4, "filters": 4, "codebook": "ema", "restart_after": 1,
                        "prior_filters": 4, "prior_layers": 2}
     extra_exports = ("encode", "decode_codes", "reconstruct")  # export_endpoints() adds them

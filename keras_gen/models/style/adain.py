@@ -72,7 +72,6 @@ from keras_gen.layers.normalization import adain, channel_moments
 from keras_gen.layers.style_blocks import CropToReference, ReflectToMultiple, reflect_conv
 from keras_gen.models.base import GenerativeModel, ModelOptions, option
 from keras_gen.models.style.fast import check_side
-from keras_gen.registry import register
 
 ENCODER_LAYERS = ("conv1_1", "conv2_1", "conv3_1", "conv4_1")
 VGG16_CONVS, VGG16_WIDTHS = (2, 2, 3, 3), (64, 128, 256, 512)  # convolutions and widths of blocks 1-4
@@ -103,8 +102,6 @@ def adain_target(content_features, style_features):
     return adain(content_features, mean, std)
 
 
-@register("adain", "arbitrary style transfer in one pass: VGG encoder, adaptive instance norm, trained decoder; "
-          "any style image at inference, alpha trade-off", family="style", paper="Huang & Belongie 2017")
 @keras.saving.register_keras_serializable(package="keras_gen")
 class AdaINStyle(GenerativeModel):
     """A decoder trained to invert a frozen VGG encoder on AdaIN-renormalised features."""
@@ -124,7 +121,6 @@ class AdaINStyle(GenerativeModel):
                                         "alpha 0 to give the content back (not in the paper: 0 is its loss; "
                                         "see the docstring)", min=0.0)
 
-    data_kind = "unpaired"  # (content images, style images): --data photos --data-b photos (or textures)
     options_added_later = {"identity_weight": 0.0, "lr_decay": 0.0}  # runs saved before them: the paper's loss
     harness_options = {"encoder_layer": "conv2_1", "filters": 2, "vgg_weights": "hed"}
 

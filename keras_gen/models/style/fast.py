@@ -58,7 +58,6 @@ from keras_gen.layers.normalization import ConditionalInstanceNormalization
 from keras_gen.layers.style_blocks import CropToReference, reflect_conv
 from keras_gen.models.base import GenerativeModel, ModelOptions, option
 from keras_gen.models.style.style_images import parse_refs, square_picture
-from keras_gen.registry import register
 
 STYLE_LAYERS = ("block1_conv2", "block2_conv2", "block3_conv3", "block4_conv3")  # relu1_2 .. relu4_3
 CONTENT_LAYER = "block2_conv2"  # relu2_2 (Johnson et al.)
@@ -140,8 +139,6 @@ def check_side(images, what: str = "image", min_side: int = MIN_SIDE) -> None:
                             f"{min_side}x{min_side}; pass a larger image.")
 
 
-@register("fast_style", "feed-forward style transfer, one network for several styles (conditional instance norm); "
-          "interpolates between styles", family="style", paper="Johnson et al. 2016; Dumoulin et al. 2017")
 @keras.saving.register_keras_serializable(package="keras_gen")
 class FastStyle(GenerativeModel):
     """A transformation network trained with a perceptual loss for N styles at once."""
@@ -169,7 +166,6 @@ class FastStyle(GenerativeModel):
                                   "from Johnson et al., for CPU budgets: without it a few thousand steps do "
                                   "not yet pass the content through); false: the paper's network")
 
-    data_kind = "images"  # content images; labels, if the data has them, are not used
     options_added_later = {"input_skip": False}  # runs saved before it: the paper's network
     harness_options = {"styles": "brick,gravel", "style_size": 8, "filters": 2, "residual_blocks": 1, "vgg_weights": "hed",
                        "style_depth": 2}
@@ -177,6 +173,13 @@ class FastStyle(GenerativeModel):
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
         o = self.options
+        # Training images pass the stylizer (MIN_SIDE) and VGG16, which pools style_depth - 1 times before relu{depth}_x.
+        train_side = max(MIN_SIDE, 2 ** (o.style_depth - 1))
+        if self.image_size < train_side:
+            raise KerasGenError(f"fast_style trains on images of at least {train_side} px (the stylizer needs {MIN_SIDE}, "
+                                f"and the loss's VGG16 halves them {o.style_depth - 1} times at style_depth "
+                                f"{o.style_depth}); got --image-size {self.image_size}. Pass --image-size "
+                                f"{train_side} or more.")
         self.num_styles = style_count(o.styles)
         self.style_layers = STYLE_LAYERS[: o.style_depth]
         self.transformer = build_transformer(self.channels, self.num_styles, o.filters, o.residual_blocks,

@@ -10,7 +10,7 @@ import numpy as np
 
 from keras_gen import inputs as kinds
 from keras_gen import registry
-from keras_gen.cli import _sample_loop_with_bar
+from keras_gen.commands.sample import _sample_loop_with_bar
 from keras_gen.images import to_uint8
 from keras_gen.samplers import sample_with_progress, takes_progress
 

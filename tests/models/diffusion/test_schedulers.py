@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from keras_gen.errors import KerasGenError
-from keras_gen.models.diffusion.schedulers import NUMPY, TF, DiffusionScheduler
+from keras_gen.core.errors import KerasGenError
+from keras_gen.core.schedulers import NUMPY, DiffusionScheduler
+from keras_gen.core_tf.schedulers import TF
 
 
 def _images(seed, shape=(3, 4, 4, 1)):

@@ -42,10 +42,11 @@ def test_acgan_class_loss_is_both_cross_entropies():
     rng = np.random.default_rng(0)
     real, fake = rng.normal(size=(4, 10)).astype("float32"), rng.normal(size=(4, 10)).astype("float32")
     labels, classes = np.array([0, 3, 9, 3], np.int32), np.array([1, 1, 2, 8], np.int32)
-    got = float(model.auxiliary_loss(tf.constant(real), tf.constant(fake), tf.constant(labels), tf.constant(classes)))
-    assert got == pytest.approx(0.5 * (_softmax_ce(real, labels) + _softmax_ce(fake, classes)), rel=1e-5)
-    g_side = float(model.generator_auxiliary_loss(tf.constant(fake), tf.constant(classes)))
-    assert g_side == pytest.approx(0.5 * _softmax_ce(fake, classes), rel=1e-5)
+    assert float(model.class_loss(tf.constant(real), tf.constant(labels))) == pytest.approx(
+        _softmax_ce(real, labels), rel=1e-5)
+    assert float(model.class_loss(tf.constant(fake), tf.constant(classes))) == pytest.approx(
+        _softmax_ce(fake, classes), rel=1e-5)
+    assert model.options.class_weight == 0.5  # w of L_D = game + w (CE_real + CE_fake) and L_G = game + w CE_fake
 
 
 def test_acgan_needs_labels_and_checks_its_label_requests():

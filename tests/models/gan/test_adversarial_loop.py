@@ -1,4 +1,4 @@
-"""The shared adversarial loop (keras_gen/models/gan/adversarial.py) and its augmentation."""
+"""The adversarial game (keras_gen/models/gan/game.py) in the GANs' steps, and its augmentation."""
 
 import keras
 import numpy as np
@@ -153,16 +153,16 @@ def test_ada_probability_rises_when_d_overfits_and_is_saved(tmp_path):
     confident = tf.fill((8, 1), 5.0)  # D sure that every real image is real: r_t = 1 > 0.6
     for _ in range(3):
         model.optimizers["discriminator"].iterations.assign_add(1)
-        model.adapt_augmentation(confident)
-    assert float(model.augment_p) == pytest.approx(3 * 8 / 64)
+        model.game.adapt_augmentation(confident)
+    assert float(model.game.augment_p) == pytest.approx(3 * 8 / 64)
     for _ in range(2):  # D unsure (r_t = 0 < 0.6): p falls back
         model.optimizers["discriminator"].iterations.assign_add(1)
-        model.adapt_augmentation(tf.constant([[1.0], [-1.0]] * 4))
-    assert float(model.augment_p) == pytest.approx(1 * 8 / 64)
+        model.game.adapt_augmentation(tf.constant([[1.0], [-1.0]] * 4))
+    assert float(model.game.augment_p) == pytest.approx(1 * 8 / 64)
     logs = _steps(model, 2)
     assert {"augment_p", "ada_r_t"} <= set(logs[-1])
     loaded = run_model_saving_test(model, tmp_path, np.zeros((2, 8), np.float32))
-    assert float(loaded.augment_p) == float(model.augment_p)
+    assert float(loaded.game.augment_p) == float(model.game.augment_p)
 
 
 # -- EMA warm-up ----------------------------------------------------------------------------
@@ -186,6 +186,7 @@ def _ema_run(model, x, batch=8):
 
 
 def test_ema_average_follows_the_warmup_and_resumes_exactly(tmp_path):
+    from keras_gen.keras_adapter import weight_average
     from keras_gen.models.base import ema_momentum_at
 
     x = _images(32)
@@ -198,7 +199,7 @@ def test_ema_average_follows_the_warmup_and_resumes_exactly(tmp_path):
         m = float(ema_momentum_at(t, 0.999))
         average = m * average + (1 - m) * kernel
     optimizer = straight.optimizers["generator"]
-    np.testing.assert_allclose(np.asarray(optimizer._model_variables_moving_average[0]), average, rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(np.asarray(weight_average(optimizer).averages[0]), average, rtol=1e-5, atol=1e-7)
     # Without the warm-up the average would still be almost all the first step's weights.
     assert not np.allclose(average, kernels[0], atol=1e-4)
 

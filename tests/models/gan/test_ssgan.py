@@ -29,7 +29,7 @@ def _two_class_blobs(n, seed=0):
 def test_real_probability_is_z_over_z_plus_one():
     model = _ssgan()
     x = np.random.default_rng(0).uniform(-1, 1, (3, 16, 16, 1)).astype("float32")
-    source, class_logits = model.discriminate(tf.constant(x), None)
+    source, class_logits = model.discriminate(tf.constant(x))
     z = np.exp(np.asarray(class_logits, np.float64)).sum(-1)
     np.testing.assert_allclose(tf.sigmoid(source)[:, 0], z / (z + 1), rtol=1e-5)
 

@@ -115,7 +115,7 @@ def test_style_mixing_draws_a_crossover_with_its_probability():
     drawn = {}
     for probability in (1.0, 0.0, 0.5):
         m.options.style_mixing = probability  # read at each draw
-        (_, _, crossover), _ = m.generator_input(256, None)
+        _, _, crossover = m.draw_styles(256)
         drawn[probability] = np.asarray(crossover)
     assert (1 <= drawn[1.0]).all() and (drawn[1.0] < m.num_ws).all() and len(set(drawn[1.0])) == m.num_ws - 1
     assert (drawn[0.0] == m.num_ws).all()

@@ -50,6 +50,12 @@ def test_training_lowers_the_loss_and_the_rotation_option_turns_the_shape(traine
     assert not np.allclose(model.sample(1, label=[0]), model.sample(1, label=[1]))
 
 
+def test_a_size_its_upsamplings_cannot_reach_names_the_option_chairs_has():
+    with pytest.raises(KerasGenError, match=r"multiple of 4, got 18.*--set upsamplings=<fewer>") as caught:
+        registry.build("chairs", image_size=18, channels=3, num_classes=6, **TINY)
+    assert "downsamplings" not in str(caught.value)
+
+
 def test_bad_labels_and_options_are_one_clear_error(trained):
     model, _ = trained
     for bad, message in ((dict(label=[6]), "class indices from 0 to 5"), (dict(label=[-1]), "class indices"),

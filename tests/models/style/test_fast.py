@@ -70,6 +70,22 @@ def test_bad_style_weights_and_tiny_images_are_clear_errors(model):
                        **TINY).ensure_style_grams()
 
 
+def test_a_training_size_below_what_the_network_and_its_loss_take_is_one_line(tmp_path, capsys):
+    """--image-size 4 once failed inside MirrorPad; the minimum depends on how deep the loss's VGG goes."""
+    from keras_gen.cli import main
+
+    for image_size, depth, minimum in ((4, 2, 5), (7, 4, 8)):
+        with pytest.raises(KerasGenError, match=f"fast_style trains on images of at least {minimum} px"):
+            registry.build("fast_style", image_size=image_size, channels=3, **{**TINY, "style_depth": depth})
+    for image_size, depth in ((5, 2), (5, 3), (8, 4)):
+        registry.build("fast_style", image_size=image_size, channels=3, **{**TINY, "style_depth": depth})
+    assert main(["train", "fast_style", "--data", "photos", "--out", str(tmp_path / "run"), "--image-size", "4",
+                 "--epochs", "1", "--steps-per-epoch", "1", "--batch-size", "2", "--set", "vgg_weights=hed"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("keras-gen: error: fast_style trains on images of at least 8 px") and "Pass --image-size 8" in err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1 and not (tmp_path / "run").exists()
+
+
 def test_the_checkpoint_carries_the_style_grams(tmp_path):
     """Grams come from the style files once; a reloaded model needs neither the files nor VGG."""
     from keras_gen.data import load_arrays

@@ -1,0 +1,49 @@
+"""`keras-gen evaluate RUN|EXPORT`: FID/KID/IS, precision-recall, memorisation, label accuracy,
+PSNR/SSIM or bits/dim of a run or an export, each figure beside its real-vs-real floor.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+from keras_gen.commands.common import check_writable_file, print_warning, quiet_tensorflow
+
+
+def add_parser(subparsers) -> None:
+    p = subparsers.add_parser("evaluate", help="FID/KID/precision-recall/memorisation, label accuracy, PSNR/SSIM or "
+                                               "bits/dim of a run or export, each beside its floor")
+    p.add_argument("path")
+    p.add_argument("--data", default=None, help="real data to compare with (default: the run's training data; "
+                                                "other data gives a warning)")
+    p.add_argument("--data-dir", default=None)
+    p.add_argument("--metrics", default=None,
+                   help="comma-separated: fid,kid,is,pr,mem,div (samples), label_acc (conditional models), "
+                        "psnr,ssim (paired models), bpd (likelihood models); default: every one the model can "
+                        "feed except is and div")
+    p.add_argument("--n", type=int, default=2000, help="generated samples (and at most as many real ones)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--features", default="domain", help="domain (offline, trained classifier) | inception")
+    p.add_argument("--inception-weights", default=None, help="local InceptionV3 .h5 weights file")
+    p.add_argument("--cache-dir", default=None, help="where domain classifiers are cached")
+    p.add_argument("--json", default=None, help="also write the report as JSON")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    if args.json:
+        check_writable_file(args.json, "--json")  # now, not after the minutes of evaluation
+    quiet_tensorflow()
+    from keras_gen.evaluation import DataMismatchWarning, evaluate_path, format_report, save_report
+
+    with warnings.catch_warnings():
+        # Said at once on stderr, one line, before the minutes of scoring (the report's JSON keeps it too).
+        warnings.simplefilter("ignore", DataMismatchWarning)
+        report = evaluate_path(
+            args.path, data=args.data, metrics=args.metrics, n=args.n, seed=args.seed, features=args.features,
+            data_dir=args.data_dir, cache_dir=args.cache_dir, inception_weights=args.inception_weights,
+            on_warning=print_warning,
+        )
+    print(format_report(report))
+    if args.json:
+        print(f"wrote {save_report(report, args.json)}")
+    return 0

@@ -1,0 +1,193 @@
+"""Noise schedules and the DDPM / DDIM update rules, written once over an array module.
+
+The same code runs in numpy (the edge loop over onnxruntime, no TensorFlow) and in TensorFlow
+(the SavedModel's tf.while_loop, Keras' `sample` and `train_step`): every method takes `xp`,
+`NUMPY` (here, the default) or `TF` (keras_gen/core_tf/schedulers.py), a namespace of the few
+array functions it needs, so the update rules are written once and both runtimes run them.
+Following the diffusers design, a scheduler is a small object with a JSON config and no network
+inside: `set_timesteps`, `add_noise`, and one `*_step` per sampler.
+
+Forward process (Ho, Jain & Abbeel 2020, "Denoising Diffusion Probabilistic Models"):
+    q(x_t | x_{t-1}) = N(sqrt(1 - beta_t) x_{t-1}, beta_t I)                           (2)
+    q(x_t | x_0)     = N(sqrt(abar_t) x_0, (1 - abar_t) I),  abar_t = prod_{s<=t} (1 - beta_s)   (4)
+    q(x_{t-1} | x_t, x_0) = N(mu~_t, beta~_t I)                                         (6)
+    mu~_t = sqrt(abar_{t-1}) beta_t / (1 - abar_t) x_0 + sqrt(alpha_t) (1 - abar_{t-1}) / (1 - abar_t) x_t,
+    beta~_t = (1 - abar_{t-1}) / (1 - abar_t) beta_t                                    (7)
+Timesteps are 0-based here: t = 0 .. T-1, and "t - 1 = -1" is the clean image (abar = 1).
+
+Schedules: `linear` beta from 1e-4 to 0.02 over T = 1000 (Ho et al.), rescaled by 1000 / T so a
+short chain (the harness's T = 10) still ends near pure noise (Nichol & Dhariwal 2021 do the
+same); `cosine` (Nichol & Dhariwal 2021, "Improved DDPM", eq. 17):
+    abar_t = f(t) / f(0),  f(t) = cos^2(((t / T + s) / (1 + s)) pi / 2),  s = 0.008,  beta_t <= 0.999.
+
+Predictions: `epsilon` (the noise, Ho et al. eq. 14) or `v` (Salimans & Ho 2022, "Progressive
+Distillation", sec. 4):  v = sqrt(abar_t) eps - sqrt(1 - abar_t) x_0, from which
+    x_0 = sqrt(abar_t) x_t - sqrt(1 - abar_t) v,   eps = sqrt(1 - abar_t) x_t + sqrt(abar_t) v.
+
+Samplers over a subsequence tau of the T steps (`steps` of them, evenly spaced and ending at
+T - 1, the "trailing" spacing of Lin et al. 2024, so the first step starts from pure noise):
+  - DDPM ancestral (Ho et al. Algorithm 2): x_prev ~ q(x_prev | x_t, x0_hat), eq. (6)-(7) with
+    the betas of the subsequence, 1 - abar_t / abar_prev (all T steps: exactly Algorithm 2 with
+    sigma_t^2 = beta~_t);
+  - DDIM (Song, Meng & Ermon 2021, "Denoising Diffusion Implicit Models", eq. 12):
+    x_prev = sqrt(abar_prev) x0_hat + sqrt(1 - abar_prev - sigma^2) eps_hat + sigma z,
+    sigma  = eta sqrt((1 - abar_prev) / (1 - abar_t)) sqrt(1 - abar_t / abar_prev)      (16)
+    eta = 0 is deterministic; eta = 1 has DDPM's variance. (12) needs the pair to satisfy
+    x_t = sqrt(abar_t) x0_hat + sqrt(1 - abar_t) eps_hat; clipping x0_hat alone breaks it and,
+    at eta = 0, washes samples out more the more steps there are, so eps_hat follows the clip.
+"""
+
+from __future__ import annotations
+
+import math
+import types
+
+import numpy as np
+
+from keras_gen.core.errors import KerasGenError
+
+SCHEDULES = ("linear", "cosine")
+PREDICTIONS = ("epsilon", "v")
+SAMPLERS = ("ddim", "ddpm")  # the request option `sampler` is an index into this
+
+
+NUMPY = types.SimpleNamespace(
+    name="numpy", sqrt=np.sqrt, where=np.where, maximum=np.maximum, clip=np.clip,
+    take=lambda table, index: np.take(table, np.asarray(index, np.int64)),
+    float32=lambda value: np.asarray(value, np.float32), int32=lambda value: np.asarray(value, np.int32))
+
+
+def beta_schedule(schedule: str, timesteps: int) -> np.ndarray:
+    """beta_1..beta_T (float64) of the named schedule; see the module docstring."""
+    T = int(timesteps)
+    if schedule == "linear":
+        scale = 1000.0 / T
+        return np.clip(np.linspace(scale * 1e-4, scale * 0.02, T, dtype=np.float64), 0.0, 0.999)
+    if schedule == "cosine":
+        s = 0.008
+        f = np.cos(((np.arange(T + 1, dtype=np.float64) / T + s) / (1 + s)) * math.pi / 2) ** 2
+        return np.clip(1.0 - f[1:] / f[:-1], 0.0, 0.999)
+    raise KerasGenError(f"noise schedule must be one of {', '.join(SCHEDULES)}, got {schedule!r}.")
+
+
+class DiffusionScheduler:
+    """config: timesteps T, schedule (linear | cosine), prediction (epsilon | v), clip_sample
+    (clip x0_hat to the image range [-1, 1] before each update: fewer-step samplers overshoot;
+    eps_hat is then re-read from the clipped x0_hat, see `split_prediction`)."""
+
+    def __init__(self, timesteps: int = 1000, schedule: str = "linear", prediction: str = "epsilon",
+                 clip_sample: bool = True):
+        if isinstance(timesteps, bool) or int(timesteps) < 1:
+            raise KerasGenError(f"timesteps must be a positive integer, got {timesteps!r}.")
+        if prediction not in PREDICTIONS:
+            raise KerasGenError(f"prediction must be one of {', '.join(PREDICTIONS)}, got {prediction!r}.")
+        self.timesteps, self.schedule, self.prediction = int(timesteps), schedule, prediction
+        self.clip_sample = bool(clip_sample)
+        betas = beta_schedule(schedule, self.timesteps)
+        alphas_cumprod = np.cumprod(1.0 - betas)
+        # float64 products, stored float32: the tables both runtimes read are the same numbers
+        self.betas = betas.astype(np.float32)
+        self.alphas_cumprod = alphas_cumprod.astype(np.float32)
+
+    def get_config(self) -> dict:
+        return {"timesteps": self.timesteps, "schedule": self.schedule, "prediction": self.prediction,
+                "clip_sample": self.clip_sample}
+
+    # -- tables --------------------------------------------------------------------------------
+    def abar(self, t, xp=NUMPY):
+        """abar_t, with abar_{-1} = 1 (the clean image); `t` an int or int array/tensor."""
+        t = xp.int32(t)
+        table = np.concatenate([[np.float32(1.0)], self.alphas_cumprod]).astype(np.float32)
+        return xp.take(table, t + 1)
+
+    def check_steps(self, steps: int) -> int:
+        if isinstance(steps, bool) or not float(steps).is_integer() or not 1 <= int(steps) <= self.timesteps:
+            raise KerasGenError(f"steps must be a whole number from 1 to T = {self.timesteps}, got {steps!r}.")
+        return int(steps)
+
+    def set_timesteps(self, steps: int) -> np.ndarray:
+        """The `steps` timesteps a sampler visits, in order (descending; the last is >= 0)."""
+        steps = self.check_steps(steps)
+        return np.array([self.timestep(k, steps) for k in range(steps)], np.int32)
+
+    def timestep(self, k, steps, xp=NUMPY):
+        """Timestep of loop iteration k of `steps` (trailing spacing): ((i + 1) T) // steps - 1,
+        i = steps - 1 - k. Integer arithmetic, identical in both runtimes; k = steps gives -1."""
+        i = xp.int32(steps) - 1 - xp.int32(k)
+        return xp.where(i < 0, xp.int32(-1), ((i + 1) * self.timesteps) // xp.int32(steps) - 1)
+
+    # -- forward process ---------------------------------------------------------------------
+    def add_noise(self, x0, noise, t, xp=NUMPY):
+        """x_t = sqrt(abar_t) x_0 + sqrt(1 - abar_t) eps: a draw of q(x_t | x_0), eq. (4); t per sample (B,)."""
+        abar = self._per_sample(self.abar(t, xp), x0, xp)
+        return xp.sqrt(abar) * x0 + xp.sqrt(1.0 - abar) * noise
+
+    def velocity(self, x0, noise, t, xp=NUMPY):
+        """v = sqrt(abar_t) eps - sqrt(1 - abar_t) x_0 (Salimans & Ho 2022)."""
+        abar = self._per_sample(self.abar(t, xp), x0, xp)
+        return xp.sqrt(abar) * noise - xp.sqrt(1.0 - abar) * x0
+
+    def training_target(self, x0, noise, t, xp=NUMPY):
+        """What the network learns to output at (x_t, t): the noise, or v."""
+        return noise if self.prediction == "epsilon" else self.velocity(x0, noise, t, xp)
+
+    def q_posterior(self, x0, x_t, t, t_prev=None, xp=NUMPY):
+        """Mean and variance of q(x_prev | x_t, x_0), eq. (6)-(7); t_prev defaults to t - 1, and a
+        coarser t_prev (a respaced chain) uses the subsequence's beta = 1 - abar_t / abar_prev."""
+        t_prev = xp.int32(t) - 1 if t_prev is None else t_prev
+        abar_t, abar_prev = self.abar(t, xp), self.abar(t_prev, xp)
+        beta = 1.0 - abar_t / abar_prev
+        mean = (xp.sqrt(abar_prev) * beta / (1.0 - abar_t)) * x0 \
+            + (xp.sqrt(1.0 - beta) * (1.0 - abar_prev) / (1.0 - abar_t)) * x_t
+        variance = (1.0 - abar_prev) / (1.0 - abar_t) * beta
+        return mean, variance
+
+    # -- reading the network ------------------------------------------------------------------
+    def split_prediction(self, output, x_t, t, xp=NUMPY):
+        """The network's output at (x_t, t) -> (x0_hat, eps_hat); t one step for the batch.
+        epsilon: x0 = (x_t - sqrt(1 - abar) eps) / sqrt(abar) (Ho et al. eq. 15)."""
+        abar = self.abar(t, xp)
+        if self.prediction == "epsilon":
+            eps = output
+            x0 = (x_t - xp.sqrt(1.0 - abar) * eps) / xp.sqrt(abar)
+        else:
+            x0 = xp.sqrt(abar) * x_t - xp.sqrt(1.0 - abar) * output
+            eps = xp.sqrt(1.0 - abar) * x_t + xp.sqrt(abar) * output
+        if self.clip_sample:
+            # eps is re-read from the clipped x0, so x_t = sqrt(abar) x0 + sqrt(1 - abar) eps still
+            # holds, which DDIM's eq. (12) assumes (as diffusers' DDIMScheduler does); written as a
+            # correction, exactly 0 where nothing was clipped (no float32 rounding amplified at t ~ 0)
+            clipped = xp.clip(x0, -1.0, 1.0)
+            eps = eps + xp.sqrt(abar) / xp.sqrt(1.0 - abar) * (x0 - clipped)
+            x0 = clipped
+        return x0, eps
+
+    # -- sampler steps: iteration k of `steps`, from x_t to x_prev ----------------------------
+    def ddim_step(self, output, x_t, k, steps, eta, noise, xp=NUMPY):
+        """DDIM, Song et al. eq. (12) with sigma of eq. (16); `noise` z ~ N(0, I) (unused at eta = 0)."""
+        t, t_prev = self.timestep(k, steps, xp), self.timestep(xp.int32(k) + 1, steps, xp)
+        x0, eps = self.split_prediction(output, x_t, t, xp)
+        abar_t, abar_prev = self.abar(t, xp), self.abar(t_prev, xp)
+        sigma = xp.float32(eta) * xp.sqrt((1.0 - abar_prev) / (1.0 - abar_t) * (1.0 - abar_t / abar_prev))
+        direction = xp.sqrt(xp.maximum(1.0 - abar_prev - sigma * sigma, 0.0)) * eps  # "direction pointing to x_t"
+        return xp.sqrt(abar_prev) * x0 + direction + sigma * noise
+
+    def ddpm_step(self, output, x_t, k, steps, noise, xp=NUMPY):
+        """DDPM ancestral (Ho et al. Algorithm 2, line 4): x_prev = mu~(x_t, x0_hat) + sqrt(beta~) z."""
+        t, t_prev = self.timestep(k, steps, xp), self.timestep(xp.int32(k) + 1, steps, xp)
+        x0, _ = self.split_prediction(output, x_t, t, xp)
+        mean, variance = self.q_posterior(x0, x_t, t, t_prev, xp)
+        return mean + xp.sqrt(variance) * noise
+
+    def step(self, sampler, output, x_t, k, steps, eta, noise, xp=NUMPY):
+        """One update of the sampler named by index `sampler` into SAMPLERS (a tensor in the
+        SavedModel loop: both updates are elementwise and cheap beside the network)."""
+        ddim = self.ddim_step(output, x_t, k, steps, eta, noise, xp)
+        ddpm = self.ddpm_step(output, x_t, k, steps, noise, xp)
+        return xp.where(xp.int32(sampler) == SAMPLERS.index("ddpm"), ddpm, ddim)
+
+    @staticmethod
+    def _per_sample(values, like, xp):
+        """(B,) coefficients broadcast against (B, H, W, C) images."""
+        return values[:, None, None, None] if getattr(values, "ndim", len(getattr(values, "shape", ()))) == 1 \
+            else values
