@@ -16,13 +16,24 @@ mask (exported to ONNX as a constant multiply before Conv; no custom op):
     mask "vertical"  rows up to and including the centre row, every column and channel
 
 The gated block (fig. 2 of the conditional PixelCNN paper) keeps two stacks:
-    v' = gate(W_v * v + V_v h_c)               vertical: n x n kernel, rows <= current
-    h' = h + W_1 gate(W_h * h + W_vh shift(W_v * v) + V_h h_c)   horizontal: 1 x n, mask A/B
+    v' = gate(W_v * v + c_v)                   vertical: n x n kernel, rows <= current
+    h' = h + W_1 gate(W_h * h + W_vh shift(W_v * v [+ c_v]) + c_h)   horizontal: 1 x n, mask A/B
     gate(y) = tanh(y_1) * sigmoid(y_2)          (y split in two halves along channels)
-where h_c is an optional class embedding and shift() moves the vertical pre-activations down one
-row, so the horizontal stack at row i sees only rows < i through it: the vertical stack covers
-the whole region above (no blind spot, unlike the masked 3x3 stacks of the first paper) and
-nothing of row i leaks into it.
+where shift() moves the vertical pre-activations down one row, so the horizontal stack at row i
+sees only rows < i through it: the vertical stack covers the whole region above (no blind spot,
+unlike the masked 3x3 stacks of the first paper) and nothing of row i leaks into it.
+
+c_v, c_h condition both gates (f and g halves) of both stacks on a class (the paper's V^T h,
+eq. 4), in one of two ways:
+    num_classes          c_v = c_h = V^T h, a learned per-class vector (eq. 4 with a one-hot h):
+                         the same at every position
+    condition_channels   c_v = V_v * s, c_h = V_h * s (1x1 convolutions, eq. 5), s (B, H, W, E) a
+                         map given as the block's third input: location-dependent conditioning,
+                         a per-class map s = m(h) lets the class say where strokes go. c_v is
+                         added before the shifted vertical pre-activations feed the horizontal
+                         stack (the [+ c_v]), so the last block's, whose vertical output no
+                         layer reads, still conditions its horizontal gate
+The condition carries no pixel values, so its convolutions need no mask.
 """
 
 from __future__ import annotations
@@ -120,15 +131,21 @@ class GatedPixelCNNBlock(keras.layers.Layer):
 
     `first=True` is the input layer: its horizontal convolution uses mask A and it has no
     residual connection (h is the image, not `filters` wide). `num_classes` adds a learned
-    per-class bias to both stacks' gate pre-activations (the paper's V^T h with a one-hot h).
+    per-class bias to both stacks' gate pre-activations (the paper's V^T h with a one-hot h; the
+    third input is the label); `condition_channels` adds 1x1 convolutions of a condition map
+    (B, H, W, E), one per stack (eq. 5; the third input is the map). At most one of the two.
     """
 
     def __init__(self, filters: int, kernel_size: int, first: bool = False, channel_groups: int = 1,
-                 num_classes: int | None = None, **kwargs):
+                 num_classes: int | None = None, condition_channels: int | None = None, **kwargs):
         super().__init__(**kwargs)
         self.filters, self.kernel_size, self.first = int(filters), int(kernel_size), bool(first)
         self.channel_groups = int(channel_groups)
         self.num_classes = None if num_classes is None else int(num_classes)
+        self.condition_channels = None if condition_channels is None else int(condition_channels)
+        if self.num_classes and self.condition_channels:
+            raise KerasGenError("GatedPixelCNNBlock takes a per-class bias (num_classes) or a condition map "
+                                "(condition_channels), not both.")
         k, f = self.kernel_size, self.filters
         self.vertical = MaskedConv2D(2 * f, (k, k), "vertical", name="vertical")
         self.horizontal = MaskedConv2D(2 * f, (1, k), "A" if first else "B", self.channel_groups, output_copies=2,
@@ -138,6 +155,10 @@ class GatedPixelCNNBlock(keras.layers.Layer):
         self.horizontal_out = MaskedConv2D(f, 1, "B", self.channel_groups, name="horizontal_out")
         self.class_bias = (keras.layers.Embedding(self.num_classes, 2 * f, name="class_bias")
                            if self.num_classes else None)
+        self.vertical_condition = self.horizontal_condition = None
+        if self.condition_channels:  # V_v * s and V_h * s: each stack its own projection, both gate halves
+            self.vertical_condition = keras.layers.Conv2D(2 * f, 1, use_bias=False, name="vertical_condition")
+            self.horizontal_condition = keras.layers.Conv2D(2 * f, 1, use_bias=False, name="horizontal_condition")
 
     def build(self, input_shapes):
         v_shape, h_shape = input_shapes[0], input_shapes[1]
@@ -147,14 +168,22 @@ class GatedPixelCNNBlock(keras.layers.Layer):
         self.horizontal_out.build((*h_shape[:-1], self.filters))
         if self.class_bias is not None:
             self.class_bias.build((None,))
+        if self.vertical_condition is not None:
+            condition_shape = (*v_shape[:-1], self.condition_channels)
+            self.vertical_condition.build(condition_shape)
+            self.horizontal_condition.build(condition_shape)
 
     def call(self, inputs):
         v, h = inputs[0], inputs[1]  # (B, H, W, Cv), (B, H, W, Ch)
         v_pre = self.vertical(v)  # (B, H, W, 2F): rows <= i
+        if self.vertical_condition is not None:  # before the horizontal stack reads it: the last block's is used too
+            v_pre = v_pre + self.vertical_condition(inputs[2])  # (B, H, W, 2F): where, for this class
         h_pre = self.horizontal(h) + self.vertical_to_horizontal(shift_down(v_pre))  # rows < i, row i left of j
         if self.class_bias is not None:
             bias = ops.reshape(self.class_bias(ops.cast(inputs[2], "int32")), (-1, 1, 1, 2 * self.filters))
             v_pre, h_pre = v_pre + bias, h_pre + bias
+        if self.horizontal_condition is not None:
+            h_pre = h_pre + self.horizontal_condition(inputs[2])
         h_out = self.horizontal_out(gate(h_pre))
         return [gate(v_pre), h_out if self.first else h + h_out]
 
@@ -164,4 +193,5 @@ class GatedPixelCNNBlock(keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "filters": self.filters, "kernel_size": self.kernel_size,
-                "first": self.first, "channel_groups": self.channel_groups, "num_classes": self.num_classes}
+                "first": self.first, "channel_groups": self.channel_groups, "num_classes": self.num_classes,
+                "condition_channels": self.condition_channels}

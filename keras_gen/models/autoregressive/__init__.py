@@ -8,5 +8,6 @@ family.register("pixelcnn", "pixelcnn:PixelCNN", data_kind="images",
                 summary="gated PixelCNN: exact likelihood, 256-way softmax per sub-pixel, sampled pixel by pixel",
                 paper="van den Oord et al. 2016")
 family.register("cpixelcnn", "pixelcnn:ConditionalPixelCNN", data_kind="labelled",
-                summary="class-conditional gated PixelCNN: a per-class bias in every gate; samples a requested class",
+                summary="class-conditional gated PixelCNN: a learned per-class map in both gates of every block, "
+                        "classifier-free guidance; samples a requested class",
                 paper="van den Oord et al. 2016")

@@ -9,9 +9,21 @@ raster order, each a categorical distribution given everything before it:
 (training is parallel); sampling draws sub-pixels one by one (keras_gen/samplers/pixelcnn.py).
 The network is a stack of gated blocks (keras_gen/layers/masked_conv.py): vertical and
 horizontal stacks, no blind spot, and the gate
-    y = tanh(W_f * x + V_f^T h) * sigmoid(W_g * x + V_g^T h)          (eq. 2 and 4)
-with h a one-hot class (a learned per-class bias). Then ReLU, a masked 1x1 convolution, ReLU
+    y = tanh(W_f * x + V_f * s) * sigmoid(W_g * x + V_g * s)           (eq. 2 and 5)
+in both stacks of every block, each with its own V. Then ReLU, a masked 1x1 convolution, ReLU
 and a masked 1x1 convolution to the logits (B, H, W, C, K).
+
+`cpixelcnn` conditions on the class y (`--set conditioning=`):
+    map (default)   s = m(y), a learned map (H, W, E) per class (a one-hot y through the most
+                    general linear m: an embedding of H W E numbers), so V * s is a 1x1
+                    convolution: location-dependent conditioning (eq. 5), the class saying
+                    where strokes go as well as how much;
+    bias            V^T h with h the one-hot class (eq. 4): a per-class bias in every gate, the
+                    same at every position, one vector shared by the two stacks of a block.
+With the bias, samples followed their label 26.5% of the time on 16 px digits (30 epochs,
+filters 32): a bias cannot say where a stroke starts (the network senses position only
+through the zero padding at the borders), so the first strokes are any digit's, and the context
+then decides the class.
 
 Outputs (`--set output=`):
     softmax256   K = 256: each sub-pixel a categorical over its 8-bit levels (the papers').
@@ -42,8 +54,12 @@ CATEGORIES = {"softmax256": 256, "binary": 2}
 
 def build_pixelcnn(shape, categories: int, filters: int, num_layers: int, kernel_size: int,
                    first_kernel_size: int, feed: str = "levels", num_classes: int | None = None,
-                   name: str = "pixelcnn") -> keras.Model:
-    """[images (B, H, W, C) in [-1, 1] | codes (B, H, W) int32] (+ label (B,)) -> logits (B, H, W, C, K)."""
+                   conditioning: str = "bias", class_map_channels: int = 16, name: str = "pixelcnn") -> keras.Model:
+    """[images (B, H, W, C) in [-1, 1] | codes (B, H, W) int32] (+ label (B,)) -> logits (B, H, W, C, K).
+
+    With `num_classes`, the label conditions every gate: `conditioning="map"` through a learned
+    per-class map (H, W, class_map_channels) (eq. 5, location-dependent), "bias" through a
+    learned per-class bias (eq. 4)."""
     height, width, channels = shape
     if feed == "codes":  # a VQ-VAE code map: one categorical "sub-pixel", embedded
         codes = keras.Input((height, width), dtype="int32", name="codes")
@@ -52,15 +68,21 @@ def build_pixelcnn(shape, categories: int, filters: int, num_layers: int, kernel
     else:
         images = keras.Input(shape, name="images")
         x, inputs, groups = images, [images], channels
-    label = None
+    condition, per_class = [], {}
     if num_classes:
         label = keras.Input((), dtype="int32", name="label")
         inputs.append(label)
+        if conditioning == "map":  # s = m(h): for a one-hot h, a learned map per class (the most general linear m)
+            class_map = layers.Embedding(num_classes, height * width * class_map_channels, name="class_map")(label)
+            condition = [layers.Reshape((height, width, class_map_channels), name="class_map_grid")(class_map)]
+            per_class = {"condition_channels": class_map_channels}
+        else:
+            condition, per_class = [label], {"num_classes": num_classes}
     vertical, horizontal = x, x
     for i in range(num_layers):
         block = GatedPixelCNNBlock(filters, first_kernel_size if i == 0 else kernel_size, first=i == 0,
-                                   channel_groups=groups, num_classes=num_classes, name=f"gated_{i}")
-        vertical, horizontal = block([vertical, horizontal] + ([label] if label is not None else []))
+                                   channel_groups=groups, name=f"gated_{i}", **per_class)
+        vertical, horizontal = block([vertical, horizontal] + condition)
     h = MaskedConv2D(filters, 1, "B", groups, name="head")(layers.ReLU()(horizontal))
     h = MaskedConv2D(channels * categories, 1, "B", groups, name="head_logits")(layers.ReLU()(h))
     logits = layers.Reshape((height, width, channels, categories), name="logits")(h)  # (B, H, W, C, K)
@@ -97,9 +119,17 @@ class PixelCNN(GenerativeModel):
                                 f"own channel group, got filters={o.filters}.")
         self.categories = CATEGORIES[o.output]
         self.pixelcnn = build_pixelcnn(self.image_shape, self.categories, o.filters, o.layers, o.kernel_size,
-                                       o.first_kernel_size, num_classes=self.num_classes if self.conditional else None)
+                                       o.first_kernel_size, **self._conditioning())
         self.bpd_tracker = keras.metrics.Mean(name="bits_per_dim")
         self.built = True
+
+    def _conditioning(self) -> dict:
+        """build_pixelcnn's class arguments: none for the unconditional model."""
+        return {}
+
+    def _drop_labels(self, labels):
+        """The training labels, some replaced by the null class (cpixelcnn's label dropout)."""
+        return labels
 
     @property
     def likelihood_kind(self):
@@ -137,10 +167,11 @@ class PixelCNN(GenerativeModel):
     def train_step(self, data):
         images, labels = (data[0], data[1]) if self.conditional else (
             data[0] if isinstance(data, (tuple, list)) else data, None)
+        labels = self._drop_labels(labels)
         dims = float(np.prod(self.image_shape))
         with tf.GradientTape() as tape:
             nll = tf.reduce_mean(self._nll_per_image(images, labels, training=True)) / dims  # nats per sub-pixel
-        self.apply_gradients("pixelcnn", tape, self.scale_loss(nll))
+        self.apply_gradients("pixelcnn", tape, nll)
         self.bpd_tracker.update_state(nll / math.log(2.0))
         return {"bits_per_dim": self.bpd_tracker.result()}
 
@@ -191,9 +222,25 @@ class PixelCNN(GenerativeModel):
 
 @keras.saving.register_keras_serializable(package="keras_gen")
 class ConditionalPixelCNN(PixelCNN):
-    """p(x | y): the class enters every gated block (eq. 4 with a one-hot h)."""
+    """p(x | y): the class enters both gates of both stacks of every block (module docstring)."""
+
+    @dataclass
+    class Options(PixelCNN.Options):
+        conditioning: str = option("map", "map: a learned per-class map (H, W, class_map_channels), projected into "
+                                   "every gate (eq. 5, location-dependent); bias: a per-class bias in every gate "
+                                   "(eq. 4), whose samples follow the label far less", choices=("map", "bias"))
+        class_map_channels: int = option(16, "channels E of the per-class map (conditioning=map): K H W E weights",
+                                         min=1)
+        label_dropout: float = option(0.1, "share of training labels replaced by a null class, which trains p(x) "
+                                      "beside p(x | y) for guidance (Ho & Salimans 2021 use 0.1-0.2); 0: no null "
+                                      "class, no guidance", min=0.0, max=0.9)
+        guidance: float = option(3.0, "default classifier-free guidance scale w of a request: logits "
+                                 "l(x | null) + w (l(x | y) - l(x | null)); 1 is p(x | y) itself", min=0.0, max=20.0)
 
     conditional = True
+    # Configs saved before the class map and the null class: the per-class bias, no guidance
+    # (class_map_channels and guidance are unused there).
+    options_added_later = {"conditioning": "bias", "label_dropout": 0.0}
 
     def __init__(self, **kwargs):
         if kwargs.get("num_classes") is None:
@@ -201,8 +248,43 @@ class ConditionalPixelCNN(PixelCNN):
                                 "textures, a labelled TFDS set, or a folder with one subfolder per class).")
         super().__init__(**kwargs)
 
+    @property
+    def guided(self) -> bool:
+        """Trained with a null class (label_dropout > 0), so requests take a guidance scale."""
+        return self.options.label_dropout > 0
+
+    def _conditioning(self):
+        o = self.options
+        # the null class is one more row of the class map (or bias), index num_classes
+        return {"num_classes": self.num_classes + (1 if self.guided else 0), "conditioning": o.conditioning,
+                "class_map_channels": o.class_map_channels}
+
+    def _drop_labels(self, labels):
+        if not self.guided:
+            return labels
+        labels = tf.cast(labels, tf.int32)
+        dropped = self.random_uniform(tf.shape(labels)) < self.options.label_dropout
+        return tf.where(dropped, tf.fill(tf.shape(labels), self.num_classes), labels)
+
     def _label_spec(self):
         return kinds.label(self.num_classes)
 
     def input_specs(self):
-        return [self._label_spec()]
+        if not self.guided:
+            return [self._label_spec()]
+        return [self._label_spec(), kinds.option("guidance", self.options.guidance, 0.0, 20.0, "float32",
+                                                 "classifier-free guidance scale: 1 samples p(x | y), above 1 "
+                                                 "follows the label more closely, 0 ignores it")]
+
+    def network(self, images, label=None, guidance=None):
+        """Images (B, H, W, C) in [-1, 1], labels (B,) [, guidance scale w] -> {"logits": (B, H, W, C, K)}.
+
+        Guided (Ho & Salimans 2021, on each sub-pixel's logits): l(x | null) + w (l(x | y) - l(x | null)),
+        both evaluated in one call on the batch twice over."""
+        if guidance is None:
+            return super().network(images, label)
+        label = tf.cast(label, tf.int32)
+        both = self.pixelcnn([tf.concat([images, images], axis=0),
+                              tf.concat([label, tf.fill(tf.shape(label), self.num_classes)], axis=0)], training=False)
+        conditional, unconditional = tf.split(both, 2, axis=0)
+        return {"logits": unconditional + tf.cast(guidance, both.dtype) * (conditional - unconditional)}

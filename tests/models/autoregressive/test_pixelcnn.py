@@ -1,6 +1,7 @@
 """PixelCNN (keras_gen/models/autoregressive/pixelcnn.py), its masked layers
 (keras_gen/layers/masked_conv.py) and its sampler (keras_gen/samplers/pixelcnn.py)."""
 
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -132,3 +133,120 @@ def test_bad_options_are_clear_errors():
         _tiny(kernel_size=4)
     with pytest.raises(KerasGenError, match="output"):
         _tiny(output="logistic")
+
+
+# -- class conditioning (cpixelcnn) ---------------------------------------------------------------
+def test_the_label_reaches_both_gates_of_both_stacks_in_every_block():
+    """Every block has its own projection of the class map into the vertical and the horizontal
+    gate pre-activations (both halves, tanh and sigmoid), and the loss trains all of them (the last
+    block's vertical one through the horizontal stack it feeds)."""
+    model = _tiny("cpixelcnn", layers=3)
+    assert model.options.conditioning == "map"
+    blocks = [layer for layer in model.pixelcnn.layers if layer.name.startswith("gated_")]
+    assert len(blocks) == 3
+    rng = np.random.default_rng(0)
+    images = tf.constant(rng.uniform(-1, 1, (6, 8, 8, 1)).astype("float32"))
+    labels = tf.constant(np.arange(6) % 3, tf.int32)
+    weights = [model.pixelcnn.get_layer("class_map").embeddings]
+    for block in blocks:
+        assert block.vertical_condition.kernel.shape[-1] == block.horizontal_condition.kernel.shape[-1] == (
+            2 * block.filters)  # f and g halves
+        weights += [block.vertical_condition.kernel, block.horizontal_condition.kernel]
+    with tf.GradientTape() as tape:
+        nll = tf.reduce_mean(model._nll_per_image(images, labels))
+    for weight, grad in zip(weights, tape.gradient(nll, weights), strict=True):
+        grad = tf.convert_to_tensor(grad)  # the embedding's gradient comes as IndexedSlices
+        assert np.abs(np.asarray(grad)).max() > 0, weight.path
+        # each of the 2F gate channels of each projection is reached by the loss
+        if grad.ndim == 4:
+            assert np.all(np.abs(np.asarray(grad)).sum(axis=(0, 1, 2)) > 0), weight.path
+
+
+def test_the_class_says_where_not_only_how_much():
+    """Location-dependent conditioning (eq. 5): on a blank image the first gate's output changes
+    with the label differently at different positions. A per-class bias (eq. 4, the old network)
+    gives one effect at every position away from the borders."""
+    blank = tf.zeros((2, 8, 8, 1))
+    labels = tf.constant([0, 1], tf.int32)
+    effects = {}
+    for conditioning in ("map", "bias"):
+        model = _tiny("cpixelcnn", conditioning=conditioning)
+        first = model.pixelcnn.get_layer("gated_0")
+        probe = keras.Model(model.pixelcnn.inputs, first.output[0])
+        out = np.asarray(probe([blank, labels]))
+        effects[conditioning] = (out[0] - out[1])[2:-2, 2:-2]  # (4, 4, F), inside the borders
+    spread = {k: np.abs(v - v[:1, :1]).max() for k, v in effects.items()}
+    assert spread["map"] > 1e-3 and spread["bias"] < 1e-6, spread
+
+
+def test_a_briefly_trained_cpixelcnn_uses_its_label():
+    """After 3 epochs on 8 px digits, p(x | y) is highest at the true class for most held-out
+    digits (classification by likelihood): the label carries what the image does. The per-class
+    bias (the old network) names 0.2 of them at this point (chance: 0.1), the class map 0.88."""
+    from keras_gen.data import load_arrays
+
+    images, labels, _ = load_arrays("digits", "train", image_size=8, channels=1, seed=0)
+    test, test_labels, _ = load_arrays("digits", "test", image_size=8, channels=1, limit=200, seed=0)
+    model = registry.build("cpixelcnn", image_size=8, channels=1, num_classes=10, filters=16, layers=4,
+                           kernel_size=3, first_kernel_size=5, learning_rate=3e-3)
+    model.compile()
+    data = tf.data.Dataset.from_tensor_slices((images, labels)).shuffle(2000, seed=0).batch(64)
+    model.fit(data, epochs=3, verbose=0)
+    nll = np.stack([model.log_likelihood(test, labels=np.full(len(test), y)) for y in range(10)], axis=1)
+    assert np.mean(nll.argmin(axis=1) == test_labels) >= 0.75
+
+
+def test_guidance_mixes_the_label_and_the_null_class_logits():
+    """network(images, label, w) = l(x | null) + w (l(x | y) - l(x | null)): w = 1 is p(x | y), w = 0
+    the null class's p(x); label dropout trains the null class (index num_classes)."""
+    model = _tiny("cpixelcnn", label_dropout=0.5)
+    assert [s.name for s in model.request_specs()] == ["label", "guidance", "temperature"]
+    rng = np.random.default_rng(0)
+    images = tf.constant(rng.uniform(-1, 1, (3, 8, 8, 1)).astype("float32"))
+    labels = tf.constant([0, 2, 1], tf.int32)
+    conditional = np.asarray(model.pixelcnn([images, labels]))
+    null = np.asarray(model.pixelcnn([images, tf.fill((3,), 3)]))
+    for w in (0.0, 1.0, 3.0):
+        guided = np.asarray(model.network(images, labels, tf.constant(w))["logits"])
+        np.testing.assert_allclose(guided, null + w * (conditional - null), atol=1e-4)
+    dropped = np.asarray(model._drop_labels(tf.constant(np.arange(2000) % 3)))
+    kept = dropped != 3
+    assert 0.45 < 1 - kept.mean() < 0.55 and np.array_equal(dropped[kept], (np.arange(2000) % 3)[kept])
+    with pytest.raises(KerasGenError, match="guidance"):
+        model.sample(2, label=1, guidance=-1.0)
+
+
+def test_the_conditional_network_has_no_leak():
+    """The class map carries no pixel values: the conditional network is as causal as the plain one."""
+    height, width, channels = 4, 4, 3
+    network = build_pixelcnn((height, width, channels), 4, filters=12, num_layers=3, kernel_size=3,
+                             first_kernel_size=3, num_classes=5, conditioning="map", class_map_channels=4)
+    steps = height * width * channels
+    x = tf.constant(np.repeat(np.random.default_rng(0).uniform(-1, 1, (1, height, width, channels)), steps, 0),
+                    tf.float32)
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        logits = tf.reshape(network([x, tf.fill((steps,), 2)]), (steps, steps, 4))
+        picked = tf.reduce_sum(logits * tf.one_hot(tf.range(steps), steps)[:, :, None])
+    grad = np.abs(tape.gradient(picked, x).numpy().reshape(steps, steps))  # (output t, input s)
+    out_t, in_s = np.meshgrid(np.arange(steps), np.arange(steps), indexing="ij")
+    assert np.all(grad[in_s >= out_t] == 0.0) and grad[in_s < out_t].min() >= 0 and grad[in_s < out_t].max() > 0
+
+
+def test_a_cpixelcnn_checkpoint_from_before_the_class_map_loads_as_it_was(tmp_path):
+    from tests.models.old_checkpoints import assert_loads_as_before, save_as_before
+
+    old = {"conditioning": "bias", "label_dropout": 0.0}
+    assert registry.get("cpixelcnn").model_class.options_added_later == old
+    model = _tiny("cpixelcnn", **old)
+    model.compile()
+    images = np.random.default_rng(0).uniform(-1, 1, (8, 8, 8, 1)).astype("float32")
+    model.fit(tf.data.Dataset.from_tensor_slices((images, np.arange(8) % 3)).batch(8), epochs=1, verbose=0)
+    loaded = assert_loads_as_before(model, save_as_before(model, tmp_path / "old.keras", old),
+                                    dict(n=2, seed=3, label=[2, 0]))
+    names = {w.path.split("/")[-2] for w in loaded.pixelcnn.weights}
+    assert "class_bias" in names and "vertical_condition" not in names
+    assert [s.name for s in loaded.request_specs()] == ["label", "temperature"]  # no guidance without a null class
+    today = type(model).from_config(_tiny("cpixelcnn").get_config())
+    assert today.options.conditioning == "map" and today.options.label_dropout > 0
+    assert today.pixelcnn.get_layer("class_map").input_dim == 4  # 3 classes and the null class

@@ -92,3 +92,65 @@ def test_evaluation_samples_at_the_test_splits_poses(trained):
     np.testing.assert_allclose(images[3], np.asarray(one)[0], atol=1e-5)
     with pytest.raises(KerasGenError, match="positive whole number"):
         model.sample_like_data(0)
+
+
+def test_coordinate_channels_are_the_pixel_centres():
+    from keras_gen.models.latent.chairs import CoordinateChannels
+
+    x = np.zeros((2, 4, 8, 3), np.float32)  # height 4, width 8
+    out = np.asarray(CoordinateChannels()(x))
+    assert out.shape == (2, 4, 8, 5)
+    np.testing.assert_array_equal(out[..., :3], x)
+    np.testing.assert_allclose(out[0, 0, :, 3], (np.arange(8) + 0.5) / 8 * 2 - 1)  # column, left to right
+    np.testing.assert_allclose(out[1, :, 0, 4], (np.arange(4) + 0.5) / 4 * 2 - 1)  # row, top to bottom
+    assert np.all(out[:, :, :, 3] == out[:1, :1, :, 3]) and np.all(out[:, :, :, 4] == out[:1, :, :1, 4])
+
+
+def test_the_mask_lays_the_colours_over_one_background():
+    from keras_gen.models.latent.chairs import MaskComposite
+
+    layer = MaskComposite()
+    colours = np.random.default_rng(0).uniform(-1, 1, (1, 2, 2, 3)).astype(np.float32)
+    logits = np.array([[[[-40.0], [40.0]], [[0.0], [-40.0]]]], np.float32)
+    layer.build([colours.shape, logits.shape])
+    layer.background.assign([-0.86, -0.86, -0.81])
+    out = np.asarray(layer([colours, logits]))
+    np.testing.assert_allclose(out[0, 0, 0], [-0.86, -0.86, -0.81], atol=1e-6)  # mask 0: the background, exactly
+    np.testing.assert_allclose(out[0, 0, 1], colours[0, 0, 1], atol=1e-6)  # mask 1: the colours
+    np.testing.assert_allclose(out[0, 1, 0], 0.5 * colours[0, 1, 0] + 0.5 * np.array([-0.86, -0.86, -0.81]), atol=1e-6)
+
+
+def test_the_default_decoder_sees_positions_and_draws_a_mask(trained):
+    model, _ = trained
+    assert model.options.coordinates and model.options.mask_weight > 0
+    kinds = [type(layer).__name__ for layer in model.decoder.layers]
+    assert kinds.count("CoordinateChannels") == TINY["upsamplings"] + 1 and "MaskComposite" in kinds
+    assert [tuple(t.shape) for t in model.decoder.outputs] == [(None, 16, 16, 3), (None, 16, 16, 1)]
+
+
+def test_the_mask_target_is_every_pixel_off_the_background():
+    from keras_gen.models.latent.chairs import shape_mask
+
+    images, _, _ = attribute_arrays("shapes", "train", image_size=16, channels=3, seed=0, limit=8)
+    target = np.asarray(shape_mask(tf.constant(images)))[..., 0]  # (8, 16, 16)
+    background = np.all(np.abs(images - images[:, :1, :1]) < 1e-6, axis=-1)
+    np.testing.assert_array_equal(target, ~background)
+    assert 0.02 < target.mean() < 0.6 and set(np.unique(target)) == {0.0, 1.0}
+
+
+def test_a_checkpoint_from_before_coordconv_and_the_mask_loads_as_it_was(tmp_path):
+    from tests.models.old_checkpoints import assert_loads_as_before, save_as_before
+
+    old = {"coordinates": False, "mask_weight": 0.0}
+    assert registry.get("chairs").model_class.options_added_later == old
+    model = registry.build("chairs", image_size=16, channels=3, num_classes=6, **TINY, **old)
+    model.compile()
+    data = training_dataset("attributes", "shapes", image_size=16, channels=3, batch_size=8, seed=0)
+    model.fit(data, epochs=1, steps_per_epoch=2, verbose=0)
+    loaded = assert_loads_as_before(model, save_as_before(model, tmp_path / "old.keras", old),
+                                    dict(n=2, seed=0, label=[1, 4], rotation=30.0))
+    kinds = {type(layer).__name__ for layer in loaded.decoder.layers}
+    assert not kinds & {"CoordinateChannels", "MaskComposite"}
+    today = type(model).from_config(registry.build("chairs", image_size=16, channels=3, num_classes=6,
+                                                   **TINY).get_config())
+    assert today.options.coordinates and today.options.mask_weight == 1.0
