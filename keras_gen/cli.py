@@ -12,14 +12,14 @@ from __future__ import annotations
 import argparse
 import sys
 
-from keras_gen.commands import (deploy, evaluate, export, invert, manifold, models, query, sample, serve, stylize,
-                                swap, texture, train, traverse)
+from keras_gen.commands import (deploy, evaluate, export, inpaint, invert, manifold, models, query, sample, serve,
+                                stylize, swap, texture, train, traverse, upscale)
 from keras_gen.commands.common import warnings_printed_as_lines
 from keras_gen.errors import KerasGenError
 
 # In the order `keras-gen --help` lists them.
 COMMANDS = (models, train, sample, export, deploy, serve, query, swap, traverse, manifold, evaluate, stylize, texture,
-            invert)
+            invert, upscale, inpaint)
 
 
 def build_parser() -> argparse.ArgumentParser:

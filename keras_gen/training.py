@@ -144,7 +144,8 @@ def _dataset(config: RunConfig, model, initial_epoch: int):
     # in a fresh process resuming the run as in the process that started it.
     keras.utils.set_random_seed(config.seed)
     dataset = training_dataset(model.data_kind, config.data, config.data_b, shapes=model.data_shapes(),
-                               batch_size=config.batch_size, seed=config.seed, data_dir=config.data_dir)
+                               batch_size=config.batch_size, seed=config.seed, data_dir=config.data_dir,
+                               degradation=model.degradation())
     return dataset.skip(initial_epoch * config.steps_per_epoch)  # the batches finished epochs consumed
 
 
@@ -156,7 +157,8 @@ def _preview_examples(model, config: RunConfig):
     if not model.wants_preview_examples():
         return None
     return preview_examples(model.data_kind, config.data, config.data_b, shapes=model.data_shapes(),
-                            n=PREVIEW_SAMPLES, seed=config.seed, data_dir=config.data_dir)
+                            n=PREVIEW_SAMPLES, seed=config.seed, data_dir=config.data_dir,
+                            degradation=model.degradation())
 
 
 def _latent_pictures(model, config: RunConfig):
