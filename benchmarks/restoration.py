@@ -205,7 +205,7 @@ def sr_methods(out: Path, scale: int) -> dict:
 
     methods = {"bicubic (MATLAB)": (None, lambda low: imresize(low, scale))}
     for row in ("vdsr", f"srresnet_x{scale}", f"srgan_x{scale}", f"espcn_x{scale}"):
-        if not (out / row / "benchmark.json").is_file():
+        if not _trained(out, row):
             continue
         model, _ = load_run(out / row)
         if scale not in model.scales():
@@ -281,13 +281,13 @@ def inpaint_table(out: Path, args) -> dict:
     add("hole left black (the left half alone)", np.where(hole > 0, -1.0, truth), 0.0)
     mean_digit = train.mean(axis=0, keepdims=True)
     add("mean fill (the mean training digit's right half)", np.where(hole > 0, mean_digit, truth), 0.0)
-    if (out / "inpaint" / "benchmark.json").is_file():
+    if _trained(out, "inpaint"):
         model, _ = load_run(out / "inpaint")
         started = time.perf_counter()
         with model.ema_weights():
             completed = model.complete(truth, hole)
         add("inpaint (context encoder)", completed, time.perf_counter() - started, row="inpaint")
-    if (out / "ddpm" / "benchmark.json").is_file():
+    if _trained(out, "ddpm"):
         from keras_gen.core_tf.repaint import complete_keras
 
         model, _ = load_run(out / "ddpm")
@@ -302,9 +302,21 @@ def inpaint_table(out: Path, args) -> dict:
     return {"n": int(len(truth)), "classifier": classifier.metadata.get("test_accuracy"), "rows": rows}
 
 
+def _trained(out: Path, row: str) -> bool:
+    """The row has a checkpoint: its benchmark.json when its budget ran out, or the last epoch
+    saved of a training that was stopped before (its steps are read from state.json)."""
+    return (out / row / "checkpoints" / "last.keras").is_file()
+
+
+def _training_record(out: Path, row: str) -> dict:
+    if (out / row / "benchmark.json").is_file():
+        return json.loads((out / row / "benchmark.json").read_text())
+    state = json.loads((out / row / "state.json").read_text())
+    return {"row": row, "steps": state["epoch"] * STEPS_PER_EPOCH, "cpu_s": None, "interrupted": True}
+
+
 def evaluate(out: Path, args) -> dict:
-    trained = {row: json.loads((out / row / "benchmark.json").read_text())
-               for row in ROWS if (out / row / "benchmark.json").is_file()}
+    trained = {row: _training_record(out, row) for row in ROWS if _trained(out, row)}
     tables = args.tables.split(",")
     results = {"trained": trained, "load_average": os.getloadavg(), "date": time.strftime("%Y-%m-%d %H:%M UTC",
                                                                                           time.gmtime())}
@@ -320,7 +332,11 @@ def evaluate(out: Path, args) -> dict:
 # -- tables ----------------------------------------------------------------------------------------
 def _cpu_minutes(trained: dict, row) -> str:
     record = trained.get(row)
-    return "-" if record is None else f"{record['cpu_s'] / 60:.1f} ({record['steps']} steps)"
+    if record is None:
+        return "-"
+    if record.get("cpu_s") is None:  # stopped before its budget: the steps its last checkpoint holds
+        return f"not timed ({record['steps']} steps, stopped early)"
+    return f"{record['cpu_s'] / 60:.1f} ({record['steps']} steps)"
 
 
 def markdown(results: dict) -> str:
@@ -416,6 +432,9 @@ def main() -> None:
     parser.add_argument("--n-digits", type=int, default=360, help="test digits completed (all 360 by default)")
     parser.add_argument("--json", default=None, help="also write the results as JSON here")
     parser.add_argument("--results", default=None, help="write the tables into this markdown file's section")
+    parser.add_argument("--from-json", default=None, metavar="A.json,B.json",
+                        help="evaluate nothing: merge the tables of earlier --json files (e.g. the sr and the "
+                             "inpaint tables, evaluated apart) and write them")
     args = parser.parse_args()
     set_threads(args.threads)
     out = Path(args.out) / ("quick" if args.quick else "")
@@ -423,6 +442,16 @@ def main() -> None:
     unknown = sorted(set(rows) - set(ROWS))
     if unknown:
         raise SystemExit(f"unknown rows {unknown}; rows: {', '.join(ROWS)}")
+    if args.from_json:
+        results = {}
+        for path in args.from_json.split(","):
+            part = json.loads(Path(path).read_text())
+            results.update({k: v for k, v in part.items() if v or k not in results})
+        text = markdown(results)
+        print(text)
+        if args.results:
+            write_section(Path(args.results), text)
+        return
     if args.stage in ("all", "train"):
         for row in rows:
             train_row(out, row, args.scale_budget, args.seed, args.quick)
