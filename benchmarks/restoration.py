@@ -195,7 +195,7 @@ def degradation_table(scale: int = 4) -> dict:
 
 
 # -- super-resolution on sr_holdout ----------------------------------------------------------------
-def sr_methods(out: Path, scale: int) -> dict:
+def sr_methods(out: Path, scale: int, rows=None) -> dict:
     """{label: (row or None, runner)} of the methods that upscale x`scale`: bicubic and every
     trained row built for it. A runner maps a uint8 LR image (h, w, 3) -> uint8 (s h, s w, 3)."""
     from keras_gen.core.images import from_uint8, to_uint8
@@ -205,7 +205,7 @@ def sr_methods(out: Path, scale: int) -> dict:
 
     methods = {"bicubic (MATLAB)": (None, lambda low: imresize(low, scale))}
     for row in ("vdsr", f"srresnet_x{scale}", f"srgan_x{scale}", f"espcn_x{scale}"):
-        if not _trained(out, row):
+        if not _trained(out, row) or (rows and row.split("_x")[0] not in rows):
             continue
         model, _ = load_run(out / row)
         if scale not in model.scales():
@@ -221,14 +221,14 @@ def sr_methods(out: Path, scale: int) -> dict:
     return methods
 
 
-def sr_table(out: Path) -> list[dict]:
+def sr_table(out: Path, rows=None) -> list[dict]:
     from keras_gen.data.degradations import degrade, modcrop, sr_holdout
     from keras_gen.metrics import perceptual_distance, sr_scores
 
     rows = []
     pictures = sr_holdout(3)
     for scale in SR_SCALES:
-        for label, (row, run) in sr_methods(out, scale).items():
+        for label, (row, run) in sr_methods(out, scale, rows).items():
             per_image, seconds = [], 0.0
             for name, picture in pictures:
                 high = modcrop(picture, scale)
@@ -323,7 +323,7 @@ def evaluate(out: Path, args) -> dict:
     if "degradation" in tables:
         results["degradation"] = degradation_table()
     if "sr" in tables:
-        results["sr"] = sr_table(out)
+        results["sr"] = sr_table(out, [r for r in args.sr_models.split(",") if r])
     if "inpaint" in tables:
         results["inpaint"] = inpaint_table(out, args)
     return results
@@ -432,6 +432,8 @@ def main() -> None:
     parser.add_argument("--n-digits", type=int, default=360, help="test digits completed (all 360 by default)")
     parser.add_argument("--json", default=None, help="also write the results as JSON here")
     parser.add_argument("--results", default=None, help="write the tables into this markdown file's section")
+    parser.add_argument("--sr-models", default="", help="evaluate only these of vdsr, srresnet, srgan, espcn (and "
+                                                             "bicubic); default: every trained row")
     parser.add_argument("--from-json", default=None, metavar="A.json,B.json",
                         help="evaluate nothing: merge the tables of earlier --json files (e.g. the sr and the "
                              "inpaint tables, evaluated apart) and write them")
@@ -446,7 +448,15 @@ def main() -> None:
         results = {}
         for path in args.from_json.split(","):
             part = json.loads(Path(path).read_text())
-            results.update({k: v for k, v in part.items() if v or k not in results})
+            for key, value in part.items():
+                if key == "sr" and results.get("sr"):  # rows of several runs: one per (scale, method)
+                    seen = {(r["scale"], r["method"]) for r in results["sr"]}
+                    results["sr"] += [r for r in value if (r["scale"], r["method"]) not in seen]
+                    results["sr"].sort(key=lambda r: (r["scale"], r["row"] is not None))
+                elif key == "trained":
+                    results.setdefault("trained", {}).update(value)
+                elif value or key not in results:
+                    results[key] = value
         text = markdown(results)
         print(text)
         if args.results:

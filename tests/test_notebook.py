@@ -91,3 +91,27 @@ def test_diffusion_notebook_runs_top_to_bottom(tmp_path, monkeypatch, digits_cla
     for expected in ("DDPM-10", "DDIM-5", "floor (test vs train)", "label acc", "within-class distance"):
         assert expected in outputs, expected
     assert images >= 5  # real digits, forward process, predictions, samplers, guidance
+
+
+RESTORATION_NOTEBOOK = NOTEBOOK.parent / "restoration.ipynb"
+
+
+def test_restoration_notebook_runs_top_to_bottom(tmp_path, monkeypatch, digits_classifier_cache):
+    outputs, images = run_notebook(RESTORATION_NOTEBOOK, tmp_path, monkeypatch, timeout=600, KG_NB_STEPS=2,
+                                   KG_NB_EPOCHS=1, KG_NB_DDPM_STEPS_PER_EPOCH=2, KG_NB_DDPM_STEPS=3, KG_NB_N=2,
+                                   KERAS_GEN_CACHE=digits_classifier_cache)  # reuse the session's classifier
+    # the papers' measure: bicubic beats nearest
+    psnr = {line.split()[0]: float(line.split()[2]) for line in outputs.splitlines()
+            if line.startswith(("nearest ", "bicubic "))}
+    assert psnr["bicubic"] > psnr["nearest"]
+    # the mean of the possible images wins PSNR against a held-out one and loses on VGG features
+    rows = {line[:28].strip(): [float(v) for v in line[28:].split()] for line in outputs.splitlines()
+            if line.startswith(("the mean of the candidates", "candidate "))}
+    mean, others = rows.pop("the mean of the candidates"), list(rows.values())
+    assert len(others) == 3 and all(mean[0] > o[0] for o in others) and all(mean[1] > o[1] for o in others)
+    # a transposed convolution starts with a checkerboard, sub-pixel with ICNR does not
+    board = {line.split()[0]: float(line.split()[1]) for line in outputs.splitlines()
+             if line.startswith(("transpose ", "resize ", "subpixel "))}
+    assert board["subpixel"] < 1e-3 < board["transpose"]
+    assert "known pixels kept exactly: yes" in outputs and "read as the original class" in outputs
+    assert images == 4  # degradation, the mean, checkerboards, completions

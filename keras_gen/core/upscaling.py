@@ -48,7 +48,10 @@ def ycbcr_to_rgb(images: np.ndarray) -> np.ndarray:
 
 def tile_boxes(height: int, width: int, tile: int, margin: int) -> list[tuple[tuple, tuple]]:
     """[(core box, input box)], boxes as (top, left, bottom, right): cores of (tile - 2 margin)
-    pixels covering the image, each with `margin` pixels of context (module docstring)."""
+    pixels covering the image, each with `margin` pixels of context (module docstring). An input
+    box is grown to `tile` pixels (or the whole side) where the image allows: the last core of a
+    row or column may be a sliver, and its input is then still a full tile, never below the
+    network's smallest input (more context than the margin changes no kept pixel)."""
     step = int(tile) - 2 * int(margin)
     if step < 1:
         raise KerasGenError(f"--tile {tile} leaves no core inside a margin of {margin} px on each side: pass "
@@ -57,10 +60,20 @@ def tile_boxes(height: int, width: int, tile: int, margin: int) -> list[tuple[tu
     for top in range(0, height, step):
         for left in range(0, width, step):
             core = (top, left, min(top + step, height), min(left + step, width))
-            context = (max(0, top - margin), max(0, left - margin), min(height, core[2] + margin),
-                       min(width, core[3] + margin))
-            boxes.append((core, context))
+            rows = _grown(core[0] - margin, core[2] + margin, tile, height)
+            cols = _grown(core[1] - margin, core[3] + margin, tile, width)
+            boxes.append((core, (rows[0], cols[0], rows[1], cols[1])))
     return boxes
+
+
+def _grown(start: int, stop: int, tile: int, length: int) -> tuple[int, int]:
+    """[start, stop) clipped to [0, length), then widened to min(tile, length) pixels, inward."""
+    start, stop = max(0, start), min(length, stop)
+    missing = min(tile, length) - (stop - start)
+    if missing > 0:
+        start = max(0, start - missing)
+        stop = min(length, start + min(tile, length))
+    return start, stop
 
 
 def upscale_tiled(upscale, image: np.ndarray, scale: int, tile: int, margin: int) -> np.ndarray:

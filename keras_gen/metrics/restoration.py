@@ -188,7 +188,7 @@ def perceptual_distance(output, target, layers=PERCEPTUAL_DISTANCE_LAYERS, weigh
         want = extractor(tf.constant(target[start:start + batch_size], tf.float32))
         per_layer = []
         for name in layers:
-            a, b = (tf.math.l2_normalize(f[name], axis=-1, epsilon=1e-10) for f in (got[name], want[name]))
+            a, b = (tf.math.l2_normalize(f, axis=-1, epsilon=1e-10) for f in (got[name], want[name]))
             per_layer.append(tf.reduce_mean(tf.reduce_sum(tf.square(a - b), axis=-1), axis=(1, 2)))
         values.append(tf.add_n(per_layer).numpy() / len(layers))
     return _reduce(np.concatenate(values).astype(np.float64), per_image)

@@ -109,7 +109,7 @@ class SRGAN(SRResNet):
         init_from: str = option("", "a trained srresnet run (or its .keras checkpoint) whose generator SRGAN starts "
                                 "from (Ledig et al. initialise from SRResNet); empty: from scratch")
 
-    harness_options = {"scale": 2, "blocks": 1, "filters": 4, "d_filters": 2, "d_dense": 4, "content_layer": "conv2_2",
+    harness_options = {"scale": 2, "blocks": 1, "filters": 4, "d_filters": 2, "d_dense": 4, "content_layer": "conv1_2",
                        "vgg_weights": "hed"}
     harness_image_size = 16
 

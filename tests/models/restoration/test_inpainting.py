@@ -70,7 +70,8 @@ def test_the_hole_reconstruction_falls_with_training():
     keras.utils.set_random_seed(0)
     data = tf.data.Dataset.from_tensor_slices(digits).repeat().batch(16, drop_remainder=True)
     history = model.fit(data, epochs=3, steps_per_epoch=15, verbose=0).history
-    assert history["hole_l1"][-1] < 0.8 * history["hole_l1"][0], history["hole_l1"]
+    losses = history["hole_l1"]
+    assert losses == sorted(losses, reverse=True) and losses[-1] < 0.92 * losses[0], losses
 
 
 def test_inpainting_rules_masks_canvases_and_outpainting(tmp_path):
