@@ -195,7 +195,7 @@ def degradation_table(scale: int = 4) -> dict:
 
 
 # -- super-resolution on sr_holdout ----------------------------------------------------------------
-def sr_methods(out: Path, scale: int, rows=None) -> dict:
+def sr_methods(out: Path, scale: int, models=None) -> dict:
     """{label: (row or None, runner)} of the methods that upscale x`scale`: bicubic and every
     trained row built for it. A runner maps a uint8 LR image (h, w, 3) -> uint8 (s h, s w, 3)."""
     from keras_gen.core.images import from_uint8, to_uint8
@@ -205,7 +205,7 @@ def sr_methods(out: Path, scale: int, rows=None) -> dict:
 
     methods = {"bicubic (MATLAB)": (None, lambda low: imresize(low, scale))}
     for row in ("vdsr", f"srresnet_x{scale}", f"srgan_x{scale}", f"espcn_x{scale}"):
-        if not _trained(out, row) or (rows and row.split("_x")[0] not in rows):
+        if not _trained(out, row) or (models and row.split("_x")[0] not in models):
             continue
         model, _ = load_run(out / row)
         if scale not in model.scales():
@@ -221,14 +221,14 @@ def sr_methods(out: Path, scale: int, rows=None) -> dict:
     return methods
 
 
-def sr_table(out: Path, rows=None) -> list[dict]:
+def sr_table(out: Path, models=None) -> list[dict]:
     from keras_gen.data.degradations import degrade, modcrop, sr_holdout
     from keras_gen.metrics import perceptual_distance, sr_scores
 
     rows = []
     pictures = sr_holdout(3)
     for scale in SR_SCALES:
-        for label, (row, run) in sr_methods(out, scale, rows).items():
+        for label, (row, run) in sr_methods(out, scale, models).items():
             per_image, seconds = [], 0.0
             for name, picture in pictures:
                 high = modcrop(picture, scale)
