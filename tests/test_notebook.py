@@ -113,5 +113,7 @@ def test_restoration_notebook_runs_top_to_bottom(tmp_path, monkeypatch, digits_c
     board = {line.split()[0]: float(line.split()[1]) for line in outputs.splitlines()
              if line.startswith(("transpose ", "resize ", "subpixel "))}
     assert board["subpixel"] < 1e-3 < board["transpose"]
-    assert "known pixels kept exactly: yes" in outputs and "read as the original class" in outputs
+    assert "known pixels kept exactly: yes" in outputs
+    # the classifier's verdict where one is cached at the ddpm's size (the session's is at the digits' own)
+    assert "read as the original class" in outputs or "no digits classifier" in outputs
     assert images == 4  # degradation, the mean, checkerboards, completions
