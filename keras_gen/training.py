@@ -185,7 +185,8 @@ def _dataset(config: RunConfig, model, initial_epoch: int, strategy=None, worker
         # way in a fresh process resuming the run as in the process that started it.
         keras.utils.set_random_seed(config.seed)
         return training_dataset(model.data_kind, config.data, config.data_b, shapes=model.data_shapes(),
-                                batch_size=config.batch_size, seed=config.seed, data_dir=config.data_dir)
+                                batch_size=config.batch_size, seed=config.seed, data_dir=config.data_dir,
+                                degradation=model.degradation())
 
     # TFRecord shards across hosts: each worker reads its own files (tf.data's FILE auto-shard),
     # not every file for a share of each batch; it needs at least one file a worker.
@@ -218,7 +219,8 @@ def _preview_examples(model, config: RunConfig):
     if not model.wants_preview_examples():
         return None
     return preview_examples(model.data_kind, config.data, config.data_b, shapes=model.data_shapes(),
-                            n=PREVIEW_SAMPLES, seed=config.seed, data_dir=config.data_dir)
+                            n=PREVIEW_SAMPLES, seed=config.seed, data_dir=config.data_dir,
+                            degradation=model.degradation())
 
 
 def _latent_pictures(model, config: RunConfig):

@@ -67,7 +67,7 @@ def _tiny_batch(model, seed=0):
     images = rng.uniform(-1, 1, (BATCH, *shapes[0])).astype("float32")
     if model.data_kind == "labelled":
         return images, (np.arange(BATCH) % model.num_classes).astype("int64")
-    if model.data_kind in ("paired", "unpaired"):
+    if model.data_kind in ("paired", "unpaired", "degraded"):
         return images, rng.uniform(-1, 1, (BATCH, *shapes[1])).astype("float32")
     if model.data_kind == "indexed":
         return images, (np.arange(BATCH) % model.options.num_images).astype("int64")
@@ -93,7 +93,7 @@ def data_flags(tmp_path_factory):
         for i, image in enumerate(to_uint8(images)):
             save_image(image, root / "two" / domain / f"{i:03d}.png")
     return {"images": ["--data", "digits"], "labelled": ["--data", "digits"], "indexed": ["--data", "digits"],
-            "attributes": ["--data", "shapes"],
+            "attributes": ["--data", "shapes"], "degraded": ["--data", "digits"],
             "paired": ["--data", str(root / "two")], "unpaired": ["--data", str(root / "two" / "A"),
                                                                    "--data-b", str(root / "two" / "B")]}
 

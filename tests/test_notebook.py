@@ -110,3 +110,29 @@ def test_image_to_image_notebook_runs_top_to_bottom(tmp_path, monkeypatch, digit
     assert "max difference to Keras: 0 uint8" in outputs or "max difference to Keras: 1 uint8" in outputs
     assert images >= 8  # the three sets, the optima, Table 1's rows, D's patch maps, the cycle rows, the edge
     assert (tmp_path / "exports" / "cyclegan-digits" / "1" / "a_to_b.onnx").is_file()
+
+
+RESTORATION_NOTEBOOK = NOTEBOOK.parent / "restoration.ipynb"
+
+
+def test_restoration_notebook_runs_top_to_bottom(tmp_path, monkeypatch, digits_classifier_cache):
+    outputs, images = run_notebook(RESTORATION_NOTEBOOK, tmp_path, monkeypatch, timeout=600, KG_NB_STEPS=2,
+                                   KG_NB_EPOCHS=1, KG_NB_DDPM_STEPS_PER_EPOCH=2, KG_NB_DDPM_STEPS=3, KG_NB_N=2,
+                                   KERAS_GEN_CACHE=digits_classifier_cache)  # reuse the session's classifier
+    # the papers' measure: bicubic beats nearest
+    psnr = {line.split()[0]: float(line.split()[2]) for line in outputs.splitlines()
+            if line.startswith(("nearest ", "bicubic "))}
+    assert psnr["bicubic"] > psnr["nearest"]
+    # the mean of the possible images wins PSNR against a held-out one and loses on VGG features
+    rows = {line[:28].strip(): [float(v) for v in line[28:].split()] for line in outputs.splitlines()
+            if line.startswith(("the mean of the candidates", "candidate "))}
+    mean, others = rows.pop("the mean of the candidates"), list(rows.values())
+    assert len(others) == 3 and all(mean[0] > o[0] for o in others) and all(mean[1] > o[1] for o in others)
+    # a transposed convolution starts with a checkerboard, sub-pixel with ICNR does not
+    board = {line.split()[0]: float(line.split()[1]) for line in outputs.splitlines()
+             if line.startswith(("transpose ", "resize ", "subpixel "))}
+    assert board["subpixel"] < 1e-3 < board["transpose"]
+    assert "known pixels kept exactly: yes" in outputs
+    # the classifier's verdict where one is cached at the ddpm's size (the session's is at the digits' own)
+    assert "read as the original class" in outputs or "no digits classifier" in outputs
+    assert images == 4  # degradation, the mean, checkerboards, completions

@@ -12,6 +12,9 @@ receives, per batch:
     "attributes" (images, labels, attributes)   labels int64 (B,) the class (shape id), attributes
                                          float32 (B, len(ATTRIBUTES)): how each image was drawn
                                          (the chairs decoder's transformation parameters)
+    "degraded"   (inputs, targets)       patches of any image source (targets) and what the model's
+                                         degradation makes of them (inputs): super-resolution's
+                                         low-resolution images (keras_gen/data/degradations.py)
 
 Sources, by kind:
 - images, labelled: any source of `load_dataset` (bundled name, tfds:NAME, folder); labelled needs
@@ -22,6 +25,8 @@ Sources, by kind:
 - indexed: any source `load_arrays` reads, held in memory (at most MAX_INDEXED_IMAGES train
   images: the model holds one variable per image).
 - attributes: the bundled `shapes` set, whose drawing attributes are known (data/shapes.py).
+- degraded: any single source, read at full size (data/degradations.py); the model passes its
+  `degradation()` (scales, interpolated input) as `degradation`.
 - unpaired: `--data` and `--data-b`, two sources of any kind (each loaded with `load_arrays`), or
   one folder with `A/` and `B/` (or `trainA/`, `trainB/`), a bundled two-domain set (`digits_ink`,
   or the two sides of a paired one) or a two-domain TFDS set (`tfds:cycle_gan/horse2zebra`).
@@ -50,6 +55,7 @@ from keras_gen.errors import KerasGenError
 
 from keras_gen.registry import DATA_KINDS  # what a model's registration may declare as its data_kind  # noqa: E402
 TWO_DOMAIN_KINDS = ("paired", "unpaired")
+TWO_SIDED_KINDS = (*TWO_DOMAIN_KINDS, "degraded")  # an example holds two images: (input, target)
 # A per-image latent table of 100k x 512 floats is 200 MB with its Adam slots tripling it; larger
 # sets belong to an amortised encoder, not a table.
 MAX_INDEXED_IMAGES = 100_000
@@ -152,7 +158,7 @@ def describe_training_data(kind: str, data, data_b=None, *, data_dir=None) -> Tr
     _check_sources(kind, data, data_b)
     if kind == "attributes":
         _check_attribute_source(data)
-    if kind in ("images", "labelled", "indexed", "attributes"):
+    if kind in ("images", "labelled", "indexed", "attributes", "degraded"):
         info = describe(data, data_dir=data_dir)
         if kind == "indexed" and info.split_sizes["train"] > MAX_INDEXED_IMAGES:
             raise KerasGenError(
@@ -213,7 +219,7 @@ def _packed_pairs_info(kind: str, data) -> TrainingDataInfo:
 def side_shapes(kind: str, shapes=None, image_size=None, channels=None) -> list[tuple]:
     """((H, W) or a side, channels) of each image of a `kind` example: from `shapes` ((H, W, C)
     per side, a model's data_shapes()) or from one image_size and channels shared by every side."""
-    sides = 2 if kind in TWO_DOMAIN_KINDS else 1
+    sides = 2 if kind in TWO_SIDED_KINDS else 1
     if shapes is None:
         return [(image_size, channels)] * sides
     if len(shapes) != sides:
@@ -225,14 +231,19 @@ def side_shapes(kind: str, shapes=None, image_size=None, channels=None) -> list[
 
 
 def training_dataset(kind: str, data, data_b=None, *, image_size=None, channels=None, batch_size: int, seed: int,
-                     data_dir=None, shapes=None):
+                     data_dir=None, shapes=None, degradation=None):
     """A repeated, seeded-shuffled `tf.data.Dataset` of full batches in the shape `kind` declares
     (module docstring), from the train split, each image at its side's shape. Same arguments,
-    same batches."""
+    same batches. `degradation`: a "degraded" model's (its `degradation()`)."""
     kind = check_data_kind(kind)
     data = "digits" if data is None else data
     _check_sources(kind, data, data_b)
     sides = side_shapes(kind, shapes, image_size, channels)
+    if kind == "degraded":
+        from keras_gen.data.degradations import degraded_dataset
+
+        return degraded_dataset(data, _sides_as_shapes(sides), degradation, batch_size=batch_size, seed=seed,
+                                data_dir=data_dir)
     image_size, channels = sides[0]
     if kind == "indexed":
         describe_training_data(kind, data, data_dir=data_dir)  # the clear error for too many images
@@ -316,13 +327,18 @@ def _two_domain_arrays(kind: str, data, data_b, split: str, sides, *, seed: int,
     return load_unpaired(data, split, **sizes, data_dir=data_dir)
 
 
-def preview_examples(kind: str, data, data_b=None, *, shapes, n: int, seed: int, data_dir=None) -> tuple:
+def preview_examples(kind: str, data, data_b=None, *, shapes, n: int, seed: int, data_dir=None,
+                     degradation=None) -> tuple:
     """The first `n` test examples of the data, one float32 [-1, 1] array per domain (the first for
-    one-domain kinds; A and B for two), each cycled to n and at its side's shape: the fixed
-    examples a model's per-epoch preview shows (GenerativeModel.preview)."""
+    one-domain kinds; A and B for two; a degraded model's inputs and targets), each cycled to n and
+    at its side's shape: the fixed examples a model's per-epoch preview shows (GenerativeModel.preview)."""
     kind = check_data_kind(kind)
     data = "digits" if data is None else data
     sides = side_shapes(kind, shapes)
+    if kind == "degraded":
+        from keras_gen.data.degradations import degraded_examples
+
+        return degraded_examples(data, "test", _sides_as_shapes(sides), degradation, n=n, seed=seed, data_dir=data_dir)
     if kind in TWO_DOMAIN_KINDS:
         domains = _two_domain_arrays(kind, data, data_b, "test", sides, seed=seed, data_dir=data_dir, limit=n)
     else:
@@ -330,3 +346,10 @@ def preview_examples(kind: str, data, data_b=None, *, shapes, n: int, seed: int,
         domains = (load_arrays(data, "test", image_size=size, channels=channels, limit=n, seed=seed,
                                data_dir=data_dir)[0],)
     return tuple(images[np.arange(n) % len(images)] for images in domains)
+
+
+def _sides_as_shapes(sides) -> list[tuple]:
+    """side_shapes' ((H, W) or a side, channels) back to (H, W, C) per side."""
+    from keras_gen.core.images import image_hw
+
+    return [(*image_hw(size), channels) for size, channels in sides]

@@ -15,7 +15,7 @@ from keras_gen.metrics.label_accuracy import per_class_accuracy
 from keras_gen.metrics.likelihood import bits_per_dim, independent_pixel_nll
 from keras_gen.metrics.memorisation import memorisation
 from keras_gen.metrics.precision_recall import precision_recall
-from keras_gen.metrics.restoration import psnr, ssim
+from keras_gen.metrics.restoration import perceptual_distance, psnr, rgb_to_y, sr_scores, ssim, y_psnr, y_ssim
 from keras_gen.metrics.statistics import FeatureStatistics
 
 METRICS = {
@@ -47,6 +47,11 @@ __all__ = [
     "mmd2_unbiased",
     "per_class_accuracy",
     "precision_recall",
+    "perceptual_distance",
     "psnr",
+    "rgb_to_y",
+    "sr_scores",
     "ssim",
+    "y_psnr",
+    "y_ssim",
 ]

@@ -2,7 +2,7 @@
 
 A family subclasses `GenerativeModel`, registers the class in its family's `__init__.py`
 (keras_gen/registry.py: its name, summary and the data kind `train_step` receives: images |
-labelled | paired | unpaired | indexed | attributes, see keras_gen/data/training_data.py), and
+labelled | paired | unpaired | indexed | attributes | degraded, see keras_gen/data/training_data.py), and
 writes only what is its own:
 
     class Options(ModelOptions)   its options, defaults and types, once (they become `--set`
@@ -209,6 +209,11 @@ class GenerativeModel(keras.Model):
         low-resolution in, high-resolution out) overrides this."""
         two_domains = self.data_kind in ("paired", "unpaired")
         return (self.image_shape, self.image_shape) if two_domains else (self.image_shape,)
+
+    def degradation(self):
+        """A "degraded" model's keras_gen.data.degradations.Degradation: how its training inputs
+        are made from patches of the data (super-resolution's scales); None for the others."""
+        return None
 
     @property
     def output_shape(self) -> tuple:
