@@ -82,6 +82,7 @@ class PixelRNN(GenerativeModel):
         learning_rate: float = option(1e-3, "Adam (the paper used RMSProp)", min=0.0, min_exclusive=True)
 
     harness_options = {"units": 4, "layers": 1, "first_kernel_size": 3}
+    harness_image_size = 8  # sampled one sub-pixel per call: 64 calls, not 256
     square_only = False
 
     def __init__(self, **kwargs):

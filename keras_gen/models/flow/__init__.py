@@ -1,9 +1,9 @@
-"""The flow family: normalising flows with an exact likelihood, sampled in one call of the inverse.
+"""The explicit-density family: normalising flows with an exact likelihood, sampled in one call of the inverse.
 Registered here, without importing TensorFlow; a model's module is imported when the model is used."""
 
 from keras_gen.registry import Family
 
-family = Family("flow", __name__)
+family = Family("density", __name__)  # the explicit-density family (docs/models/density.md)
 family.register("realnvp", "realnvp:RealNVP", data_kind="images",
                 summary="RealNVP: affine couplings with checkerboard and channel masks, squeeze, multi-scale; "
                         "exact bits/dim on dequantised pixels, sampled in one call",

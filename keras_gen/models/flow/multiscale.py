@@ -197,7 +197,7 @@ class FlowModel(GenerativeModel):
         return {"bits_per_dim": self.bpd_tracker.result()}
 
     def call(self, images, training=False):
-        return self.encode(images)
+        return self.latent_of(images)
 
     # -- likelihood ----------------------------------------------------------------------------
     def log_likelihood(self, images, seed: int = 0, samples: int = 1, batch_size: int = 64) -> np.ndarray:
@@ -226,9 +226,10 @@ class FlowModel(GenerativeModel):
         return np.concatenate([np.asarray(fn(tf.constant(v[i:i + batch_size])), np.float64)
                                for i in range(0, len(v), batch_size)])
 
-    def encode(self, images):
+    def latent_of(self, images):
         """The latents eps (B, D) of images in [-1, 1], each pixel at the centre of its bin
-        (u = 1/2): `generate(encode(x), temperature=1)` gives x back."""
+        (u = 1/2): `generate(latent_of(x), temperature=1)` gives x back. (Not `encode`: that name
+        is a VAE's amortised q(z | x), which the latent pictures rank dimensions by.)"""
         return self.encode_dequantised((self.levels_of(ops.convert_to_tensor(images)) + 0.5) / 256.0)[0]
 
     # -- sampling: one call of the inverse -----------------------------------------------------

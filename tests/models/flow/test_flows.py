@@ -145,7 +145,7 @@ def test_sampling_at_temperature_and_encode_generate_round_trip():
     assert warm.shape == (3, 8, 8, 1) and -1 <= warm.min() and warm.max() <= 1
     assert np.std(model.sample(16, seed=0, temperature=0.5)) < np.std(model.sample(16, seed=0, temperature=1.5))
     images, _, _ = load_arrays("digits", "test", image_size=8, channels=1, limit=4)
-    back = model.generate(model.encode(images), temperature=1.0)
+    back = model.generate(model.latent_of(images), temperature=1.0)
     np.testing.assert_array_equal(to_uint8(np.asarray(back)), to_uint8(images))  # every pixel's 8-bit level
     for bad in (-0.5, 3.0):
         with pytest.raises(KerasGenError, match="temperature"):
