@@ -81,7 +81,7 @@ def main() -> None:
         per_image = sample_seconds(model)
         gain = 1.0 - bpd["generated"] / bpd["floor"]
         lines.append(f"| {row} | {epochs} | {bpd['generated']:.3f} | {bpd['floor']:.3f} | 8.000 | "
-                     f"{100 * gain:.0f}% fewer bits | {seconds:.0f} | {per_image:.4f} |")
+                     f"{abs(100 * gain):.0f}% {'fewer' if gain >= 0 else 'more'} bits | {seconds:.0f} | {per_image:.4f} |")
         print(lines[-1], flush=True)
     print("\n".join(lines))
 
