@@ -133,7 +133,7 @@ def test_loss_falls_and_reported_bits_per_dim_equal_the_likelihood(name):
     assert 0.0 < float(np.mean(bpd)) < first and model.likelihood_kind == "continuous"
 
 
-def test_sampling_at_temperature_and_encode_generate_round_trip():
+def test_sampling_at_temperature_and_latent_of_generate_round_trip():
     from keras_gen.data import load_arrays
     from keras_gen.images import to_uint8
 
