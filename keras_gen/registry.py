@@ -35,7 +35,8 @@ from keras_gen.errors import KerasGenError
 
 _MODELS_PACKAGE = "keras_gen.models"
 RESERVED = ("image_size", "channels", "num_classes")  # set from the data, not by --set
-DATA_KINDS = ("images", "labelled", "paired", "unpaired", "indexed", "attributes")  # keras_gen/data/training_data.py
+DATA_KINDS = ("images", "labelled", "paired", "unpaired", "indexed", "attributes",  # keras_gen/data/training_data.py
+              "captioned")
 
 
 @dataclass(frozen=True)

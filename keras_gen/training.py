@@ -67,6 +67,12 @@ def _resolve_new(out: Path, given: RunConfig) -> RunConfig:
         options["seed"] = seed  # the model's own noise follows the run's seed
     if spec.data_kind == "indexed":  # one variable per train image: the table's size is the data's
         options["num_images"] = _indexed_size(options.get("num_images"), info.train_size, data)
+    if spec.data_kind == "captioned":  # the words and example captions are the data's unless given
+        from keras_gen.data.training_data import caption_facts
+
+        vocabulary, examples = caption_facts(data)
+        options.setdefault("vocabulary", " ".join(vocabulary))
+        options.setdefault("examples", "; ".join(examples))
     return dataclasses.replace(
         given, options=options, data=data,
         image_size=check_image_size(given.image_size, info.default_image_size),
@@ -144,7 +150,8 @@ def _dataset(config: RunConfig, model, initial_epoch: int):
     # in a fresh process resuming the run as in the process that started it.
     keras.utils.set_random_seed(config.seed)
     dataset = training_dataset(model.data_kind, config.data, config.data_b, shapes=model.data_shapes(),
-                               batch_size=config.batch_size, seed=config.seed, data_dir=config.data_dir)
+                               batch_size=config.batch_size, seed=config.seed, data_dir=config.data_dir,
+                               text=model.text_spec())
     return dataset.skip(initial_epoch * config.steps_per_epoch)  # the batches finished epochs consumed
 
 
