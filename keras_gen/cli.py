@@ -12,14 +12,14 @@ from __future__ import annotations
 import argparse
 import sys
 
-from keras_gen.commands import (deploy, evaluate, export, invert, manifold, models, query, sample, serve, stylize,
-                                swap, texture, train, traverse)
+from keras_gen.commands import (deploy, edit, evaluate, export, invert, manifold, models, project, query, sample, serve,
+                                stylize, swap, texture, train, traverse)
 from keras_gen.commands.common import warnings_printed_as_lines
 from keras_gen.errors import KerasGenError
 
 # In the order `keras-gen --help` lists them.
-COMMANDS = (models, train, sample, export, deploy, serve, query, swap, traverse, manifold, evaluate, stylize, texture,
-            invert)
+COMMANDS = (models, train, sample, export, deploy, serve, query, swap, traverse, manifold, project, edit, evaluate,
+            stylize, texture, invert)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -85,9 +85,14 @@ def _array(value, spec, limits: Limits, strict: bool = True) -> np.ndarray:
     """A JSON value as a numeric array (b64 images decoded when lenient); ragged or non-numeric
     values are 400s, and so (strict) are fractions for an integer input. A caption (a `text`
     input) is a string or a list of strings, kept as text for its spec to check."""
-    if spec.kind == "text" and (isinstance(value, str) or (isinstance(value, list) and value
-                                                            and all(isinstance(v, str) for v in value))):
-        return np.asarray([value] if isinstance(value, str) else value, dtype=object)
+    if spec.kind == "text":  # JSON strings, or a gRPC DT_STRING tensor already decoded to text
+        if isinstance(value, np.ndarray) and value.dtype.kind in "OU":
+            value = value.reshape(-1).tolist()
+        if isinstance(value, str) or (isinstance(value, list) and all(isinstance(v, str) for v in value)):
+            return np.asarray([value] if isinstance(value, str) else value, dtype=object)  # [] : the examples
+        if spec.dtype == "string":
+            raise bad(f"{spec.name}: expected captions as strings (a string or a list of strings), got "
+                      f"{str(value)[:60]}")
     if isinstance(value, dict) and set(value) == {"b64"}:
         if strict:
             raise bad(f"{spec.name}: {{\"b64\": ...}} values are for string inputs; this one takes {spec.dtype} "
