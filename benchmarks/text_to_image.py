@@ -94,9 +94,11 @@ def main() -> None:
     large = shares[[s == "large" for s in sizes]].mean()
     judge = make_judge(load_domain_classifier("shapes", verbose=0), float((small + large) / 2))
     extra = {k: float(v) for k, v in (e.split("=", 1) for e in args.extra)}
-    with export_weights(model):
-        images = np.concatenate([model.sample(min(64, args.n - i), seed=args.seed + i, caption=captions[i:i + 64],
-                                              **extra) for i in range(0, args.n, 64)])
+    from keras_gen.images import to_uint8
+
+    with export_weights(model):  # Keras' sample gives [-1, 1]; the judge reads uint8 pixels
+        images = to_uint8(np.concatenate([model.sample(min(64, args.n - i), seed=args.seed + i, caption=captions[i:i + 64],
+                                              **extra) for i in range(0, args.n, 64)]))
     judged = judge(images)
     rows = {"real images, own captions (floor)": scores(judge(real), captions),
             f"{Path(args.run).name}, its captions": scores(judged, captions),
