@@ -109,7 +109,7 @@ def test_the_cli_assembles_one_module_per_command_and_imports_no_tensorflow():
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
-    assert int(proc.stdout) == 14
+    assert int(proc.stdout) == 16  # with project and edit (issue 31)
 
 
 @pytest.fixture(scope="module")
