@@ -104,3 +104,17 @@ def test_query_sends_text_and_writes_the_served_images(text_export, live, tmp_pa
     assert main(["query", live[0], "--model", "text2img", "--n", "1", "--text", "a zebra",
                  "--out", str(tmp_path / "z.png")]) == 0
     assert main(["query", live[0], "--model", "text2img", "--text", ""]) == 2  # one clear line, exit 2
+
+
+def test_sample_text_on_the_export_warns_of_unknown_words_and_refuses_empty_captions(text_export, tmp_path, capsys):
+    root, _ = text_export
+    out = tmp_path / "samples.npz"
+    assert main(["sample", str(root / "text2img"), "--n", "3", "--seed", "2", "--text", "a large zebra circle",
+                 "--out", str(out)]) == 0
+    assert "does not know 'zebra'" in capsys.readouterr().err
+    want = EdgeModel.from_path(root / "text2img").sample(3, seed=2, caption=["a large zebra circle"])
+    np.testing.assert_array_equal(np.load(out)["images"], want)
+    for bad, message in (("", "has no words"), ("a " * 11, "has 11 words; this model reads at most 10")):
+        assert main(["sample", str(root / "text2img"), "--n", "1", "--text", bad, "--out", str(out)]) == 2
+        assert message in capsys.readouterr().err
+    assert main(["sample", str(root / "text2img"), "--n", "1", "--label", "3", "--out", str(out)]) == 2
