@@ -64,9 +64,20 @@ def _to_numpy(outputs: dict) -> dict[str, np.ndarray]:
 
 
 def _signature_feeds(specs, values: dict) -> dict:
+    """Values as a signature takes them; a caption its string form takes goes as its text (token
+    ids detokenised: the tokeniser in the graph must give the same ids back)."""
     import tensorflow as tf
 
-    return {s.name: tf.constant(np.asarray(values[s.name], dtype=s.dtype)) for s in specs}
+    from keras_gen.core.text import detokenize
+
+    def feed(spec, value):
+        if spec.kind == "text" and spec.dtype == "string":
+            array = np.asarray(value)
+            captions = detokenize(array, spec.vocabulary) if array.dtype.kind in "iu" else [str(v) for v in array]
+            return tf.constant(captions, tf.string, shape=(len(captions),))
+        return tf.constant(np.asarray(value, dtype=spec.dtype))
+
+    return {s.name: feed(s, values[s.name]) for s in specs}
 
 
 def output_tolerance(atol: float, reference) -> float:

@@ -12,14 +12,15 @@ from __future__ import annotations
 import argparse
 import sys
 
-from keras_gen.commands import (data, deploy, evaluate, export, inpaint, invert, launch, manifold, models, query,
-                                sample, serve, stylize, swap, texture, train, translate, traverse, upscale)
+from keras_gen.commands import (data, deploy, edit, evaluate, export, inpaint, invert, launch, manifold, models,
+                                project, query, sample, serve, stylize, swap, texture, train, translate, traverse,
+                                upscale)
 from keras_gen.commands.common import warnings_printed_as_lines
 from keras_gen.errors import KerasGenError
 
 # In the order `keras-gen --help` lists them.
 COMMANDS = (models, train, data, launch, sample, export, deploy, serve, query, swap, translate, upscale, inpaint,
-            traverse, manifold, evaluate, stylize, texture, invert)
+            traverse, manifold, project, edit, evaluate, stylize, texture, invert)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -36,7 +36,7 @@ from keras_gen.errors import KerasGenError
 _MODELS_PACKAGE = "keras_gen.models"
 RESERVED = ("image_size", "channels", "num_classes")  # set from the data, not by --set
 DATA_KINDS = ("images", "labelled", "paired", "unpaired", "indexed", "attributes",  # keras_gen/data/training_data.py
-              "degraded")
+              "degraded", "captioned")
 
 
 @dataclass(frozen=True)

@@ -77,6 +77,12 @@ def _resolve_new(out: Path, given: RunConfig) -> RunConfig:
         options["seed"] = seed  # the model's own noise follows the run's seed
     if spec.data_kind == "indexed":  # one variable per train image: the table's size is the data's
         options["num_images"] = _indexed_size(options.get("num_images"), info.train_size, data)
+    if spec.data_kind == "captioned":  # the words and example captions are the data's unless given
+        from keras_gen.data.training_data import caption_facts
+
+        vocabulary, examples = caption_facts(data)
+        options.setdefault("vocabulary", " ".join(vocabulary))
+        options.setdefault("examples", "; ".join(examples))
     return dataclasses.replace(
         given, options=options, data=data,
         image_size=check_image_size(given.image_size, info.default_image_size),
@@ -186,7 +192,7 @@ def _dataset(config: RunConfig, model, initial_epoch: int, strategy=None, worker
         keras.utils.set_random_seed(config.seed)
         return training_dataset(model.data_kind, config.data, config.data_b, shapes=model.data_shapes(),
                                 batch_size=config.batch_size, seed=config.seed, data_dir=config.data_dir,
-                                degradation=model.degradation())
+                                degradation=model.degradation(), text=model.text_spec())
 
     # TFRecord shards across hosts: each worker reads its own files (tf.data's FILE auto-shard),
     # not every file for a share of each batch; it needs at least one file a worker.

@@ -31,7 +31,7 @@ from keras_gen.core.errors import KerasGenError
 
 RETRY_STATUSES = (429, 503)
 DTYPES = {"DT_FLOAT": np.float32, "DT_DOUBLE": np.float64, "DT_INT32": np.int32, "DT_INT64": np.int64,
-          "DT_UINT8": np.uint8}
+          "DT_UINT8": np.uint8, "DT_STRING": object}  # a DT_STRING input takes captions as text
 
 
 class ServingClient:
@@ -198,6 +198,11 @@ class ServingClient:
                 value = spec["default"]
             elif spec["kind"] == "label":
                 value = np.arange(rows) % int(spec["num_classes"])  # every class in turn, as `keras-gen sample`
+            elif spec["kind"] == "text":
+                if signature != "sample" or not spec.get("examples"):
+                    missing.append(name)
+                    continue
+                value = np.zeros((0,), object)  # an empty list: the model's example captions in turn
             else:  # a code of `sample`, given empty: drawn from the seed
                 value = np.zeros((0, *[max(d, 0) for d in (dims or [-1])[1:]]))
             out[name] = _as_declared(name, value, dtype, dims)
@@ -268,6 +273,11 @@ def _as_declared(name: str, value, dtype, dims) -> np.ndarray:
     """`value` in the declared dtype, with the declared rank where a batch axis or a one-element
     wrapper is all that differs (label 7 -> [7]; steps [20] -> 20); fractions for an integer input
     are an error, never truncated."""
+    if dtype is object:  # captions: one string or a list of them, sent as text
+        captions = [value] if isinstance(value, str) else list(np.asarray(value, dtype=object).reshape(-1))
+        if not all(isinstance(c, str) for c in captions):
+            raise KerasGenError(f"--{name} takes a caption (text), got {value!r:.80}.")
+        return np.asarray(captions, dtype=object)
     array = np.asarray(value)
     if dims is not None:
         if array.size == 0 and array.ndim < len(dims):
@@ -294,6 +304,8 @@ def _uint8_if_pixels(array: np.ndarray) -> np.ndarray:
 
 def _jsonable(value, b64_images: bool):
     array = np.asarray(value)
+    if array.dtype.kind in "OUS":  # captions go as JSON strings
+        return [str(v) for v in array.reshape(-1)]
     if b64_images and array.dtype == np.uint8 and array.ndim == 4:
         from PIL import Image
 

@@ -51,8 +51,19 @@ def to_numpy(tensor) -> np.ndarray:
     raise ServingError(400, f"tensor has {values.size} values for shape {shape}")
 
 
+def dtype_enum(dtype: str) -> int:
+    """The DataType enum of an input's declared dtype ("string": a caption's string form)."""
+    return 7 if dtype == "string" else ENUM_OF[np.dtype(dtype)]
+
+
 def to_proto(array: np.ndarray, tensor_pb2):
     array = np.asarray(array)
+    if array.dtype.kind in "OUS":  # text (captions): DT_STRING, UTF-8
+        tensor = tensor_pb2.TensorProto(dtype=7)
+        for size in array.shape:
+            tensor.tensor_shape.dim.add(size=int(size))
+        tensor.string_val.extend(v if isinstance(v, bytes) else str(v).encode("utf-8") for v in array.reshape(-1))
+        return tensor
     if array.dtype not in ENUM_OF:
         array = array.astype(np.float32)
     tensor = tensor_pb2.TensorProto(dtype=ENUM_OF[array.dtype])
@@ -72,11 +83,21 @@ def _proto_values(request_inputs, endpoint, limits, strict: bool = True):
         specs = {s.name: s for s in endpoint.inputs}
         for name, tensor in request_inputs.items():
             spec = specs.get(name)
-            if spec is not None and tensor.dtype != ENUM_OF[np.dtype(spec.dtype)]:
-                want = DTYPE_NAMES[ENUM_OF[np.dtype(spec.dtype)]]
+            if spec is not None and tensor.dtype != dtype_enum(spec.dtype):
+                want = DTYPE_NAMES[dtype_enum(spec.dtype)]
                 got = DTYPE_NAMES.get(tensor.dtype, f"dtype enum {tensor.dtype}")
                 raise ServingError(400, f"input {name}: expects a tensor of {want} ({spec.dtype}), got {got}")
-    return check_values({k: to_numpy(v) for k, v in request_inputs.items()}, endpoint, limits, strict), "grpc"
+    texts = {s.name for s in endpoint.inputs if s.kind == "text"}
+    values = {k: (_captions(v) if k in texts and v.dtype == 7 else to_numpy(v)) for k, v in request_inputs.items()}
+    return check_values(values, endpoint, limits, strict), "grpc"
+
+
+def _captions(tensor) -> np.ndarray:
+    """A DT_STRING tensor of captions as text (UTF-8), for a `text` input."""
+    try:
+        return np.asarray([v.decode("utf-8") for v in tensor.string_val], dtype=object)
+    except UnicodeDecodeError:
+        raise ServingError(400, "captions must be UTF-8 text") from None
 
 
 def start_grpc_server(predictor, port: int, metrics=None, host: str = "[::]"):
@@ -140,7 +161,7 @@ def start_grpc_server(predictor, port: int, metrics=None, host: str = "[::]"):
                 signature.method_name = "tensorflow/serving/predict"
                 for spec in endpoint.inputs:
                     info = signature.inputs[spec.name]
-                    info.name, info.dtype = spec.name, ENUM_OF[np.dtype(spec.dtype)]
+                    info.name, info.dtype = spec.name, dtype_enum(spec.dtype)
                     for d in ((-1,) if spec.batched else ()) + tuple(-1 if d is None else d for d in spec.shape):
                         info.tensor_shape.dim.add(size=d)
                 for out in endpoint.outputs:

@@ -112,13 +112,14 @@ def endpoints_of(model: EdgeModel) -> dict[str, Endpoint]:
         conditions = {k: v for k, v in values.items() if k not in (kinds.SAMPLE_COUNT, kinds.SAMPLE_SEED)}
         return {"images": model.sample(int(values[kinds.SAMPLE_COUNT]), int(values[kinds.SAMPLE_SEED]), **conditions)}
 
-    sample_specs = tuple(kinds.sample_count_and_seed()) + tuple(model.condition_specs)
+    # Captions go as strings, as the SavedModel's signatures take them (InputSpec.as_signature).
+    sample_specs = tuple(kinds.sample_count_and_seed()) + tuple(kinds.as_signature(model.condition_specs))
     found = {"sample": Endpoint("sample", sample_specs, outputs("sample"), sample, counts_from=kinds.SAMPLE_COUNT)}
     onnx_name = (manifest.get("onnx") or {}).get("endpoint", "generate")
     found[onnx_name] = Endpoint(onnx_name, tuple(model.network_specs), outputs(onnx_name), model.run_network)
     if model.sampler is None:  # a direct model's serving_default: every input given -> uint8 images
         found["serving_default"] = Endpoint(
-            "serving_default", tuple(model.input_specs), outputs("serving_default"),
+            "serving_default", tuple(kinds.as_signature(model.input_specs)), outputs("serving_default"),
             lambda values: {"images": to_uint8(model.generate(**values))})
     else:  # a loop model's serving_default is its sample endpoint
         found["serving_default"] = Endpoint("serving_default", sample_specs, outputs("serving_default"), sample,

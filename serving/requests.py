@@ -83,7 +83,16 @@ def decode_image(value: dict, limits: Limits) -> np.ndarray:
 
 def _array(value, spec, limits: Limits, strict: bool = True) -> np.ndarray:
     """A JSON value as a numeric array (b64 images decoded when lenient); ragged or non-numeric
-    values are 400s, and so (strict) are fractions for an integer input."""
+    values are 400s, and so (strict) are fractions for an integer input. A caption (a `text`
+    input) is a string or a list of strings, kept as text for its spec to check."""
+    if spec.kind == "text":  # JSON strings, or a gRPC DT_STRING tensor already decoded to text
+        if isinstance(value, np.ndarray) and value.dtype.kind in "OU":
+            value = value.reshape(-1).tolist()
+        if isinstance(value, str) or (isinstance(value, list) and all(isinstance(v, str) for v in value)):
+            return np.asarray([value] if isinstance(value, str) else value, dtype=object)  # [] : the examples
+        if spec.dtype == "string":
+            raise bad(f"{spec.name}: expected captions as strings (a string or a list of strings), got "
+                      f"{str(value)[:60]}")
     if isinstance(value, dict) and set(value) == {"b64"}:
         if strict:
             raise bad(f"{spec.name}: {{\"b64\": ...}} values are for string inputs; this one takes {spec.dtype} "
@@ -179,7 +188,8 @@ def check_values(columns: dict, endpoint: Endpoint, limits: Limits, strict: bool
                      "one's default)" if strict else ""))
     arrays = {name: _array(value, specs[name], limits, strict) for name, value in columns.items()}
     drawn = {name for name, array in arrays.items() if endpoint.counts_from is not None
-             and specs[name].kind == "code" and array.size == 0}  # an empty code: drawn from the seed
+             and specs[name].kind in ("code", "text") and array.size == 0}  # an empty code: drawn from the
+    # seed; an empty caption list: the model's example captions in turn
     arrays = {name: array for name, array in arrays.items() if name not in drawn}
     if endpoint.counts_from is not None:
         count = arrays.get(endpoint.counts_from)

@@ -403,7 +403,7 @@ def create_app(repository: ModelRepository, options: ServerOptions | None = None
 
 
 _PROTO_DTYPES = {"float32": "DT_FLOAT", "int32": "DT_INT32", "int64": "DT_INT64", "uint8": "DT_UINT8",
-                 "float64": "DT_DOUBLE"}
+                 "float64": "DT_DOUBLE", "string": "DT_STRING"}
 
 
 def _tensor_info(spec_json: dict, batched: bool) -> dict:

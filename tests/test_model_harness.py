@@ -77,6 +77,12 @@ def _tiny_batch(model, seed=0):
         _, labels, attributes = attribute_arrays("shapes", "train", image_size=model.image_size, channels=1,
                                                  seed=seed, limit=BATCH)
         return images, labels, attributes
+    if model.data_kind == "captioned":
+        from keras_gen.core.text import tokenize
+        from keras_gen.data.captions import example_captions
+
+        text = model.text_spec()
+        return images, tokenize(example_captions()[:BATCH], text.vocabulary, text.max_words)[0]
     return images
 
 
@@ -93,7 +99,7 @@ def data_flags(tmp_path_factory):
         for i, image in enumerate(to_uint8(images)):
             save_image(image, root / "two" / domain / f"{i:03d}.png")
     return {"images": ["--data", "digits"], "labelled": ["--data", "digits"], "indexed": ["--data", "digits"],
-            "attributes": ["--data", "shapes"], "degraded": ["--data", "digits"],
+            "attributes": ["--data", "shapes"], "degraded": ["--data", "digits"], "captioned": ["--data", "shapes"],
             "paired": ["--data", str(root / "two")], "unpaired": ["--data", str(root / "two" / "A"),
                                                                    "--data-b", str(root / "two" / "B")]}
 

@@ -114,7 +114,7 @@ def test_the_cli_assembles_one_module_per_command_and_imports_no_tensorflow():
     import keras_gen.commands
 
     command_files = [f for f in Path(keras_gen.commands.__path__[0]).glob("*.py") if f.stem not in ("__init__", "common")]
-    assert int(proc.stdout) == len(command_files) >= 15  # every command module is a command (translate: the 15th)
+    assert int(proc.stdout) == len(command_files) >= 15  # every command module is a command 
 
 
 @pytest.fixture(scope="module")

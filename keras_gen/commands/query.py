@@ -24,6 +24,9 @@ def add_parser(subparsers) -> None:
     p.add_argument("--retries", type=int, default=3, help="retries on 429/503, with exponential back-off")
     p.add_argument("--status", action="store_true", help="print the model's version status and stop")
     p.add_argument("--metadata", action="store_true", help="print the model's signatures and stop")
+    p.add_argument("--text", action="append", default=None, metavar="CAPTION",
+                   help="a caption for a text-to-image model, sent as a string (both servers tokenise it); "
+                        "repeat for several, cycled over the samples")
     p.set_defaults(func=run, takes_request_flags=True)
 
 
@@ -52,6 +55,20 @@ def request_flags(extra: list[str]) -> dict:
     return conditions
 
 
+def caption_input(client, model: str, version, conditions: dict) -> str:
+    """The name of the `sample` signature's caption input: its one string input (DT_STRING, on
+    TF Serving and on the edge server alike); a KerasGenError when it has none or it is given twice."""
+    captions = [name for name, (dtype, _, _) in client.signature_inputs(model, "sample", version).items()
+                if dtype is object]
+    if len(captions) != 1:
+        raise KerasGenError(f"--text is for a text-to-image model; {model} takes "
+                            + ("no caption" if not captions else f"several ({', '.join(captions)}): pass them by name")
+                            + ".")
+    if captions[0] in conditions:
+        raise KerasGenError(f"--text and --{captions[0]} are the same input; pass one.")
+    return captions[0]
+
+
 def run(args, extra: list[str]) -> int:
     from serving.client import ServingClient
 
@@ -62,6 +79,8 @@ def run(args, extra: list[str]) -> int:
             answer = client.status(args.model, args.version) if args.status else client.metadata(args.model, args.version)
             print(json.dumps(answer, indent=2))
             return 0
+        if args.text is not None:
+            conditions[caption_input(client, args.model, args.version, conditions)] = args.text
         images = client.sample(args.model, n=args.n, seed=args.seed, version=args.version, **conditions)
     finally:
         client.close()

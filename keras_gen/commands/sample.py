@@ -25,6 +25,9 @@ def add_parser(subparsers) -> None:
                    help="grid.png (a grid), DIR/ (one PNG per sample), or samples.npz (uint8 array + conditions)")
     p.add_argument("--label", type=int, default=None, help="class label (conditional models)")
     p.add_argument("--labels", default=None, help="classes to cycle through, e.g. 0,1,2 (default: every class)")
+    p.add_argument("--text", action="append", default=None, metavar="CAPTION",
+                   help="caption of a text-to-image model, e.g. \"a large blue circle\"; repeat for several, cycled "
+                        "over the samples (default: the model's example captions in turn)")
     p.add_argument("--inputs", action="store_true", help="list the model's request inputs and their flags, then stop")
     p.add_argument("--variant", default=None, choices=("float32", "fp16", "int8"),
                    help="on an export: run its smaller ONNX file (export --onnx-variants); default float32")
@@ -71,6 +74,8 @@ def _flag_value(spec, flag: str, value: str):
     if spec.kind == "image":
         _check_image_file_side(value, flag)
         return load_image_file(value, spec.shape)
+    if spec.kind == "text":
+        return _captions(spec, [value])
     number = int if spec.dtype.startswith("int") else float
     numbers = f"{'whole ' if number is int else ''}numbers"
     if spec.kind == "option" and spec.choices and value in spec.choices:
@@ -132,10 +137,18 @@ def _request_conditions(args, extra: list[str], specs) -> dict:
             raise KerasGenError("pass --label L or --labels 0,1,2, not both.")
         values = [args.label] if args.label is not None else comma_list(args.labels, "--labels", int, "class indices")
         conditions[label_specs[0].name] = values
+    if args.text is not None:
+        text_specs = [s for s in specs if s.kind == "text"]
+        if len(text_specs) != 1:
+            raise KerasGenError("--text is for a text-to-image model; this one takes "
+                                + (", ".join(f"--{k.replace('_', '-')}" for k in settable) or "no conditions") + ".")
+        conditions[text_specs[0].name] = _captions(text_specs[0], args.text)
     it = iter(extra)
     for flag in it:
         flag, inline = flag.split("=", 1) if flag.startswith("--") and "=" in flag else (flag, None)
         name = flag[2:].replace("-", "_") if flag.startswith("--") else None
+        if name in conditions:
+            raise KerasGenError(f"{flag} is given twice (--text is the caption input).")
         if name not in settable or settable[name].kind == "label":
             known = ", ".join(f"--{k.replace('_', '-')}" for k, v in settable.items() if v.kind != "label") or "none"
             raise KerasGenError(f"unknown flag {flag!r} for this model; its request flags: {known}.")
@@ -144,6 +157,19 @@ def _request_conditions(args, extra: list[str], specs) -> dict:
             raise KerasGenError(f"{flag} needs a value.")
         conditions[name] = _flag_value(settable[name], flag, value)
     return conditions
+
+
+def _captions(spec, captions: list[str]) -> list[str]:
+    """The captions of --text, checked now (no words, too many: errors); unknown words are drawn
+    as the model's unknown-word token, with a warning naming them."""
+    from keras_gen.commands.common import print_warning
+    from keras_gen.core.text import tokenize
+
+    _, unknown = tokenize(captions, spec.vocabulary, spec.max_words)
+    if unknown:
+        print_warning(f"the model does not know {', '.join(map(repr, unknown))}: drawn as an unknown word (its "
+                      f"vocabulary: {' '.join(spec.vocabulary[:60])}{' ...' if len(spec.vocabulary) > 60 else ''}).")
+    return list(captions)
 
 
 def _grid_columns(specs, conditions) -> int | None:
@@ -165,6 +191,8 @@ def describe_request(specs) -> str:
             how = "--label L | --labels 0,1,2 (default: every class in turn)"
         elif spec.kind == "image":
             how = f"{flag} IMAGE_FILE (required)"
+        elif spec.kind == "text":
+            how = f"--text \"CAPTION\" (repeat for several; default: {len(spec.examples or ())} example captions in turn)"
         else:
             how = f"{flag} VALUE (default {spec.default}, range {list(spec.range)})"
         lines.append(f"  {spec.name:12s} {spec.kind:7s} {spec.description}; {how}")

@@ -8,13 +8,17 @@ A generator's inputs are each of one kind:
              map), or uniform (B, dim) in (-1, 1)
     image    an image batch (B, H, W, C), float32 in [-1, 1] or uint8; H and W may be None (any size)
     option   a scalar with a default and a range: steps, guidance, truncation, temperature
+    text     a caption as token ids (B, max_words) int32 over the input's `vocabulary` (keras_gen/core/text.py);
+             requests may give the caption as a string, tokenised here (and, in a SavedModel signature
+             that takes strings, by the TF twin): `as_signature` gives that string form, (B,) strings
 
 `resolve_inputs` turns a request `(n, seed, **conditions)` into arrays: random kinds are drawn
 from (seed, stream) with one stream per random input, labels default to every class in turn,
 options to their defaults, and a batched condition of any length cycles to n. The Keras model,
 the SavedModel `sample` endpoint and the onnxruntime runner all go through `resolve_inputs` or
 its TF twin `resolve_inputs_tf` (keras_gen/core_tf/inputs.py, with `draw_tf`, `check_request_tf`
-and `tensor_spec`), so a request gives the same inputs, hence the same images, on each.
+and `tensor_spec`), so a request gives the same inputs, hence the same images, on each. A caption
+nobody gave is the input's `examples` in turn, as a label nobody gave is every class in turn.
 
 Plain Python and numpy.
 """
@@ -25,11 +29,11 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from keras_gen.core import latents
+from keras_gen.core import latents, text
 from keras_gen.core.errors import KerasGenError
 from keras_gen.core.images import from_uint8, to_uint8
 
-KINDS = ("latent", "label", "code", "image", "option")
+KINDS = ("latent", "label", "code", "image", "option", "text")
 RANDOM_KINDS = ("latent", "code")
 SAMPLE_COUNT, SAMPLE_SEED = "n", "seed"  # the two inputs every `sample` endpoint takes first
 MAX_SAMPLES = 65536  # one request; larger jobs loop over seeds
@@ -50,6 +54,8 @@ class InputSpec:
     range: tuple | None = None  # option: [lo, hi] inclusive; image: value range of its dtype
     description: str = ""
     choices: tuple | None = None  # option: names of its values 0, 1, ... (`--sampler ddpm` is 1)
+    vocabulary: tuple | None = None  # text: the words of ids 2, 3, ... (0 pads, 1 is an unknown word)
+    examples: tuple | None = None  # text: captions a request that gives none goes through in turn
 
     def __post_init__(self):
         if self.kind not in KINDS:
@@ -65,10 +71,31 @@ class InputSpec:
                 raise KerasGenError(f"option {self.name!r} needs finite numbers lo <= default <= hi, got range "
                                     f"{self.range!r} and default {self.default!r}.")
         object.__setattr__(self, "shape", tuple(self.shape))
+        if self.kind == "text":
+            self._check_text_declaration()
         if self.choices is not None:
             object.__setattr__(self, "choices", tuple(self.choices))
         if self.range is not None:
             object.__setattr__(self, "range", tuple(self.range))
+
+    def _check_text_declaration(self):
+        vocabulary = text.check_vocabulary(self.vocabulary or ())
+        object.__setattr__(self, "vocabulary", vocabulary)
+        if self.dtype == "int32":
+            if len(self.shape) != 1:
+                raise KerasGenError(f"text input {self.name!r}: shape is (max_words,), got {self.shape}.")
+            text.check_max_words(self.shape[0])
+        elif self.dtype != "string" or self.shape != ():
+            raise KerasGenError(f"text input {self.name!r} is int32 token ids of shape (max_words,) or, in a "
+                                f"signature, one string a caption; got {self.dtype} {self.shape}.")
+        if self.examples is not None:
+            object.__setattr__(self, "examples", tuple(str(e) for e in self.examples))
+
+    @property
+    def max_words(self) -> int:
+        """text: the most words a caption may have (the ids form's row length; the string form keeps
+        it in its description's stead as `range`)."""
+        return int(self.shape[0]) if self.dtype == "int32" else int(self.range[1])
 
     @property
     def batched(self) -> bool:
@@ -86,12 +113,16 @@ class InputSpec:
             out["range"] = list(self.range)
         if self.choices is not None:
             out["choices"] = list(self.choices)
+        for key in ("vocabulary", "examples"):
+            if getattr(self, key) is not None:
+                out[key] = list(getattr(self, key))
         return out
 
     @classmethod
     def from_json(cls, data: dict) -> "InputSpec":
         try:
-            return cls(**{k: (tuple(v) if k in ("shape", "range", "choices") else v) for k, v in data.items()})
+            return cls(**{k: (tuple(v) if k in ("shape", "range", "choices", "vocabulary", "examples") else v)
+                          for k, v in data.items()})
         except TypeError as err:
             raise KerasGenError(f"malformed input declaration {data!r}: {err}") from None
 
@@ -101,6 +132,8 @@ class InputSpec:
         length cycle to n (label 7 -> all sevens, labels [0, 1, 2] -> 0, 1, 2, 0, ...)."""
         if self.kind == "option" and self.choices:
             value = value_of_choice(self, value)
+        if self.kind == "text":
+            return _cycled(self._text_values(value), n)
         try:
             array = np.asarray(value)
         except Exception:
@@ -146,6 +179,37 @@ class InputSpec:
             array = array[np.arange(n) % array.shape[0]]
         return np.ascontiguousarray(array, dtype=self.dtype)
 
+    def _text_values(self, value) -> np.ndarray:
+        """Captions as this input takes them: the ids form tokenises text (unknown words become
+        UNK) or checks ids; the string form checks the captions tokenise and keeps them as text."""
+        is_text = isinstance(value, (str, bytes, np.str_, np.bytes_)) or (
+            np.asarray(value, dtype=object).dtype == object and np.asarray(value, dtype=object).ndim == 1
+            and all(isinstance(v, (str, bytes, np.str_, np.bytes_)) for v in np.asarray(value, dtype=object)))
+        if self.dtype == "string":
+            if not is_text:
+                raise KerasGenError(f"{self.name} takes captions as text (a string or a list of strings), got "
+                                    f"{value!r:.80}.")
+            captions = [text.normalise(c) for c in text.as_caption_list(value)]
+            text.tokenize(captions, self.vocabulary, self.max_words)  # the errors: no words, too many
+            return np.asarray(captions, dtype=object)
+        if is_text:
+            return text.tokenize(value, self.vocabulary, self.max_words)[0]
+        return text.check_ids(value, len(self.vocabulary), self.max_words)
+
+    def example_values(self, n: int) -> np.ndarray:
+        """The captions of a request that gives none: the input's examples in turn, in its form."""
+        if not self.examples:
+            raise KerasGenError(f"this model needs a caption for {self.name!r}: pass one, e.g. --text \"...\".")
+        return _cycled(self._text_values(list(self.examples)), n)
+
+    def as_signature(self) -> "InputSpec":
+        """The input as a serving signature takes it: a text input's string form, (B,) captions
+        (TF Serving's clients then need no vocabulary); every other input as it is."""
+        if self.kind != "text" or self.dtype == "string":
+            return self
+        return InputSpec(self.name, "text", (), "string", range=(1, self.max_words), vocabulary=self.vocabulary,
+                         examples=self.examples, description=f"captions of 1 to {self.max_words} words (strings)")
+
     def _image_values(self, array: np.ndarray) -> np.ndarray:
         """Images as this input's dtype: uint8 [0, 255] and float [-1, 1] are both accepted and
         converted; anything else (float pixels in [0, 255] or [0, 1]) is an error, not a cast."""
@@ -173,6 +237,10 @@ class InputSpec:
             size = int(np.prod(self.shape))
             return latents.categorical_codes(n * size, self.num_classes, seed, stream).reshape(n, *self.shape)
         return latents.uniform_codes(n, self.shape[0], seed, stream)
+
+def _cycled(array: np.ndarray, n: int) -> np.ndarray:
+    return array if len(array) == n else array[np.arange(n) % len(array)]
+
 
 # -- constructors, so declarations read as what they are ---------------------------------------
 def latent(dim: int, name: str = "z") -> InputSpec:
@@ -213,6 +281,21 @@ def image(shape, name: str = "image", dtype: str = "float32") -> InputSpec:
 def option(name: str, default, lo, hi, dtype: str | None = None, description: str = "") -> InputSpec:
     dtype = dtype or ("int32" if isinstance(default, int) and not isinstance(default, bool) else "float32")
     return InputSpec(name, "option", (), dtype, default=default, range=(lo, hi), description=description)
+
+
+def caption(vocabulary, max_words: int, examples=None, name: str = "caption") -> InputSpec:
+    """A text input: captions as token ids (N, max_words) over `vocabulary`; `examples` are what a
+    request without a caption goes through in turn."""
+    vocabulary = text.check_vocabulary(vocabulary)
+    return InputSpec(name, "text", (text.check_max_words(max_words),), "int32", vocabulary=vocabulary,
+                     examples=None if examples is None else tuple(examples),
+                     description=f"a caption of 1 to {max_words} words over a vocabulary of {len(vocabulary)}, as "
+                                 "text or token ids")
+
+
+def as_signature(specs) -> list[InputSpec]:
+    """Each input as a serving signature takes it (a caption as a string)."""
+    return [s.as_signature() for s in specs]
 
 
 def choice(name: str, choices, default: str, description: str = "") -> InputSpec:
@@ -278,6 +361,8 @@ def resolve_inputs(specs, n: int, seed: int, conditions: dict | None = None, ima
             out[spec.name] = (np.arange(n) % spec.num_classes).astype(spec.dtype)  # every class in turn
         elif spec.kind == "option":
             out[spec.name] = np.asarray(spec.default, spec.dtype)
+        elif spec.kind == "text":
+            out[spec.name] = spec.example_values(n)  # the examples in turn
         elif image_filler is not None:
             out[spec.name] = image_filler(spec, n, seed)
         else:
@@ -307,5 +392,5 @@ def image_noise(spec: InputSpec, n: int, seed: int) -> np.ndarray:
     return (np.round((u + 1) * 127.5).astype(np.uint8) if spec.dtype == "uint8" else u.astype(spec.dtype))
 
 
-__all__ = ["InputSpec", "KINDS", "code", "condition_specs", "image", "label", "latent", "option",
+__all__ = ["InputSpec", "KINDS", "as_signature", "caption", "code", "condition_specs", "image", "label", "latent", "option",
            "resolve_conditions", "resolve_inputs", "sample_count_and_seed", "check_request"]

@@ -5,6 +5,7 @@
     resolve_inputs_tf(specs, n, seed, given)    `resolve_inputs` inside a SavedModel `sample` endpoint
     check_request_tf(specs, n, seed, given)     the limits `check_request` and `InputSpec.check` set,
                                                 as assertions
+    signature_values_tf(specs, values)          captions a signature took as strings, as token ids
 
 The numpy versions resolve requests on the edge and in Keras' `sample`; these resolve them in
 the exported SavedModel, so a request gives the same inputs on every runtime
@@ -21,9 +22,29 @@ from keras_gen.core_tf import latents
 
 
 def tensor_spec(spec: InputSpec) -> tf.TensorSpec:
-    """The input as a signature entry: batched kinds get a leading None, options are scalars."""
+    """The input as a signature entry: batched kinds get a leading None, options are scalars (a
+    caption's string form: (None,) strings)."""
     shape = (None, *spec.shape) if spec.batched else ()
     return tf.TensorSpec(shape, tf.as_dtype(spec.dtype), name=spec.name)
+
+
+def caption_ids_tf(spec: InputSpec, value):
+    """A text input's value in a graph as token ids: strings tokenised (keras_gen/core_tf/text.py),
+    ids passed through."""
+    from keras_gen.core_tf.text import tokenize_tf
+
+    value = tf.convert_to_tensor(value)
+    if value.dtype == tf.string:
+        return tokenize_tf(value, spec.vocabulary, spec.max_words)
+    return tf.cast(value, tf.int32)
+
+
+def signature_values_tf(specs, values: dict) -> dict:
+    """The values of a signature that takes captions as strings (InputSpec.as_signature), with
+    each caption as the token ids the network takes."""
+    kinds_of = {s.name: s for s in specs}
+    return {k: (caption_ids_tf(kinds_of[k], v) if k in kinds_of and kinds_of[k].kind == "text" else v)
+            for k, v in values.items()}
 
 
 def draw_tf(spec: InputSpec, n, seed, stream: int):
@@ -61,6 +82,12 @@ def resolve_inputs_tf(specs, n, seed, conditions: dict) -> dict:
             given = conditions[spec.name]
             out[spec.name] = tf.cond(tf.shape(given)[0] > 0, lambda given=given: cycled(given),
                                      lambda spec=spec: draw_tf(spec, n, seed, stream_of[spec.name]))
+        elif spec.kind == "text":  # an empty batch: the examples in turn, as numpy's for a caption not given
+            given = conditions[spec.name]
+            examples = spec.example_values(len(spec.examples)) if spec.examples else np.zeros((1, spec.max_words),
+                                                                                                np.int32)
+            out[spec.name] = cycled(tf.cond(tf.size(given) > 0, lambda spec=spec, given=given: caption_ids_tf(spec, given),
+                                            lambda examples=examples: tf.constant(examples, tf.int32)))
         elif spec.batched:
             out[spec.name] = cycled(conditions[spec.name])
         else:
@@ -89,6 +116,10 @@ def check_request_tf(specs, n, seed, conditions: dict) -> list:
             checks += within(value, *spec.range, spec.name)
         elif spec.kind in ("label", "code") and spec.num_classes:
             checks += within(value, 0, spec.num_classes - 1, spec.name)
-        if spec.batched and spec.kind != "code":  # an empty code means "draw it from the seed"
+        elif spec.kind == "text" and tf.convert_to_tensor(value).dtype != tf.string:
+            checks += within(value, 0, len(spec.vocabulary) + 1, spec.name)
+        if spec.kind == "text" and not spec.examples:
+            checks.append(tf.debugging.assert_positive(tf.size(value), message=f"{spec.name}: no caption given"))
+        if spec.batched and spec.kind not in ("code", "text"):  # an empty code means "draw it from the seed"
             checks.append(tf.debugging.assert_positive(tf.shape(value)[0], message=f"{spec.name}: empty batch"))
     return checks

@@ -15,6 +15,8 @@ receives, per batch:
     "degraded"   (inputs, targets)       patches of any image source (targets) and what the model's
                                          degradation makes of them (inputs): super-resolution's
                                          low-resolution images (keras_gen/data/degradations.py)
+    "captioned"  (images, captions)      captions int32 (B, max_words): token ids over the model's
+                                         vocabulary (keras_gen/core/text.py), one caption per image
 
 Sources, by kind:
 - images, labelled: any source of `load_dataset` (bundled name, tfds:NAME, folder); labelled needs
@@ -27,6 +29,9 @@ Sources, by kind:
 - attributes: the bundled `shapes` set, whose drawing attributes are known (data/shapes.py).
 - degraded: any single source, read at full size (data/degradations.py); the model passes its
   `degradation()` (scales, interpolated input) as `degradation`.
+- captioned: `shapes`, captioned from its drawing attributes ("a small red triangle in the top
+  left", data/captions.py), or a folder with a caption beside each image (NAME.txt, or a
+  metadata.jsonl); the model passes its caption input (`text_spec()`) as `text`.
 - unpaired: `--data` and `--data-b`, two sources of any kind (each loaded with `load_arrays`), or
   one folder with `A/` and `B/` (or `trainA/`, `trainB/`), a bundled two-domain set (`digits_ink`,
   or the two sides of a paired one) or a two-domain TFDS set (`tfds:cycle_gan/horse2zebra`).
@@ -158,7 +163,9 @@ def describe_training_data(kind: str, data, data_b=None, *, data_dir=None) -> Tr
     _check_sources(kind, data, data_b)
     if kind == "attributes":
         _check_attribute_source(data)
-    if kind in ("images", "labelled", "indexed", "attributes", "degraded"):
+    if kind == "captioned":
+        _check_caption_source(data)
+    if kind in ("images", "labelled", "indexed", "attributes", "degraded", "captioned"):
         info = describe(data, data_dir=data_dir)
         if kind == "indexed" and info.split_sizes["train"] > MAX_INDEXED_IMAGES:
             raise KerasGenError(
@@ -170,8 +177,8 @@ def describe_training_data(kind: str, data, data_b=None, *, data_dir=None) -> Tr
                 f"this model trains on images with labels, and --data {data!r} has none. Pass a labelled source: "
                 "digits, shapes, photos, textures, a labelled tfds:NAME, or a folder with one subfolder per class."
             )
-        return TrainingDataInfo(kind, info.default_image_size, info.channels, info.num_classes,
-                                info.split_sizes["train"])
+        return TrainingDataInfo(kind, info.default_image_size, info.channels,
+                                None if kind == "captioned" else info.num_classes, info.split_sizes["train"])
     if data_b is not None:
         infos = [describe(source, data_dir=data_dir) for source in (data, data_b)]
         return TrainingDataInfo(kind, infos[0].default_image_size, max(i.channels for i in infos), None,
@@ -231,10 +238,11 @@ def side_shapes(kind: str, shapes=None, image_size=None, channels=None) -> list[
 
 
 def training_dataset(kind: str, data, data_b=None, *, image_size=None, channels=None, batch_size: int, seed: int,
-                     data_dir=None, shapes=None, degradation=None):
+                     data_dir=None, shapes=None, degradation=None, text=None):
     """A repeated, seeded-shuffled `tf.data.Dataset` of full batches in the shape `kind` declares
     (module docstring), from the train split, each image at its side's shape. Same arguments,
-    same batches. `degradation`: a "degraded" model's (its `degradation()`)."""
+    same batches. `degradation`: a "degraded" model's (its `degradation()`); `text`: a "captioned"
+    model's caption input (InputSpec: vocabulary, max_words)."""
     kind = check_data_kind(kind)
     data = "digits" if data is None else data
     _check_sources(kind, data, data_b)
@@ -251,6 +259,10 @@ def training_dataset(kind: str, data, data_b=None, *, image_size=None, channels=
 
         images, _, _ = _load_uint8(data, "train", image_size, channels, None, seed, data_dir, None)
         return _in_memory_dataset((images, np.arange(len(images), dtype=np.int64)), batch_size, seed)
+    if kind == "captioned":
+        images, captions = caption_arrays(data, "train", image_size=image_size, channels=channels, seed=seed,
+                                          as_float=False)
+        return _in_memory_dataset((images, caption_ids(captions, text)), batch_size, seed)
     if kind == "attributes":
         from keras_gen.data.bundled import load_shapes_attributes
 
@@ -284,6 +296,74 @@ def attribute_arrays(data, split: str, *, image_size: int, channels: int, seed: 
     _check_attribute_source(data)
     images, labels, drawn = load_shapes_attributes(split, image_size, channels, limit, seed)
     return from_uint8(images), np.asarray(labels, np.int64), _attribute_matrix(drawn)
+
+
+CAPTION_SOURCES = ("shapes", "a folder with a caption beside each image (NAME.txt next to NAME.png, or a "
+                   "metadata.jsonl of {\"file_name\", \"text\"} lines)")
+
+
+def _check_caption_source(data) -> None:
+    if data != "shapes" and resolve_source(data)[0] != "folder":
+        raise KerasGenError(f"this model trains on images with captions, and --data {data!r} has none. Pass --data "
+                            f"{' or '.join(CAPTION_SOURCES)}.")
+
+
+def caption_arrays(data, split: str, *, image_size, channels: int, seed: int, limit=None, as_float: bool = True):
+    """(images, captions: list of str) of one split of a captioned source: `shapes` captioned from
+    its drawing attributes (data/captions.py), or a folder's caption files. Images float32 [-1, 1]
+    (uint8 with `as_float=False`)."""
+    from keras_gen.data.captions import captioned_folder, shapes_captions
+    from keras_gen.data.common import split_seed
+    from keras_gen.images import from_uint8
+
+    _check_caption_source(data)
+    if data == "shapes":
+        from keras_gen.data.bundled import load_shapes_attributes
+
+        images, _, drawn = load_shapes_attributes(split, image_size, channels, limit, seed)
+        captions = shapes_captions(drawn, split_seed(seed, split))
+    else:
+        index, chosen, every = captioned_folder(data, split)
+        chosen, every = chosen[:limit], every[:limit]
+        images, kept = folders.decode_files([index.root / index.files[i] for i in chosen], image_size, channels,
+                                            folders.split_where(index, split))
+        captions = [every[i] for i in kept]
+    return (from_uint8(images) if as_float else images), captions
+
+
+def caption_ids(captions, text) -> np.ndarray:
+    """Training captions as token ids over the model's caption input `text`: longer ones cut to its
+    max_words (with one warning), unknown words as UNK."""
+    import warnings
+
+    from keras_gen.core.text import tokenize, words
+
+    if text is None:
+        raise KerasGenError("a captioned data set needs the model's caption input (its text_spec()).")
+    long = sum(len(words(c)) > text.max_words for c in captions)
+    if long:
+        warnings.warn(f"{long} of {len(captions)} captions have more than {text.max_words} words and are cut to "
+                      f"their first {text.max_words} (--set max_words=N reads longer ones).", stacklevel=2)
+    return tokenize(captions, text.vocabulary, text.max_words, truncate=True)[0]
+
+
+def caption_facts(data, split_seed_value: int = 0) -> tuple[tuple, list]:
+    """(vocabulary, example captions) of a captioned source, which a new run records in its model's
+    options: shapes' caption grammar and one caption per colour and shape; a folder's train
+    words (those seen twice or more when there are many) and its first test captions."""
+    from keras_gen.core.text import build_vocabulary, normalise
+    from keras_gen.data.captions import SHAPES_VOCABULARY, captioned_folder, example_captions
+
+    _check_caption_source(data)
+    if data == "shapes":
+        return SHAPES_VOCABULARY, example_captions()
+    _, _, train = captioned_folder(data, "train")
+    vocabulary = build_vocabulary(train, min_count=2 if len(train) > 2000 else 1)
+    try:
+        _, _, test = captioned_folder(data, "test")
+    except KerasGenError:
+        test = train
+    return vocabulary, [normalise(c) for c in test[:16]]
 
 
 def _attribute_matrix(drawn: dict) -> np.ndarray:

@@ -2,7 +2,7 @@
 
 A family subclasses `GenerativeModel`, registers the class in its family's `__init__.py`
 (keras_gen/registry.py: its name, summary and the data kind `train_step` receives: images |
-labelled | paired | unpaired | indexed | attributes | degraded, see keras_gen/data/training_data.py), and
+labelled | paired | unpaired | indexed | attributes | degraded | captioned, see keras_gen/data/training_data.py), and
 writes only what is its own:
 
     class Options(ModelOptions)   its options, defaults and types, once (they become `--set`
@@ -39,7 +39,7 @@ from keras_gen.core import inputs as kinds
 from keras_gen.core.errors import KerasGenError
 from keras_gen.core.images import image_hw
 from keras_gen.core.samplers import DIRECT
-from keras_gen.core_tf.inputs import resolve_inputs_tf, tensor_spec
+from keras_gen.core_tf.inputs import resolve_inputs_tf, signature_values_tf, tensor_spec
 from keras_gen.distribute import replica_rows, skip_together
 from keras_gen.keras_adapter import (WeightAverage, float32_outputs, inner_optimizer, logs_reducible_across_workers,
                                      named_seed_generators, replica_gradient_scale, scales_losses,
@@ -213,6 +213,11 @@ class GenerativeModel(keras.Model):
     def degradation(self):
         """A "degraded" model's keras_gen.data.degradations.Degradation: how its training inputs
         are made from patches of the data (super-resolution's scales); None for the others."""
+        return None
+
+    def text_spec(self):
+        """A "captioned" model's caption input (keras_gen.core.inputs.caption: its vocabulary and
+        max_words), which the data tokenises its captions with; None for the others."""
         return None
 
     @property
@@ -567,7 +572,8 @@ class GenerativeModel(keras.Model):
 
         request = self.request_specs()
         conditions = kinds.condition_specs(request)
-        sample_specs = kinds.sample_count_and_seed() + conditions
+        # Signatures clients call take captions as strings (tokenised inside); the network, ids.
+        sample_specs = kinds.sample_count_and_seed() + kinds.as_signature(conditions)
         sampler = self.sampler()
 
         def sample_images(n, seed, given):
@@ -596,12 +602,12 @@ class GenerativeModel(keras.Model):
             return {"images": self.generate(**dict(zip(names, args)))}
 
         def serving_default(*args):
-            return {"images": to_uint8(self.generate(**dict(zip(names, args))))}
+            return {"images": to_uint8(self.generate(**signature_values_tf(request, dict(zip(names, args)))))}
 
         return {
             "generate": Endpoint(generate, request, "inputs -> float32 images in [-1, 1]", onnx=True,
                                  output_ranges={"images": [-1.0, 1.0]}),
-            "serving_default": Endpoint(serving_default, request, "inputs -> uint8 images",
+            "serving_default": Endpoint(serving_default, kinds.as_signature(request), "inputs -> uint8 images",
                                         output_ranges={"images": [0, 255]}),
             "sample": sample_ep,
         }

@@ -95,10 +95,15 @@ class DDPM(GenerativeModel):
         if o.sample_steps > o.timesteps:
             raise KerasGenError(f"sample_steps ({o.sample_steps}) cannot exceed timesteps T ({o.timesteps}).")
         self.scheduler = DiffusionScheduler(o.timesteps, o.schedule, o.prediction)
-        self.denoiser = build_unet(self.image_shape, o.filters, self.multipliers, o.blocks, o.attention_resolution,
-                                   o.groups, self.num_classes if self.conditional else None, o.dropout)
+        self.denoiser = self.build_denoiser()
         self.loss_tracker = keras.metrics.Mean(name="loss")
         self.built = True
+
+    def build_denoiser(self) -> keras.Model:
+        """The U-Net (x_t, t[, label]); a subclass conditioned otherwise (tddpm's captions) builds its own."""
+        o = self.options
+        return build_unet(self.image_shape, o.filters, self.multipliers, o.blocks, o.attention_resolution, o.groups,
+                          self.num_classes if self.conditional else None, o.dropout)
 
     def default_optimizers(self):
         return {"denoiser": keras.optimizers.Adam(self.options.learning_rate)}

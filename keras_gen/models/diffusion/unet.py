@@ -5,7 +5,9 @@ the low resolutions, and skip connections from each down block to its mirror up 
 
 Class conditioning (for classifier-free guidance, Ho & Salimans 2021): a learned embedding of the
 label is added to the time embedding; index `num_classes` is the null class, the "no label" that
-label dropout trains and the sampler's unconditional pass uses.
+label dropout trains and the sampler's unconditional pass uses. Any other condition (a caption)
+comes as a `condition` network mapping its own inputs to one vector per sample, which is projected
+and added to the embedding the same way; its inputs become the U-Net's.
 """
 
 from __future__ import annotations
@@ -19,8 +21,9 @@ from keras_gen.layers.unet_blocks import ResidualBlock, ResizeUpsample, SelfAtte
 
 def build_unet(shape, filters: int, multipliers: tuple, blocks: int, attention_resolution: int,
                groups: int = 32, num_classes: int | None = None, dropout: float = 0.0,
-               name: str = "denoiser") -> keras.Model:
-    """[x (B, H, W, C), t (B,) int32 (, label (B,) int32 in [0, num_classes])] -> (B, H, W, C)."""
+               name: str = "denoiser", condition: keras.Model | None = None) -> keras.Model:
+    """[x (B, H, W, C), t (B,) int32 (, label (B,) int32 in [0, num_classes]) (, the inputs of
+    `condition`)] -> (B, H, W, C)."""
     height, _, channels = shape
     x_in = keras.Input(shape, name="x")
     t_in = keras.Input((), dtype="int32", name="t")
@@ -34,6 +37,11 @@ def build_unet(shape, filters: int, multipliers: tuple, blocks: int, attention_r
         inputs.append(label_in)
         emb = layers.Add(name="time_plus_class")([emb, layers.Embedding(num_classes + 1, emb_dim,
                                                                         name="class_embedding")(label_in)])
+    if condition is not None:  # e.g. a caption encoder: its vector, projected, joins the time embedding
+        condition_in = [keras.Input(i.shape[1:], dtype=i.dtype, name=i.name) for i in condition.inputs]
+        inputs += condition_in
+        vector = condition(condition_in[0] if len(condition_in) == 1 else condition_in)
+        emb = layers.Add(name="time_plus_condition")([emb, layers.Dense(emb_dim, name="condition_projection")(vector)])
 
     def attend(h, resolution, tag):
         return SelfAttention2D(groups, name=f"attention_{tag}")(h) if resolution <= attention_resolution else h

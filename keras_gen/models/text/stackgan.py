@@ -1,0 +1,294 @@
+"""Text to image in the spirit of StackGAN: Zhang et al. 2017, "StackGAN: Text to Photo-realistic
+Image Synthesis with Stacked Generative Adversarial Networks", with the matching-aware
+discriminator of Reed et al. 2016, "Generative Adversarial Text to Image Synthesis" (GAN-CLS), and
+StackGAN++'s joint training and unconditional scores (Zhang et al. 2018).
+
+    phi = E(caption)                          a caption encoder (keras_gen/layers/text_encoder.py),
+                                              trained with the discriminators (below)
+    c_0, c_1 = CA_0(phi, eps), CA_1(phi, eps)  conditioning augmentation, c = mu + sigma eps (section 3.1)
+    s_0 = G_0(c_0, z)                         stage I: a low-resolution image (image_size / upscale)
+    s_1 = G_1(s_0, c_1)                       stage II: s_0 encoded, joined with c_1, residual blocks,
+                                              up-sampled to image_size (section 3.3)
+
+Each stage k has a discriminator D_k giving two scores: D_k(x, phi), whether x is a real image of
+that caption, and D_k(x), whether x is real at all. With the game's losses l_D and l_G
+(keras_gen/models/gan/game.py, non-saturating by default), x_k the real image at stage k's size
+and phi' the caption of another image of the batch (the batch rolled by one):
+
+    L_D = sum_k  1/2 l_D(D_k(x_k, phi), D_k(s_k, phi)) + 1/2 l_D(D_k(x_k, phi), D_k(x_k, phi'))
+                 + l_D(D_k(x_k), D_k(s_k))
+    L_G = sum_k  l_G(D_k(s_k, phi)) + l_G(D_k(s_k))  +  lambda KL(N(mu_k, sigma_k^2) || N(0, I))
+
+The mismatched pair (a real image with a wrong caption, scored fake) is what makes D check the
+caption and not only realism (GAN-CLS); it also trains the caption encoder, which D updates with
+its own optimizer: G reads phi and does not move the encoder (StackGAN reads a fixed embedding).
+Both stages train together, every step, as in StackGAN++ (StackGAN trains stage I first): stage II
+learns on stage I's current images and its loss reaches stage I too.
+
+Sampling takes `z`, the augmentation's `condition_noise` (latents drawn from the seed), a
+caption (`keras-gen sample RUN --text "a large blue circle"`) and `truncation`, which scales both
+latents toward their mean: psi = 0 draws the caption's mean condition mu.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import keras
+import tensorflow as tf
+from keras import layers
+
+from keras_gen import inputs as kinds, latents
+from keras_gen.errors import KerasGenError
+from keras_gen.layers.conditioning import ConditioningAugmentation, kl_to_standard_normal
+from keras_gen.layers.text_encoder import build_text_encoder
+from keras_gen.models.base import GenerativeModel, option
+from keras_gen.models.gan.game import AdamOptions, AdversarialGame, GameOptions, adam_pair
+from keras_gen.models.gan.latent_gan import TRUNCATION
+from keras_gen.models.text.captions import CaptionOptions, caption_spec, drop_words
+
+MIN_SIZE, MAX_SIZE = 16, 256
+
+
+def _init():
+    return keras.initializers.RandomNormal(stddev=0.02)
+
+
+def _up(x, filters: int, name: str):
+    """Nearest up-sampling by 2 and a 3x3 convolution (StackGAN's upBlock; no checkerboard)."""
+    x = layers.UpSampling2D(2, name=f"{name}_up")(x)
+    x = layers.Conv2D(filters, 3, padding="same", use_bias=False, kernel_initializer=_init(), name=f"{name}_conv")(x)
+    return layers.ReLU(name=f"{name}_relu")(layers.BatchNormalization(name=f"{name}_norm")(x))
+
+
+def _tiled(vector, side: int, name: str):
+    """(B, D) -> (B, side, side, D): a condition repeated at every position."""
+    x = layers.Reshape((1, 1, vector.shape[-1]), name=f"{name}_as_map")(vector)
+    return layers.UpSampling2D(side, name=f"{name}_tiled")(x)
+
+
+def build_generator(text_dim: int, condition_dim: int, noise_dim: int, low_size: int, upscale: int, channels: int,
+                    filters: int, refine_blocks: int) -> keras.Model:
+    """[phi (B, text_dim), condition_noise (B, 2 condition_dim), z (B, noise_dim)] ->
+    [stage I (B, s, s, C), stage II (B, upscale s, upscale s, C), mu_0, log_var_0, mu_1, log_var_1]."""
+    phi = keras.Input((text_dim,), name="caption_vector")
+    eps = keras.Input((2 * condition_dim,), name="condition_noise")
+    z = keras.Input((noise_dim,), name="z")
+    c0, mu0, log_var0 = ConditioningAugmentation(condition_dim, 0, name="augmentation_1")([phi, eps])
+    c1, mu1, log_var1 = ConditioningAugmentation(condition_dim, 1, name="augmentation_2")([phi, eps])
+
+    # Stage I: (c_0, z) -> 4x4, widest, halving per doubling up to low_size.
+    ups = int(math.log2(low_size)) - 2
+    width = filters * 2 ** ups
+    x = layers.Concatenate(name="stage1_input")([c0, z])
+    x = layers.Dense(4 * 4 * width, use_bias=False, kernel_initializer=_init(), name="stage1_project")(x)
+    x = layers.ReLU(name="stage1_project_relu")(layers.BatchNormalization(name="stage1_project_norm")(x))
+    x = layers.Reshape((4, 4, width), name="stage1_map")(x)  # (B, 4, 4, W)
+    for i in range(ups):
+        width //= 2
+        x = _up(x, width, f"stage1_up{i}")
+    low = layers.Conv2D(channels, 3, padding="same", kernel_initializer=_init(), name="stage1_rgb")(x)
+    low = layers.Activation("tanh", dtype="float32", name="stage1_image")(low)  # (B, s, s, C)
+
+    # Stage II: s_0 encoded to s/2, joined with c_1, residual blocks, up to upscale * s.
+    wide = 2 * filters
+    h = layers.Conv2D(filters, 3, padding="same", kernel_initializer=_init(), name="stage2_encode")(low)
+    h = layers.ReLU(name="stage2_encode_relu")(h)
+    h = layers.Conv2D(wide, 4, strides=2, padding="same", use_bias=False, kernel_initializer=_init(),
+                      name="stage2_down")(h)
+    h = layers.ReLU(name="stage2_down_relu")(layers.BatchNormalization(name="stage2_down_norm")(h))  # (B, s/2, s/2, 2F)
+    h = layers.Concatenate(name="stage2_joint")([h, _tiled(c1, low_size // 2, "stage2_condition")])
+    h = layers.Conv2D(wide, 3, padding="same", use_bias=False, kernel_initializer=_init(), name="stage2_join")(h)
+    h = layers.ReLU(name="stage2_join_relu")(layers.BatchNormalization(name="stage2_join_norm")(h))
+    for i in range(refine_blocks):  # residual blocks (StackGAN's ResBlock)
+        r = layers.Conv2D(wide, 3, padding="same", use_bias=False, kernel_initializer=_init(), name=f"stage2_res{i}_a")(h)
+        r = layers.ReLU(name=f"stage2_res{i}_relu")(layers.BatchNormalization(name=f"stage2_res{i}_a_norm")(r))
+        r = layers.Conv2D(wide, 3, padding="same", use_bias=False, kernel_initializer=_init(), name=f"stage2_res{i}_b")(r)
+        r = layers.BatchNormalization(name=f"stage2_res{i}_b_norm")(r)
+        h = layers.ReLU(name=f"stage2_res{i}_out")(layers.Add(name=f"stage2_res{i}_add")([h, r]))
+    width = wide
+    for i in range(int(math.log2(upscale)) + 1):  # s/2 -> upscale * s
+        width = max(width // 2, 8)
+        h = _up(h, width, f"stage2_up{i}")
+    high = layers.Conv2D(channels, 3, padding="same", kernel_initializer=_init(), name="stage2_rgb")(h)
+    high = layers.Activation("tanh", dtype="float32", name="stage2_image")(high)
+    return keras.Model([phi, eps, z], [low, high, mu0, log_var0, mu1, log_var1], name="generator")
+
+
+def build_discriminator(size: int, channels: int, text_dim: int, filters: int, wrap, name: str) -> keras.Model:
+    """[images (B, size, size, C), phi (B, text_dim)] -> [caption score (B, 1), image score (B, 1)]:
+    strided convolutions down to 4x4, then one head on the features alone and one on the features
+    joined with the compressed caption tiled over the map (StackGAN's D)."""
+    images = keras.Input((size, size, channels), name="images")
+    phi = keras.Input((text_dim,), name="caption_vector")
+    x = wrap(layers.Conv2D(filters, 4, 2, "same", kernel_initializer=_init(), name=f"{name}_conv0"))(images)
+    x = layers.LeakyReLU(0.2, name=f"{name}_act0")(x)
+    width = filters
+    for i in range(1, int(math.log2(size)) - 2):  # down to 4x4
+        width *= 2
+        x = wrap(layers.Conv2D(width, 4, 2, "same", use_bias=False, kernel_initializer=_init(), name=f"{name}_conv{i}"))(x)
+        x = layers.LeakyReLU(0.2, name=f"{name}_act{i}")(layers.BatchNormalization(name=f"{name}_norm{i}")(x))
+    image_score = wrap(layers.Conv2D(1, 4, 1, "valid", kernel_initializer=_init(), name=f"{name}_image_head"))(x)
+    caption = layers.LeakyReLU(0.2, name=f"{name}_caption_act")(layers.Dense(32, name=f"{name}_caption")(phi))
+    joint = layers.Concatenate(name=f"{name}_joint")([x, _tiled(caption, 4, f"{name}_caption")])
+    joint = wrap(layers.Conv2D(width, 1, use_bias=False, kernel_initializer=_init(), name=f"{name}_joint_conv"))(joint)
+    joint = layers.LeakyReLU(0.2, name=f"{name}_joint_act")(layers.BatchNormalization(name=f"{name}_joint_norm")(joint))
+    caption_score = wrap(layers.Conv2D(1, 4, 1, "valid", kernel_initializer=_init(), name=f"{name}_caption_head"))(joint)
+    return keras.Model([images, phi], [layers.Flatten(dtype="float32", name=f"{name}_caption_score")(caption_score),
+                                       layers.Flatten(dtype="float32", name=f"{name}_image_score")(image_score)],
+                       name=name)
+
+
+@keras.saving.register_keras_serializable(package="keras_gen")
+class TextToImageGAN(GenerativeModel):
+    """A caption encoder, two generator stages and a discriminator per stage; see the module docstring."""
+
+    @dataclass
+    class Options(CaptionOptions, AdamOptions, GameOptions):
+        noise_dim: int = option(32, "z size (StackGAN: 100; the shapes need less)", min=1)
+        word_dim: int = option(32, "size of the word embeddings", min=1)
+        text_dim: int = option(64, "size of the caption vector phi (StackGAN's char-CNN-RNN: 1024)", min=1)
+        condition_dim: int = option(32, "size of the augmented condition c (StackGAN: 128)", min=1)
+        filters: int = option(32, "G's width at stage I's largest map, D's at its first layer", min=1)
+        refine_blocks: int = option(2, "stage II's residual blocks (StackGAN: 4)", min=0)
+        upscale: int = option(2, "stage II's side over stage I's (StackGAN: 4, 64 -> 256 px)", choices=(2, 4))
+        kl_weight: float = option(1.0, "lambda of the conditioning augmentation's KL term (StackGAN: 1)", min=0.0)
+        mismatch_weight: float = option(0.5, "share of D's caption term given to real images with a wrong caption "
+                                             "(GAN-CLS; StackGAN 0.5, the rest to generated images)", min=0.0, max=1.0)
+
+    harness_image_size = 16
+    harness_options = {"noise_dim": 4, "word_dim": 4, "text_dim": 8, "condition_dim": 4, "filters": 4,
+                       "refine_blocks": 1, "max_words": 10}
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        o = self.options
+        side = self.image_size
+        if not isinstance(side, int) or side < MIN_SIZE or side > MAX_SIZE or side & (side - 1) or \
+                side // o.upscale < 8:
+            raise KerasGenError(f"text2img needs a square image size that is a power of two from {MIN_SIZE} to "
+                                f"{MAX_SIZE}, with stage I (size / upscale = {side}/{o.upscale}) at least 8 px; got "
+                                f"{self.image_size}. Pass e.g. --image-size 32.")
+        self.low_size = side // o.upscale
+        self.caption = caption_spec(o)
+        self.game = AdversarialGame(self)
+        self.text_encoder = build_text_encoder(len(self.caption.vocabulary), self.caption.max_words, o.word_dim,
+                                               o.text_dim)
+        self.generator = build_generator(o.text_dim, o.condition_dim, o.noise_dim, self.low_size, o.upscale,
+                                         self.channels, o.filters, o.refine_blocks)
+        wrap = self.game.discriminator_layer
+        self.discriminator_1 = build_discriminator(self.low_size, self.channels, o.text_dim, o.filters, wrap,
+                                                   "discriminator_1")
+        self.discriminator_2 = build_discriminator(side, self.channels, o.text_dim, o.filters, wrap,
+                                                   "discriminator_2")
+        self.d_loss_tracker = keras.metrics.Mean(name="d_loss")
+        self.g_loss_tracker = keras.metrics.Mean(name="g_loss")
+        self.kl_tracker = keras.metrics.Mean(name="kl")
+        self.real_score_tracker = keras.metrics.Mean(name=self.game.score_names[0])
+        self.fake_score_tracker = keras.metrics.Mean(name=self.game.score_names[1])
+        self.wrong_score_tracker = keras.metrics.Mean(name=self.game.score_names[1].replace("fake", "wrong"))
+        self.built = True
+
+    def text_spec(self):
+        return self.caption
+
+    def default_optimizers(self):
+        return adam_pair(self.options, "generator", "discriminator")
+
+    def variables_for(self, optimizer_name: str) -> list:
+        """G's optimizer trains both stages and their augmentation; D's both discriminators and the
+        caption encoder (the matching-aware loss is what teaches it)."""
+        if optimizer_name == "discriminator":
+            return (self.discriminator_1.trainable_variables + self.discriminator_2.trainable_variables
+                    + self.text_encoder.trainable_variables)
+        return super().variables_for(optimizer_name)
+
+    @property
+    def metrics(self):
+        return [self.d_loss_tracker, self.g_loss_tracker, self.kl_tracker, self.real_score_tracker,
+                self.fake_score_tracker, self.wrong_score_tracker, *self.game.metrics]
+
+    # -- training ------------------------------------------------------------------------------
+    def _draw(self, batch):
+        """(condition noise eps, z) for one generator pass."""
+        return (self.random_normal((batch, 2 * self.options.condition_dim)),
+                self.random_normal((batch, self.options.noise_dim)))
+
+    def train_step(self, data):
+        """Both discriminators (and the caption encoder) on real, generated and mismatched pairs,
+        then both generator stages on the game's turn."""
+        images, captions = data[0], tf.cast(data[1], tf.int32)
+        o, game = self.options, self.game
+        batch = tf.shape(images)[0]
+        captions = drop_words(self, captions, o.word_dropout)
+        reals = (tf.nn.avg_pool2d(images, o.upscale, o.upscale, "VALID"), images)  # x at each stage's size
+        critics = (self.discriminator_1, self.discriminator_2)
+        eps, z = self._draw(batch)
+
+        with tf.GradientTape() as tape:
+            phi = self.text_encoder(captions, training=True)
+            wrong_phi = tf.roll(phi, 1, axis=0)  # another image's caption
+            fakes = self.generator([tf.stop_gradient(phi), eps, z], training=True)[:2]
+            d_loss, scores = 0.0, []
+            for critic, real, fake in zip(critics, reals, fakes):
+                real_seen, fake_seen = game.augment(real), game.augment(fake)
+                real_caption, real_image = critic([real_seen, phi], training=True)
+                fake_caption, fake_image = critic([fake_seen, phi], training=True)
+                wrong_caption, _ = critic([real_seen, wrong_phi], training=True)
+                d_loss += ((1 - o.mismatch_weight) * game.discriminator_loss(real_caption, fake_caption)
+                           + o.mismatch_weight * game.discriminator_loss(real_caption, wrong_caption)
+                           + game.discriminator_loss(real_image, fake_image)
+                           + game.penalty(lambda x, c=critic: c([x, phi], training=True)[0], real_seen, fake_seen))
+                scores.append((real_caption, fake_caption, wrong_caption))
+        self.apply_gradients("discriminator", tape, d_loss)
+        game.discriminator_updated(scores[-1][0])
+
+        def generator_step():
+            phi = tf.stop_gradient(self.text_encoder(captions, training=False))
+            eps, z = self._draw(batch)
+            with tf.GradientTape() as tape:
+                low, high, mu0, log_var0, mu1, log_var1 = self.generator([phi, eps, z], training=True)
+                kl = kl_to_standard_normal(mu0, log_var0) + kl_to_standard_normal(mu1, log_var1)
+                g_loss = o.kl_weight * kl
+                for critic, fake in zip(critics, (low, high)):
+                    caption_score, image_score = critic([game.augment(fake), phi], training=True)
+                    g_loss += game.generator_loss(caption_score) + game.generator_loss(image_score)
+            self.apply_gradients("generator", tape, g_loss)
+            self.g_loss_tracker.update_state(g_loss)
+            self.kl_tracker.update_state(kl)
+            return g_loss
+
+        game.generator_turn(generator_step)
+        real_caption, fake_caption, wrong_caption = scores[-1]  # stage II's scores, the final image's
+        self.d_loss_tracker.update_state(d_loss)
+        real_score, fake_score = game.scores(real_caption, fake_caption)
+        self.real_score_tracker.update_state(real_score)
+        self.fake_score_tracker.update_state(fake_score)
+        self.wrong_score_tracker.update_state(game.scores(real_caption, wrong_caption)[1])
+        return {m.name: m.result() for m in self.metrics}
+
+    # -- sampling: the caption encoder and both stages in one call ---------------------------
+    def input_specs(self):
+        o = self.options
+        return [kinds.latent(o.noise_dim),
+                kinds.InputSpec("condition_noise", "latent", (2 * o.condition_dim,), "float32",
+                                distribution="gaussian", description="eps of the conditioning augmentation, "
+                                                                     "one half per stage"),
+                self.caption,
+                kinds.option(TRUNCATION, 1.0, *latents.TRUNCATION_RANGE, "float32",
+                             "truncation psi: z and eps scaled toward 0; 0 draws each caption's mean condition")]
+
+    def call(self, inputs, training=False):
+        return self.generator(inputs, training=training)
+
+    def generate_stages(self, z, condition_noise, caption, truncation=1.0):
+        """(stage I images, stage II images), both in [-1, 1], inference mode."""
+        phi = self.text_encoder(tf.cast(caption, tf.int32), training=False)
+        eps, z = (tf.convert_to_tensor(latents.truncate(v, truncation), tf.float32) for v in (condition_noise, z))
+        outputs = self.generator([phi, eps, z], training=False)
+        return outputs[0], outputs[1]
+
+    def generate(self, z, condition_noise, caption, truncation=1.0):
+        """Latents, caption ids (B, max_words) and truncation psi -> stage II images (B, S, S, C) in [-1, 1]."""
+        return self.generate_stages(z, condition_noise, caption, truncation)[1]
