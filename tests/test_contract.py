@@ -591,3 +591,24 @@ def test_a_checkpoint_loads_in_a_fresh_process_importing_its_model_module_alone(
                         "print(type(m).__name__, sorted(x for x in sys.modules if x.startswith('keras_gen.models.')"
                         " and x.count('.') >= 3 and not x.startswith('keras_gen.models.gan.')))")
     assert out.strip().splitlines()[-1] == "ConditionalDCGAN []"
+
+
+def test_sample_keeps_the_shape_of_an_image_given_to_an_any_size_model(tmp_path):
+    """`sample --image` on a fully convolutional model: a 40x64 picture gives 40x64 outputs (the
+    input is not cropped to a square); from the run and from its export alike."""
+    from keras_gen.cli import main
+    from keras_gen.images import save_image
+    from tests.models import toy_translator  # noqa: F401  (registers the test-only translator)
+
+    rng = np.random.default_rng(0)
+    for side in ("A", "B"):
+        for i in range(8):
+            save_image(rng.integers(0, 256, (16, 16, 1), dtype=np.uint8), tmp_path / "pairs" / side / f"{i}.png")
+    run = tmp_path / "run"
+    assert main(["train", "toy_translator", "--data", str(tmp_path / "pairs"), "--out", str(run), "--image-size", "16",
+                 "--batch-size", "4", "--steps-per-epoch", "1", "--epochs", "1"]) == 0
+    wide = save_image(rng.integers(0, 256, (40, 64, 1), dtype=np.uint8), tmp_path / "wide.png")
+    assert main(["export", str(run), "--out", str(tmp_path / "exports")]) == 0
+    for source, out in ((run, "run.npz"), (tmp_path / "exports" / "toy_translator", "edge.npz")):
+        assert main(["sample", str(source), "--n", "2", "--image", str(wide), "--out", str(tmp_path / out)]) == 0
+        assert np.load(tmp_path / out)["images"].shape == (2, 40, 64, 1)

@@ -135,3 +135,43 @@ def test_streams_are_independent_and_codes_agree_in_numpy_and_tf():
     categories = latents.categorical_codes(1000, 10, seed=3, stream=2)
     np.testing.assert_array_equal(latents_tf.categorical_codes_tf(1000, 10, 3, 2).numpy(), categories)
     assert set(categories.tolist()) == set(range(10)) and np.bincount(categories).min() > 60
+
+
+def test_an_image_file_is_read_at_the_shape_its_input_declares(tmp_path):
+    """A fixed (H, W) is a centre crop to its aspect, resized; an any-size input keeps the file's
+    own shape (a 40x64 picture stays 40x64, not cropped to 40x40); missing paths and folders say so."""
+    from keras_gen import KerasGenError
+    from keras_gen.images import load_image_file, save_image
+
+    picture = np.zeros((40, 64, 3), np.uint8)
+    picture[:, :12] = 255  # a white band on the left: cropped away by a centred square crop
+    path = save_image(picture, tmp_path / "wide.png")
+    assert load_image_file(path, (None, None, 3)).shape == (1, 40, 64, 3)
+    assert load_image_file(path, (None, None, 1)).shape == (1, 40, 64, 1)
+    assert load_image_file(path, (20, None, 3)).shape == (1, 20, 32, 3)  # one side given: the aspect kept
+    square = load_image_file(path, (16, 16, 3))
+    assert square.shape == (1, 16, 16, 3) and square.max() == 0  # the centred 40x40, band cropped away
+    tall = load_image_file(path, (20, 10, 3))  # a tall target: the centred 40x20 of the picture
+    assert tall.shape == (1, 20, 10, 3) and tall.max() == 0
+    with pytest.raises(KerasGenError, match="does not exist"):
+        load_image_file(tmp_path / "missing.png", (None, None, 3))
+    with pytest.raises(KerasGenError, match="is a folder"):
+        load_image_file(tmp_path, (None, None, 3))
+    save_image(np.zeros((5, 6, 1), np.uint8), tmp_path / "tiny.png")
+    with pytest.raises(KerasGenError, match="at least 8 px"):
+        load_image_file(tmp_path / "tiny.png", (None, None, 1))
+
+
+def test_image_sizes_are_one_side_or_height_by_width():
+    from keras_gen import KerasGenError
+    from keras_gen.core.images import image_hw
+    from keras_gen.data.common import check_image_size, parse_image_size
+
+    assert parse_image_size("32") == 32 and parse_image_size("12x20") == (12, 20) and parse_image_size("12X20") == (12, 20)
+    assert check_image_size((16, 16), 8) == 16 and check_image_size([12, 20], 8) == (12, 20)
+    assert check_image_size(None, 8) == 8 and image_hw(7) == (7, 7) and image_hw([3, 5]) == (3, 5)
+    for bad in ("twelve", "1x2x3"):
+        with pytest.raises(KerasGenError, match="HEIGHTxWIDTH"):
+            parse_image_size(bad)
+    with pytest.raises(KerasGenError, match="out of range"):
+        check_image_size((2, 20), 8)
