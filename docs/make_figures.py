@@ -59,7 +59,7 @@ FIGURES: dict[str, list] = {
         "sample RUNS/cddpm --n 80 --seed 0 --sampler ddim --steps 50 --guidance 0 --quiet"
         " --out IMAGES/diffusion_cddpm_guidance0.png",
     ],
-    "style": [  # ~6 CPU minutes of training (a shorter run than README's 2,000-step one)
+    "style": [  # ~6 CPU minutes of training (shorter than the 2,000 steps of docs/models/style.md)
         "train fast_style --data photos --image-size 64 --batch-size 4 --epochs 4 --steps-per-epoch 150 --seed 0"
         " --set styles=immunohistochemistry,brick --set filters=16 --set residual_blocks=3 --out RUNS/fast_style",
         "stylize --model RUNS/fast_style --content photos:chelsea --size 160 --style-mix 1,0 --out RUNS/fast_0.png",
@@ -81,6 +81,26 @@ FIGURES: dict[str, list] = {
          "RUNS/invert_conv4_1.png"),
     ],
 }
+
+
+# The page that shows a family's pictures and the commands that made them: docs/models/FAMILY.md,
+# except for the optimisation tools, which are no model family.
+PAGES = {"style-and-texture": "docs/style-and-texture.md"}
+
+
+def page(family: str) -> str:
+    return PAGES.get(family, f"docs/models/{family}.md")
+
+
+def pictures(family: str) -> list[str]:
+    """The pictures a family's steps put in docs/images/ (IMAGES/NAME.png)."""
+    targets = []
+    for step in FIGURES[family]:
+        if isinstance(step, str):
+            targets.append(shlex.split(step)[shlex.split(step).index("--out") + 1])
+        else:
+            targets.append(step[2] if step[0] == "copy" else step[1])
+    return [target for target in targets if target.startswith("IMAGES/")]
 
 
 def expand(text: str) -> str:

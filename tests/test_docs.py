@@ -175,26 +175,41 @@ def test_local_links_and_pictures_exist():
         assert picture.stat().st_size < PICTURE_LIMIT, f"{picture.relative_to(REPO)} is larger than {PICTURE_LIMIT} bytes"
 
 
-def test_each_family_page_shows_its_pictures_and_says_how_they_were_made():
+def test_every_family_has_a_page_linked_from_the_readme():
+    """One page a registered family, docs/models/FAMILY.md, which the README links to (a new
+    family's page joins the README's list of families and its models join the model table)."""
+    from keras_gen import registry
+
+    readme = (REPO / "README.md").read_text()
+    families = {registry.get(name).family for name in registry.names()} - {"test", "evaluation"}
+    assert families
+    for family in sorted(families):
+        page = f"docs/models/{family}.md"
+        assert (REPO / page).is_file(), f"the {family} family has no page: write {page}"
+        assert f"]({page})" in readme, f"README.md does not link {page}"
+
+
+def _make_figures():
     sys.path.insert(0, str(REPO / "docs"))
     try:
         import make_figures
     finally:
         sys.path.remove(str(REPO / "docs"))
-    pages = {"adversarial": "docs/models/adversarial.md", "latent": "docs/models/latent.md",
-             "autoregressive": "docs/models/autoregressive.md", "diffusion": "docs/models/diffusion.md",
-             "style": "docs/models/style.md", "style-and-texture": "docs/style-and-texture.md"}
-    assert set(pages) == set(make_figures.FIGURES), "a family of make_figures.py has no page here"
-    for family, page in pages.items():
+    return make_figures
+
+
+def test_each_page_of_make_figures_shows_its_pictures_and_says_how_they_were_made():
+    make_figures = _make_figures()
+    assert make_figures.FIGURES
+    for family in make_figures.FIGURES:
+        page = make_figures.page(family)
         text = (REPO / page).read_text()
         assert f"python docs/make_figures.py {family}" in text, f"{page} does not say how its pictures were made"
         for line in make_figures.command_lines(family):
             assert line in text, f"{page} does not show the command that made its pictures: {line}"
-        for step in make_figures.FIGURES[family]:
-            targets = [step.split("--out ")[-1].split()[0]] if isinstance(step, str) else [step[2] if step[0] == "copy"
-                                                                                          else step[1]]
-            for target in [t for t in targets if t.startswith("IMAGES/")]:
-                assert f"images/{target.removeprefix('IMAGES/')}" in text, f"{page} does not show {target}"
+        for target in make_figures.pictures(family):
+            shown = f"images/{Path(target).name}"
+            assert shown in text, f"{page} does not show {target}"
 
 
 # -- runnable blocks -----------------------------------------------------------------------------
