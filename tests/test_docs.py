@@ -10,6 +10,12 @@
   files of docs/adding-a-model.md (tests/test_readme_model.py runs those).
 - Local links and pictures point at files (and headings) that exist; `docs/make_figures.py`'s
   commands are the ones the pages say made their pictures, and its pictures are small.
+- The README's tables list every command and every registered model, and every registered family
+  has its page, docs/models/FAMILY.md, linked from the README.
+
+Every page is read (a new page needs no edit here). Runnable blocks are few and tiny, as the
+suite's time is counted: a page runs the commands that only running can check (request flags,
+data names, the server's answers); the rest of its lines are parsed.
 """
 
 from __future__ import annotations
