@@ -37,7 +37,7 @@ LATENT_NOTEBOOK = NOTEBOOK.parent / "latent_models.ipynb"
 
 
 def test_latent_models_notebook_runs_top_to_bottom(tmp_path, monkeypatch):
-    outputs, images = run_notebook(LATENT_NOTEBOOK, tmp_path, monkeypatch, timeout=600, KG_NB_EPOCHS=2, KG_NB_STEPS=2,
+    outputs, images = run_notebook(LATENT_NOTEBOOK, tmp_path, monkeypatch, timeout=600, KG_NB_EPOCHS=1, KG_NB_STEPS=2,
                                    KG_NB_EVAL_N=40)
     # section 1: the mean has the lowest expected squared error and the median the lowest absolute error
     rows = {line[:22].strip(): line[22:].split() for line in outputs.splitlines()
