@@ -11,7 +11,8 @@
 - Local links and pictures point at files (and headings) that exist; `docs/make_figures.py`'s
   commands are the ones the pages say made their pictures, and its pictures are small.
 - The README's tables list every command and every registered model, and every registered family
-  has its page, docs/models/FAMILY.md, linked from the README.
+  has its page, docs/models/FAMILY.md, linked from the README; its two commands (`make demo`,
+  `make test`) are the Makefile's, and `.ci/run` runs the test one.
 
 Every page is read (a new page needs no edit here). Runnable blocks are few and tiny, as the
 suite's time is counted: a page runs the commands that only running can check (request flags,
@@ -119,6 +120,21 @@ def test_every_documented_keras_gen_line_parses_and_sets_real_options():
             for setting in args.set:
                 key = setting.split("=", 1)[0]
                 assert key in spec.option_fields, f"{where}: {args.model} has no option {key!r}"
+
+
+def test_the_readmes_two_commands_are_make_targets_and_ci_runs_the_test_one():
+    """The front door's two commands (set up and run the demo; set up and pass the tests) are the
+    Makefile's targets, and CI runs the same test command a reader types."""
+    readme = (REPO / "README.md").read_text()
+    quick_start = readme[readme.index("## Quick start"):readme.index("\n## ", readme.index("## Quick start") + 1)]
+    commands = re.findall(r"^    (make \w+)", quick_start, re.M)
+    assert commands == ["make demo", "make test"], commands
+    makefile = (REPO / "Makefile").read_text()
+    for command in commands:
+        assert re.search(rf"^{command.split()[1]}:", makefile, re.M), f"the Makefile has no target for `{command}`"
+    ci = [line.strip() for line in (REPO / ".ci" / "run").read_text().splitlines()
+          if line.strip() and not line.lstrip().startswith("#")]
+    assert ci[-1] == "make test", f".ci/run does not end with the README's test command: {ci[-1]!r}"
 
 
 def test_the_command_table_lists_every_command():
