@@ -1,4 +1,4 @@
-"""Diffusion on 32 px digits: training speed, the sampler's speed/quality trade-off, and guidance.
+"""Diffusion on digits: training speed, the sampler's speed/quality trade-off, and guidance.
 
 Three tables, every figure beside a baseline measured in the same run:
 
@@ -8,7 +8,11 @@ Three tables, every figure beside a baseline measured in the same run:
   samplers       seconds per image and domain FID/KID, precision/recall of ddpm sampled by DDPM's
                  ancestral chain over all T = 1000 steps against DDIM with 100/50/20/10 steps
                  (eta 0), beside the real-vs-real floor and DCGAN's samples: FID / floor,
-                 FID / DCGAN's, FID / DDPM-1000's and the speed-up over DDPM-1000.
+                 FID / DCGAN's, FID / DDPM-1000's and the speed-up over DDPM-1000, and the share of
+                 samples rougher than every real test image (mean |Laplacian|, speckle noise).
+                 `--sampler-row ddpm_cosine` measures the README's CPU-sized model instead (16 px,
+                 cosine schedule, 30 x 64 steps: the configuration in which DDIM left one sample in
+                 eight as speckle noise, issue 27), into its own section with `--section`.
   guidance       cddpm sampled by DDIM-50 at guidance scale 0 (unconditional), 1 (conditional),
                  3 and 5: per-class accuracy of the domain classifier (mean and worst class), FID
                  and recall (diversity): guidance buys class fidelity with variety.
@@ -19,13 +23,17 @@ Three tables, every figure beside a baseline measured in the same run:
     python benchmarks/diffusion.py --quick                                   # smoke run, ~minutes
     python benchmarks/diffusion.py --stage evaluate --tables guidance --json B.json   # one table per process
     python benchmarks/diffusion.py --stage evaluate --merge A.json B.json --results docs/BENCHMARKS.md
+    python benchmarks/diffusion.py --stage train --rows ddpm_cosine      # the README's 16 px cosine run
+    python benchmarks/diffusion.py --stage evaluate --tables samplers --sampler-row ddpm_cosine \
+        --section "diffusion cosine" --results docs/BENCHMARKS.md
 
 Each row trains for a budget of the issue's 2-core machine (`--minutes` M: M x 60 x 2 seconds of the
 training process's CPU time; a callback stops it at the end of an epoch) into OUT/ROW. CPU time
 rather than wall time, so that other jobs on the machine mostly stretch the wall time instead of
 cutting the training (threads that spin-wait under contention still cost some of the budget;
 `--threads 1` has none, and runs a row on one core, so two rows can train side by side).
-`--stage evaluate` (or `all` with `--reuse`) scores what is there. The issue's
+A row with its own `epochs` x `steps_per_epoch` (ddpm_cosine: the README's run) trains exactly
+that many steps instead. `--stage evaluate` (or `all` with `--reuse`) scores what is there. The issue's
 targets (32 px digits, 30 CPU minutes of training on 2 cores): DDPM's FID at most 2x the floor;
 DDIM-50 within 16% of DDPM-1000's FID at 15x less sampling time or better; guided per-class
 accuracy of at least 95%. The tables say which are met.
@@ -52,8 +60,12 @@ SIZE = 32  # the issue's; --image-size 16 when the CPU is shared (digits are 8 p
 # image a step on one core. sample_steps only sets the per-epoch preview grid's DDIM steps.
 UNET = {"filters": 32, "channel_multipliers": "1,2,2", "blocks": 1, "attention_resolution": 8, "groups": 8,
         "sample_steps": 10}
+# The README's CPU-sized model (`keras-gen train ddpm --data digits --image-size 16 --set filters=32
+# --set channel_multipliers=1,2 --set blocks=1 --set schedule=cosine`, 30 epochs of 64 steps)
+README_UNET = {"filters": 32, "channel_multipliers": "1,2", "blocks": 1, "schedule": "cosine"}
 ROWS = {
     "ddpm": {"model": "ddpm", "options": UNET},
+    "ddpm_cosine": {"model": "ddpm", "options": README_UNET, "image_size": 16, "epochs": 30, "steps_per_epoch": 64},
     "cddpm": {"model": "cddpm", "options": UNET},
     "dcgan": {"model": "dcgan", "options": {}},
 }
@@ -62,7 +74,8 @@ QUICK_UNET = {"filters": 8, "channel_multipliers": "1,2", "blocks": 1, "attentio
 STEPS_PER_EPOCH = 100  # preview grids and checkpoints every 100 steps, not every pass over 1.4k digits
 DDIM_STEPS = (100, 50, 20, 10)
 GUIDANCE = (0.0, 1.0, 3.0, 5.0)
-TARGETS = {"fid_over_floor": 2.0, "ddim50_fid_gap": 0.16, "ddim50_speedup": 15.0, "guided_accuracy": 0.95}
+TARGETS = {"fid_over_floor": 2.0, "ddim50_fid_gap": 0.16, "ddim50_speedup": 15.0, "guided_accuracy": 0.95,
+           "rough": 0.0}
 
 
 class TimeBudget(keras.callbacks.Callback):
@@ -88,25 +101,29 @@ class TimeBudget(keras.callbacks.Callback):
 
 
 def train_row(out: Path, row: str, minutes: float, seed: int, quick: bool, size: int = SIZE) -> dict:
-    """Train `row` for `minutes` of the 2-core machine (minutes x 60 x CORES CPU seconds) into
-    out/row; its record goes to out/row/benchmark.json."""
+    """Train `row` for `minutes` of the 2-core machine (minutes x 60 x CORES CPU seconds), or for
+    the row's own epochs x steps_per_epoch, into out/row; its record goes to out/row/benchmark.json."""
     from keras_gen.training import RunConfig, train
 
     spec = ROWS[row]
     options = dict(spec["options"])
+    size = spec.get("image_size", size)
+    fixed = "epochs" in spec  # a fixed number of steps, not a CPU budget
     if quick and spec["model"] != "dcgan":
         options.update(QUICK_UNET, timesteps=100)
     elif quick:
         options["base_filters"] = 8
     run = out / row
     shutil.rmtree(run, ignore_errors=True)
-    budget = TimeBudget(minutes * 60 * CORES)
+    budget = TimeBudget(float("inf") if fixed and not quick else minutes * 60 * CORES)
+    epochs, steps_per_epoch = (spec["epochs"], spec["steps_per_epoch"]) if fixed else (100000, STEPS_PER_EPOCH)
     started, cpu = time.time(), time.process_time()
-    train(run, RunConfig(spec["model"], data="digits", image_size=size, epochs=100000, options=options, seed=seed,
-                         steps_per_epoch=2 if quick else STEPS_PER_EPOCH), callbacks=[budget], verbose=0)
-    record = {"row": row, "model": spec["model"], "options": options, "wall_s": time.time() - started,
-              "steps": budget.steps, "batch_size": 64, "load_average": os.getloadavg(),
-              "cpu_s": time.process_time() - cpu, "cpu_budget_s": minutes * 60 * CORES,
+    train(run, RunConfig(spec["model"], data="digits", image_size=size, epochs=epochs, options=options, seed=seed,
+                         steps_per_epoch=2 if quick else steps_per_epoch), callbacks=[budget], verbose=0)
+    record = {"row": row, "model": spec["model"], "options": options, "image_size": size,
+              "wall_s": time.time() - started, "steps": budget.steps, "batch_size": 64,
+              "load_average": os.getloadavg(), "cpu_s": time.process_time() - cpu,
+              "cpu_budget_s": None if fixed else minutes * 60 * CORES,
               "intra_op_threads": tf_threads(), "finished": time.strftime("%Y-%m-%d %H:%M:%S")}
     (run / "benchmark.json").write_text(json.dumps(record, indent=1))
     print(f"{row}: {record['steps']} steps in {record['wall_s']:.0f} s wall ({record['cpu_s']:.0f} CPU s)", flush=True)
@@ -134,10 +151,10 @@ def throughput(rows: list[str], steps: int, quick: bool, seed: int, size: int = 
             options.update(QUICK_UNET if spec["model"] != "dcgan" else {"base_filters": 8})
         keras.utils.set_random_seed(seed)
         conditional = spec["model"].startswith("c")
-        model = build(spec["model"], image_size=size, channels=1, num_classes=10 if conditional else None, **options)
+        model = build(spec["model"], image_size=spec.get("image_size", size), channels=1, num_classes=10 if conditional else None, **options)
         model.compile()
         rng = np.random.default_rng(seed)
-        images = rng.uniform(-1, 1, (64, size, size, 1)).astype(np.float32)
+        images = rng.uniform(-1, 1, (64, *model.image_shape)).astype(np.float32)
         batch = (images, rng.integers(0, 10, 64)) if conditional else images
         data = tf.data.Dataset.from_tensors(batch).repeat()
         model.fit(data, epochs=1, steps_per_epoch=2, verbose=0)  # warm-up: tracing
@@ -161,9 +178,14 @@ def timed_samples(model, n: int, seed: int, **request) -> tuple[np.ndarray, floa
 
 
 def score(ev, images, labels=None) -> dict:
+    """Domain FID/KID/precision/recall (and label accuracy), and `rough`: the share of samples
+    noisier than every real test image (mean |Laplacian|, keras_gen.metrics.roughness)."""
+    from keras_gen.metrics.roughness import rougher_than
+
     metrics = ("fid", "kid", "pr") + (("label_acc",) if labels is not None else ())
     m = ev.evaluate(images, metrics, labels=labels)["metrics"]
     row = {k: m[k]["generated_matched"] for k in ("fid", "kid", "precision", "recall")}
+    row["rough"] = rougher_than(images, ev.real_test)
     row.update({f"{k}_floor": m[k]["floor"] for k in ("fid", "kid", "precision", "recall")})
     if labels is not None:
         per_class = [v for v in m["label_accuracy"]["per_class"] if v is not None]
@@ -218,17 +240,17 @@ def markdown(results: dict) -> str:
         ddpm = rows[0]
         out += [f"### Samplers of {results['sampler_model']} (domain features, EMA weights)", "",
                 "| sampler | n | s / image | speed-up | FID | KID x1000 | precision | recall | FID / floor | "
-                "FID / DDPM-T | FID / DCGAN |", "|---|---|---|---|---|---|---|---|---|---|---|"]
+                "FID / DDPM-T | FID / DCGAN | rougher than real |", "|---|---|---|---|---|---|---|---|---|---|---|---|"]
         floor_row = {"name": "floor: test vs train", "n": ddpm["n"], "s_per_image": None, "fid": ddpm["fid_floor"],
                      "kid": ddpm["kid_floor"], "precision": ddpm["precision_floor"], "recall": ddpm["recall_floor"],
-                     "fid_floor": ddpm["fid_floor"]}
+                     "fid_floor": ddpm["fid_floor"], "rough": None}
         for r in [floor_row, *rows, *([{"name": "DCGAN (1 network call)", **gan}] if gan else [])]:
             speed = "-" if not r.get("s_per_image") else f"{ddpm['s_per_image'] / r['s_per_image']:.1f}x"
             secs = "-" if not r.get("s_per_image") else f"{r['s_per_image']:.4f}"
             vs_gan = f"{r['fid'] / gan['fid']:.2f}" if gan else "-"
             out.append(f"| {r['name']} | {r['n']} | {secs} | {speed} | {r['fid']:.2f} | {r['kid'] * 1000:.2f} | "
                        f"{r['precision']:.3f} | {r['recall']:.3f} | {r['fid'] / r['fid_floor']:.1f} | "
-                       f"{r['fid'] / ddpm['fid']:.2f} | {vs_gan} |")
+                       f"{r['fid'] / ddpm['fid']:.2f} | {vs_gan} | {_share(r.get('rough'))} |")
         out.append("")
     if results.get("guidance"):
         out += [f"### Classifier-free guidance of cddpm (DDIM-{results['guidance_steps']}, eta 0)", "",
@@ -246,6 +268,10 @@ def markdown(results: dict) -> str:
     return "\n".join(out).rstrip() + "\n"
 
 
+def _share(value) -> str:
+    return "-" if value is None else f"{value:.1%}"
+
+
 def targets(results: dict) -> list[str]:
     lines = []
     met = lambda ok: "**met**" if ok else "**not met**"  # noqa: E731
@@ -261,6 +287,10 @@ def targets(results: dict) -> list[str]:
             lines.append(f"DDIM-50 within {TARGETS['ddim50_fid_gap']:.0%} of {ddpm['name']}'s FID at "
                          f"{TARGETS['ddim50_speedup']:g}x less time: {gap:+.0%} at {speed:.1f}x, "
                          f"{met(gap <= TARGETS['ddim50_fid_gap'] and speed >= TARGETS['ddim50_speedup'])}")
+        if all("rough" in r for r in rows):
+            worst = max(rows, key=lambda r: r["rough"])
+            lines.append(f"no sampler leaves samples noisier than every real image (mean |Laplacian|): worst "
+                         f"{worst['name']} {worst['rough']:.1%}, {met(worst['rough'] <= TARGETS['rough'])}")
     if results.get("guidance"):
         best = max(results["guidance"], key=lambda r: r["accuracy"])
         lines.append(f"guided per-class accuracy at least {TARGETS['guided_accuracy']:.0%}: best {best['accuracy']:.3f} "
@@ -268,9 +298,9 @@ def targets(results: dict) -> list[str]:
     return lines
 
 
-def write_section(path: Path, text: str) -> None:
-    """Replace (or append) the section between the diffusion markers of `path`."""
-    start, end = "<!-- diffusion benchmark: start -->", "<!-- diffusion benchmark: end -->"
+def write_section(path: Path, text: str, section: str = "diffusion") -> None:
+    """Replace (or append) the section between the `section` markers of `path`."""
+    start, end = f"<!-- {section} benchmark: start -->", f"<!-- {section} benchmark: end -->"
     body = f"{start}\n{text.rstrip()}\n{end}"
     old = path.read_text() if path.exists() else ""
     if start in old and end in old:
@@ -285,6 +315,14 @@ def evaluate(out: Path, args) -> dict:
     from keras_gen.runs import load_run
 
     ev = Evaluator("digits", image_size=args.image_size, channels=1, n_real=args.n, seed=args.seed)
+    evaluators = {args.image_size: ev}
+
+    def evaluator_for(model):  # a row of its own image size (ddpm_cosine) is scored against digits at that size
+        if model.image_size not in evaluators:
+            evaluators[model.image_size] = Evaluator("digits", image_size=model.image_size, channels=1,
+                                                     n_real=args.n, seed=args.seed)
+        return evaluators[model.image_size]
+
     trained = {row: json.loads((out / row / "benchmark.json").read_text())
                for row in ROWS if (out / row / "benchmark.json").is_file()}
     results = {"trained": trained, "image_size": args.image_size, "load_average": os.getloadavg()}
@@ -302,8 +340,11 @@ def evaluate(out: Path, args) -> dict:
         conditions = {}
         if model.conditional:  # a conditional model: every class in turn, guidance 1 (the conditional model)
             conditions = {"label": np.arange(args.n) % model.num_classes, "guidance": 1.0}
-        results["sampler_model"] = sampler_row + (" (guidance 1, labels cycling 0-9)" if conditions else "")
-        results["samplers"] = sampler_rows(model, ev, args.n, args.n_ddpm or args.n, args.seed, conditions,
+        options = ", ".join(f"{k} {v}" for k, v in trained[sampler_row]["options"].items())
+        results["sampler_model"] = (f"{sampler_row} ({model.image_size} px, {options}; "
+                                    f"{trained[sampler_row]['steps']} training steps)"
+                                    + (" at guidance 1, labels cycling 0-9" if conditions else ""))
+        results["samplers"] = sampler_rows(model, evaluator_for(model), args.n, args.n_ddpm or args.n, args.seed, conditions,
                                           Path(args.json + ".samplers") if args.json else None)
     if "cddpm" in trained and "guidance" in tables:
         model, _ = load_run(out / "cddpm")
@@ -315,7 +356,8 @@ def evaluate(out: Path, args) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--stage", choices=("all", "train", "evaluate"), default="all")
-    parser.add_argument("--rows", default=",".join(ROWS), help=f"comma-separated, of {', '.join(ROWS)}")
+    parser.add_argument("--rows", default="ddpm,cddpm,dcgan",
+                        help=f"comma-separated, of {', '.join(ROWS)} (ddpm_cosine: with --sampler-row ddpm_cosine)")
     parser.add_argument("--minutes", type=float, default=30.0,
                         help=f"training budget of each row in minutes of a {CORES}-core machine (x 60 x {CORES} CPU s)")
     parser.add_argument("--dcgan-minutes", type=float, default=None, help="the dcgan row's budget (default --minutes)")
@@ -333,6 +375,8 @@ def main() -> None:
     parser.add_argument("--throughput-steps", type=int, default=10)
     parser.add_argument("--results", default=None, help="write the tables into this Markdown file's diffusion section")
     parser.add_argument("--json", default=None, help="also write every figure here")
+    parser.add_argument("--section", default="diffusion",
+                        help="the section of --results to write (its <!-- NAME benchmark: start/end --> markers)")
     parser.add_argument("--tables", default="throughput,samplers,guidance",
                         help="which to measure (separate processes may measure separate tables)")
     parser.add_argument("--merge", nargs="+", default=None,
@@ -373,11 +417,11 @@ def main() -> None:
     if args.results:
         command = "python benchmarks/diffusion.py " + " ".join(sys.argv[1:])
         load = ", ".join(f"{v:.1f}" for v in results["load_average"])
-        header = (f"## Diffusion: `{command.strip()}`\n\nMade on {time.strftime('%Y-%m-%d %H:%M')} UTC on "
+        header = (f"## {args.section.capitalize()}: `{command.strip()}`\n\nMade on {time.strftime('%Y-%m-%d %H:%M')} UTC on "
                   f"{os.cpu_count()} CPU cores (load average at the end {load}: other jobs shared the cores, so "
                   "seconds are wall time under contention; ratios within one table are measured in the same "
                   f"process); evaluation took {results['evaluate_wall_s'] / 60:.0f} min.\n\n")
-        write_section(Path(args.results), header + table)
+        write_section(Path(args.results), header + table, args.section)
         print(f"wrote {args.results}")
 
 

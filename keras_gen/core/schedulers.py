@@ -32,9 +32,31 @@ T - 1, the "trailing" spacing of Lin et al. 2024, so the first step starts from 
   - DDIM (Song, Meng & Ermon 2021, "Denoising Diffusion Implicit Models", eq. 12):
     x_prev = sqrt(abar_prev) x0_hat + sqrt(1 - abar_prev - sigma^2) eps_hat + sigma z,
     sigma  = eta sqrt((1 - abar_prev) / (1 - abar_t)) sqrt(1 - abar_t / abar_prev)      (16)
-    eta = 0 is deterministic; eta = 1 has DDPM's variance. (12) needs the pair to satisfy
-    x_t = sqrt(abar_t) x0_hat + sqrt(1 - abar_t) eps_hat; clipping x0_hat alone breaks it and,
-    at eta = 0, washes samples out more the more steps there are, so eps_hat follows the clip.
+    eta = 0 is deterministic; eta = 1 has DDPM's variance.
+
+Clipping x0_hat to the image range [-1, 1] (`clip_sample`). With an epsilon network, x0_hat =
+(x_t - sqrt(1 - abar) eps_hat) / sqrt(abar) divides the network's error by sqrt(abar): 20,000x at
+the cosine schedule's t = T - 1 (abar = 2.4e-9), 150x at the linear one's, so the first steps'
+x0_hat is far outside [-1, 1] and the clip bounds it. What matters is how much of the clipped-off
+part d = x0_hat - clip(x0_hat) each step keeps. In DDIM it is kept as the share
+    x0_used = clip(x0_hat) + rho^k d,   rho = SNR_t / SNR_prev = abar_t (1 - abar_prev) / ((1 - abar_t) abar_prev),
+with the network's own eps_hat, so that over any stretch of the chain the clipped-off part
+shrinks by (SNR_start / SNR_end)^k however many steps cover it (products of rho telescope).
+DDPM's posterior (Ho et al. eq. 7, as `ddpm_step` clips) is k = 1, plus fresh noise. Two common
+choices sit at the ends, and each fails a CPU-trained U-Net (docs/BENCHMARKS.md, "DDIM speckle"):
+  - eps_hat re-read from the clipped x0_hat (Glide, ADM; diffusers' `use_clipped_model_output`)
+    is k = 1/2: x_t keeps the clipped-off part of the first, noisiest steps, the deterministic
+    chain feeds it back step after step, and one sample in seven ends as speckle noise;
+  - the network's eps_hat with the clipped x0_hat (diffusers' DDIMScheduler default) is k -> inf:
+    every step pulls out all of it, and as clipping cuts one tail of the error (background
+    pixels sit at -1), the pull is a bias that grows with the number of steps (32 px DDIM-200
+    samples wash out to grey: FID 14.8 against DDIM-50's 5.2).
+DDIM here uses k = `CLIP_RATE` = 4 (at eta = 1, k = 1 is exactly DDPM's clipped posterior). On the
+README's 16 px cosine run, samples rougher than every real digit (mean |Laplacian|) fall from 25%
+to 4% at DDIM-50 and 1.5% at DDIM-200, with none above the issue's 0.35; DDIM-20 keeps 19% mildly
+rough samples (1% above 0.35): a deterministic 20-step chain keeps what the network fails to
+denoise, which DDPM's fresh noise (or eta = 1: none left) washes out. Where nothing is clipped,
+d = 0 and the step is exactly eq. (12).
 """
 
 from __future__ import annotations
@@ -49,6 +71,7 @@ from keras_gen.core.errors import KerasGenError
 SCHEDULES = ("linear", "cosine")
 PREDICTIONS = ("epsilon", "v")
 SAMPLERS = ("ddim", "ddpm")  # the request option `sampler` is an index into this
+CLIP_RATE = 4.0  # k of DDIM's clip, see the module docstring
 
 
 NUMPY = types.SimpleNamespace(
@@ -72,17 +95,24 @@ def beta_schedule(schedule: str, timesteps: int) -> np.ndarray:
 
 class DiffusionScheduler:
     """config: timesteps T, schedule (linear | cosine), prediction (epsilon | v), clip_sample
-    (clip x0_hat to the image range [-1, 1] before each update: fewer-step samplers overshoot;
-    eps_hat is then re-read from the clipped x0_hat, see `split_prediction`)."""
+    (clip x0_hat to the image range [-1, 1] in each update), clip_rate (DDIM's k: the share
+    (SNR_t / SNR_prev)^k of the clipped-off part a step keeps; see the module docstring).
+
+    A config without clip_rate (an export made before it existed) samples with CLIP_RATE: such an
+    export's edge loop takes the fixed rule, while its SavedModel keeps the rule it was traced with
+    (eps_hat re-read from the clipped x0_hat); export it again for the two to agree."""
 
     def __init__(self, timesteps: int = 1000, schedule: str = "linear", prediction: str = "epsilon",
-                 clip_sample: bool = True):
+                 clip_sample: bool = True, clip_rate: float = CLIP_RATE):
         if isinstance(timesteps, bool) or int(timesteps) < 1:
             raise KerasGenError(f"timesteps must be a positive integer, got {timesteps!r}.")
         if prediction not in PREDICTIONS:
             raise KerasGenError(f"prediction must be one of {', '.join(PREDICTIONS)}, got {prediction!r}.")
+        if isinstance(clip_rate, bool) or not isinstance(clip_rate, (int, float)) or not clip_rate > 0:
+            raise KerasGenError(f"clip_rate must be a positive number (DDIM keeps (SNR_t / SNR_prev)^clip_rate "
+                                f"of the clipped-off part of x0_hat), got {clip_rate!r}.")
         self.timesteps, self.schedule, self.prediction = int(timesteps), schedule, prediction
-        self.clip_sample = bool(clip_sample)
+        self.clip_sample, self.clip_rate = bool(clip_sample), float(clip_rate)
         betas = beta_schedule(schedule, self.timesteps)
         alphas_cumprod = np.cumprod(1.0 - betas)
         # float64 products, stored float32: the tables both runtimes read are the same numbers
@@ -91,7 +121,7 @@ class DiffusionScheduler:
 
     def get_config(self) -> dict:
         return {"timesteps": self.timesteps, "schedule": self.schedule, "prediction": self.prediction,
-                "clip_sample": self.clip_sample}
+                "clip_sample": self.clip_sample, "clip_rate": self.clip_rate}
 
     # -- tables --------------------------------------------------------------------------------
     def abar(self, t, xp=NUMPY):
@@ -143,31 +173,35 @@ class DiffusionScheduler:
         return mean, variance
 
     # -- reading the network ------------------------------------------------------------------
-    def split_prediction(self, output, x_t, t, xp=NUMPY):
-        """The network's output at (x_t, t) -> (x0_hat, eps_hat); t one step for the batch.
+    def read_prediction(self, output, x_t, t, xp=NUMPY):
+        """The network's output at (x_t, t) -> (x0_hat, eps_hat), unclipped, so that
+        x_t = sqrt(abar) x0_hat + sqrt(1 - abar) eps_hat; t one step for the batch.
         epsilon: x0 = (x_t - sqrt(1 - abar) eps) / sqrt(abar) (Ho et al. eq. 15)."""
         abar = self.abar(t, xp)
         if self.prediction == "epsilon":
-            eps = output
-            x0 = (x_t - xp.sqrt(1.0 - abar) * eps) / xp.sqrt(abar)
-        else:
-            x0 = xp.sqrt(abar) * x_t - xp.sqrt(1.0 - abar) * output
-            eps = xp.sqrt(1.0 - abar) * x_t + xp.sqrt(abar) * output
-        if self.clip_sample:
-            # eps is re-read from the clipped x0, so x_t = sqrt(abar) x0 + sqrt(1 - abar) eps still
-            # holds, which DDIM's eq. (12) assumes (as diffusers' DDIMScheduler does); written as a
-            # correction, exactly 0 where nothing was clipped (no float32 rounding amplified at t ~ 0)
-            clipped = xp.clip(x0, -1.0, 1.0)
-            eps = eps + xp.sqrt(abar) / xp.sqrt(1.0 - abar) * (x0 - clipped)
-            x0 = clipped
-        return x0, eps
+            return (x_t - xp.sqrt(1.0 - abar) * output) / xp.sqrt(abar), output
+        return (xp.sqrt(abar) * x_t - xp.sqrt(1.0 - abar) * output,
+                xp.sqrt(1.0 - abar) * x_t + xp.sqrt(abar) * output)
+
+    def split_prediction(self, output, x_t, t, xp=NUMPY):
+        """(x0_hat, eps_hat) of `read_prediction`, x0_hat clipped to [-1, 1] with clip_sample
+        (what DDPM's posterior and a picture of the prediction use)."""
+        x0, eps = self.read_prediction(output, x_t, t, xp)
+        return (xp.clip(x0, -1.0, 1.0) if self.clip_sample else x0), eps
 
     # -- sampler steps: iteration k of `steps`, from x_t to x_prev ----------------------------
     def ddim_step(self, output, x_t, k, steps, eta, noise, xp=NUMPY):
-        """DDIM, Song et al. eq. (12) with sigma of eq. (16); `noise` z ~ N(0, I) (unused at eta = 0)."""
+        """DDIM, Song et al. eq. (12) with sigma of eq. (16); `noise` z ~ N(0, I) (unused at eta = 0).
+        With clip_sample, x0_hat keeps (SNR_t / SNR_prev)^clip_rate of its clipped-off part and
+        eps_hat is the network's (module docstring)."""
         t, t_prev = self.timestep(k, steps, xp), self.timestep(xp.int32(k) + 1, steps, xp)
-        x0, eps = self.split_prediction(output, x_t, t, xp)
+        x0, eps = self.read_prediction(output, x_t, t, xp)
         abar_t, abar_prev = self.abar(t, xp), self.abar(t_prev, xp)
+        if self.clip_sample:
+            clipped = xp.clip(x0, -1.0, 1.0)
+            snr_ratio = abar_t * (1.0 - abar_prev) / ((1.0 - abar_t) * abar_prev)  # in [0, 1); 0 at the last step
+            # written as a correction: exactly eq. (12) where nothing was clipped
+            x0 = clipped + snr_ratio ** self.clip_rate * (x0 - clipped)
         sigma = xp.float32(eta) * xp.sqrt((1.0 - abar_prev) / (1.0 - abar_t) * (1.0 - abar_t / abar_prev))
         direction = xp.sqrt(xp.maximum(1.0 - abar_prev - sigma * sigma, 0.0)) * eps  # "direction pointing to x_t"
         return xp.sqrt(abar_prev) * x0 + direction + sigma * noise

@@ -12,9 +12,12 @@ or, with `prediction=v`, || v - v_theta(x_t, t) ||^2, v = sqrt(abar_t) eps - sqr
 `cddpm` feeds the label too, replaced by the null class with probability `label_dropout`, so one
 network learns p(x | y) and p(x) (Ho & Salimans, Algorithm 1).
 
-Sampling is a loop (keras_gen/samplers/ddim.py over keras_gen/models/diffusion/schedulers.py):
-the U-Net (`network`, x_t, t[, label] -> prediction) is what exports to ONNX; the loop runs in
-numpy over onnxruntime at the edge and as a tf.while_loop in the SavedModel's `sample`. The
+Sampling is a loop (keras_gen/core/samplers/ddim.py over keras_gen/core/schedulers.py, the same
+update rules in numpy and TF): the U-Net (`network`, x_t, t[, label] -> prediction) is what exports
+to ONNX; the loop runs in numpy over onnxruntime at the edge and as a tf.while_loop
+(keras_gen/core_tf/samplers.py) in the SavedModel's `sample` and Keras' `sample`. DDIM clips x0_hat
+and keeps (SNR_t / SNR_prev)^4 of the clipped-off part with the network's own eps_hat (the
+scheduler's docstring: re-reading eps_hat from the clipped x0_hat left samples speckled). The
 weights used for sampling and export are the EMA of the trained ones (`ema`, Ho et al.'s 0.9999;
 0.999 suits the short runs here).
 """

@@ -70,35 +70,89 @@ def test_ddim_eta0_with_the_true_noise_recovers_x0_exactly(prediction, steps):
 @pytest.mark.parametrize("clip_sample", [False, True])
 def test_ddim_with_eta1_on_every_step_is_ddpm(clip_sample):
     """Song et al.: eta = 1 gives sigma^2 = beta~, and the DDIM mean equals the posterior mean.
-    The identity needs x_t = sqrt(abar) x0_hat + sqrt(1 - abar) eps_hat: with clipping (x0_hat
-    clipped here at k = 0) it holds only because eps_hat is re-read from the clipped x0_hat."""
-    s = DiffusionScheduler(30, "linear", clip_sample=clip_sample)
+    With clipping (x0_hat clipped here at k = 0) the posterior keeps the share beta / (1 - abar_t)
+    of x0_hat's clipped-off part out of its mean, 1 - SNR_t / SNR_prev: DDIM at clip_rate 1."""
+    s = DiffusionScheduler(30, "linear", clip_sample=clip_sample, clip_rate=1.0)
     x0, eps = _images(3)
     x_t, z = _images(4)
     for k in (0, 5, 29):
-        x0_hat, eps_hat = s.split_prediction(eps, x_t, s.timestep(k, 30))
+        x0_hat, eps_hat = s.read_prediction(eps, x_t, s.timestep(k, 30))
         abar = float(s.abar(s.timestep(k, 30)))
         np.testing.assert_allclose(np.sqrt(abar) * x0_hat + np.sqrt(1 - abar) * eps_hat, x_t, atol=1e-5)
-        if k == 0:  # x0_hat is read from pure noise: far outside [-1, 1] unless clipped
-            assert (np.abs(x0_hat).max() == 1.0) == clip_sample
+        if k == 0:  # x0_hat is read from pure noise: far outside [-1, 1], so clipping acts
+            assert np.abs(x0_hat).max() > 10 and np.abs(s.split_prediction(eps, x_t, 29)[0]).max() == (
+                1.0 if clip_sample else np.abs(x0_hat).max())
         a = s.ddim_step(eps, x_t, k, 30, 1.0, z)
         b = s.ddpm_step(eps, x_t, k, 30, z)
         np.testing.assert_allclose(a, b, atol=1e-5)
 
 
+@pytest.mark.parametrize("schedule", ["linear", "cosine"])
+def test_ddim_keeps_snr_ratio_to_the_clip_rate_of_the_clipped_off_part_and_none_at_the_last_step(schedule):
+    """Issue 27: re-reading eps_hat from the clipped x0_hat keeps sqrt(SNR_t / SNR_prev) of the
+    clipped-off part d = x0_hat - clip(x0_hat) in x_prev (at the cosine schedule's first step, d is the
+    network's error times 20,000, and the deterministic chain carried it to the end as speckle).
+    A step keeps (SNR_t / SNR_prev)^clip_rate of d with the network's own eps_hat:
+        x_prev = sqrt(abar_prev) (clip(x0_hat) + rho^k d) + sqrt(1 - abar_prev) eps_hat,
+    so over a stretch of the chain the share kept is (SNR_end / SNR_start)^k whatever the number
+    of steps, and the last step (abar_prev = 1, rho = 0) returns clip(x0_hat) itself."""
+    s = DiffusionScheduler(1000, schedule)
+    assert s.clip_rate == 4.0
+    rng = np.random.default_rng(7)
+    eps = rng.standard_normal((2, 4, 4, 1))
+    for steps in (20, 50):
+        for k in (0, 1, steps // 2, steps - 1):
+            t, t_prev = int(s.timestep(k, steps)), int(s.timestep(k + 1, steps))
+            a, a_prev = float(s.abar(t)), float(s.abar(t_prev))
+            x0_hat = rng.uniform(-3, 3, eps.shape)  # half of it outside [-1, 1]
+            x_t = np.sqrt(a) * x0_hat + np.sqrt(1 - a) * eps
+            rho = a * (1 - a_prev) / ((1 - a) * a_prev)
+            kept = np.clip(x0_hat, -1, 1) + rho ** 4 * (x0_hat - np.clip(x0_hat, -1, 1))
+            want = np.sqrt(a_prev) * kept + np.sqrt(1 - a_prev) * eps
+            got = s.ddim_step(eps.astype(np.float32), x_t.astype(np.float32), k, steps, 0.0, np.zeros_like(eps))
+            np.testing.assert_allclose(got, want, atol=2e-4 * max(1.0, np.sqrt(a_prev / a)))
+            if k == steps - 1:  # the last step lands on the clipped prediction: no noise and no overshoot left
+                assert t_prev == -1 and a_prev == 1.0
+                np.testing.assert_allclose(got, np.clip(x0_hat, -1, 1), atol=1e-3)
+    # where nothing is clipped the step is eq. (12) exactly
+    x0_hat = rng.uniform(-0.9, 0.9, eps.shape)
+    t, t_prev = int(s.timestep(3, 10)), int(s.timestep(4, 10))
+    a, a_prev = float(s.abar(t)), float(s.abar(t_prev))
+    x_t = (np.sqrt(a) * x0_hat + np.sqrt(1 - a) * eps).astype(np.float32)
+    np.testing.assert_allclose(s.ddim_step(eps.astype(np.float32), x_t, 3, 10, 0.0, 0.0),
+                               np.sqrt(a_prev) * x0_hat + np.sqrt(1 - a_prev) * eps, atol=1e-5)
+
+
+def test_clip_rate_is_in_the_config_and_must_be_positive():
+    s = DiffusionScheduler(10, clip_rate=2.0)
+    assert DiffusionScheduler(**s.get_config()).clip_rate == 2.0
+    # an export made before clip_rate existed samples with the fixed rule
+    assert DiffusionScheduler(**{k: v for k, v in s.get_config().items() if k != "clip_rate"}).clip_rate == 4.0
+    for bad in (0, -1.0, "4", True):
+        with pytest.raises(KerasGenError, match="clip_rate must be a positive number"):
+            DiffusionScheduler(10, clip_rate=bad)
+
+
 @pytest.mark.parametrize("sampler", [0, 1])
-def test_numpy_and_tf_schedulers_agree_step_by_step(sampler):
+@pytest.mark.parametrize("prediction", ["v", "epsilon"])
+def test_numpy_and_tf_schedulers_agree_step_by_step(sampler, prediction):
+    """Both runtimes run the same rule, clipping included (an epsilon network's first x0_hat is
+    far outside [-1, 1]: the DDIM clip rule acts there)."""
     import tensorflow as tf
 
-    s = DiffusionScheduler(40, "cosine", "v")
+    s = DiffusionScheduler(40, "cosine", prediction)
     x, _ = _images(5, (2, 8, 8, 3))
+    x = np.random.default_rng(5).standard_normal(x.shape).astype(np.float32)  # x_T: pure noise
     x_tf = tf.constant(x)
+    clipped = 0
     for k in range(10):
         out, z = _images(10 + k, x.shape)
+        clipped += int(np.abs(s.read_prediction(out, x, s.timestep(k, 10))[0]).max() > 1)
         x = s.step(sampler, out, x, k, 10, 0.3, z)
         x_tf = s.step(tf.constant(sampler), tf.constant(out), x_tf, tf.constant(k), tf.constant(10),
                       tf.constant(0.3), tf.constant(z), TF)
-        np.testing.assert_allclose(x, x_tf.numpy(), atol=1e-5)
+        np.testing.assert_allclose(x, x_tf.numpy(), atol=1e-5, rtol=1e-5)
+    assert clipped > 0
     assert np.array_equal(s.set_timesteps(10), [int(s.timestep(tf.constant(k), tf.constant(10), TF)) for k in range(10)])
     assert NUMPY.name == "numpy"
 
