@@ -10,7 +10,7 @@ Three tables, every figure beside a baseline measured in the same run:
                  (eta 0), beside the real-vs-real floor and DCGAN's samples: FID / floor,
                  FID / DCGAN's, FID / DDPM-1000's and the speed-up over DDPM-1000, and the share of
                  samples rougher than every real test image (mean |Laplacian|, speckle noise).
-                 `--sampler-row ddpm_cosine` measures the README's CPU-sized model instead (16 px,
+                 `--sampler-row ddpm_cosine` measures the CPU-sized model of docs/models/diffusion.md instead (16 px,
                  cosine schedule, 30 x 64 steps: the configuration in which DDIM left one sample in
                  eight as speckle noise, issue 27), into its own section with `--section`.
   guidance       cddpm sampled by DDIM-50 at guidance scale 0 (unconditional), 1 (conditional),
@@ -23,7 +23,7 @@ Three tables, every figure beside a baseline measured in the same run:
     python benchmarks/diffusion.py --quick                                   # smoke run, ~minutes
     python benchmarks/diffusion.py --stage evaluate --tables guidance --json B.json   # one table per process
     python benchmarks/diffusion.py --stage evaluate --merge A.json B.json --results docs/BENCHMARKS.md
-    python benchmarks/diffusion.py --stage train --rows ddpm_cosine      # the README's 16 px cosine run
+    python benchmarks/diffusion.py --stage train --rows ddpm_cosine      # docs/models/diffusion.md's 16 px cosine run
     python benchmarks/diffusion.py --stage evaluate --tables samplers --sampler-row ddpm_cosine \
         --section "diffusion cosine" --results docs/BENCHMARKS.md
 
@@ -32,7 +32,7 @@ training process's CPU time; a callback stops it at the end of an epoch) into OU
 rather than wall time, so that other jobs on the machine mostly stretch the wall time instead of
 cutting the training (threads that spin-wait under contention still cost some of the budget;
 `--threads 1` has none, and runs a row on one core, so two rows can train side by side).
-A row with its own `epochs` x `steps_per_epoch` (ddpm_cosine: the README's run) trains exactly
+A row with its own `epochs` x `steps_per_epoch` (ddpm_cosine: docs/models/diffusion.md's run) trains exactly
 that many steps instead. `--stage evaluate` (or `all` with `--reuse`) scores what is there. The issue's
 targets (32 px digits, 30 CPU minutes of training on 2 cores): DDPM's FID at most 2x the floor;
 DDIM-50 within 16% of DDPM-1000's FID at 15x less sampling time or better; guided per-class
@@ -60,7 +60,7 @@ SIZE = 32  # the issue's; --image-size 16 when the CPU is shared (digits are 8 p
 # image a step on one core. sample_steps only sets the per-epoch preview grid's DDIM steps.
 UNET = {"filters": 32, "channel_multipliers": "1,2,2", "blocks": 1, "attention_resolution": 8, "groups": 8,
         "sample_steps": 10}
-# The README's CPU-sized model (`keras-gen train ddpm --data digits --image-size 16 --set filters=32
+# The CPU-sized model of docs/models/diffusion.md (`keras-gen train ddpm --data digits --image-size 16 --set filters=32
 # --set channel_multipliers=1,2 --set blocks=1 --set schedule=cosine`, 30 epochs of 64 steps)
 README_UNET = {"filters": 32, "channel_multipliers": "1,2", "blocks": 1, "schedule": "cosine"}
 ROWS = {

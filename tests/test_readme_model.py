@@ -1,4 +1,4 @@
-"""The README's "Adding a model" file is a working model that needs no edit outside itself."""
+"""The model of docs/adding-a-model.md is a working model that needs no edit outside its two files."""
 
 import re
 import shutil
@@ -12,19 +12,24 @@ from keras_gen import registry
 from keras_gen.cli import main
 
 REPO = Path(__file__).resolve().parents[1]
+PAGE = REPO / "docs" / "adding-a-model.md"
+
+
+def example_files() -> dict[str, str]:
+    """The page's files: its ```python file=PATH blocks, by PATH."""
+    return {path: text for path, text in re.findall(r"^```python file=(\S+)\n(.*?)^```", PAGE.read_text(), re.S | re.M)}
 
 
 @pytest.fixture()
 def readme_model():
-    """The README's example written into keras_gen/models/ as a new family folder (its
+    """The page's example written into keras_gen/models/ as a new family folder (its
     `__init__.py` registration and its model file), then removed."""
-    text = (REPO / "README.md").read_text()
-    section = text[text.index("## Adding a model"):text.index("\n## ", text.index("## Adding a model") + 1)]
-    registration, code = re.findall(r"```python\n(.*?)```", section, re.S)[:2]
-    folder = REPO / "keras_gen" / "models" / "_readme_family"
+    files = example_files()
+    assert sorted(files) == ["keras_gen/models/moments/__init__.py", "keras_gen/models/moments/gmmn.py"], sorted(files)
+    folder = REPO / "keras_gen" / "models" / "_readme_family"  # not the page's name: no clash with a real family
     folder.mkdir()
-    (folder / "__init__.py").write_text(registration)
-    (folder / "gmmn.py").write_text(code)
+    (folder / "__init__.py").write_text(files["keras_gen/models/moments/__init__.py"])
+    (folder / "gmmn.py").write_text(files["keras_gen/models/moments/gmmn.py"])
     registry._loaded = False  # discover families again, as a fresh process would
     try:
         yield folder
