@@ -131,7 +131,7 @@ class DDPM(GenerativeModel):
         with tf.GradientTape() as tape:
             prediction = self.denoiser(self._denoiser_inputs(x_t, t, labels), training=True)
             loss = tf.reduce_mean(tf.square(target - tf.cast(prediction, tf.float32)))  # eq. (14)
-        self.apply_gradients("denoiser", tape, self.scale_loss(loss))
+        self.apply_gradients("denoiser", tape, loss)
         self.loss_tracker.update_state(loss)
         return {"loss": self.loss_tracker.result()}
 

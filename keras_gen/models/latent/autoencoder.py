@@ -146,7 +146,7 @@ class Autoencoder(GenerativeModel):
         images = data[0] if isinstance(data, (tuple, list)) else data  # (B, S, S, C)
         with tf.GradientTape() as tape:
             terms = self.reconstruction_loss(self.decoder(self.encoder(images, training=True), training=True), images)
-        self.apply_gradients("autoencoder", tape, self.scale_loss(terms["loss"]))
+        self.apply_gradients("autoencoder", tape, terms["loss"])
         for tracker in self.metrics:
             tracker.update_state(terms[tracker.name])
         return {t.name: t.result() for t in self.metrics}

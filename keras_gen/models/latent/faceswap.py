@@ -87,7 +87,7 @@ class FaceSwap(GenerativeModel):
             loss_a = pixel_loss(loss_kind, self.decoder_a(self.encoder(a, training=True), training=True), a)
             loss_b = pixel_loss(loss_kind, self.decoder_b(self.encoder(b, training=True), training=True), b)
             loss = loss_a + loss_b
-        self.apply_gradients("autoencoders", tape, self.scale_loss(loss))
+        self.apply_gradients("autoencoders", tape, loss)
         for tracker, value in ((self.loss_tracker, loss), (self.loss_a_tracker, loss_a), (self.loss_b_tracker, loss_b)):
             tracker.update_state(value)
         return {m.name: m.result() for m in self.metrics}

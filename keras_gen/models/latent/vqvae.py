@@ -141,13 +141,13 @@ class VQVAE(GenerativeModel):
             q = self.quantizer.straight_through(z_e)
             reconstruction = tf.reduce_mean(tf.square(self.decoder(q["z_q"], training=True) - images))
             loss = reconstruction + q["codebook_loss"] + q["commitment_loss"]
-        self.apply_gradients("vqvae", tape, self.scale_loss(loss))
+        self.apply_gradients("vqvae", tape, loss)
         self.quantizer.update_codebook(z_e, q["codes"])  # EMA codebook, dead-code restarts
         codes = tf.stop_gradient(tf.cast(q["codes"], tf.int32))  # (B, h, w): the prior's data
         with tf.GradientTape() as tape:
             logits = self.prior(codes, training=True)[..., 0, :]  # (B, h, w, K)
             prior_nll = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(codes, logits))
-        self.apply_gradients("prior", tape, self.scale_loss(prior_nll))
+        self.apply_gradients("prior", tape, prior_nll)
         values = {"reconstruction": reconstruction, "codebook_loss": q["codebook_loss"],
                   "commitment_loss": q["commitment_loss"], "prior_bits": prior_nll / np.log(2.0),
                   **self.quantizer.statistics(q["codes"])}

@@ -186,7 +186,7 @@ class AdaINStyle(GenerativeModel):
             if self.options.identity_weight:  # the alpha-0 path: g(f(c)) against c itself
                 terms["identity"] = tf.reduce_mean(tf.square(self.decoder(fc, training=True) - content))
                 loss += self.options.identity_weight * terms["identity"]
-        self.apply_gradients("decoder", tape, self.scale_loss(loss))
+        self.apply_gradients("decoder", tape, loss)
         for name, value in {"loss": loss, **terms}.items():
             self.trackers[name].update_state(value)
         return {name: tracker.result() for name, tracker in self.trackers.items()}

@@ -258,7 +258,7 @@ class FastStyle(GenerativeModel):
         with tf.GradientTape() as tape:
             outputs = self.transformer([content, weights], training=True)
             terms = self.perceptual_terms(content, outputs, style_index)
-        self.apply_gradients("transformer", tape, self.scale_loss(terms["loss"]))
+        self.apply_gradients("transformer", tape, terms["loss"])
         for name, tracker in self.trackers.items():
             tracker.update_state(terms[name])
         return {name: tracker.result() for name, tracker in self.trackers.items()}
