@@ -90,6 +90,21 @@ def build_pixelcnn(shape, categories: int, filters: int, num_layers: int, kernel
 
 
 @keras.saving.register_keras_serializable(package="keras_gen")
+
+def sub_pixel_categories(images, output: str):
+    """Images in [-1, 1] -> the category of each sub-pixel (B, H, W, C) int32: one of the 256
+    levels (softmax256), or the pixel binarised at the midpoint (binary). Every discrete
+    autoregressive model (PixelCNN, PixelRNN) models these, so their likelihoods compare."""
+    if output == "binary":
+        return tf.cast(images > 0.0, tf.int32)
+    return tf.cast(tf.clip_by_value(tf.round((images + 1.0) * 127.5), 0.0, 255.0), tf.int32)
+
+
+def category_levels(targets, categories: int):
+    """Categories -> the image the network reads (the sampler's "levels" feed, identically)."""
+    return tf.cast(targets, tf.float32) * (2.0 / (categories - 1)) - 1.0
+
+
 class PixelCNN(GenerativeModel):
     """A gated PixelCNN trained by maximum likelihood; see the module docstring."""
 
@@ -145,14 +160,10 @@ class PixelCNN(GenerativeModel):
 
     # -- data -> categories -------------------------------------------------------------------
     def targets(self, images):
-        """Images in [-1, 1] -> the category of each sub-pixel (B, H, W, C) int32."""
-        if self.options.output == "binary":
-            return tf.cast(images > 0.0, tf.int32)
-        return tf.cast(tf.clip_by_value(tf.round((images + 1.0) * 127.5), 0.0, 255.0), tf.int32)
+        return sub_pixel_categories(images, self.options.output)
 
     def levels(self, targets):
-        """Categories -> the image the network reads (the sampler's "levels" feed, identically)."""
-        return tf.cast(targets, tf.float32) * (2.0 / (self.categories - 1)) - 1.0
+        return category_levels(targets, self.categories)
 
     def _inputs(self, images, labels):
         return [images, labels] if self.conditional else images

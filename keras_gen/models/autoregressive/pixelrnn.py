@@ -38,7 +38,7 @@ from keras_gen.core_tf.samplers import PixelCNNSampler
 from keras_gen.errors import KerasGenError
 from keras_gen.layers.masked_conv import MaskedConv2D
 from keras_gen.layers.pixel_rnn import DiagonalBiLSTM, RowLSTM
-from keras_gen.models.autoregressive.pixelcnn import CATEGORIES
+from keras_gen.models.autoregressive.pixelcnn import CATEGORIES, category_levels, sub_pixel_categories
 from keras_gen.models.base import GenerativeModel, ModelOptions, option
 
 LSTMS = ("row", "diagonal")
@@ -114,14 +114,10 @@ class PixelRNN(GenerativeModel):
 
     # -- data -> categories: PixelCNN's, so the likelihoods are of the same discrete data ------
     def targets(self, images):
-        """Images in [-1, 1] -> the category of each sub-pixel (B, H, W, C) int32."""
-        if self.options.output == "binary":
-            return tf.cast(images > 0.0, tf.int32)
-        return tf.cast(tf.clip_by_value(tf.round((images + 1.0) * 127.5), 0.0, 255.0), tf.int32)
+        return sub_pixel_categories(images, self.options.output)
 
     def levels(self, targets):
-        """Categories -> the image the network reads (the sampler's "levels" feed, identically)."""
-        return tf.cast(targets, tf.float32) * (2.0 / (self.categories - 1)) - 1.0
+        return category_levels(targets, self.categories)
 
     def _nll_per_image(self, images, training=False):
         """-log p(x) in nats (B,)."""
