@@ -79,7 +79,8 @@ def test_wrong_sources_say_what_to_pass(two_domain_folders):
         describe_training_data("labelled", str(two_domain_folders / "flat"))
     with pytest.raises(KerasGenError, match="has none"):
         training_dataset("labelled", str(two_domain_folders / "flat"), channels=3, **SMALL)
-    with pytest.raises(KerasGenError, match="single-domain data set; pass a folder with subfolders A and B"):
+    with pytest.raises(KerasGenError, match=r"single-domain data set; pass a bundled paired set \(shapes_maps, edges2photos\), "
+                                            "a folder with subfolders A and B"):
         describe_training_data("paired", "digits")
     with pytest.raises(KerasGenError, match="single-domain data set; pass --data DOMAIN_A --data-b DOMAIN_B"):
         training_dataset("unpaired", "shapes", channels=3, **SMALL)

@@ -35,7 +35,7 @@ class ConditioningAugmentation(layers.Layer):
         phi, eps = inputs
         moments = self.projection(phi)
         mean, log_variance = moments[:, :self.dim], ops.clip(moments[:, self.dim:], -10.0, 10.0)
-        noise = eps[:, self.part * self.dim:(self.part + 1) * self.dim]
+        noise = ops.cast(eps[:, self.part * self.dim:(self.part + 1) * self.dim], moments.dtype)  # mixed precision
         return mean + ops.exp(0.5 * log_variance) * noise, mean, log_variance
 
     def compute_output_shape(self, input_shapes):
@@ -48,4 +48,5 @@ class ConditioningAugmentation(layers.Layer):
 
 def kl_to_standard_normal(mean, log_variance):
     """Mean over the batch of KL(N(mean, exp(log_variance)) || N(0, I)), summed over dimensions."""
+    mean, log_variance = ops.cast(mean, "float32"), ops.cast(log_variance, "float32")  # a loss: float32 always
     return ops.mean(0.5 * ops.sum(ops.exp(log_variance) + ops.square(mean) - 1.0 - log_variance, axis=-1))

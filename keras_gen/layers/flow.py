@@ -68,7 +68,18 @@ def checkerboard(height: int, width: int, parity: int) -> np.ndarray:
 
 
 @keras.saving.register_keras_serializable(package="keras_gen")
-class Squeeze(layers.Layer):
+class FlowLayer(layers.Layer):
+    """A bijection's layer: it computes in float32 under any precision policy (a mixed_float16
+    run included), because a flow's log-likelihood sums a log-determinant over every pixel and its
+    inverse must undo it to 1e-5, which float16's 3 significant digits cannot keep."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("dtype", "float32")
+        super().__init__(**kwargs)
+
+
+@keras.saving.register_keras_serializable(package="keras_gen")
+class Squeeze(FlowLayer):
     """(B, H, W, C) <-> (B, H/2, W/2, 4C), each 2x2 block to channels (space-to-depth)."""
 
     def call(self, x, reverse=False, training=False):
@@ -85,7 +96,7 @@ class Squeeze(layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package="keras_gen")
-class CouplingNetwork(layers.Layer):
+class CouplingNetwork(FlowLayer):
     """The s, t network of a coupling: conv 3x3 -> ReLU -> `blocks` residual blocks (RealNVP's
     ResNet) -> conv 1x1 -> ReLU -> conv 3x3 to 2 x `out_channels`, zero-initialised so that every
     coupling starts as the identity (Glow sec. 3.3). blocks=0 is Glow's network."""
@@ -93,13 +104,13 @@ class CouplingNetwork(layers.Layer):
     def __init__(self, width: int, blocks: int, out_channels: int, **kwargs):
         super().__init__(**kwargs)
         self.width, self.blocks, self.out_channels = int(width), int(blocks), int(out_channels)
-        self.conv_in = layers.Conv2D(self.width, 3, padding="same", name="conv_in")
-        self.residual = [(layers.Conv2D(self.width, 3, padding="same", name=f"block_{i}_a"),
-                          layers.Conv2D(self.width, 3, padding="same", name=f"block_{i}_b"))
+        self.conv_in = layers.Conv2D(self.width, 3, padding="same", name="conv_in", dtype=self.dtype_policy)
+        self.residual = [(layers.Conv2D(self.width, 3, padding="same", name=f"block_{i}_a", dtype=self.dtype_policy),
+                          layers.Conv2D(self.width, 3, padding="same", name=f"block_{i}_b", dtype=self.dtype_policy))
                          for i in range(self.blocks)]
-        self.hidden = layers.Conv2D(self.width, 1, name="hidden")
+        self.hidden = layers.Conv2D(self.width, 1, name="hidden", dtype=self.dtype_policy)
         self.conv_out = layers.Conv2D(2 * self.out_channels, 3, padding="same", kernel_initializer="zeros",
-                                      name="conv_out")
+                                      name="conv_out", dtype=self.dtype_policy)
 
     def build(self, input_shape):
         spatial = tuple(input_shape[:-1])
@@ -123,7 +134,7 @@ class CouplingNetwork(layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package="keras_gen")
-class AffineCoupling(layers.Layer):
+class AffineCoupling(FlowLayer):
     """y = x_a + (1 - b)(x exp(s(x_a)) + t(x_a)); see the module docstring."""
 
     def __init__(self, mask: str, parity: int = 0, width: int = 64, blocks: int = 0, scale: str = "tanh", **kwargs):
@@ -186,7 +197,7 @@ class AffineCoupling(layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package="keras_gen")
-class ActNorm(layers.Layer):
+class ActNorm(FlowLayer):
     """y = (x + bias) exp(log_scale) per channel, initialised from the first training batch."""
 
     def build(self, input_shape):
@@ -233,7 +244,7 @@ def _unipotent_inverse(n, size: int):
 
 
 @keras.saving.register_keras_serializable(package="keras_gen")
-class InvertibleConv1x1(layers.Layer):
+class InvertibleConv1x1(FlowLayer):
     """y = x W at every pixel, W = P L (U + diag(sign exp(log_s))): Glow's LU parametrisation,
     started from a random rotation drawn with `seed`."""
 
@@ -295,7 +306,7 @@ class InvertibleConv1x1(layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package="keras_gen")
-class FactorOut(layers.Layer):
+class FactorOut(FlowLayer):
     """Split off half the channels as a standardised latent (module docstring). Forward:
     x -> (kept, eps, log det); reverse: (kept, eps) -> x. `learned` gives Glow's conditional
     prior (a zero-initialised 3x3 convolution of the kept half); otherwise N(0, I)."""
@@ -308,7 +319,7 @@ class FactorOut(layers.Layer):
         channels = int(input_shape[-1])
         self.kept = channels // 2
         self.prior = (layers.Conv2D(2 * (channels - self.kept), 3, padding="same", kernel_initializer="zeros",
-                                    name="prior") if self.learned else None)
+                                    name="prior", dtype=self.dtype_policy) if self.learned else None)
         if self.prior is not None:
             self.prior.build((*input_shape[:-1], self.kept))
 
@@ -335,7 +346,7 @@ class FactorOut(layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package="keras_gen")
-class LearnedPrior(layers.Layer):
+class LearnedPrior(FlowLayer):
     """eps = (z - mean) exp(-log_sigma) with a learned mean and scale per position (Glow's learned
     top prior); log det = -sum log_sigma. Zero at the start: the identity."""
 

@@ -23,9 +23,9 @@ def gaussian_kl(mu, log_var, mu_prior=0.0, log_var_prior=0.0):
     mu, log_var: (..., J). The prior's parameters broadcast against them (0, 0: the standard
     normal). Returns (...) in nats.
     """
-    mu, log_var = tf.convert_to_tensor(mu, tf.float32), tf.convert_to_tensor(log_var, tf.float32)
-    mu_prior = tf.convert_to_tensor(mu_prior, tf.float32)
-    log_var_prior = tf.convert_to_tensor(log_var_prior, tf.float32)
+    # float32 whatever the networks computed in (a mixed_float16 run's prior network included)
+    mu, log_var, mu_prior, log_var_prior = (tf.cast(tf.convert_to_tensor(v), tf.float32)
+                                            for v in (mu, log_var, mu_prior, log_var_prior))
     terms = (log_var_prior - log_var + (tf.exp(log_var) + tf.square(mu - mu_prior)) * tf.exp(-log_var_prior) - 1.0)
     return 0.5 * tf.reduce_sum(terms, axis=-1)
 

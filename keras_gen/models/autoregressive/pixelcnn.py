@@ -89,8 +89,6 @@ def build_pixelcnn(shape, categories: int, filters: int, num_layers: int, kernel
     return keras.Model(inputs if len(inputs) > 1 else inputs[0], logits, name=name)
 
 
-@keras.saving.register_keras_serializable(package="keras_gen")
-
 def sub_pixel_categories(images, output: str):
     """Images in [-1, 1] -> the category of each sub-pixel (B, H, W, C) int32: one of the 256
     levels (softmax256), or the pixel binarised at the midpoint (binary). Every discrete
@@ -105,6 +103,7 @@ def category_levels(targets, categories: int):
     return tf.cast(targets, tf.float32) * (2.0 / (categories - 1)) - 1.0
 
 
+@keras.saving.register_keras_serializable(package="keras_gen")
 class PixelCNN(GenerativeModel):
     """A gated PixelCNN trained by maximum likelihood; see the module docstring."""
 

@@ -36,7 +36,7 @@ from keras import layers, ops
 
 from keras_gen import inputs as kinds
 from keras_gen.errors import KerasGenError
-from keras_gen.layers.flow import FactorOut
+from keras_gen.layers.flow import FactorOut, FlowLayer
 from keras_gen.models.base import GenerativeModel, ModelOptions, option
 
 LOGIT_ALPHA = 0.05  # RealNVP's a: keeps the logit's argument in [0.05, 0.95]
@@ -45,7 +45,7 @@ TEMPERATURE_RANGE = (0.0, 2.0)  # T = 0 is f^-1(0), the flow's "mode"; beyond 2 
 
 
 @keras.saving.register_keras_serializable(package="keras_gen")
-class MultiScaleFlow(layers.Layer):
+class MultiScaleFlow(FlowLayer):
     """y (B, H, W, C) -> ([eps_1, ..., eps_L], log det (B,)) and back with `reverse(eps)`.
     `levels` lists each level's bijections, `splits` the L - 1 FactorOut layers between levels,
     `top` an optional prior layer for the last latent."""
