@@ -50,9 +50,12 @@ import time
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
+
+from benchmarks.docs_sections import write_section  # noqa: E402
 
 CORES = 2  # the issue's machine: a training budget of M minutes is M x 60 x 2 CPU seconds
 SIZE = 32  # the issue's; --image-size 16 when the CPU is shared (digits are 8 px originals)
@@ -298,16 +301,6 @@ def targets(results: dict) -> list[str]:
     return lines
 
 
-def write_section(path: Path, text: str, section: str = "diffusion") -> None:
-    """Replace (or append) the section between the `section` markers of `path`."""
-    start, end = f"<!-- {section} benchmark: start -->", f"<!-- {section} benchmark: end -->"
-    body = f"{start}\n{text.rstrip()}\n{end}"
-    old = path.read_text() if path.exists() else ""
-    if start in old and end in old:
-        new = old[:old.index(start)] + body + old[old.index(end) + len(end):]
-    else:
-        new = old.rstrip() + "\n\n" + body + "\n"
-    path.write_text(new)
 
 
 def evaluate(out: Path, args) -> dict:

@@ -44,6 +44,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
+from benchmarks.docs_sections import write_section  # noqa: E402
+
 STEPS_PER_EPOCH = 100
 SR_SCALES = (2, 4)
 DIGIT_SIZE = 32
@@ -404,16 +406,6 @@ def targets(results: dict) -> list[str]:
     return lines
 
 
-def write_section(path: Path, text: str) -> None:
-    """Replace (or append) the section between the restoration markers of `path`."""
-    start, end = "<!-- restoration benchmark: start -->", "<!-- restoration benchmark: end -->"
-    body = f"{start}\n{text.rstrip()}\n{end}"
-    old = path.read_text() if path.exists() else ""
-    if start in old and end in old:
-        new = old[:old.index(start)] + body + old[old.index(end) + len(end):]
-    else:
-        new = old.rstrip() + "\n\n" + body + "\n"
-    path.write_text(new)
 
 
 def main() -> None:
@@ -460,7 +452,7 @@ def main() -> None:
         text = markdown(results)
         print(text)
         if args.results:
-            write_section(Path(args.results), text)
+            write_section(Path(args.results), text, "restoration")
         return
     if args.stage in ("all", "train"):
         for row in rows:
@@ -472,7 +464,7 @@ def main() -> None:
         if args.json:
             Path(args.json).write_text(json.dumps(results, indent=1, default=float))
         if args.results:
-            write_section(Path(args.results), text)
+            write_section(Path(args.results), text, "restoration")
 
 
 if __name__ == "__main__":

@@ -50,6 +50,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a check
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
+from benchmarks.docs_sections import write_section  # noqa: E402
+
 CORES = 2
 SIZE = 32
 STEPS_PER_EPOCH = 100
@@ -332,15 +334,6 @@ def targets(results: dict) -> list[str]:
     return lines
 
 
-def write_section(path: Path, text: str) -> None:
-    start, end = "<!-- translation benchmark: start -->", "<!-- translation benchmark: end -->"
-    body = f"{start}\n{text.rstrip()}\n{end}"
-    old = path.read_text() if path.exists() else ""
-    if start in old and end in old:
-        new = old[:old.index(start)] + body + old[old.index(end) + len(end):]
-    else:
-        new = old.rstrip() + "\n\n" + body + "\n"
-    path.write_text(new)
 
 
 def main() -> None:
@@ -405,7 +398,7 @@ def main() -> None:
                   "shared the cores, so "
                   "seconds are wall time under contention; the ratios within a table are measured in the same "
                   f"process); evaluation took {results['evaluate_wall_s'] / 60:.0f} min.\n\n")
-        write_section(Path(args.results), header + table)
+        write_section(Path(args.results), header + table, "translation")
         print(f"wrote {args.results}")
 
 
