@@ -39,8 +39,9 @@ Each pix2pix row trains for a budget of a 2-core machine (`--minutes` M: M x 60 
 training process's CPU time, checked at the end of each epoch of STEPS_PER_EPOCH steps) into OUT/ROW; CPU
 time rather than wall time, so that other jobs on the shared machine stretch the wall time instead of
 cutting the training. The CycleGAN rows train for a planned number of steps (their schedule needs the
-run's length in advance), with `--cyclegan-minutes` of CPU time as a cap that the table would show. The issue's targets: FCN score >= 90% for L1 + cGAN; CycleGAN's A -> B judged
-B >= 90% and digit kept >= 90%. The tables say which are met.
+run's length in advance), with `--cyclegan-minutes` of CPU time as a cap that the table would show.
+The issue's targets: FCN score >= 90% for L1 + cGAN; CycleGAN's A -> B judged B >= 90% and digit
+kept >= 90%. The tables say which are met.
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
 import shutil
 import statistics
 import sys
@@ -460,7 +462,8 @@ def main() -> None:
     parser.add_argument("--tables", default="pix2pix,cyclegan,latency")
     parser.add_argument("--results", default=None, help="write the tables into this Markdown file's section")
     parser.add_argument("--section", default="translation", help="the section of --results to write (its "
-                        "<!-- NAME benchmark: start/end --> markers), e.g. \"translation cyclegan\" for --tables cyclegan")
+                        "<!-- NAME benchmark: start/end --> markers), e.g. 'translation cyclegan' with "
+                        "--tables cyclegan")
     parser.add_argument("--json", default=None, help="also write every figure here")
     args = parser.parse_args()
     out = Path(args.out)
@@ -499,7 +502,7 @@ def main() -> None:
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=1, default=float))
     if args.results:
-        command = "python benchmarks/translation.py " + " ".join(sys.argv[1:])
+        command = "python benchmarks/translation.py " + shlex.join(sys.argv[1:])
         load = ", ".join(f"{v:.1f}" for v in results["load_average"])
         start = ", ".join(f"{v:.1f}" for v in results["load_average_start"])
         header = (f"## {args.section.capitalize()}: `{command.strip()}`\n\nMade on {time.strftime('%Y-%m-%d %H:%M')} UTC on "
