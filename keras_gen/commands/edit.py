@@ -17,7 +17,8 @@ from keras_gen.errors import KerasGenError
 
 def add_parser(subparsers) -> None:
     p = subparsers.add_parser("edit", help="edit an image on a trained generator's manifold: project it, then move "
-                                           "along an attribute direction (Zhu et al. 2016)")
+                                           "along an attribute direction, or meet drawn colour/sketch constraints "
+                                           "(Zhu et al. 2016)")
     add_projection_flags(p)
     p.add_argument("--direction", metavar="NAME",
                    help="the attribute to move toward, as the data's judge names samples: a class name of the data "
