@@ -297,7 +297,7 @@ def constraint_errors(images, constraints: Constraints) -> dict:
 
 
 def constrained_edit(model, latent_codes, constraints: Constraints, steps: int = 200, learning_rate: float = 0.05,
-                     keep_weight: float = 0.01, prior_weight: float = 1e-3, label=None, seed: int = 0
+                     keep_weight: float = 1.0, prior_weight: float = 1e-3, label=None, seed: int = 0
                      ) -> ConstrainedEdit:
     """z' for each latent z0 of `latent_codes` (N, J) under the same constraints (module docstring, eq. 5)."""
     import keras

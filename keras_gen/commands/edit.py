@@ -31,7 +31,7 @@ def add_parser(subparsers) -> None:
                                                             "without --mask, where PAINT's alpha is opaque)")
     drawn.add_argument("--mask", metavar="MASK.png", help="white on black: the pixels --color holds for")
     drawn.add_argument("--sketch", metavar="STROKES.png", help="white strokes on black where the edit has edges")
-    drawn.add_argument("--keep-weight", type=float, default=0.01,
+    drawn.add_argument("--keep-weight", type=float, default=1.0,
                        help="lambda_s of the ||z - z0||^2 term keeping the edit near the projection z0 (the --steps, "
                             "--learning-rate and --prior-weight of the projection apply to the edit too)")
     p.add_argument("--out", default="edit.png", help="the image, then the path from its projection to the edit; with "
