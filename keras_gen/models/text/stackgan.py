@@ -70,14 +70,18 @@ def _tiled(vector, side: int, name: str):
 
 
 def build_generator(text_dim: int, condition_dim: int, noise_dim: int, low_size: int, upscale: int, channels: int,
-                    filters: int, refine_blocks: int) -> keras.Model:
+                    filters: int, refine_blocks: int, normalise_caption: bool = False) -> keras.Model:
     """[phi (B, text_dim), condition_noise (B, 2 condition_dim), z (B, noise_dim)] ->
     [stage I (B, s, s, C), stage II (B, upscale s, upscale s, C), mu_0, log_var_0, mu_1, log_var_1]."""
     phi = keras.Input((text_dim,), name="caption_vector")
     eps = keras.Input((2 * condition_dim,), name="condition_noise")
     z = keras.Input((noise_dim,), name="z")
-    c0, mu0, log_var0 = ConditioningAugmentation(condition_dim, 0, name="augmentation_1")([phi, eps])
-    c1, mu1, log_var1 = ConditioningAugmentation(condition_dim, 1, name="augmentation_2")([phi, eps])
+    read = phi
+    if normalise_caption:  # phi / |phi| * sqrt(D): unit scale per dimension, so mu starts at eps's scale
+        read = layers.Rescaling(math.sqrt(text_dim), name="caption_rescaled")(
+            layers.UnitNormalization(name="caption_normalised")(phi))
+    c0, mu0, log_var0 = ConditioningAugmentation(condition_dim, 0, name="augmentation_1")([read, eps])
+    c1, mu1, log_var1 = ConditioningAugmentation(condition_dim, 1, name="augmentation_2")([read, eps])
 
     # Stage I: (c_0, z) -> 4x4, widest, halving per doubling up to low_size.
     ups = int(math.log2(low_size)) - 2
@@ -169,7 +173,13 @@ class TextToImageGAN(GenerativeModel):
         filters: int = option(32, "G's width at stage I's largest map, D's at its first layer", min=1)
         refine_blocks: int = option(2, "stage II's residual blocks (StackGAN: 4)", min=0)
         upscale: int = option(2, "stage II's side over stage I's (StackGAN: 4, 64 -> 256 px)", choices=(2, 4))
-        kl_weight: float = option(1.0, "lambda of the conditioning augmentation's KL term (StackGAN: 1)", min=0.0)
+        kl_weight: float = option(0.05, "lambda of the conditioning augmentation's KL, summed over c's dimensions "
+                                        "(StackGAN's code averages it over its 128 with weight 2: 0.016 on the "
+                                        "sum; 1 pins mu to 0 and sigma to 1, and the noise drowns the caption)",
+                                  min=0.0)
+        normalise_caption: bool = option(True, "G reads phi / |phi| * sqrt(text_dim): the augmentation's mean "
+                                               "starts at the noise's scale whatever scale the encoders' training "
+                                               "leaves phi at (off, phi shrank to ~0.02 a dimension under eps's 1)")
         mismatch_weight: float = option(0.5, "share of D's caption term given to real images with a wrong caption "
                                              "(GAN-CLS; StackGAN 0.5, the rest to generated images)", min=0.0, max=1.0)
         matching_weight: float = option(1.0, "weight of the image-caption matching term (DAMSM, XMC-GAN): an image "
@@ -180,8 +190,9 @@ class TextToImageGAN(GenerativeModel):
         matching_temperature: float = option(0.1, "tau of the matching term's softmax over the batch", min=0.0,
                                              min_exclusive=True)
 
-    # Runs saved before the matching term trained without it (and had no image encoder).
-    options_added_later = {"matching_weight": 0.0}
+    # Runs saved before these trained without the matching term (no image encoder) and fed G phi as
+    # the encoder left it.
+    options_added_later = {"matching_weight": 0.0, "normalise_caption": False}
 
     harness_image_size = 16
     harness_options = {"noise_dim": 4, "word_dim": 4, "text_dim": 8, "condition_dim": 4, "filters": 4,
@@ -202,7 +213,7 @@ class TextToImageGAN(GenerativeModel):
         self.text_encoder = build_text_encoder(len(self.caption.vocabulary), self.caption.max_words, o.word_dim,
                                                o.text_dim)
         self.generator = build_generator(o.text_dim, o.condition_dim, o.noise_dim, self.low_size, o.upscale,
-                                         self.channels, o.filters, o.refine_blocks)
+                                         self.channels, o.filters, o.refine_blocks, o.normalise_caption)
         wrap = self.game.discriminator_layer
         self.discriminator_1 = build_discriminator(self.low_size, self.channels, o.text_dim, o.filters, wrap,
                                                    "discriminator_1")

@@ -87,6 +87,47 @@ def test_text2img_trains_its_encoder_with_the_discriminators_on_mismatched_pairs
     assert any(not np.allclose(a, np.asarray(b)) for a, b in zip(generator_before, model.generator.trainable_weights))
 
 
+def test_the_matching_loss_is_low_for_aligned_pairs_and_log_b_for_unrelated_ones():
+    from keras_gen.losses.contrastive import matching_accuracy, matching_loss
+
+    rng = np.random.default_rng(0)
+    captions = rng.normal(size=(6, 5)).astype("float32")
+    aligned = float(matching_loss(2 * captions + 0.01 * rng.normal(size=(6, 5)), captions))  # scale does not count
+    shuffled = float(matching_loss(captions[[1, 2, 3, 4, 5, 0]], captions))
+    assert aligned < 0.5 < np.log(6) < shuffled
+    np.testing.assert_allclose(float(matching_loss(np.ones((6, 5)), captions)), np.log(6), rtol=1e-5)  # no choice
+    assert float(matching_accuracy(captions, captions)) == 1.0
+    assert float(matching_accuracy(captions[[1, 0, 2, 3, 4, 5]], captions)) == 4 / 6
+
+
+def test_text2img_trains_its_image_encoder_for_the_matching_term_and_an_old_run_loads_without_one(tmp_path):
+    """With the matching term on, D's optimizer trains the image encoder (and the caption
+    encoder) on real pairs and the step reports how often each image picks its own caption; a
+    checkpoint written before the term existed loads as it was, with no image encoder."""
+    from keras_gen.data.training_data import caption_arrays
+    from tests.models.old_checkpoints import assert_loads_as_before, save_as_before
+
+    model = _text2img(filters=4, matching_weight=1.0)
+    model.compile()
+    images, captions = caption_arrays("shapes", "train", image_size=16, channels=1, seed=0, limit=8)
+    ids = tokenize(captions, model.caption.vocabulary, 10, truncate=True)[0]
+    before = [np.array(w) for w in model.image_encoder.weights]
+    history = model.fit(images, ids, batch_size=8, epochs=1, verbose=0, shuffle=False).history
+    assert 0.0 <= history["match_real"][-1] <= 1.0 and 0.0 <= history["match_fake"][-1] <= 1.0
+    assert any(not np.allclose(a, np.asarray(b)) for a, b in zip(before, model.image_encoder.weights))
+    assert model.image_encoder.output_shape == (None, model.options.text_dim)
+
+    old = {"matching_weight": 0.0, "normalise_caption": False}
+    assert type(model).options_added_later == old
+    earlier = _text2img(filters=4, **old)
+    earlier.compile()
+    assert earlier.image_encoder is None and "match_real" not in {m.name for m in earlier.metrics}
+    assert "caption_normalised" not in {layer.name for layer in earlier.generator.layers}
+    loaded = assert_loads_as_before(earlier, save_as_before(earlier, tmp_path / "old.keras", old),
+                                    dict(n=2, seed=3, caption=["a large blue circle"]))
+    assert loaded.image_encoder is None
+
+
 def test_the_guided_sampler_mixes_the_conditional_and_the_null_caption_prediction():
     calls = []
 
