@@ -157,7 +157,7 @@ def main() -> None:
                         help="a text2img or tddpm run trained on shapes (repeat for several, one table)")
     parser.add_argument("--n", type=int, default=300, help="held-out captions drawn and judged")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", default=None, help="a folder: each run's first 32 images (text_MODEL_heldout.png) "
+    parser.add_argument("--out", default=None, help="a folder: each run's first 32 images (text_RUN_heldout.png) "
                                                     "and the captions they draw (.txt beside)")
     parser.add_argument("--json", default=None)
     parser.add_argument("--results", default=None, help="write the table into this markdown file's section")
@@ -205,7 +205,7 @@ def main() -> None:
         if args.out:
             from keras_gen.images import save_grid
 
-            grid = Path(args.out) / f"text_{model.registered_name}_heldout.png"
+            grid = Path(args.out) / f"text_{run.name}_heldout.png"  # per run: two runs of a model keep both
             grid.parent.mkdir(parents=True, exist_ok=True)
             save_grid(images[:32], str(grid), ncols=8)
             grid.with_suffix(".txt").write_text("\n".join(captions[:32]) + "\n")
