@@ -4,6 +4,7 @@ The models here are tiny stand-ins that feed exactly one capability each (duck t
 contract), so every metric is tested without training a model that has it."""
 
 import math
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -22,6 +23,10 @@ class Spec:
     name: str
     kind: str
     num_classes: int | None = None
+    default: float | None = None
+    range: tuple = ()
+    dtype: str = "float32"
+    choices: tuple | None = None
 
 
 class Unconditional:
@@ -47,6 +52,17 @@ class Conditional(Unconditional):
         if not self.follows_label:
             return super().sample(n, seed)
         return np.stack([self.images[rng.choice(np.flatnonzero(self.labels == c))] for c in label])
+
+
+class Guided(Conditional):
+    """Follows the label only at a guidance scale of 2 or more; its default scale is 1."""
+
+    def input_specs(self):
+        return [*super().input_specs(), Spec("guidance", "option", default=1.0, range=(0.0, 20.0))]
+
+    def sample(self, n, seed=0, label=None, guidance=1.0):
+        self.follows_label = guidance >= 2.0
+        return super().sample(n, seed, label=label)
 
 
 class Paired:
@@ -197,3 +213,30 @@ def test_data_other_than_the_training_data_is_warned_about_and_recorded(digits_t
         report = evaluate_path("run", data="digits", metrics="bpd", n=100)
     assert report["trained_on"] == "shapes" and "against digits" in report["warnings"][0]
     assert report["metrics"]["bpd"]["generated"] == pytest.approx(8.0)
+
+
+def test_sampling_options_reach_the_samples_are_checked_and_recorded(digits_test, digits_classifier_cache,
+                                                                     monkeypatch, capsys):
+    """`keras-gen evaluate RUN --guidance 4`: a declared request option, as `keras-gen sample` takes it."""
+    from keras_gen.cli import main
+
+    images, labels = digits_test
+    facts = {"kind": "run", "model": "fake", "data": "digits", "image_size": 32, "channels": 1, "seed": 0}
+    monkeypatch.setattr(evaluation, "open_generator", lambda path: (Guided(images, labels), facts))
+    common = ["evaluate", "run", "--metrics", "label_acc", "--n", "100", "--cache-dir", str(digits_classifier_cache)]
+    assert main(common) == 0
+    default = capsys.readouterr().out
+    assert main([*common, "--guidance", "4"]) == 0
+    guided = capsys.readouterr().out
+    accuracy = lambda text: float(text.split("| label_accuracy |")[1].split("|")[0])  # noqa: E731
+    assert accuracy(default) < 0.3 and accuracy(guided) > 0.9
+    assert "sampled with --guidance 4.0" in guided and "sampled with" not in default
+    report = evaluate_path("run", metrics="label_acc", n=100, cache_dir=str(digits_classifier_cache),
+                           options={"guidance": "4"})
+    assert report["sampling_options"] == {"guidance": 4.0}
+    for flags, message in ((["--steps", "3"], "unknown sampling option --steps.*its sampling options: --guidance"),
+                           (["--guidance", "99"], r"--guidance must be in \[0.0, 20.0\]"),
+                           (["--guidance", "high"], "--guidance takes a number"),
+                           (["--guidance"], "--guidance needs a value")):
+        assert main([*common, *flags]) == 2
+        assert re.search(message, capsys.readouterr().err)

@@ -7,11 +7,16 @@ from __future__ import annotations
 import warnings
 
 from keras_gen.commands.common import check_writable_file, print_warning, quiet_tensorflow
+from keras_gen.errors import KerasGenError
 
 
 def add_parser(subparsers) -> None:
     p = subparsers.add_parser("evaluate", help="FID/KID/precision-recall/memorisation, label accuracy, PSNR/SSIM or "
-                                               "bits/dim of a run or export, each beside its floor")
+                                               "bits/dim of a run or export, each beside its floor",
+                              description="Samples are drawn with the model's default request options; each "
+                                          "option it declares (--guidance, --steps, --truncation, ...; `keras-gen "
+                                          "sample PATH --inputs` lists them) is a flag here too, as in `keras-gen "
+                                          "sample`.")
     p.add_argument("path")
     p.add_argument("--data", default=None, help="real data to compare with (default: the run's training data; "
                                                 "other data gives a warning)")
@@ -26,10 +31,11 @@ def add_parser(subparsers) -> None:
     p.add_argument("--inception-weights", default=None, help="local InceptionV3 .h5 weights file")
     p.add_argument("--cache-dir", default=None, help="where domain classifiers are cached")
     p.add_argument("--json", default=None, help="also write the report as JSON")
-    p.set_defaults(func=run)
+    p.set_defaults(func=run, takes_request_flags=True)
 
 
-def run(args) -> int:
+def run(args, extra: list[str] | None = None) -> int:
+    options = option_flags(extra or [])
     if args.json:
         check_writable_file(args.json, "--json")  # now, not after the minutes of evaluation
     quiet_tensorflow()
@@ -41,9 +47,27 @@ def run(args) -> int:
         report = evaluate_path(
             args.path, data=args.data, metrics=args.metrics, n=args.n, seed=args.seed, features=args.features,
             data_dir=args.data_dir, cache_dir=args.cache_dir, inception_weights=args.inception_weights,
-            on_warning=print_warning,
+            on_warning=print_warning, options=options,
         )
     print(format_report(report))
     if args.json:
         print(f"wrote {save_report(report, args.json)}")
     return 0
+
+
+def option_flags(extra: list[str]) -> dict[str, str]:
+    """`--NAME VALUE` / `--NAME=VALUE` pairs as {name: text}; keras_gen.evaluation checks them
+    against the model's declared options once it is loaded."""
+    options, it = {}, iter(extra)
+    for flag in it:
+        if not flag.startswith("--") or flag == "--":
+            raise KerasGenError(f"unexpected argument {flag!r}; sampling options are --NAME VALUE (e.g. --guidance 5).")
+        flag, inline = flag.split("=", 1) if "=" in flag else (flag, None)
+        name = flag[2:].replace("-", "_")
+        value = inline if inline is not None else next(it, None)
+        if value is None:
+            raise KerasGenError(f"{flag} needs a value.")
+        if name in options:
+            raise KerasGenError(f"{flag} is given twice.")
+        options[name] = value
+    return options

@@ -40,7 +40,8 @@ from keras_gen.errors import KerasGenError
 from keras_gen.evaluation.evaluator import Evaluator
 from keras_gen.evaluation.metric_table import (LABELS, LIKELIHOODS, METRIC_NAMES, METRICS, NEEDS, PAIRS, SAMPLES,
                                                DataMismatchWarning, Feed, Metric, capabilities, input_specs,
-                                               label_spec, metrics_for, parse_metrics, quantise)
+                                               label_spec, metrics_for, parse_metrics, quantise,
+                                               sampling_options)
 
 # -- models from a run or an export ------------------------------------------------------------
 def open_generator(path) -> tuple[object, dict]:
@@ -78,8 +79,10 @@ def _same_data(a, b) -> bool:
 
 
 def evaluate_path(path, data=None, metrics=None, n=2000, seed=0, features="domain",
-                  data_dir=None, cache_dir=None, inception_weights=None, on_warning=None) -> dict:
+                  data_dir=None, cache_dir=None, inception_weights=None, on_warning=None, options=None) -> dict:
     """Evaluate a training run or an export; `metrics=None` runs every default metric it can feed.
+    `options` ({name: value}) are request options the samples are drawn with (`guidance`,
+    `steps`, ...; default: the model's own defaults), recorded in the report.
 
     Every request that cannot succeed (too few samples, a metric the model cannot feed) is
     refused before any classifier is trained or any sample drawn. Warnings (--data other than
@@ -91,6 +94,7 @@ def evaluate_path(path, data=None, metrics=None, n=2000, seed=0, features="domai
         parse_metrics(metrics)  # a misspelt name fails before the model loads
     model, facts = open_generator(path)
     names = metrics_for(model, metrics)
+    options = sampling_options(model, options)
     trained_on = facts.get("data")
     data = data or trained_on
     if not data:
@@ -112,9 +116,10 @@ def evaluate_path(path, data=None, metrics=None, n=2000, seed=0, features="domai
     evaluator.check_sample_count(n, names)
     # A run is scored with the weights its export would carry: the EMA when it kept one.
     with model.ema_weights() if hasattr(model, "ema_weights") else contextlib.nullcontext():
-        report = evaluator.evaluate_model(model, names, n=n, seed=seed + 1)  # seed + 1: not the training grid's
+        report = evaluator.evaluate_model(model, names, n=n, seed=seed + 1,  # seed + 1: not the training grid's
+                                          options=options)
     return {"path": str(path), "model": facts.get("model"), "source": facts["kind"], "data": data,
-            "trained_on": trained_on, "warnings": notes, **report}
+            "trained_on": trained_on, "sampling_options": options, "warnings": notes, **report}
 
 
 # -- the report --------------------------------------------------------------------------------
@@ -126,6 +131,9 @@ def format_report(report: dict) -> str:
         head += f", {feats['kind']} features"
     if feats.get("classifier_test_accuracy") is not None:
         head += f" (classifier test accuracy {feats['classifier_test_accuracy']:.3f})"
+    if report.get("sampling_options"):
+        options = report["sampling_options"].items()
+        head += ", sampled with " + " ".join(f"--{k.replace('_', '-')} {v}" for k, v in options)
     n, m = report.get("n_generated"), report.get("n_matched")
     cols = ("metric", f"generated n={n}" if n else "generated", f"generated n={m}" if m else "generated, matched n",
             "floor")
@@ -165,4 +173,4 @@ def save_report(report: dict, path) -> Path:
 
 __all__ = ["DataMismatchWarning", "Evaluator", "Feed", "LABELS", "LIKELIHOODS", "METRICS", "METRIC_NAMES", "Metric",
            "NEEDS", "PAIRS", "SAMPLES", "capabilities", "evaluate_path", "format_report", "input_specs", "label_spec",
-           "metrics_for", "open_generator", "parse_metrics", "quantise", "save_report"]
+           "metrics_for", "open_generator", "parse_metrics", "quantise", "sampling_options", "save_report"]

@@ -13,7 +13,7 @@ from keras_gen.images import from_uint8, to_uint8
 from keras_gen.evaluation.metric_table import (INCEPTION_FEATURE_DIM, LABELS, LIKELIHOODS, METRICS, NEEDS, PAIRS,
                                                SAMPLES, TRAIN_CAP, Feed, _as_library_images, domain_feature_dim,
                                                label_spec, metrics_for, parse_metrics, quantise,
-                                               reconstructs)
+                                               reconstructs, sampling_options)
 
 @dataclass
 class Evaluator:
@@ -202,18 +202,19 @@ class Evaluator:
             )
         return _as_library_images(images)
 
-    def evaluate_model(self, model, metrics=None, n: int = 2000, seed: int = 0) -> dict:
+    def evaluate_model(self, model, metrics=None, n: int = 2000, seed: int = 0, options: dict | None = None) -> dict:
         """Draw from `model` what the metrics need, then score it (`metrics=None`: every default
         metric the model can feed). A conditional model samples every class in turn
         (label i % num_classes), and those same samples feed the sample metrics too. A model with
         `sample_like_data(n, seed) -> (images, labels)` (chairs: per-image poses) is sampled
-        through it instead, at conditions drawn from the data."""
+        through it instead, at conditions drawn from the data. `options` ({name: value}: guidance,
+        steps, ...; checked by `sampling_options`) go to every `sample` call beside the labels."""
         names = metrics_for(model, metrics)
         needs = {METRICS[name].needs for name in names}
         self.check_sample_count(n, names)
         feed = Feed()
         if needs & {SAMPLES, LABELS}:
-            conditions = {}
+            conditions = sampling_options(model, options)
             spec = label_spec(model)
             if spec is not None:
                 if LABELS in needs and n < spec.num_classes:

@@ -55,6 +55,40 @@ def label_spec(model):
     return next((s for s in input_specs(model) if s.kind == "label"), None)
 
 
+def sampling_options(model, options: dict | None) -> dict:
+    """`options` ({name: value}, values as numbers or as typed on the command line) checked
+    against the request options the model declares (guidance, steps, truncation, ...) and
+    converted to their types: what `sample(n, seed, **conditions)` is called with besides the
+    labels. A name the model does not declare as an option, or a value outside its range, is an
+    error that lists what it takes; so is any option for a model scored at conditions drawn from
+    the data (`sample_like_data`: chairs)."""
+    if options and callable(getattr(model, "sample_like_data", None)):
+        raise KerasGenError("this model is scored at conditions drawn from the data (sample_like_data), which take "
+                            f"no sampling options; drop {', '.join('--' + k.replace('_', '-') for k in options)}.")
+    specs = {s.name: s for s in input_specs(model) if s.kind == "option"}
+    parsed = {}
+    for name, value in (options or {}).items():
+        flag = f"--{name.replace('_', '-')}"
+        spec = specs.get(name.replace("-", "_"))
+        if spec is None:
+            known = ", ".join(f"--{k.replace('_', '-')}" for k in specs) or "none"
+            raise KerasGenError(f"unknown sampling option {flag} for this model; its sampling options: {known}.")
+        if spec.choices and value in spec.choices:
+            parsed[spec.name] = spec.choices.index(value)  # `--sampler ddim`
+            continue
+        number = int if spec.dtype.startswith("int") else float
+        try:
+            parsed[spec.name] = number(value)
+        except (TypeError, ValueError):
+            raise KerasGenError(f"{flag} takes {'a whole number' if number is int else 'a number'}"
+                                + (f" or one of {', '.join(spec.choices)}" if spec.choices else "")
+                                + f", got {value!r}.") from None
+        low, high = spec.range
+        if not low <= parsed[spec.name] <= high:
+            raise KerasGenError(f"{flag} must be in [{low}, {high}], got {value}.")
+    return parsed
+
+
 def capabilities(model) -> set[str]:
     """The needs (SAMPLES, LABELS, PAIRS, LIKELIHOODS) this model can feed, by duck typing."""
     kinds = {s.kind for s in input_specs(model)}
