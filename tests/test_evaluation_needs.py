@@ -60,8 +60,11 @@ class Guided(Conditional):
     def input_specs(self):
         return [*super().input_specs(), Spec("guidance", "option", default=1.0, range=(0.0, 20.0))]
 
-    def sample(self, n, seed=0, label=None, guidance=1.0):
-        self.follows_label = guidance >= 2.0
+    def request_specs(self):  # a Keras model's sampler options are here, beside input_specs
+        return [*self.input_specs(), Spec("temperature", "option", default=1.0, range=(0.1, 2.0))]
+
+    def sample(self, n, seed=0, label=None, guidance=1.0, temperature=1.0):
+        self.follows_label, self.temperature = guidance >= 2.0, temperature
         return super().sample(n, seed, label=label)
 
 
@@ -222,7 +225,8 @@ def test_sampling_options_reach_the_samples_are_checked_and_recorded(digits_test
 
     images, labels = digits_test
     facts = {"kind": "run", "model": "fake", "data": "digits", "image_size": 32, "channels": 1, "seed": 0}
-    monkeypatch.setattr(evaluation, "open_generator", lambda path: (Guided(images, labels), facts))
+    guided_model = Guided(images, labels)
+    monkeypatch.setattr(evaluation, "open_generator", lambda path: (guided_model, facts))
     common = ["evaluate", "run", "--metrics", "label_acc", "--n", "100", "--cache-dir", str(digits_classifier_cache)]
     assert main(common) == 0
     default = capsys.readouterr().out
@@ -232,9 +236,9 @@ def test_sampling_options_reach_the_samples_are_checked_and_recorded(digits_test
     assert accuracy(default) < 0.3 and accuracy(guided) > 0.9
     assert "sampled with --guidance 4.0" in guided and "sampled with" not in default
     report = evaluate_path("run", metrics="label_acc", n=100, cache_dir=str(digits_classifier_cache),
-                           options={"guidance": "4"})
-    assert report["sampling_options"] == {"guidance": 4.0}
-    for flags, message in ((["--steps", "3"], "unknown sampling option --steps.*its sampling options: --guidance"),
+                           options={"guidance": "4", "temperature": 0.5})
+    assert report["sampling_options"] == {"guidance": 4.0, "temperature": 0.5} and guided_model.temperature == 0.5
+    for flags, message in ((["--steps", "3"], "unknown sampling option --steps.*options: --guidance, --temperature\\."),
                            (["--guidance", "99"], r"--guidance must be in \[0.0, 20.0\]"),
                            (["--guidance", "high"], "--guidance takes a number"),
                            (["--guidance"], "--guidance needs a value")):

@@ -65,7 +65,11 @@ def sampling_options(model, options: dict | None) -> dict:
     if options and callable(getattr(model, "sample_like_data", None)):
         raise KerasGenError("this model is scored at conditions drawn from the data (sample_like_data), which take "
                             f"no sampling options; drop {', '.join('--' + k.replace('_', '-') for k in options)}.")
-    specs = {s.name: s for s in input_specs(model) if s.kind == "option"}
+    # A Keras model's sampler options (steps, sampler, eta, temperature) are in request_specs
+    # beside its input_specs; an export lists them all in input_specs.
+    request_specs = getattr(model, "request_specs", None)
+    declared = request_specs() if callable(request_specs) else input_specs(model)
+    specs = {s.name: s for s in declared if s.kind == "option"}
     parsed = {}
     for name, value in (options or {}).items():
         flag = f"--{name.replace('_', '-')}"
