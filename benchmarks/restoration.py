@@ -200,54 +200,35 @@ def degradation_table(scale: int = 4) -> dict:
 def sr_methods(out: Path, scale: int, models=None) -> dict:
     """{label: (row or None, runner)} of the methods that upscale x`scale`: bicubic and every
     trained row built for it. A runner maps a uint8 LR image (h, w, 3) -> uint8 (s h, s w, 3)."""
-    from keras_gen.core.images import from_uint8, to_uint8
-    from keras_gen.core.resize import imresize
-    from keras_gen.core.upscaling import DEFAULT_TILE, upscale_image
-    from keras_gen.runs import load_run
+    from keras_gen.evaluation.super_resolution import bicubic_upscaler, network_upscaler
+    from keras_gen.restorers import Upscaler
 
-    methods = {"bicubic (MATLAB)": (None, lambda low: imresize(low, scale))}
+    methods = {"bicubic (MATLAB)": (None, bicubic_upscaler(scale))}
     for row in ("vdsr", f"srresnet_x{scale}", f"srgan_x{scale}", f"espcn_x{scale}"):
         if not _trained(out, row) or (models and row.split("_x")[0] not in models):
             continue
-        model, _ = load_run(out / row)
-        if scale not in model.scales():
+        upscaler = Upscaler.from_path(out / row)  # as keras-gen upscale and evaluate run it (EMA weights)
+        if scale not in upscaler.scales:
             continue
-
-        def run(low, model=model):
-            with model.ema_weights():
-                return to_uint8(upscale_image(lambda x: model.upscale(x, scale), from_uint8(low), scale,
-                                              model.channels, "auto", DEFAULT_TILE, model.receptive_radius()))
-
-        colour = "Y" if model.channels == 1 else "RGB"
+        run = network_upscaler(lambda x, u=upscaler: u.upscale(x, scale), scale, upscaler.channels, upscaler.margin)
+        colour = "Y" if upscaler.channels == 1 else "RGB"
         methods[f"{row.split('_x')[0]} ({colour})"] = (row, run)
     return methods
 
 
 def sr_table(out: Path, models=None) -> list[dict]:
-    from keras_gen.data.degradations import degrade, modcrop, sr_holdout
-    from keras_gen.metrics import perceptual_distance, sr_scores
+    """Each method on `sr_holdout` by keras_gen/evaluation/super_resolution.py (keras-gen
+    evaluate's measure of super-resolution models)."""
+    from keras_gen.evaluation.super_resolution import score_upscaler, sr_pictures
 
     rows = []
-    pictures = sr_holdout(3)
+    pictures = sr_pictures("sr_holdout", channels=3)
     for scale in SR_SCALES:
         for label, (row, run) in sr_methods(out, scale, models).items():
-            per_image, seconds = [], 0.0
-            for name, picture in pictures:
-                high = modcrop(picture, scale)
-                low = degrade(high, scale)
-                started = time.perf_counter()
-                restored = run(low)
-                seconds += time.perf_counter() - started
-                scores = sr_scores(restored[None], high[None], scale)
-                scores["vgg_distance"] = perceptual_distance(restored[None], high[None], weights="hed")
-                per_image.append({"image": name, **scores})
-            mean = {k: float(np.mean([p[k] for p in per_image])) for k in ("y_psnr", "y_ssim", "rgb_psnr",
-                                                                            "vgg_distance")}
-            record = {"method": label, "row": row, "scale": scale, **mean, "per_image": per_image,
-                      "seconds": seconds}
-            rows.append(record)
-            print(f"x{scale} {label}: Y-PSNR {mean['y_psnr']:.2f} dB, SSIM {mean['y_ssim']:.4f}, "
-                  f"VGG {mean['vgg_distance']:.4f}", flush=True)
+            scores = score_upscaler(run, pictures, scale)
+            rows.append({"method": label, "row": row, "scale": scale, **scores})
+            print(f"x{scale} {label}: Y-PSNR {scores['y_psnr']:.2f} dB, SSIM {scores['y_ssim']:.4f}, "
+                  f"VGG {scores['vgg_distance']:.4f}", flush=True)
     return rows
 
 
