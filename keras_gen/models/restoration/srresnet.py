@@ -9,7 +9,12 @@ sub-pixel up-sampling stages (Shi et al. 2016), x4 in two x2 stages.
                l_VGG = mean (s phi(G(I_LR)) - s phi(I_HR))^2   phi a deep VGG layer (VGG54 in the
                      paper: conv5_4 of VGG19; conv5_3 of the VGG16 here, the deepest layer the
                      offline weights have), s = 1/12.75 (the paper's rescaling of the features);
-                     `content_layer` may list several layers (the mean of their terms)
+                     `content_layer` may list several layers (the mean of their terms);
+                     `content_normalize`: each position's features unit-normalised over the
+                     channels first and the squared differences summed over channels (Zhang et
+                     al. 2018's LPIPS without learned weights: keras_gen.metrics.
+                     perceptual_distance is that distance, so on those layers the loss is the
+                     benchmark's perceptual column itself; s is then not applied)
                l_Gen = the game's generator loss on D(G(I_LR)) (non-saturating: -log D(G(I_LR)))
                D: keras_gen/layers/sr_blocks.build_srgan_discriminator, trained by the game
                (keras_gen/models/gan/game.py) on real HR patches against G's outputs.
@@ -106,6 +111,8 @@ class SRGAN(SRResNet):
         content_weight: float = option(1.0, "weight of l_VGG", min=0.0)
         adversarial_weight: float = option(1e-3, "weight of l_Gen (Ledig et al. 1e-3)", min=0.0)
         mse_weight: float = option(0.0, "weight of a pixel MSE term (0: SRGAN-VGG54 as published)", min=0.0)
+        content_normalize: bool = option(False, "unit-normalise each position's VGG features over channels before "
+                                         "the squared error, summed over channels (LPIPS-style; feature_scale unused)")
         d_learning_rate: float = option(0.0, "Adam's rate for D; 0: learning_rate (Ledig et al.: 1e-4 for both)",
                                         min=0.0)
         vgg_weights: str = option("auto", "VGG16 weights of the content loss: auto (ImageNet if cached, else hed), "
@@ -158,10 +165,19 @@ class SRGAN(SRResNet):
                 self.d_real_tracker, self.d_fake_tracker, *self.game.metrics]
 
     def content_loss(self, outputs, targets):
-        """l_VGG: the mean over the content layers of mean (s phi(outputs) - s phi(targets))^2."""
+        """l_VGG: the mean over the content layers of mean (s phi(outputs) - s phi(targets))^2, or
+        with `content_normalize` of the mean over positions of sum_c (phi^ - phi^_target)^2, phi^
+        unit-normalised over channels (module docstring)."""
         vgg, s = self.content_network(), self.options.feature_scale
         got, want = vgg(outputs, training=False), vgg(targets, training=False)
-        terms = [tf.reduce_mean(tf.square(s * (got[k] - tf.stop_gradient(want[k])))) for k in self.content_layers]
+        terms = []
+        for k in self.content_layers:
+            a, b = tf.cast(got[k], tf.float32), tf.stop_gradient(tf.cast(want[k], tf.float32))
+            if self.options.content_normalize:  # the epsilon of perceptual_distance
+                a, b = tf.math.l2_normalize(a, axis=-1, epsilon=1e-10), tf.math.l2_normalize(b, axis=-1, epsilon=1e-10)
+                terms.append(tf.reduce_mean(tf.reduce_sum(tf.square(a - b), axis=-1)))
+            else:
+                terms.append(tf.reduce_mean(tf.square(s * (a - b))))
         return tf.add_n(terms) / float(len(terms))
 
     def train_step(self, data):

@@ -162,6 +162,13 @@ def test_srgan_content_loss_over_several_layers_and_its_own_d_rate():
     single = [float(tiny("srgan", content_layer=layer).content_loss(np.zeros_like(high), high))
               for layer in ("conv1_2", "conv2_2")]
     assert float(srgan.content_loss(np.zeros_like(high), high)) == pytest.approx(np.mean(single), rel=1e-5)
+    # content_normalize: the loss is the benchmark's perceptual distance on those layers
+    from keras_gen.metrics import perceptual_distance
+
+    normalised = tiny("srgan", content_layer="conv1_2, conv2_2", content_normalize=True)
+    other = np.clip(high + 0.3 * smooth_image(16, 16, 1, seed=3)[None], -1, 1)
+    assert float(normalised.content_loss(other, high)) == pytest.approx(
+        perceptual_distance(other, high, layers=("conv1_2", "conv2_2"), weights="hed"), rel=1e-4)
     with pytest.raises(KerasGenError, match="content_layer names no VGG16 layer"):
         tiny("srgan", content_layer=" , ")
 
