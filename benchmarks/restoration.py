@@ -420,7 +420,8 @@ def main() -> None:
                                                              "bicubic); default: every trained row")
     parser.add_argument("--from-json", default=None, metavar="A.json,B.json",
                         help="evaluate nothing: merge the tables of earlier --json files (e.g. the sr and the "
-                             "inpaint tables, evaluated apart) and write them")
+                             "inpaint tables, evaluated apart) and write them; a row in several files is the first "
+                             "file's")
     args = parser.parse_args()
     set_threads(args.threads)
     out = Path(args.out) / ("quick" if args.quick else "")
@@ -436,9 +437,11 @@ def main() -> None:
                 if key == "sr" and results.get("sr"):  # rows of several runs: one per (scale, method)
                     seen = {(r["scale"], r["method"]) for r in results["sr"]}
                     results["sr"] += [r for r in value if (r["scale"], r["method"]) not in seen]
-                    results["sr"].sort(key=lambda r: (r["scale"], r["row"] is not None))
-                elif key == "trained":
-                    results.setdefault("trained", {}).update(value)
+                    order = list(ROWS)  # bicubic, then the rows in ROWS' order
+                    results["sr"].sort(key=lambda r: (r["scale"], -1 if r["row"] is None else order.index(r["row"])))
+                elif key == "trained":  # as the rows: the first file that has a row's record gives it
+                    for row, record in value.items():
+                        results.setdefault("trained", {}).setdefault(row, record)
                 elif value or key not in results:
                     results[key] = value
         text = markdown(results)
