@@ -13,6 +13,9 @@ Three tables, every figure beside a baseline measured in the same run:
                  `--sampler-row ddpm_cosine` measures the CPU-sized model of docs/models/diffusion.md instead (16 px,
                  cosine schedule, 30 x 64 steps: the configuration in which DDIM left one sample in
                  eight as speckle noise, issue 27), into its own section with `--section`.
+                 `--ddim-etas 1` adds DDIM-50 rows with the chain's noise on; `--noise-seeds 0,1,2,3`
+                 scores DDIM-50 and DDPM-50 again at those samples' seeds, and the targets read
+                 DDIM-50's gap to DDPM-T against that seed noise of FID at the same n.
   guidance       cddpm sampled by DDIM-50 at guidance scale 0 (unconditional), 1 (conditional),
                  3 and 5: per-class accuracy of the domain classifier (mean and worst class), FID
                  and recall (diversity): guidance buys class fidelity with variety.
@@ -25,7 +28,7 @@ Three tables, every figure beside a baseline measured in the same run:
     python benchmarks/diffusion.py --stage evaluate --merge A.json B.json --results docs/BENCHMARKS.md
     python benchmarks/diffusion.py --stage train --rows ddpm_cosine      # docs/models/diffusion.md's 16 px cosine run
     python benchmarks/diffusion.py --stage evaluate --tables samplers --sampler-row ddpm_cosine \
-        --section "diffusion cosine" --results docs/BENCHMARKS.md
+        --ddim-etas 1 --noise-seeds 0,1,2,3 --section "diffusion cosine" --results docs/BENCHMARKS.md
 
 Each row trains for a budget of the issue's 2-core machine (`--minutes` M: M x 60 x 2 seconds of the
 training process's CPU time; a callback stops it at the end of an epoch) into OUT/ROW. CPU time
@@ -197,20 +200,55 @@ def score(ev, images, labels=None) -> dict:
     return row
 
 
-def sampler_rows(model, ev, n: int, n_ddpm: int, seed: int, conditions: dict, partial: Path | None = None) -> list[dict]:
-    """DDIM (eta 0) at each of DDIM_STEPS, then DDPM over all T steps (the slow one last; with
-    `partial`, the rows so far are written there after each); DDPM's row comes first."""
+def sampler_rows(model, ev, n: int, n_ddpm: int, seed: int, conditions: dict, partial: Path | None = None,
+                 etas: tuple = ()) -> list[dict]:
+    """DDIM (eta 0) at each of DDIM_STEPS, DDIM-50 at each of `etas` (its noise: 1 is DDPM's
+    variance), then DDPM over all T steps (the slow one last; with `partial`, the rows so far are
+    written there after each); DDPM's row comes first."""
     T = model.options.timesteps
     rows = []
-    for sampler, steps, count in [*[("ddim", s, n) for s in DDIM_STEPS if s <= T], ("ddpm", T, n_ddpm)]:
+    plan = [*[("ddim", s, n, 0.0) for s in DDIM_STEPS if s <= T], *[("ddim", 50, n, float(e)) for e in etas if 50 <= T],
+            ("ddpm", T, n_ddpm, 0.0)]
+    for sampler, steps, count, eta in plan:
         given = {k: (v[:count] if isinstance(v, np.ndarray) else v) for k, v in conditions.items()}
-        images, seconds = timed_samples(model, count, seed, sampler=sampler, steps=steps, eta=0.0, **given)
-        rows.append({"name": f"{sampler.upper()}-{steps}", "steps": steps, "n": count, "s_per_image": seconds / count,
+        images, seconds = timed_samples(model, count, seed, sampler=sampler, steps=steps, eta=eta, **given)
+        name = f"{sampler.upper()}-{steps}" + (f", eta {eta:g}" if eta else "")
+        rows.append({"name": name, "steps": steps, "eta": eta, "n": count, "s_per_image": seconds / count,
                      **score(ev, images)})
         print(f"{rows[-1]['name']}: {seconds / count:.3f} s/image, FID {rows[-1]['fid']:.2f}", flush=True)
         if partial:
             partial.write_text(json.dumps(rows, indent=1, default=float))
     return rows[-1:] + rows[:-1]
+
+
+def seed_noise_rows(model, ev, n: int, seeds: list[int], conditions: dict) -> list[dict]:
+    """FID of DDIM-50 (eta 0) and DDPM-50 at each of `seeds` (the sampler table's seed among them):
+    how far FID at this n moves with the samples' seed alone, against which a gap between two rows
+    of the table is read. DDPM-1000 itself is too slow to repeat; DDPM-50 is the same ancestral
+    sampler over 50 of its steps."""
+    from keras_gen.metrics.roughness import rougher_than
+
+    rows = []
+    for sampler in ("ddim", "ddpm"):
+        for seed in seeds:
+            given = {k: (v[:n] if isinstance(v, np.ndarray) else v) for k, v in conditions.items()}
+            with model.ema_weights():
+                images = model.sample(n, seed, sampler=sampler, steps=50, eta=0.0, **given)
+            m = ev.evaluate(images, ("fid",))["metrics"]["fid"]
+            rows.append({"name": f"{sampler.upper()}-50", "seed": seed, "n": n, "fid": m["generated_matched"],
+                         "rough": rougher_than(images, ev.real_test)})
+            print(f"seed noise {rows[-1]['name']} seed {seed}: FID {rows[-1]['fid']:.2f}", flush=True)
+    return rows
+
+
+def noise_summary(rows: list[dict]) -> dict:
+    """{sampler name: (mean, sample sd, min, max, seeds)} of seed_noise_rows."""
+    out = {}
+    for name in dict.fromkeys(r["name"] for r in rows):
+        fids = np.array([r["fid"] for r in rows if r["name"] == name])
+        out[name] = (float(fids.mean()), float(fids.std(ddof=1)) if len(fids) > 1 else 0.0, float(fids.min()),
+                     float(fids.max()), [r["seed"] for r in rows if r["name"] == name])
+    return out
 
 
 def guidance_rows(model, ev, n: int, steps: int, seed: int) -> list[dict]:
@@ -255,6 +293,17 @@ def markdown(results: dict) -> str:
                        f"{r['precision']:.3f} | {r['recall']:.3f} | {r['fid'] / r['fid_floor']:.1f} | "
                        f"{r['fid'] / ddpm['fid']:.2f} | {vs_gan} | {_share(r.get('rough'))} |")
         out.append("")
+    if results.get("seed_noise"):
+        out += [f"### FID over sample seeds (n = {results['seed_noise'][0]['n']}, the same model, EMA weights, eta 0)", "",
+                "| sampler | seeds | FID at each seed | mean | sd | range | rougher than real (each seed) |",
+                "|---|---|---|---|---|---|---|"]
+        for name, (mean, sd, low, high, seeds) in noise_summary(results["seed_noise"]).items():
+            each = [r for r in results["seed_noise"] if r["name"] == name]
+            fids = ", ".join(f"{r['fid']:.2f}" for r in each)
+            rough = ", ".join(_share(r["rough"]) for r in each)
+            out.append(f"| {name} | {','.join(map(str, seeds))} | {fids} | {mean:.2f} | {sd:.2f} | {low:.2f}-{high:.2f} | "
+                       f"{rough} |")
+        out.append("")
     if results.get("guidance"):
         out += [f"### Classifier-free guidance of cddpm (DDIM-{results['guidance_steps']}, eta 0)", "",
                 "| guidance | label accuracy | worst class | FID | KID x1000 | precision | recall | FID / floor | "
@@ -290,6 +339,17 @@ def targets(results: dict) -> list[str]:
             lines.append(f"DDIM-50 within {TARGETS['ddim50_fid_gap']:.0%} of {ddpm['name']}'s FID at "
                          f"{TARGETS['ddim50_speedup']:g}x less time: {gap:+.0%} at {speed:.1f}x, "
                          f"{met(gap <= TARGETS['ddim50_fid_gap'] and speed >= TARGETS['ddim50_speedup'])}")
+            noise = noise_summary(results.get("seed_noise") or [])
+            if noise.get("DDIM-50", (0, 0))[1] > 0 and noise.get("DDPM-50", (0, 0))[1] > 0:
+                diff = d50["fid"] - ddpm["fid"]
+                # sd of a difference of two FIDs: DDIM-50's seed sd and DDPM-50's (standing in for
+                # DDPM-T's, the same ancestral sampler) added in quadrature
+                sd = (noise["DDIM-50"][1] ** 2 + noise["DDPM-50"][1] ** 2) ** 0.5
+                lines.append(f"DDIM-50 - {ddpm['name']} = {diff:+.2f} FID; seed sd of FID at n = {d50['n']}: "
+                             f"DDIM-50 {noise['DDIM-50'][1]:.2f}, DDPM-50 {noise['DDPM-50'][1]:.2f} (seeds "
+                             f"{','.join(map(str, noise['DDIM-50'][4]))}), so a difference has sd {sd:.2f}: "
+                             f"{diff / sd:+.1f} sd, " + ("inside the seed noise (within 2 sd)" if abs(diff) <= 2 * sd
+                                                          else "outside the seed noise (more than 2 sd)"))
         if all("rough" in r for r in rows):
             worst = max(rows, key=lambda r: r["rough"])
             lines.append(f"no sampler leaves samples noisier than every real image (mean |Laplacian|): worst "
@@ -338,7 +398,11 @@ def evaluate(out: Path, args) -> dict:
                                     f"{trained[sampler_row]['steps']} training steps)"
                                     + (" at guidance 1, labels cycling 0-9" if conditions else ""))
         results["samplers"] = sampler_rows(model, evaluator_for(model), args.n, args.n_ddpm or args.n, args.seed, conditions,
-                                          Path(args.json + ".samplers") if args.json else None)
+                                          Path(args.json + ".samplers") if args.json else None,
+                                          etas=[float(v) for v in args.ddim_etas.split(",") if v])
+        if args.noise_seeds:
+            seeds = [int(v) for v in args.noise_seeds.split(",")]
+            results["seed_noise"] = seed_noise_rows(model, evaluator_for(model), args.n, seeds, conditions)
     if "cddpm" in trained and "guidance" in tables:
         model, _ = load_run(out / "cddpm")
         results["guidance_steps"] = min(args.guidance_steps, model.options.timesteps)
@@ -363,6 +427,11 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=500, help="samples per row (FID needs more than 128)")
     parser.add_argument("--n-ddpm", type=int, default=None, help="samples of the T-step DDPM row (default --n)")
     parser.add_argument("--sampler-row", default="ddpm", help="the trained row whose samplers are compared")
+    parser.add_argument("--ddim-etas", default="",
+                        help="also DDIM-50 at these eta (comma-separated, e.g. 0.5,1): what the chain's noise buys")
+    parser.add_argument("--noise-seeds", default="",
+                        help="samples' seeds (comma-separated, e.g. 0,1,2,3,4) at which DDIM-50 and DDPM-50 are "
+                             "scored again: the seed noise of FID at --n, against which the table's gaps are read")
     parser.add_argument("--guidance-steps", type=int, default=50, help="DDIM steps of the guidance table")
     parser.add_argument("--throughput-rows", default="ddpm,dcgan")
     parser.add_argument("--throughput-steps", type=int, default=10)

@@ -231,7 +231,11 @@ class WatchLosses(keras.callbacks.Callback):
     - stuck: a loss (a log whose name says "loss"; a logged constant such as a learning rate is
       no sign) that did not move over the epoch's batches (the logs are running means, so
       a loss that is exactly constant keeps them constant up to float32 rounding, while a
-      learning model's means differ by about its batch-to-batch noise);
+      learning model's means differ by about its batch-to-batch noise). A loss that is exactly
+      0 at every batch is a term switched off by the model's options (cyclegan's identity loss
+      at `identity_weight=0`, a weight of 0 on any term), not a stuck one: no computed loss of a
+      learning model is exactly 0.0 batch after batch, and a game whose discriminator wins
+      outright is the collapse check's;
     - collapsed: the discriminator's mean scores `d_real` -> 1 and `d_fake` -> 0 over the whole
       epoch (logged by adversarial models: D tells every sample apart and G gets no gradient).
 
@@ -261,6 +265,7 @@ class WatchLosses(keras.callbacks.Callback):
             self._warn("explode", epoch, f"logged values exploded past {self.explode_at:g} in absolute value ("
                        + ", ".join(f"{k}={v:.3g}" for k, v in sorted(exploded.items())) + ")")
         stuck = sorted(k for k, v in series.items() if "loss" in k and len(v) >= self.min_batches
+                       and np.any(v != 0.0)  # all 0: switched off by configuration
                        and v.max() - v.min() <= 1e-4 * max(np.abs(v).max(), 1e-30))
         if stuck:
             self._warn("stuck", epoch, "losses did not change over the epoch's batches ("

@@ -24,6 +24,19 @@ arithmetic, Radford et al. 2016, section 6.3.2). Editing moves a projected laten
 z* + alpha d(a) / ||d(a)|| sqrt(J) (alpha = 1: one prior standard deviation per dimension on
 average), and draws the path.
 
+A user's constraints edit on the manifold too (their section 3.2, eq. 5): paint colours on some
+pixels, or draw sketch strokes where the image should have edges, and find the latent nearest the
+projection whose image satisfies them,
+
+    z' = argmin_z  sum_g 1/|g| ||f_g(G(z)) - v_g||^2  +  lambda_s 1/J ||z - z0||^2  +  lambda 1/J ||z||^2
+
+with g a constraint over its pixels: colour, f = the image's values there and v = the painted
+ones; sketch, f = the image's edge map e(x) = tanh(|Sobel(luma x)| / 4) (a full-contrast step is
+0.96; flat regions 0) and v = 1 on the strokes. z0 is the projection of the image: the lambda_s
+term keeps the edit close to it, the prior term keeps z likely, and G keeps the result on the
+manifold (what the generator can draw), so the rest of the image changes only as much as the
+generator needs to meet the constraint. Adam on z, as projection.
+
 Every other input of the generator is held fixed as the latent pictures hold it (a label given
 or 0, options at their defaults): keras_gen/pictures.py. Models: one Gaussian latent vector, no
 sampling loop (DCGAN, WGAN, the VAE's decoder, ...).
@@ -192,6 +205,140 @@ def edit(model, latent_codes, direction, amounts, label=None, seed: int = 0) -> 
     return to_uint8(np.asarray(images)).reshape(len(z), len(amounts), *np.asarray(images).shape[1:])
 
 
+@dataclass
+class Constraints:
+    """A user's constraints at the model's (H, W): `color` (H, W, C) in [-1, 1] where `color_mask`
+    (H, W) is True; `sketch` (H, W) True on the strokes. Make one with `constraints_for`."""
+    color: np.ndarray | None = None
+    color_mask: np.ndarray | None = None
+    sketch: np.ndarray | None = None
+
+
+@dataclass
+class ConstrainedEdit:
+    latent: np.ndarray  # z' (N, J)
+    images: np.ndarray  # G(z'), float32 (N, H, W, C) in [-1, 1]
+    before: dict  # constraint name -> its error per image at the start z0: {"color": (N,), "sketch": (N,)}
+    after: dict  # the same at z'
+    losses: list  # the objective's batch mean every step
+
+
+def constraints_for(model, color=None, color_mask=None, sketch=None) -> Constraints:
+    """Check a user's constraints against the model's image shape: `color` uint8 (or [-1, 1]
+    float) (H, W, C) or (H, W, 1) for a colour model (grey to every channel); `color_mask` and
+    `sketch` bool or {0, 1} (H, W). The wrong size, an empty mask or no constraint at all is an error."""
+    height, width, channels = tuple(model.image_shape)
+    if color is None and sketch is None:
+        raise KerasGenError("nothing to constrain: give a colour image with its mask, or sketch strokes.")
+    if (color is None) != (color_mask is None):
+        raise KerasGenError("a colour constraint is the colours and the mask of the pixels they hold for: give both.")
+
+    def mask_of(value, what):
+        value = np.asarray(value)
+        if value.ndim == 3 and value.shape[-1] == 1:
+            value = value[..., 0]
+        if value.shape != (height, width):
+            raise KerasGenError(f"the {what} is {'x'.join(map(str, value.shape))} and the model draws {height}x{width} "
+                                f"images: draw it at the image's size.")
+        value = value.astype(bool)
+        if not value.any():
+            raise KerasGenError(f"the {what} marks no pixel: paint the pixels to constrain white on black.")
+        return value
+
+    result = Constraints()
+    if color is not None:
+        result.color_mask = mask_of(color_mask, "colour mask")
+        color = np.asarray(color)
+        if color.ndim != 3 or color.shape[:2] != (height, width) or color.shape[-1] not in (1, channels):
+            raise KerasGenError(f"the colour image is {'x'.join(map(str, color.shape))} and the model draws "
+                                f"{height}x{width}x{channels} images: paint over an image of its size.")
+        from keras_gen.images import from_uint8
+
+        color = from_uint8(color) if color.dtype == np.uint8 else color.astype(np.float32)
+        if not np.isfinite(color).all() or color.min() < -1.0001 or color.max() > 1.0001:
+            raise KerasGenError("the colour image is uint8 or float32 in [-1, 1].")
+        result.color = np.broadcast_to(color, (height, width, channels)).astype(np.float32)
+    if sketch is not None:
+        result.sketch = mask_of(sketch, "sketch")
+    return result
+
+
+def edge_map(images):
+    """e(x) = tanh(|Sobel(luma x)| / 4) (N, H, W) in [0, 1): ~0.96 on a full-contrast step, 0 where flat
+    (edges reflected at the border). A tensor in, a tensor out."""
+    import tensorflow as tf
+
+    from keras_gen.core.images import LUMA
+
+    images = tf.convert_to_tensor(images, tf.float32)
+    channels = images.shape[-1]
+    luma = images if channels == 1 else tf.reduce_sum(images * tf.constant(LUMA, tf.float32), -1, keepdims=True)
+    padded = tf.pad(luma, [[0, 0], [1, 1], [1, 1], [0, 0]], mode="REFLECT")
+    sobel_x = tf.constant([[-1, 0, 1], [-2, 0, 2], [-1, 0, 1]], tf.float32)
+    kernels = tf.stack([sobel_x, tf.transpose(sobel_x)], -1)[:, :, None, :]  # (3, 3, 1, 2): d/dx, d/dy
+    gradient = tf.nn.conv2d(padded, kernels, 1, "VALID")  # (N, H, W, 2)
+    return tf.tanh(tf.sqrt(tf.reduce_sum(tf.square(gradient), -1) + 1e-12) / 4.0)
+
+
+def constraint_errors(images, constraints: Constraints) -> dict:
+    """{name: (N,) tensor}: the mean squared miss of each constraint over its pixels (module docstring)."""
+    import tensorflow as tf
+
+    images = tf.cast(images, tf.float32)
+    errors = {}
+    if constraints.color is not None:
+        mask = tf.constant(constraints.color_mask[None, :, :, None], tf.float32)
+        miss = tf.square(images - constraints.color[None]) * mask
+        errors["color"] = tf.reduce_sum(miss, [1, 2, 3]) / (tf.reduce_sum(mask) * images.shape[-1])
+    if constraints.sketch is not None:
+        strokes = tf.constant(constraints.sketch[None], tf.float32)
+        errors["sketch"] = tf.reduce_sum(tf.square(1.0 - edge_map(images)) * strokes, [1, 2]) / tf.reduce_sum(strokes)
+    return errors
+
+
+def constrained_edit(model, latent_codes, constraints: Constraints, steps: int = 200, learning_rate: float = 0.05,
+                     keep_weight: float = 1.0, prior_weight: float = 1e-3, label=None, seed: int = 0
+                     ) -> ConstrainedEdit:
+    """z' for each latent z0 of `latent_codes` (N, J) under the same constraints (module docstring, eq. 5)."""
+    import keras
+    import tensorflow as tf
+
+    from keras_gen.pictures import check_latent_model
+
+    latent = check_latent_model(model)
+    steps = _whole(steps, "--steps", 0, MAX_STEPS)
+    for value, name in ((keep_weight, "--keep-weight"), (prior_weight, "--prior-weight"),
+                        (learning_rate, "--learning-rate")):
+        if not np.isfinite(value) or value < 0 or (name == "--learning-rate" and value == 0):
+            raise KerasGenError(f"{name} must be a {'positive' if name == '--learning-rate' else 'non-negative'} "
+                                f"number, got {value}.")
+    start = np.asarray(latent_codes, np.float32).reshape(-1, latent.shape[0])
+    fixed = fixed_inputs(model, latent, len(start), label, seed)
+
+    def draw(z):
+        return model.generate(**{latent.name: z}, **fixed)
+
+    def errors_of(z):
+        return {name: np.asarray(value) for name, value in constraint_errors(draw(z), constraints).items()}
+
+    z = tf.Variable(start)
+    z0 = tf.constant(start)
+    optimizer = keras.optimizers.Adam(learning_rate)
+
+    @tf.function
+    def step():
+        with tf.GradientTape() as tape:
+            per_image = tf.add_n(list(constraint_errors(draw(z), constraints).values()))
+            loss = tf.reduce_mean(per_image + keep_weight * tf.reduce_mean(tf.square(z - z0), axis=1)
+                                  + prior_weight * tf.reduce_mean(tf.square(z), axis=1))
+        optimizer.apply_gradients([(tape.gradient(loss, z), z)])
+        return loss
+
+    losses = [float(step()) for _ in range(steps)]
+    found = z.numpy()
+    return ConstrainedEdit(found, np.asarray(draw(found), np.float32), errors_of(start), errors_of(found), losses)
+
+
 def classifier_judge(classifier, class_names=None):
     """A judge naming each image's predicted class (its name, or its index as text)."""
     def judge(images):
@@ -203,5 +350,6 @@ def classifier_judge(classifier, class_names=None):
     return judge
 
 
-__all__ = ["Projection", "attribute_direction", "check_target_images", "classifier_judge", "edit", "fixed_inputs",
-           "project"]
+__all__ = ["ConstrainedEdit", "Constraints", "Projection", "attribute_direction", "check_target_images",
+           "classifier_judge", "constrained_edit", "constraint_errors", "constraints_for", "edge_map", "edit",
+           "fixed_inputs", "project"]

@@ -140,6 +140,34 @@ def test_restoration_notebook_runs_top_to_bottom(tmp_path, monkeypatch, digits_c
     assert images == 4  # degradation, the mean, checkerboards, completions
 
 
+DENSITY_NOTEBOOK = NOTEBOOK.parent / "density_text_editing.ipynb"
+
+
+def test_density_text_editing_notebook_runs_top_to_bottom(tmp_path, monkeypatch, digits_classifier_cache):
+    outputs, images = run_notebook(DENSITY_NOTEBOOK, tmp_path, monkeypatch, timeout=600, KG_NB_SIZE=8,
+                                   KG_NB_EPOCHS=1, KG_NB_STEPS=2, KG_NB_AR_STEPS=2, KG_NB_FILTERS=4,
+                                   KG_NB_OPT_STEPS=3, KG_NB_N=4,
+                                   KERAS_GEN_CACHE=digits_classifier_cache)  # reuse the session's classifier
+    lines = outputs.splitlines()
+    # whatever was trained: a flow is a bijection, and its log-det is its Jacobian's
+    assert "f^-1(f(x)) against x: max difference 0 grey levels" in outputs
+    for line in [line for line in lines if "summed by the model" in line]:
+        model_sum, measured = (line.split("summed by the model [")[1].split("]")[0].split(),
+                               line.split("finite differences [")[1].split("]")[0].split())
+        assert len(model_sum) == 2 and all(abs(float(a) - float(b)) < 0.02 for a, b in zip(model_sum, measured)), line
+    # causality: no network sees a later pixel; the recurrent ones see more of the earlier ones than the
+    # 3-layer PixelCNN, the Diagonal BiLSTM the most (all but one: the notebook says which)
+    seen = {line[:18].strip(): line for line in lines if "earlier pixels; later pixels seen" in line}
+    assert len(seen) == 3 and all(line.endswith("later pixels seen: 0") for line in seen.values())
+    counts = {name: int(line.split("sees")[1].split("of the")[0]) for name, line in seen.items()}
+    assert counts["PixelCNN (gated)"] < counts["Row LSTM"] < counts["Diagonal BiLSTM"] >= 12 * 16 + 8 - 1
+    for expected in ("independent pixels", "PixelRNN (Row LSTM)", "x flow", "a large red circle",
+                     "projection PSNR", "P(label + 1)", "colour constraint error", "sketch constraint error"):
+        assert expected in outputs, expected
+    assert images == 8  # temperatures, receptive fields, autoregressive samples, shapes, text, projections,
+    # direction edits, drawn edits
+
+
 NOTEBOOKS = sorted(NOTEBOOK.parent.glob("*.ipynb"))
 
 

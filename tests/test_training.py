@@ -316,6 +316,30 @@ def test_stuck_and_collapsed_losses_warn_for_any_logged_names():
     assert watch.problems == messages
 
 
+def test_a_loss_switched_off_by_configuration_is_not_a_stuck_loss():
+    from keras_gen.callbacks import TrainingWarning, WatchLosses
+
+    watch = WatchLosses()
+    watch.on_epoch_begin(0)
+    for step in range(4):  # cyclegan's logs with identity_weight=0: identity_loss is 0.0 at every batch
+        watch.on_train_batch_end(step, {"identity_loss": 0.0, "cycle_loss": 0.5 / (step + 1), "g_loss": 2.0 - step,
+                                        "d_a_loss": 0.25, "lr": 2e-4})
+    with pytest.warns(TrainingWarning) as caught:
+        watch.on_epoch_end(0)
+    assert len(caught) == 1 and "(d_a_loss=0.25)" in str(caught[0].message)  # a constant non-zero loss still is
+    assert "identity_loss" not in str(caught[0].message).split(";")[0]
+    watch = WatchLosses()
+    watch.on_epoch_begin(0)
+    for step in range(4):
+        watch.on_train_batch_end(step, {"identity_loss": 0.0, "cycle_loss": 0.5 / (step + 1)})
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", TrainingWarning)
+        watch.on_epoch_end(0)
+    assert watch.problems == []
+
+
 def test_cli_rejects_bad_numbers_and_bad_output_paths(tmp_path, capsys):
     for flags, message in ((["--epochs", "0"], "--epochs must be at least 1"),
                            (["--image-size", "0"], "image_size 0 is out of range"),

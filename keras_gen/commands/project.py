@@ -29,8 +29,9 @@ def add_parser(subparsers) -> None:
     p.set_defaults(func=run)
 
 
-def load_and_project(args):
-    """(model, run config, uint8 input (1, H, W, C), Projection) for the flags of add_projection_flags."""
+def load_and_project(args, check=None):
+    """(model, run config, uint8 input (1, H, W, C), Projection) for the flags of add_projection_flags;
+    `check(args, model)` runs before the projection (bad input fails before minutes of work)."""
     from keras_gen.editing import project
     from keras_gen.images import load_image_file
     from keras_gen.paths import RUN, path_kind
@@ -43,6 +44,8 @@ def load_and_project(args):
 
     model, config = load_run(args.path)
     image = load_image_file(args.input, model.image_shape)
+    if check is not None:
+        check(args, model)
     with export_weights(model):
         result = project(model, image, steps=args.steps, restarts=args.restarts, learning_rate=args.learning_rate,
                          prior_weight=args.prior_weight, label=args.label, seed=args.seed,

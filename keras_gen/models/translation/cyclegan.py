@@ -28,6 +28,13 @@ epochs). The schedule follows each optimizer's own step count from the run's pla
 (`plan_training`, kept in the model's weights), or from `decay_start` and `decay_steps` when
 given, which also keep it fixed when a run is extended.
 
+Small images (docs/models/translation.md, "CycleGAN on small images"). The paper's settings are
+made for 256 px photos; at 32 px on digits_ink (dark ink on white <-> bright strokes on black) they
+keep A's polarity (a 7 px patch cannot tell a dark stroke on gray from the dark gap between two
+bright strokes), hold it with the identity loss, and let a generator that sees the whole image hide
+the input in the cycle instead of keeping the digit. `patch_layers=2` (34 px patches: the whole
+digit), `identity_weight=0` and `downsamplings=1` translate it (benchmarks/translation.py's CycleGAN rows).
+
 The two games (keras_gen/models/gan/game.py) are `game_a` (D_A, on domain A images) and
 `game_b` (D_B), each with its own optimizer and ADA state; D updates first (on pooled fakes),
 then G and F on every n_critic-th of them, as in dcgan.py. Sampling takes an image and a
@@ -67,8 +74,9 @@ class CycleGAN(TranslationModel):
                                        "need at least 2^(downsamplings + 1) px a side", min=0, max=6)
         cycle_weight: float = option(10.0, "lambda of the cycle loss (the paper's 10); 0: no cycle (it then "
                                            "collapses or copies)", min=0.0)
-        identity_weight: float = option(0.5, "the identity loss as a fraction of lambda (the paper's 0.5); 0 is off",
-                                        min=0.0)
+        identity_weight: float = option(0.5, "the identity loss as a fraction of lambda (the paper's 0.5); 0 is off, "
+                                        "as it should be where the translation must change colours or polarity "
+                                        "(it holds each generator near the identity)", min=0.0)
         pool_size: int = option(50, "past fakes per direction D is shown (Shrivastava et al.'s 50); 0: the newest "
                                     "only", min=0, max=1000)
         decay_start: int = option(0, "optimizer step where the learning rate starts its linear fall to 0; 0: half "

@@ -69,22 +69,58 @@ def test_text2img_draws_both_stages_and_the_caption_changes_the_image():
         _text2img(vocabulary="red Red")
 
 
-def test_text2img_trains_its_encoder_with_the_discriminators_on_mismatched_pairs():
-    """Training moves the caption encoder (D's optimizer updates it) and tracks the score of
-    real images with another image's caption beside the real and fake scores."""
+def test_text2img_trains_its_encoders_with_the_discriminators_on_mismatched_and_matched_pairs():
+    """Training moves the caption encoder and the matching term's image encoder (D's optimizer
+    updates both), tracks the score of real images with another image's caption beside the real
+    and fake scores, and how often a real and a generated image pick their own caption."""
     from keras_gen.data.training_data import caption_arrays
 
     model = _text2img(filters=8)
     model.compile()
     images, captions = caption_arrays("shapes", "train", image_size=16, channels=1, seed=0, limit=8)
     ids = tokenize(captions, model.caption.vocabulary, 10, truncate=True)[0]
-    encoder_before = [np.array(w) for w in model.text_encoder.weights]
+    encoder_before = [np.array(w) for w in model.text_encoder.weights + model.image_encoder.weights]
     generator_before = [np.array(w) for w in model.generator.trainable_weights]
     history = model.fit(images, ids, batch_size=8, epochs=2, verbose=0, shuffle=False).history
-    assert {"d_loss", "g_loss", "kl", "d_real", "d_fake", "d_wrong"} <= set(history)
+    assert {"d_loss", "g_loss", "kl", "d_real", "d_fake", "d_wrong", "match_real", "match_fake"} <= set(history)
     assert all(np.isfinite(v).all() for v in history.values())
-    assert any(not np.allclose(a, np.asarray(b)) for a, b in zip(encoder_before, model.text_encoder.weights))
+    assert all(0.0 <= history[k][-1] <= 1.0 for k in ("match_real", "match_fake"))
+    for encoder in (model.text_encoder, model.image_encoder):
+        moved = [not np.allclose(encoder_before.pop(0), np.asarray(w)) for w in encoder.weights]
+        assert any(moved), encoder.name
     assert any(not np.allclose(a, np.asarray(b)) for a, b in zip(generator_before, model.generator.trainable_weights))
+
+
+def test_the_matching_loss_is_low_for_aligned_pairs_and_log_b_for_unrelated_ones():
+    from keras_gen.losses.contrastive import matching_accuracy, matching_loss
+
+    rng = np.random.default_rng(0)
+    captions = rng.normal(size=(6, 5)).astype("float32")
+    aligned = float(matching_loss(2 * captions + 0.01 * rng.normal(size=(6, 5)), captions))  # scale does not count
+    shuffled = float(matching_loss(captions[[1, 2, 3, 4, 5, 0]], captions))
+    assert aligned < 0.5 < np.log(6) < shuffled
+    np.testing.assert_allclose(float(matching_loss(np.ones((6, 5)), np.ones((6, 5)))), np.log(6), rtol=1e-5)  # no clue
+    assert float(matching_accuracy(captions, captions)) == 1.0
+    assert float(matching_accuracy(captions[[1, 0, 2, 3, 4, 5]], captions)) == pytest.approx(4 / 6)
+
+
+def test_a_text2img_checkpoint_from_before_the_matching_term_loads_as_it_was(tmp_path):
+    """A checkpoint written before the matching term and the caption's normalisation existed loads
+    as it was: no image encoder, G reading phi as the encoder gives it."""
+    from tests.models.old_checkpoints import assert_loads_as_before, save_as_before
+
+    old = {"matching_weight": 0.0, "normalise_caption": False}
+    assert registry.get("text2img").model_class.options_added_later == old
+    earlier = _text2img(**old)
+    earlier.compile()
+    assert earlier.image_encoder is None and "match_real" not in {m.name for m in earlier.metrics}
+    assert "caption_normalised" not in {layer.name for layer in earlier.generator.layers}
+    loaded = assert_loads_as_before(earlier, save_as_before(earlier, tmp_path / "old.keras", old),
+                                    dict(n=2, seed=3, caption=["a large blue circle"]))
+    assert loaded.image_encoder is None
+    today = _text2img()
+    assert today.options.matching_weight > 0 and today.image_encoder.output_shape == (None, today.options.text_dim)
+    assert "caption_normalised" in {layer.name for layer in today.generator.layers}
 
 
 def test_the_guided_sampler_mixes_the_conditional_and_the_null_caption_prediction():

@@ -44,8 +44,10 @@ def test_learning_rate_decays_over_the_second_half_of_the_planned_run(tmp_path, 
 
     monkeypatch.setenv("KERAS_GEN_CACHE", str(tmp_path / "cache"))
     config = RunConfig("cyclegan", data="digits_ink", image_size=8, epochs=2, steps_per_epoch=3, batch_size=2,
-                       seed=1, options={**TINY, "pool_size": 4})
+                       seed=1, options={**TINY, "pool_size": 4, "identity_weight": 0.0})
     straight = train(tmp_path / "straight", config, verbose=0)
+    assert straight["history"]["identity_loss"] == [0.0, 0.0]  # switched off: logged as 0, not warned as stuck
+    assert not any("identity_loss" in warning for warning in straight["warnings"])
     # 6 planned steps: rate x1 for steps 0-2, then x (1 - k / 4) for k = 1, 2, 3
     lr = 2e-4
     np.testing.assert_allclose(straight["history"]["lr"], [lr, lr * (0.75 + 0.5 + 0.25) / 3], rtol=1e-5)
