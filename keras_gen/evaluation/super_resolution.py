@@ -96,12 +96,18 @@ def sr_measures(upscaled: dict, scale: int, vgg: bool = True, fidelity: bool = T
     VGG feature distance."""
     from keras_gen.metrics import perceptual_distance, sr_scores
 
-    per_image = []
-    for name, restored, high in zip(upscaled["names"], upscaled["outputs"], upscaled["targets"]):
-        scores = {k: float(v) for k, v in sr_scores(restored[None], high[None], scale).items()} if fidelity else {}
+    names, outputs, targets = upscaled["names"], upscaled["outputs"], upscaled["targets"]
+    per_image = [{"image": name} for name in names]
+    by_shape: dict[tuple, list[int]] = {}  # pictures of one shape are scored as one batch
+    for i, high in enumerate(targets):
+        by_shape.setdefault(high.shape, []).append(i)
+    for indices in by_shape.values():
+        restored, high = np.stack([outputs[i] for i in indices]), np.stack([targets[i] for i in indices])
+        scores = sr_scores(restored, high, scale, per_image=True) if fidelity else {}
         if vgg:
-            scores[VGG_DISTANCE] = float(perceptual_distance(restored[None], high[None], weights=VGG_WEIGHTS))
-        per_image.append({"image": name, **scores})
+            scores[VGG_DISTANCE] = perceptual_distance(restored, high, weights=VGG_WEIGHTS, per_image=True)
+        for j, i in enumerate(indices):
+            per_image[i].update({k: float(v[j]) for k, v in scores.items()})
     keys = [*(FIDELITY if fidelity else ()), *((VGG_DISTANCE,) if vgg else ())]
     return {**{k: float(np.mean([p[k] for p in per_image])) for k in keys}, "per_image": per_image}
 
