@@ -37,15 +37,22 @@ def _load(path):
         return "Keras", model, model.export_metadata(), config["model"]
     from keras_gen.core.edge import EdgeModel
 
-    edge = EdgeModel.from_path(path)
-    return f"onnxruntime ({edge.provider})", edge, edge.metadata, edge.metadata.get("model", "this model")
+    return _loaded(EdgeModel.from_path(path))
+
+
+def _loaded(model):
+    """(runtime, model, metadata, name) of a model already loaded: a Keras model of a run, or an
+    export's EdgeModel."""
+    if callable(getattr(model, "export_metadata", None)):
+        return "Keras", model, model.export_metadata(), model.registered_name or type(model).__name__
+    return f"onnxruntime ({model.provider})", model, model.metadata, model.metadata.get("model", "this model")
 
 
 class Upscaler:
     """A super-resolution model of a run or an export (module docstring)."""
 
-    def __init__(self, path):
-        self.runtime, self.model, metadata, self.name = _load(path)
+    def __init__(self, path=None, loaded=None):
+        self.runtime, self.model, metadata, self.name = loaded or _load(path)
         facts = metadata.get("upscale")
         if not facts:
             raise KerasGenError(f"upscale works with super-resolution models ({SR_MODELS}); {self.name} is not one.")
@@ -56,6 +63,11 @@ class Upscaler:
         self.takes_scale = any(s.name == "scale" for s in self._input_specs())
 
     from_path = classmethod(lambda cls, path: cls(path))
+
+    @classmethod
+    def of(cls, model) -> "Upscaler":
+        """The Upscaler of a model already loaded (a run's Keras model or an export's EdgeModel)."""
+        return cls(loaded=_loaded(model))
 
     def _input_specs(self):
         specs = self.model.input_specs

@@ -73,12 +73,22 @@ def _shared_fixture_keys(item) -> list[str]:
         if fixturedef.scope == "function" or source is None or not source.co_filename.startswith(tests_dir):
             continue  # function scope, or pytest's own (tmp_path_factory, ...)
         if name == "runs" and hasattr(item, "callspec"):  # the harness: one run per model
-            keys.append(f"runs[{item.callspec.params.get('name')}]")
+            keys.append(f"runs-{item.callspec.params.get('name')}")
         else:
             keys.append(f"{fixturedef.baseid or 'tests'}::{name}")
     return keys
 
 
+def group_name(key: str) -> str:
+    """An xdist group name for a shared-fixture key. No "]": loadgroup reads `id@group` as a group
+    only when the "@" comes after the id's last "]" (a parametrized id's), else it schedules each
+    test alone, and the fixture is built on every worker."""
+    return key.replace("/", ".").replace("::", ":").replace("[", "(").replace("]", ")")
+
+
+# tryfirst: xdist's worker copies the markers into the node ids (`id@group`, what loadgroup schedules
+# by) in its own pytest_collection_modifyitems, which must see them.
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config, items):
     if not config.pluginmanager.hasplugin("xdist"):
         return
@@ -98,5 +108,37 @@ def pytest_collection_modifyitems(config, items):
                 parent[find(key)] = find(keys[0])
     for item, keys in item_keys.items():
         if keys:
-            group = find(keys[0]).replace("/", ".").replace("::", ":")
-            item.add_marker(pytest.mark.xdist_group(group))
+            item.add_marker(pytest.mark.xdist_group(group_name(find(keys[0]))))
+
+
+# --- CPU seconds per test (for suite-time work on a busy machine) -----------------------------------
+# Wall durations (`--durations`) stretch with whatever else runs; the CPU time a test's process
+# (and the child processes it waited for) spends does not. `KG_TEST_CPU_TIMES=FILE pytest ...` appends "seconds<TAB>phase<TAB>test id" lines
+# (setup, call, teardown; every xdist worker to the same file); sort them to find the costly tests.
+_CPU_TIMES = os.environ.get("KG_TEST_CPU_TIMES")
+if _CPU_TIMES:
+    def _cpu_seconds() -> float:  # this process and its finished children (notebook kernels, workers)
+        t = os.times()
+        return t.user + t.system + t.children_user + t.children_system
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_setup(item):
+        start = _cpu_seconds()
+        yield
+        _record_cpu(item, "setup", start)
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_call(item):
+        start = _cpu_seconds()
+        yield
+        _record_cpu(item, "call", start)
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_teardown(item):
+        start = _cpu_seconds()
+        yield
+        _record_cpu(item, "teardown", start)
+
+    def _record_cpu(item, phase, start):
+        with open(_CPU_TIMES, "a") as out:
+            out.write(f"{_cpu_seconds() - start:.2f}\t{phase}\t{item.nodeid}\n")

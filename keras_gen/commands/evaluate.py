@@ -1,5 +1,6 @@
 """`keras-gen evaluate RUN|EXPORT`: FID/KID/IS, precision-recall, memorisation, label accuracy,
-PSNR/SSIM or bits/dim of a run or an export, each figure beside its real-vs-real floor.
+PSNR/SSIM or bits/dim of a run or an export, each figure beside its real-vs-real floor; a
+super-resolution model's Y-PSNR/SSIM, RGB PSNR and VGG feature distance beside bicubic's.
 """
 
 from __future__ import annotations
@@ -11,21 +12,26 @@ from keras_gen.errors import KerasGenError
 
 
 def add_parser(subparsers) -> None:
-    p = subparsers.add_parser("evaluate", help="FID/KID/precision-recall/memorisation, label accuracy, PSNR/SSIM or "
-                                               "bits/dim of a run or export, each beside its floor",
+    p = subparsers.add_parser("evaluate", help="FID/KID/precision-recall/memorisation, label accuracy, PSNR/SSIM, "
+                                               "bits/dim or super-resolution scores of a run or export, each beside "
+                                               "its floor",
                               description="Samples are drawn with the model's default request options; each "
                                           "option it declares (--guidance, --steps, --truncation, ...; `keras-gen "
                                           "sample PATH --inputs` lists them) is a flag here too, as in `keras-gen "
                                           "sample`.")
     p.add_argument("path")
     p.add_argument("--data", default=None, help="real data to compare with (default: the run's training data; "
-                                                "other data gives a warning)")
+                                                "other data gives a warning); a super-resolution model also takes "
+                                                "sr_holdout (chelsea, coffee, brick at full size: benchmarks/"
+                                                "restoration.py's pictures)")
     p.add_argument("--data-dir", default=None)
     p.add_argument("--metrics", default=None,
                    help="comma-separated: fid,kid,is,pr,mem,div (samples), label_acc (conditional models), "
-                        "psnr,ssim (paired models), bpd (likelihood models); default: every one the model can "
-                        "feed except is and div")
-    p.add_argument("--n", type=int, default=2000, help="generated samples (and at most as many real ones)")
+                        "psnr,ssim (paired models), bpd (likelihood models), sr,vgg (super-resolution models: "
+                        "Y-PSNR/SSIM and RGB PSNR, VGG feature distance, beside bicubic); default: every one the "
+                        "model can feed except is and div")
+    p.add_argument("--n", type=int, default=2000, help="generated samples (and at most as many real ones; at most as "
+                                                       "many pictures upscaled)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--features", default="domain", help="domain (offline, trained classifier) | inception")
     p.add_argument("--inception-weights", default=None, help="local InceptionV3 .h5 weights file")

@@ -160,6 +160,13 @@ def _full_size_images(source: str, split: str, channels: int, min_side: int, dat
     return tuple(np.ascontiguousarray(convert_channels(image, channels)) for image in images)
 
 
+def full_size_images(source, split: str, channels: int, min_side: int = 1, data_dir=None) -> list[np.ndarray]:
+    """The uint8 images (H, W, channels) of one split of `source` at full size (the module
+    docstring says what that is per source; a source without one at its default image size, at
+    least `min_side`)."""
+    return list(_full_size_images(str(source), split, int(channels), int(min_side), data_dir))
+
+
 class PatchSource:
     """Random (input, target) training pairs from the full-size images of one split of a source."""
 

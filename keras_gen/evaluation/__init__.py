@@ -15,6 +15,10 @@ Metrics state what they need from a model (`METRICS`, one `Metric` each):
     requested labels  label_acc               samples drawn for classes the evaluator asks for
     pairs             psnr ssim               `translate(test A)` compared with the true test B
     likelihoods       bpd                     `log_likelihood(test images)`
+    low-resolution    sr vgg                  a super-resolution model on full-size pictures (the
+      inputs                                  run's test split, or --data sr_holdout) degraded by
+                                              MATLAB's bicubic: Y-PSNR/SSIM and RGB PSNR, VGG
+                                              feature distance, each beside bicubic's
 
 and `capabilities(model)` reads, by duck typing, which of these a model can feed. `evaluate`
 without --metrics runs every default metric the model can feed; asking for one it cannot feed
@@ -39,9 +43,9 @@ from pathlib import Path
 from keras_gen.errors import KerasGenError
 from keras_gen.evaluation.evaluator import Evaluator
 from keras_gen.evaluation.metric_table import (LABELS, LIKELIHOODS, METRIC_NAMES, METRICS, NEEDS, PAIRS, SAMPLES,
-                                               DataMismatchWarning, Feed, Metric, capabilities, input_specs,
-                                               label_spec, metrics_for, parse_metrics, quantise,
-                                               sampling_options)
+                                               UPSCALES, DataMismatchWarning, Feed, Metric, capabilities, input_specs,
+                                               label_spec, metrics_for, parse_metrics, quantise, sampling_options)
+from keras_gen.evaluation.super_resolution import SR_HOLDOUT
 
 # -- models from a run or an export ------------------------------------------------------------
 def open_generator(path) -> tuple[object, dict]:
@@ -100,7 +104,8 @@ def evaluate_path(path, data=None, metrics=None, n=2000, seed=0, features="domai
     if not data:
         raise KerasGenError(f"Cannot tell which data {path} was trained on; pass --data.")
     notes = []
-    if trained_on and not _same_data(data, trained_on):
+    held_out = data == SR_HOLDOUT and UPSCALES in capabilities(model)  # every SR model's test pictures
+    if trained_on and not _same_data(data, trained_on) and not held_out:
         notes.append(f"{path} was trained on {trained_on}, but --data is {data}: the figures are against {data} "
                      f"(its images loaded at the model's size and channels), not against the training data.")
         warnings.warn(notes[-1], DataMismatchWarning, stacklevel=2)
@@ -158,7 +163,11 @@ def format_report(report: dict) -> str:
         sample_rows = [name for name, r in results.items() if "floor_is" not in r]
         out.append(f"floor: test vs train n={m} for {', '.join(sample_rows)}: what fresh real images score "
                    f"(train features: n={report['n_train']}).")
-    out += [f"floor: {r['floor_is']} for {name}." for name, r in results.items() if r.get("floor_is")]
+    floors: dict[str, list[str]] = {}  # one line per floor, naming every metric it is the floor of
+    for name, r in results.items():
+        if r.get("floor_is"):
+            floors.setdefault(r["floor_is"], []).append(name)
+    out += [f"floor: {text} for {', '.join(names)}." for text, names in floors.items()]
     out += [f"note ({name}): {r['note']}" for name, r in results.items() if r.get("note")]
     return "\n".join(out)
 
@@ -172,5 +181,6 @@ def save_report(report: dict, path) -> Path:
 
 
 __all__ = ["DataMismatchWarning", "Evaluator", "Feed", "LABELS", "LIKELIHOODS", "METRICS", "METRIC_NAMES", "Metric",
-           "NEEDS", "PAIRS", "SAMPLES", "capabilities", "evaluate_path", "format_report", "input_specs", "label_spec",
-           "metrics_for", "open_generator", "parse_metrics", "quantise", "sampling_options", "save_report"]
+           "NEEDS", "PAIRS", "SAMPLES", "UPSCALES", "capabilities", "evaluate_path", "format_report", "input_specs",
+           "label_spec", "metrics_for", "open_generator", "parse_metrics", "quantise", "sampling_options",
+           "save_report"]

@@ -11,8 +11,8 @@ import numpy as np
 from keras_gen.errors import KerasGenError
 from keras_gen.images import from_uint8, to_uint8
 from keras_gen.evaluation.metric_table import (INCEPTION_FEATURE_DIM, LABELS, LIKELIHOODS, METRICS, NEEDS, PAIRS,
-                                               SAMPLES, TRAIN_CAP, Feed, _as_library_images, domain_feature_dim,
-                                               label_spec, metrics_for, parse_metrics, quantise,
+                                               SAMPLES, TRAIN_CAP, UPSCALES, Feed, _as_library_images,
+                                               domain_feature_dim, label_spec, metrics_for, parse_metrics, quantise,
                                                reconstructs, sampling_options)
 
 @dataclass
@@ -238,10 +238,34 @@ class Evaluator:
             feed.translations, feed.reconstructed = self._generated(model.reconstruct(self.real_test)), True
         elif PAIRS in needs:
             feed.translations = _as_library_images(model.translate(self.pairs[0]))
+        if UPSCALES in needs:
+            feed.upscaled = self.upscaled(model, n)
         if LIKELIHOODS in needs:
             feed.nll = np.asarray(model.log_likelihood(self.real_test), np.float64).reshape(-1)
             feed.likelihood_kind = model.likelihood_kind
         return self.score(feed, names)
+
+    def upscaled(self, model, n: int) -> dict:
+        """A super-resolution model (run or export) and bicubic on the full-size pictures of `data`
+        (`sr_holdout`, or its test split at full size; at most n, in colour: a grey network sees
+        their luma, as keras-gen upscale runs it), at each scale it was trained for:
+        {scale: {"model": ..., "bicubic": ...}} (super_resolution.upscale_pictures)."""
+        from keras_gen.core.images import image_hw
+        from keras_gen.evaluation.super_resolution import (bicubic_upscaler, network_upscaler, sr_pictures,
+                                                           upscale_pictures)
+        from keras_gen.restorers import Upscaler
+
+        upscaler = Upscaler.of(model)
+        trained_side = max(image_hw(self.image_size)) if self.image_size else 1
+        smallest = max(trained_side, max(upscaler.scales) * upscaler.min_side)  # its inputs at least min_side
+        pictures = sr_pictures(self.data, channels=3, min_side=smallest, data_dir=self.data_dir, limit=n)
+        out = {}
+        for scale in upscaler.scales:
+            network = network_upscaler(lambda x, s=scale: upscaler.upscale(x, s), scale, upscaler.channels,
+                                       upscaler.margin)
+            out[scale] = {"model": upscale_pictures(network, pictures, scale),
+                          "bicubic": upscale_pictures(bicubic_upscaler(scale), pictures, scale)}
+        return out
 
     def score(self, feed: Feed, metrics) -> dict:
         """Run each metric on what `feed` holds; a metric whose need is missing is an error."""

@@ -5,6 +5,10 @@
     pairs             psnr ssim               `translate(test A)` compared with the true test B, or an
                                               autoencoder's `reconstruct(test images)` with the images
     likelihoods       bpd                     `log_likelihood(test images)`
+    low-resolution    sr vgg                  a super-resolution model upscaling full-size pictures
+      inputs                                  degraded the papers' way: Y-PSNR/SSIM, RGB PSNR (sr),
+                                              VGG feature distance (vgg), beside bicubic
+                                              (keras_gen/evaluation/super_resolution.py)
 
 `capabilities(model)` reads, by duck typing, which needs a model can feed; a metric is a
 `Metric(name, needs, score)` whose `score(evaluator, feed)` returns its rows, each figure
@@ -29,12 +33,14 @@ INCEPTION_FEATURE_DIM = 2048  # InceptionV3's pool layer
 
 # What a metric needs a model to feed, and how a user is told what that means.
 SAMPLES, LABELS, PAIRS, LIKELIHOODS = "samples", "requested labels", "pairs", "likelihoods"
+UPSCALES = "low-resolution inputs"
 NEEDS = {
     SAMPLES: "a model that draws images from latents alone (sample(n, seed)), not one that takes images in",
     LABELS: "a class-conditional model: one with an input of kind 'label', sampled with sample(n, seed, label=...)",
     PAIRS: "a paired A->B model (data_kind 'paired', translate(images_a)) and paired data (--data DIR with A/ and B/), "
            "or an autoencoder (data_kind 'images', reconstruct(images))",
     LIKELIHOODS: "a likelihood model: log_likelihood(images) in nats and likelihood_kind 'discrete' or 'continuous'",
+    UPSCALES: "a super-resolution model (data kind 'degraded': vdsr, srresnet, srgan, espcn), a run or its export",
 }
 
 
@@ -108,7 +114,18 @@ def capabilities(model) -> set[str]:
     if callable(getattr(model, "log_likelihood", None)) and getattr(model, "likelihood_kind", None) in (
             "discrete", "continuous"):
         can.add(LIKELIHOODS)
+    if upscales(model):
+        can.add(UPSCALES)
     return can
+
+
+def upscales(model) -> bool:
+    """A super-resolution model: a run's (data kind "degraded") or an export's (its metadata's
+    "upscale" facts)."""
+    if getattr(model, "data_kind", None) == "degraded":
+        return True
+    metadata = getattr(model, "metadata", None)
+    return isinstance(metadata, dict) and bool(metadata.get("upscale"))
 
 
 def reconstructs(model) -> bool:
@@ -128,10 +145,13 @@ class Feed:
     nll: np.ndarray | None = None  # LIKELIHOODS: NLL in nats of each real test image
     likelihood_kind: str | None = None  # "discrete" or "continuous" (keras_gen.metrics.likelihood)
     features: dict | None = None  # the generated images embedded, filled once for every sample metric
+    # UPSCALES: {scale: {"model": ..., "bicubic": ...}}, each super_resolution.upscale_pictures' result
+    upscaled: dict | None = None
 
     def has(self, need: str) -> bool:
         return {SAMPLES: self.images is not None, LABELS: self.labels is not None,
-                PAIRS: self.translations is not None, LIKELIHOODS: self.nll is not None}[need]
+                PAIRS: self.translations is not None, LIKELIHOODS: self.nll is not None,
+                UPSCALES: self.upscaled is not None}[need]
 
 
 @dataclass(frozen=True)
@@ -293,6 +313,28 @@ def _bits_per_dim(ev, feed):
                     "floor_is": "independent per-pixel 256-level histograms of the train split (trivial baseline)"}}
 
 
+def _super_resolution(ev, feed, vgg: bool):
+    """Per trained scale: the model's pictures against the originals, beside bicubic's of the same
+    low-resolution inputs (the measure is keras_gen/evaluation/super_resolution.py, which
+    benchmarks/restoration.py uses too): Y-PSNR, Y-SSIM, RGB PSNR (`sr`) or the VGG feature
+    distance (`vgg`, lower is better)."""
+    from keras_gen.evaluation.super_resolution import BICUBIC, FIDELITY, VGG_DISTANCE, sr_measures
+
+    rows = {}
+    for scale, sides in feed.upscaled.items():
+        model, floor = (sr_measures(sides[side], scale, vgg=vgg, fidelity=not vgg) for side in ("model", "bicubic"))
+        pictures = sides["model"]["names"]
+        for key in (VGG_DISTANCE,) if vgg else FIDELITY:
+            rows[f"{key}_x{scale}"] = {
+                "generated": model[key], "floor": floor[key], "n": len(pictures), "pictures": pictures,
+                "per_image": [p[key] for p in model["per_image"]],
+                "floor_per_image": [p[key] for p in floor["per_image"]],
+                "floor_is": f"{BICUBIC} of the same low-resolution pictures (the papers' baseline)"}
+            if vgg:
+                rows[f"{key}_x{scale}"]["note"] = "lower is better: VGG16 features of the output against the original's"
+    return rows
+
+
 METRICS: dict[str, Metric] = {m.name: m for m in (
     Metric("fid", SAMPLES, _fid),
     Metric("kid", SAMPLES, _kid),
@@ -304,6 +346,8 @@ METRICS: dict[str, Metric] = {m.name: m for m in (
     Metric("psnr", PAIRS, lambda ev, feed: _psnr_ssim(ev, feed, "psnr")),
     Metric("ssim", PAIRS, lambda ev, feed: _psnr_ssim(ev, feed, "ssim")),
     Metric("bpd", LIKELIHOODS, _bits_per_dim),
+    Metric("sr", UPSCALES, lambda ev, feed: _super_resolution(ev, feed, vgg=False)),
+    Metric("vgg", UPSCALES, lambda ev, feed: _super_resolution(ev, feed, vgg=True)),
 )}
 METRIC_NAMES = tuple(METRICS)
 

@@ -5,7 +5,10 @@ it (appendix 7.2), with instance normalisation and reflection padding.
     d128, d256      3x3 convolutions with stride 2 (`downsamplings` of them, widths doubling)
     R256 x blocks   residual blocks: two reflection-padded 3x3 convolutions, norm (ReLU between),
                     added to their input (6 blocks for 128 px images, 9 for 256 and more)
-    u128, u64       3x3 fractionally-strided convolutions with stride 1/2 (transposed, stride 2)
+    u128, u64       3x3 fractionally-strided convolutions with stride 1/2 (transposed, stride 2);
+                    `upsample=resize|subpixel` puts a 3x3 resize- or sub-pixel convolution there
+                    (keras_gen/layers/upsampling.py): a 3x3 kernel at stride 2 gives output pixels
+                    unevenly many taps, the checkerboard of Odena et al. 2016, which these avoid
     c7s1-C          7x7 convolution to the output channels, tanh
 
 Fully convolutional: sides that are multiples of 2^downsamplings pass as they are; others are
@@ -19,7 +22,8 @@ import keras
 from keras import layers
 
 from keras_gen.layers.style_blocks import CropToReference, ReflectionPadding2D, ReflectToMultiple
-from keras_gen.layers.translation_unet import normalization
+from keras_gen.layers.translation_unet import normalization, up_stage
+from keras_gen.layers.upsampling import check_upsample_method
 
 
 def min_side(downsamplings: int) -> int:
@@ -42,8 +46,10 @@ def _conv_norm_relu(x, width: int, kernel: int, strides: int, norm: str, name: s
 
 
 def build_resnet_generator(channels: int, filters: int = 64, blocks: int = 9, downsamplings: int = 2,
-                           norm: str = "instance", name: str = "generator") -> keras.Model:
+                           norm: str = "instance", upsample_method: str = "transpose",
+                           name: str = "generator") -> keras.Model:
     """images (B, H, W, channels) in [-1, 1], any H, W >= min_side(downsamplings) -> the same shape."""
+    check_upsample_method(upsample_method)
     source = keras.Input((None, None, channels), name="image")
     x = ReflectToMultiple(2**downsamplings, name="pad_to_multiple")(source)
     x = _conv_norm_relu(x, filters, 7, 1, norm, "c7s1")  # (B, H', W', F)
@@ -57,7 +63,7 @@ def build_resnet_generator(channels: int, filters: int = 64, blocks: int = 9, do
         x = layers.Add(name=f"res{i + 1}")([x, h])
     for i in range(downsamplings):
         width //= 2
-        x = layers.Conv2DTranspose(width, 3, 2, "same", use_bias=False, kernel_initializer=_init(), name=f"up{i + 1}")(x)
+        x = up_stage(x, width, upsample_method, f"up{i + 1}", use_bias=False, transpose_kernel=3)
         x = layers.ReLU()(normalization(norm, f"up{i + 1}_norm")(x))
     x = ReflectionPadding2D(3, name="out_pad")(x)
     x = layers.Conv2D(channels, 7, 1, "valid", kernel_initializer=_init(), name="out")(x)

@@ -10,6 +10,13 @@
               dropout 0.5 on the first three decoder layers: the paper's noise (`dropout`);
     output    a transposed convolution to the output channels, tanh.
 
+`upsample` picks the decoder's up-sampling (keras_gen/layers/upsampling.py): `transpose` is the
+paper's 4x4 stride-2 transposed convolution (4 is a multiple of the stride, so its taps are even in
+each cell, yet a learned kernel still leaves a period-2 pattern); `resize` (nearest, then a 3x3
+convolution) and `subpixel` (a 3x3 convolution to 4x the channels, then depth-to-space, ICNR-
+initialised) have no checkerboard by construction. The transposed layers keep their names
+(`up1`, ..., `out`), so checkpoints written before the option load as they are.
+
 Filters double per level from `filters` up to 8 x `filters` (64 -> 512 in the paper). At 256 px the
 paper's depth is 8 (a 1 x 1 bottleneck); `depth` levels take sides that are multiples of 2^depth.
 
@@ -25,6 +32,7 @@ from keras import layers
 
 from keras_gen.layers.normalization import InstanceNormalization
 from keras_gen.layers.style_blocks import CropToReference, ReflectToMultiple
+from keras_gen.layers.upsampling import UPSAMPLE_METHODS, check_upsample_method, upsample
 
 NORMALIZATIONS = ("instance", "batch")
 DROPOUT_LAYERS = 3  # decoder layers with dropout (the paper's: the three innermost)
@@ -43,12 +51,21 @@ def normalization(kind: str, name: str | None = None):
     raise ValueError(f"normalization must be one of {NORMALIZATIONS}, got {kind!r}")
 
 
+def up_stage(x, filters: int, method: str, name: str, use_bias: bool, transpose_kernel: int):
+    """One x2 stage of a translation generator's decoder: the paper's transposed convolution
+    (`transpose_kernel` wide, named `name` as before the option) or a 3x3 resize/sub-pixel stage."""
+    return upsample(x, filters, 2, method, kernel_size=transpose_kernel if method == "transpose" else 3, name=name,
+                    kernel_initializer=_init(), use_bias=use_bias, transpose_name=name)
+
+
 def build_unet_generator(input_channels: int, output_channels: int, depth: int, filters: int = 64,
-                         norm: str = "instance", dropout: float = 0.5, name: str = "generator") -> keras.Model:
+                         norm: str = "instance", dropout: float = 0.5, upsample_method: str = "transpose",
+                         name: str = "generator") -> keras.Model:
     """images (B, H, W, input_channels) in [-1, 1], any H, W >= 2^depth -> (B, H, W,
     output_channels) in [-1, 1]."""
     if depth < 1:
         raise ValueError(f"a U-Net needs depth >= 1, got {depth}")
+    check_upsample_method(upsample_method)
     source = keras.Input((None, None, input_channels), name="image")
     x = ReflectToMultiple(2**depth, name="pad_to_multiple")(source)  # (B, H', W', C), H', W' multiples of 2^depth
     widths = [filters * min(2**i, 8) for i in range(depth)]
@@ -61,15 +78,15 @@ def build_unet_generator(input_channels: int, output_channels: int, depth: int, 
         skips.append(x)
     for i, width in enumerate(reversed(widths[:-1])):  # up, to the level of skip depth - 2 - i
         x = layers.ReLU()(x)
-        x = layers.Conv2DTranspose(width, 4, 2, "same", use_bias=False, kernel_initializer=_init(), name=f"up{i + 1}")(x)
+        x = up_stage(x, width, upsample_method, f"up{i + 1}", use_bias=False, transpose_kernel=4)
         x = normalization(norm, f"up{i + 1}_norm")(x)
         if i < DROPOUT_LAYERS and dropout:
             x = layers.Dropout(dropout, name=f"up{i + 1}_dropout")(x)
         x = layers.Concatenate(name=f"skip{i + 1}")([x, skips[depth - 2 - i]])  # (B, h, w, 2 width)
     x = layers.ReLU()(x)
-    x = layers.Conv2DTranspose(output_channels, 4, 2, "same", kernel_initializer=_init(), name="out")(x)
+    x = up_stage(x, output_channels, upsample_method, "out", use_bias=True, transpose_kernel=4)
     x = CropToReference(name="crop_to_input")([x, source])
     return keras.Model(source, layers.Activation("tanh", dtype="float32", name="images")(x), name=name)
 
 
-__all__ = ["NORMALIZATIONS", "build_unet_generator", "normalization"]
+__all__ = ["NORMALIZATIONS", "UPSAMPLE_METHODS", "build_unet_generator", "normalization", "up_stage"]

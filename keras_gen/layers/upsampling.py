@@ -83,19 +83,24 @@ def check_upsample_method(method: str) -> str:
 
 
 def upsample(x, filters: int, factor: int, method: str = "subpixel", kernel_size: int = 3, name: str = "upsample",
-             kernel_initializer="glorot_uniform"):
-    """One up-sampling stage: (B, H, W, C) -> (B, factor H, factor W, filters), no activation."""
+             kernel_initializer="glorot_uniform", use_bias: bool = True, transpose_name: str | None = None):
+    """One up-sampling stage: (B, H, W, C) -> (B, factor H, factor W, filters), no activation.
+
+    `use_bias=False` where a normalisation follows (its shift is the bias); `transpose_name`
+    names the transposed convolution (default `{name}_transpose`), for networks whose
+    checkpoints already hold it under another name (the translation generators' `up1`, ...)."""
     check_upsample_method(method)
     if method == "subpixel":
-        x = layers.Conv2D(filters * factor * factor, kernel_size, padding="same",
+        x = layers.Conv2D(filters * factor * factor, kernel_size, padding="same", use_bias=use_bias,
                           kernel_initializer=ICNR(factor, kernel_initializer), name=f"{name}_conv")(x)
         return DepthToSpace(factor, name=f"{name}_shuffle")(x)
     if method == "transpose":
-        return layers.Conv2DTranspose(filters, kernel_size, strides=factor, padding="same",
-                                      kernel_initializer=kernel_initializer, name=f"{name}_transpose")(x)
+        return layers.Conv2DTranspose(filters, kernel_size, strides=factor, padding="same", use_bias=use_bias,
+                                      kernel_initializer=kernel_initializer,
+                                      name=transpose_name or f"{name}_transpose")(x)
     x = layers.UpSampling2D(factor, interpolation="nearest", name=f"{name}_nearest")(x)
-    return layers.Conv2D(filters, kernel_size, padding="same", kernel_initializer=kernel_initializer,
-                         name=f"{name}_conv")(x)
+    return layers.Conv2D(filters, kernel_size, padding="same", use_bias=use_bias,
+                         kernel_initializer=kernel_initializer, name=f"{name}_conv")(x)
 
 
 def upsampling_stages(scale: int) -> list[int]:

@@ -553,7 +553,10 @@ class GenerativeModel(keras.Model):
 
         if getattr(self, "_loop_fn", None) is None:
             sampler = self.sampler()
-            self._loop_fn = tf.function(lambda v, n, seed: sampler.run_tf(self._network_fn, v, n, seed))
+            # One trace for every n: without reduce_retracing each new batch size retraces the
+            # whole loop (seconds for a U-Net), as previews, `sample` and evaluation ask for several.
+            self._loop_fn = tf.function(lambda v, n, seed: sampler.run_tf(self._network_fn, v, n, seed),
+                                        reduce_retracing=True)
         return self._loop_fn({k: tf.constant(v) for k, v in values.items()}, tf.constant(n, tf.int32),
                              tf.constant(seed, tf.int64))
 

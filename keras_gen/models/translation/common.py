@@ -30,6 +30,7 @@ from keras_gen.errors import KerasGenError
 from keras_gen.layers.paired_jitter import PAPER_SCALE, random_jitter
 from keras_gen.layers.patch_discriminator import patch_layers_for
 from keras_gen.layers.translation_unet import NORMALIZATIONS
+from keras_gen.layers.upsampling import UPSAMPLE_METHODS
 from keras_gen.models.base import Endpoint, GenerativeModel, option
 from keras_gen.models.gan.game import AdamOptions, GameOptions
 
@@ -48,6 +49,9 @@ class TranslationOptions(AdamOptions, GameOptions):
     jitter: float = option(PAPER_SCALE, "random jitter: enlarge by this factor and crop back at a random place "
                            "(the papers' 286/256); 1 is off", min=1.0, max=2.0)
     flip: bool = option(True, "mirror training images left-right with probability 1/2 (both images of a pair alike)")
+    upsample: str = option("transpose", "G's up-sampling: transpose (the papers' transposed convolutions: "
+                           "checkerboards), resize (nearest, then a 3x3 convolution) or subpixel (a 3x3 convolution, "
+                           "then depth-to-space)", choices=UPSAMPLE_METHODS)
 
 
 class TranslationModel(GenerativeModel):

@@ -95,8 +95,10 @@ class CycleGAN(TranslationModel):
         self.check_training_size()
         self.game_a = AdversarialGame(self, discriminator="discriminator_a", name="a_")
         self.game_b = AdversarialGame(self, discriminator="discriminator_b", name="b_")
-        self.generator_ab = build_resnet_generator(c, o.filters, o.blocks, o.downsamplings, o.norm, name="generator_ab")
-        self.generator_ba = build_resnet_generator(c, o.filters, o.blocks, o.downsamplings, o.norm, name="generator_ba")
+        self.generator_ab = build_resnet_generator(c, o.filters, o.blocks, o.downsamplings, o.norm, o.upsample,
+                                                   name="generator_ab")
+        self.generator_ba = build_resnet_generator(c, o.filters, o.blocks, o.downsamplings, o.norm, o.upsample,
+                                                   name="generator_ba")
         layers_ = self.patch_layers()
         self.discriminator_a = build_patch_discriminator(c, layers_, o.filters, o.norm, self.game_a.discriminator_layer,
                                                          name="discriminator_a")

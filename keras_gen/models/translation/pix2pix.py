@@ -76,7 +76,7 @@ class Pix2Pix(TranslationModel):
         self.check_training_size()
         self.game = AdversarialGame(self)
         c = self.channels
-        self.generator = build_unet_generator(c, c, self.depth, o.filters, o.norm, o.dropout)
+        self.generator = build_unet_generator(c, c, self.depth, o.filters, o.norm, o.dropout, o.upsample)
         self.discriminator = build_patch_discriminator(2 * c, self.patch_layers(), o.filters, o.norm,
                                                        wrap=self.game.discriminator_layer)
         self.d_loss_tracker = keras.metrics.Mean(name="d_loss")

@@ -151,6 +151,28 @@ def test_srgan_starts_from_a_trained_srresnet(tmp_path):
         other.initialise_generator(tmp_path / "missing.keras")
 
 
+def test_srgan_content_loss_over_several_layers_and_its_own_d_rate():
+    import keras
+
+    srgan = tiny("srgan", content_layer="conv1_2, conv2_2", d_learning_rate=1e-5)
+    assert srgan.content_layers == ("block1_conv2", "block2_conv2")
+    rates = {name: float(keras.ops.convert_to_numpy(opt.learning_rate)) for name, opt in srgan.default_optimizers().items()}
+    assert rates == pytest.approx({"generator": 1e-4, "discriminator": 1e-5})
+    high = smooth_image(16, 16, 1)[None]
+    single = [float(tiny("srgan", content_layer=layer).content_loss(np.zeros_like(high), high))
+              for layer in ("conv1_2", "conv2_2")]
+    assert float(srgan.content_loss(np.zeros_like(high), high)) == pytest.approx(np.mean(single), rel=1e-5)
+    # content_normalize: the loss is the benchmark's perceptual distance on those layers
+    from keras_gen.metrics import perceptual_distance
+
+    normalised = tiny("srgan", content_layer="conv1_2, conv2_2", content_normalize=True)
+    other = np.clip(high + 0.3 * smooth_image(16, 16, 1, seed=3)[None], -1, 1)
+    assert float(normalised.content_loss(other, high)) == pytest.approx(
+        perceptual_distance(other, high, layers=("conv1_2", "conv2_2"), weights="hed"), rel=1e-4)
+    with pytest.raises(KerasGenError, match="content_layer names no VGG16 layer"):
+        tiny("srgan", content_layer=" , ")
+
+
 @pytest.fixture(scope="module")
 def srresnet_run(tmp_path_factory):
     """A tiny srresnet trained two steps by the CLI on degraded digits, and its export."""
@@ -224,3 +246,42 @@ def test_perceptual_distance_is_zero_for_the_same_image_and_grows_with_noise():
     noise = np.random.default_rng(0).normal(0, 1, image.shape).astype(np.float32)
     distances = [perceptual_distance(np.clip(image + s * noise, -1, 1), image, weights="hed") for s in (0, 0.05, 0.3)]
     assert distances[0] < 1e-6 < distances[1] < distances[2], distances
+
+
+def test_evaluate_scores_a_run_and_its_export_as_the_benchmark_does(srresnet_run, tmp_path, capsys):
+    """keras-gen evaluate on an SR model: Y-PSNR/SSIM, RGB PSNR and the VGG distance per trained
+    scale beside bicubic, computed by the module benchmarks/restoration.py scores with."""
+    import json
+
+    from keras_gen.evaluation.super_resolution import (FIDELITY, bicubic_upscaler, network_upscaler, score_upscaler,
+                                                       sr_pictures)
+    from keras_gen.restorers import Upscaler
+
+    run, export = srresnet_run
+    reports = {}
+    for label, source in (("run", run), ("export", export)):
+        path = tmp_path / f"{label}.json"
+        assert main(["evaluate", str(source), "--n", "10", "--json", str(path)]) == 0
+        reports[label] = json.loads(path.read_text())["metrics"]
+    printed = capsys.readouterr().out
+    assert "| y_psnr_x2" in printed and "floor: bicubic (MATLAB imresize)" in printed
+    assert set(reports["run"]) == {"y_psnr_x2", "y_ssim_x2", "rgb_psnr_x2", "vgg_distance_x2"}
+    assert all(row["n"] == 10 for row in reports["run"].values())
+    # the same figures from the shared module directly: bicubic's are the floor, the network's the model's
+    pictures = sr_pictures("digits", channels=3, min_side=16, limit=10)
+    bicubic = score_upscaler(bicubic_upscaler(2), pictures, 2)
+    upscaler = Upscaler.from_path(run)
+    network = score_upscaler(network_upscaler(lambda x: upscaler.upscale(x, 2), 2, 1, upscaler.margin), pictures, 2,
+                             vgg=False)
+    for key in (*FIDELITY, "vgg_distance"):
+        assert reports["run"][f"{key}_x2"]["floor"] == pytest.approx(bicubic[key], rel=1e-6)
+    for key in FIDELITY:
+        assert reports["run"][f"{key}_x2"]["generated"] == pytest.approx(network[key], rel=1e-6)
+    assert bicubic["y_psnr"] > 25 and bicubic["vgg_distance"] < reports["run"]["vgg_distance_x2"]["generated"]
+    # the export (onnxruntime) scores what the run scores, to uint8 rounding
+    for key, row in reports["run"].items():
+        assert reports["export"][key]["generated"] == pytest.approx(row["generated"], rel=0.02, abs=0.005), key
+    # a sample metric is refused in one line that says what it can feed
+    assert main(["evaluate", str(run), "--metrics", "fid", "--n", "10"]) == 2
+    err = capsys.readouterr().err
+    assert "It can feed: sr, vgg" in err and len(err.strip().splitlines()) == 1
