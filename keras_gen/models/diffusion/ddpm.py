@@ -173,7 +173,9 @@ class ConditionalDDPM(DDPM):
     """p(x | y) and, through the null class, p(x): guided sampling mixes the two."""
 
     conditional = True
-    harness_options = {**DDPM.harness_options, "guidance": 2.0}
+    # One U-Net level in the harness: ddpm's entry covers the down/up path; this one, the label.
+    harness_options = {**DDPM.harness_options, "channel_multipliers": "1", "attention_resolution": 8,
+                       "guidance": 2.0}
 
     def __init__(self, **kwargs):
         if kwargs.get("num_classes") is None:
