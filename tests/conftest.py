@@ -113,8 +113,9 @@ def pytest_collection_modifyitems(config, items):
 
 # --- CPU seconds per test (for suite-time work on a busy machine) -----------------------------------
 # Wall durations (`--durations`) stretch with whatever else runs; the CPU time a test's process
-# (and the child processes it waited for) spends does not. `KG_TEST_CPU_TIMES=FILE pytest ...` appends "seconds<TAB>phase<TAB>test id" lines
-# (setup, call, teardown; every xdist worker to the same file); sort them to find the costly tests.
+# (and the child processes it waited for) spends does not. `KG_TEST_CPU_TIMES=FILE pytest ...`
+# appends "seconds<TAB>phase<TAB>test id" lines (setup, call, teardown; every xdist worker to the
+# same file); sort them to find the costly tests.
 _CPU_TIMES = os.environ.get("KG_TEST_CPU_TIMES")
 if _CPU_TIMES:
     def _cpu_seconds() -> float:  # this process and its finished children (notebook kernels, workers)
