@@ -59,6 +59,7 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
 from benchmarks.docs_sections import write_section  # noqa: E402
+from benchmarks.run_budget import TimeBudget  # noqa: E402
 
 CORES = 2  # the issue's machine: a training budget of M minutes is M x 60 x 2 CPU seconds
 SIZE = 32  # the issue's; --image-size 16 when the CPU is shared (digits are 8 px originals)
@@ -82,28 +83,6 @@ DDIM_STEPS = (100, 50, 20, 10)
 GUIDANCE = (0.0, 1.0, 3.0, 5.0)
 TARGETS = {"fid_over_floor": 2.0, "ddim50_fid_gap": 0.16, "ddim50_speedup": 15.0, "guided_accuracy": 0.95,
            "rough": 0.0}
-
-
-class TimeBudget(keras.callbacks.Callback):
-    """Stop training at the end of the first epoch that ends after `cpu_seconds` of this process's
-    CPU time (all its threads, tf.data's included).
-
-    CPU time, not wall time, so that other jobs on the machine mostly stretch the wall time it
-    takes rather than cut the training (see the module docstring for the caveat)."""
-
-    def __init__(self, cpu_seconds: float):
-        super().__init__()
-        self.cpu_seconds, self.started, self.steps = cpu_seconds, None, 0
-
-    def on_train_begin(self, logs=None):
-        self.started = time.process_time()
-
-    def on_train_batch_end(self, batch, logs=None):
-        self.steps += 1
-
-    def on_epoch_end(self, epoch, logs=None):
-        if time.process_time() - self.started >= self.cpu_seconds:
-            self.model.stop_training = True
 
 
 def train_row(out: Path, row: str, minutes: float, seed: int, quick: bool, size: int = SIZE) -> dict:
@@ -134,7 +113,6 @@ def train_row(out: Path, row: str, minutes: float, seed: int, quick: bool, size:
     (run / "benchmark.json").write_text(json.dumps(record, indent=1))
     print(f"{row}: {record['steps']} steps in {record['wall_s']:.0f} s wall ({record['cpu_s']:.0f} CPU s)", flush=True)
     return record
-
 
 
 def tf_threads() -> int:
@@ -359,8 +337,6 @@ def targets(results: dict) -> list[str]:
         lines.append(f"guided per-class accuracy at least {TARGETS['guided_accuracy']:.0%}: best {best['accuracy']:.3f} "
                      f"(guidance {best['guidance']:g}), {met(best['accuracy'] >= TARGETS['guided_accuracy'])}")
     return lines
-
-
 
 
 def evaluate(out: Path, args) -> dict:

@@ -41,10 +41,10 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
 from benchmarks.docs_sections import write_section  # noqa: E402
+from benchmarks.run_budget import TimeBudget  # noqa: E402
 
 STEPS_PER_EPOCH = 100
 SR_SCALES = (2, 4)
@@ -87,24 +87,6 @@ QUICK = {"vdsr": {"depth": 3, "filters": 4}, "srresnet": {"blocks": 1, "filters"
          "espcn": {"filters": 4}, "inpaint": {"filters": 4, "dilations": "2", "d_filters": 2},
          "ddpm": {"filters": 8, "channel_multipliers": "1,2", "blocks": 1, "groups": 4, "timesteps": 20,
                   "attention_resolution": 4, "sample_steps": 3}}
-
-
-class TimeBudget(keras.callbacks.Callback):
-    """Stop at the end of the first epoch that ends after `cpu_seconds` of this process's CPU time."""
-
-    def __init__(self, cpu_seconds: float):
-        super().__init__()
-        self.cpu_seconds, self.started, self.steps = cpu_seconds, None, 0
-
-    def on_train_begin(self, logs=None):
-        self.started = time.process_time()
-
-    def on_train_batch_end(self, batch, logs=None):
-        self.steps += 1
-
-    def on_epoch_end(self, epoch, logs=None):
-        if time.process_time() - self.started >= self.cpu_seconds:
-            self.model.stop_training = True
 
 
 def set_threads(threads: int) -> None:
@@ -399,8 +381,6 @@ def targets(results: dict) -> list[str]:
         lines.append(f"inpaint's completions classified as the original digit >= {TARGETS['inpaint_accuracy']:.0%}: "
                      f"{network['accuracy']:.1%}, {met(network['accuracy'] >= TARGETS['inpaint_accuracy'])}")
     return lines
-
-
 
 
 def main() -> None:

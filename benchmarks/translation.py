@@ -63,6 +63,7 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
 from benchmarks.docs_sections import write_section  # noqa: E402
+from benchmarks.run_budget import TimeBudget  # noqa: E402
 
 CORES = 2
 SIZE = 32
@@ -93,25 +94,6 @@ ROWS = {
 QUICK = {"pix2pix": {"filters": 8}, "cyclegan": {"filters": 8, "blocks": 1}}
 TARGETS = {"fcn": 0.90, "judged_target": 0.90, "digit_kept": 0.90}
 LATENCY_SIZES = ((72, 72), (200, 264))  # height, width: square and not, neither a multiple of 32
-
-
-class TimeBudget(keras.callbacks.Callback):
-    """Stop at the end of the first epoch that ends after `cpu_seconds` of this process's CPU time
-    (all its threads); counts the steps taken."""
-
-    def __init__(self, cpu_seconds: float):
-        super().__init__()
-        self.cpu_seconds, self.started, self.steps = cpu_seconds, None, 0
-
-    def on_train_begin(self, logs=None):
-        self.started = time.process_time()
-
-    def on_train_batch_end(self, batch, logs=None):
-        self.steps += 1
-
-    def on_epoch_end(self, epoch, logs=None):
-        if time.process_time() - self.started >= self.cpu_seconds:
-            self.model.stop_training = True
 
 
 # -- training ------------------------------------------------------------------------------------
@@ -436,8 +418,6 @@ def targets(results: dict) -> list[str]:
                      f"{met(cycle['digit_kept'] >= TARGETS['digit_kept'])} (judged B and digit kept on the same "
                      f"image: {cycle['translated']:.1%})")
     return lines
-
-
 
 
 def main() -> None:
