@@ -26,6 +26,7 @@ from serving.client import ServingClient
 from serving.models import ModelRepository, wait_for_version
 from serving.requests import Limits
 from serving.server import ServerOptions, create_app
+from tests.serving.live_server import start_server
 
 REPO = Path(__file__).resolve().parents[2]
 SAMPLE = {"signature_name": "sample"}
@@ -49,19 +50,10 @@ def repository_dir(served, tmp_path_factory):
 @pytest.fixture(scope="module")
 def live(repository_dir):
     """uvicorn + gRPC on free ports in this process: (REST url, gRPC url, app)."""
-    import uvicorn
-
     options = ServerOptions(workers=4, queue=16, poll_seconds=0.2, limits=Limits(max_batch=64, max_body_bytes=1 << 20))
-    asgi, app = create_app(ModelRepository(repository_dir), options, grpc_port=0)
-    server = uvicorn.Server(uvicorn.Config(asgi, host="127.0.0.1", port=0, access_log=False, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.02)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    yield f"http://127.0.0.1:{port}", f"grpc://127.0.0.1:{app.state.grpc_port}", app
-    server.should_exit = True
-    thread.join(30)
+    server = start_server(repository_dir, options)
+    yield server.rest_url, server.grpc_url, server.app
+    server.stop()
 
 
 def test_rest_and_grpc_clients_get_the_edge_runners_images(served, live):

@@ -3,9 +3,6 @@
 
 from __future__ import annotations
 
-import threading
-import time
-
 import numpy as np
 import pytest
 
@@ -16,9 +13,9 @@ from keras_gen.core.text import tokenize
 from keras_gen.edge import EdgeModel
 from keras_gen.images import to_uint8
 from serving.client import ServingClient
-from serving.models import ModelRepository
 from serving.requests import Limits
-from serving.server import ServerOptions, create_app
+from serving.server import ServerOptions
+from tests.serving.live_server import start_server
 
 CAPTIONS = ["a large blue circle", "a small red triangle in the top left"]
 
@@ -43,20 +40,11 @@ def text_export(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def live(text_export):
-    import uvicorn
-
     root, _ = text_export
     options = ServerOptions(workers=2, queue=8, poll_seconds=0.5, limits=Limits(max_batch=16, max_body_bytes=1 << 20))
-    asgi, app = create_app(ModelRepository(root), options, grpc_port=0)
-    server = uvicorn.Server(uvicorn.Config(asgi, host="127.0.0.1", port=0, access_log=False, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.02)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    yield f"http://127.0.0.1:{port}", f"grpc://127.0.0.1:{app.state.grpc_port}"
-    server.should_exit = True
-    thread.join(30)
+    server = start_server(root, options)
+    yield server.rest_url, server.grpc_url
+    server.stop()
 
 
 def test_captions_sent_as_strings_give_the_edge_runners_and_the_keras_models_images(text_export, live):

@@ -8,7 +8,6 @@ import json
 import logging
 import shutil
 import threading
-import time
 
 import grpc
 import numpy as np
@@ -23,6 +22,7 @@ from serving.client import ServingClient
 from serving.models import ModelRepository, ServingError
 from serving.requests import Limits, request_values
 from serving.server import ServerOptions, create_app
+from tests.serving.live_server import start_server
 
 P = protos.load()
 
@@ -36,21 +36,8 @@ def exports(served, tmp_path_factory):
 
 def start(exports, **options):
     """uvicorn + gRPC in this process on free ports: (REST url, gRPC address, stop)."""
-    import uvicorn
-
-    asgi, app = create_app(ModelRepository(exports), ServerOptions(**options), grpc_port=0)
-    server = uvicorn.Server(uvicorn.Config(asgi, host="127.0.0.1", port=0, access_log=False, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.02)
-
-    def stop():
-        server.should_exit = True
-        thread.join(30)
-
-    return f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}", \
-        f"127.0.0.1:{app.state.grpc_port}", stop
+    server = start_server(exports, ServerOptions(**options))
+    return server.rest_url, server.grpc_address, server.stop
 
 
 @pytest.fixture(scope="module")

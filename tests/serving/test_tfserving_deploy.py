@@ -172,13 +172,8 @@ def test_readiness_checks_every_model(served, tmp_path):
     """The readiness probe (Kubernetes) and health check (Compose) ask every model's status and pass
     only when each has a version AVAILABLE: run here with bash against the edge server, which
     answers GET /v1/models/NAME as TF Serving does."""
-    import threading
-
-    import uvicorn
-
     from serving.client import ServingClient
-    from serving.models import ModelRepository
-    from serving.server import create_app
+    from tests.serving.live_server import start_server
 
     exports = tmp_path / "exports"
     for name in ("dcgan", "other"):
@@ -194,15 +189,9 @@ def test_readiness_checks_every_model(served, tmp_path):
 
     (exports / "broken" / "1").mkdir(parents=True)
     (exports / "broken" / "1" / "saved_model.pb").write_bytes(b"half-written")
-    asgi, _ = create_app(ModelRepository(exports))
-    server = uvicorn.Server(uvicorn.Config(asgi, host="127.0.0.1", port=0, access_log=False, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.02)
-    port = server.servers[0].sockets[0].getsockname()[1]
+    server = start_server(exports, grpc=False)
     try:
-        here = [a.replace("/127.0.0.1/8501", f"/127.0.0.1/{port}") for a in probe]
+        here = [a.replace("/127.0.0.1/8501", f"/127.0.0.1/{server.port}") for a in probe]
         assert subprocess.run(here, timeout=30).returncode == 0
         assert subprocess.run(here + ["missing"], timeout=30, capture_output=True).returncode != 0  # 404
         # a model whose status answers 200 but has no version AVAILABLE (its only one failed): not ready
@@ -213,15 +202,14 @@ def test_readiness_checks_every_model(served, tmp_path):
                    and "--metadata" not in x]
         flags = shlex.split(line.split("--model dcgan", 1)[1].split("--out")[0])
         request = {name[2:]: json.loads(value) for name, value in zip(flags[::2], flags[1::2])}
-        client = ServingClient(f"http://127.0.0.1:{port}", retries=0)
+        client = ServingClient(server.rest_url, retries=0)
         metadata = client.metadata("dcgan")
         del metadata["keras_gen"]
         client._metadata[("dcgan", None)] = metadata
         assert client.sample("dcgan", **request).shape == (16, 16, 16, 1)
         client.close()
     finally:
-        server.should_exit = True
-        thread.join(30)
+        server.stop()
 
 
 def test_deploy_refuses_what_tf_serving_could_not_serve(served, tmp_path):

@@ -6,8 +6,6 @@ keras_gen.latents does), and an upload is sent as pixels (a file that is no pict
 
 import shutil
 import struct
-import threading
-import time
 import zlib
 
 import numpy as np
@@ -15,8 +13,7 @@ import pytest
 
 from keras_gen import latents
 from keras_gen.edge import EdgeModel
-from serving.models import ModelRepository
-from serving.server import create_app
+from tests.serving.live_server import start_server
 
 CHROMIUM = "/usr/bin/chromium"
 
@@ -38,17 +35,11 @@ def exports(served, tmp_path_factory):
 @pytest.fixture(scope="module")
 def page(exports):
     """A Chromium page on the edge server (uvicorn in a thread, a free port), loaded and ready."""
-    import uvicorn
     from playwright.sync_api import sync_playwright
 
     assert shutil.which(CHROMIUM), "chromium is missing: `make test` installs it (apt-get install chromium)"
-    asgi, _ = create_app(ModelRepository(exports))
-    server = uvicorn.Server(uvicorn.Config(asgi, host="127.0.0.1", port=0, access_log=False, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.02)
-    url = f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}/"
+    server = start_server(exports, grpc=False)
+    url = server.rest_url + "/"
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
         tab = browser.new_page()
@@ -59,8 +50,7 @@ def page(exports):
         tab.js_errors = errors
         yield tab
         browser.close()
-    server.should_exit = True
-    thread.join(30)
+    server.stop()
 
 
 def canvases(page, selector):
