@@ -121,6 +121,31 @@ def probe_text2img(model, real: np.ndarray, captions) -> list[str]:
                         ("colour word swapped", [swap_word(c, COLOUR_NAMES) for c in captions])):
         score = float(np.mean(model.discriminator_2([x, encode(texts)], training=False)[0]))
         lines.append(f"stage II D(real image, caption), {name}: mean logit {score:.3f}")
+    if len(model.discriminator_2.outputs) > 2:  # the word head (word_weight > 0)
+        lines += word_head_probe(model, x, captions)
+    return lines
+
+
+def word_head_probe(model, real, captions) -> list[str]:
+    """How well stage II's word head (TAC-GAN's auxiliary classifier) reads the shape and colour
+    words: the share of real test images, and of the model's own images of their captions, whose
+    likeliest shape (colour) word is the one the caption names."""
+    import tensorflow as tf
+
+    from keras_gen.commands.common import export_weights
+
+    vocabulary = list(model.caption.vocabulary)
+    shape_ids, colour_ids = [vocabulary.index(s) for s in SHAPES], [vocabulary.index(c) for c in COLOUR_NAMES]
+    wanted = [parse_caption(c) for c in captions]
+    with export_weights(model):
+        fake = model.sample(len(captions), seed=0, caption=list(captions))
+    lines = []
+    for name, images in (("real test images", real), ("its own images", fake)):
+        logits = np.asarray(model.discriminator_2([tf.constant(images, tf.float32), model.text_encoder(
+            np.zeros((len(captions), model.caption.max_words), np.int32), training=False)], training=False)[2])
+        shape = np.mean(np.argmax(logits[:, shape_ids], 1) == [w["shape"] for w in wanted])
+        colour = np.mean(np.argmax(logits[:, colour_ids], 1) == [w["colour"] for w in wanted])
+        lines.append(f"stage II D's word head on {name}: the named shape first {shape:.2f}, colour {colour:.2f}")
     return lines
 
 
