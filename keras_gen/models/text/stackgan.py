@@ -40,6 +40,19 @@ image with its shape word swapped as it scored it with its own caption. G reads 
 unit size per dimension (`normalise_caption`): the contrastive loss is blind to phi's scale,
 which fell to ~0.02 a dimension, under the augmentation's unit noise. G reads phi and does not
 move the encoder.
+Each discriminator also predicts the caption's words from the image (the auxiliary classifier of
+TAC-GAN, Dash et al. 2017, with the caption's bag of words y in place of a class;
+keras_gen/losses/caption_words.py), learnt on real images, and G's images of both stages must
+show every word of their caption (weight nu, `word_weight`):
+
+    L_D += nu sum_k L_words(W_k(x_k), y)         L_G += nu sum_k L_words(W_k(s_k), y)
+
+The matching term rewards only what tells a caption apart from the batch's others; this one asks
+about the shape word in every image. At 32 px it took the named shape drawn from 0.19 to 0.64 of
+held-out captions (docs/models/text.md). With `coordinates`, G's convolutions and D's first one
+read each pixel's position (CoordConv; captions name positions); with `mask_output`, each stage
+lays tanh colours through a drawn mask over one learned background colour (the chairs decoder's
+mask stream), so backgrounds are plain.
 Both stages train together, every step, as in StackGAN++ (StackGAN trains stage I first): stage II
 learns on stage I's current images and its loss reaches stage I too.
 
