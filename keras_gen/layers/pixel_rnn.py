@@ -18,8 +18,13 @@ with K^is an input-to-state and K^ss a state-to-state convolution; they differ i
                      sees every pixel above and to the left.
     DiagonalBiLSTM   a left-to-right and a right-to-left DiagonalLSTM (the latter on the
                      mirrored map); the right-to-left output is shifted down one row before the
-                     two are added, so (i, j) sees all rows above it in full and nothing of its
-                     own row to the right: the whole causal context, no blind spot.
+                     two are added, so (i, j) sees the input at every position of the rows above
+                     and at (i, <= j) of its own row: no blind spot. That is every earlier
+                     *pixel* only if the input carries each pixel at some position of its own
+                     row. After a mask-A convolution, pixel (i, j) is carried from (i, j + 1) on
+                     and a row's last pixel at no position of its row, so PixelRNN runs these
+                     layers one zero column wider (keras_gen/models/autoregressive/pixelrnn.py,
+                     border_column).
 
 Each layer is residual: x (B, H, W, F) -> LSTM with `units` states -> a masked 1 x 1
 convolution back to F features, added to x. Features are split into `channel_groups`

@@ -12,7 +12,8 @@ figure. What differs is the network: a 7 x 7 convolution with mask A to 2h featu
     lstm=row        Row LSTM: row by row, 1 x k input-to-state and state-to-state convolutions;
                     a triangular receptive field, H sequential steps a layer
     lstm=diagonal   Diagonal BiLSTM: two diagonal LSTMs over the skewed map, the right-to-left one
-                    shifted down a row; the whole causal context, 2 (H + W - 1) steps a layer
+                    shifted down a row; the whole causal context, 2 (H + W) steps a layer (the
+                    network runs one zero border column wider, below)
 
 then ReLU, a masked 1 x 1 convolution to 2h, ReLU and a masked 1 x 1 convolution to the logits
 (B, H, W, C, K) (sec. 3.4 and table 1's output layers). Training evaluates every conditional at
@@ -21,6 +22,20 @@ paper's trade-off, PixelRNN's longer-range context for slower training; both sam
 sub-pixel per network call.
 
 Outputs (`--set output=`) as PixelCNN's: softmax256 (the paper's 256-way softmax) or binary.
+
+The border column (lstm=diagonal, `border_column`, on by default). The mask-A convolution gives
+position (i, j) nothing of pixel (i, j) itself, so the features carry a pixel only at positions
+after it: (i, j + 1) and the next rows. The last pixel of a row, (i, W - 1), has no position
+after it in its row; the right-to-left pass, shifted down a row so that (i + 1, j) reads row i
+from column j on, therefore never receives it, and in the next row it is in the features only of
+(i + 1, j') for j' >= W - 1 - (k - 1) / 2 (k the mask-A kernel), later than (i + 1, j) for every
+smaller j: those pixels missed it (199 of the 200 earlier pixels for (12, 8) of 16 px with
+k = 7, whatever the layers or widths; with colours, its last sub-pixel). The network therefore
+runs on the image with one zero column appended on the right: that column's mask-A features
+hold the row's last pixel through their left taps, the right-to-left pass starts there, and the
+column is cropped before the output layers. It adds no weights (a checkpoint saved before it
+has the same weights and loads with border_column false, computing what it did) and one
+diagonal step per direction and layer.
 """
 
 from __future__ import annotations
@@ -45,16 +60,21 @@ LSTMS = ("row", "diagonal")
 
 
 def build_pixelrnn(shape, categories: int, lstm: str, units: int, num_layers: int, kernel_size: int,
-                   first_kernel_size: int, name: str = "pixelrnn") -> keras.Model:
-    """images (B, H, W, C) in [-1, 1] -> logits (B, H, W, C, K)."""
+                   first_kernel_size: int, border_column: bool = True, name: str = "pixelrnn") -> keras.Model:
+    """images (B, H, W, C) in [-1, 1] -> logits (B, H, W, C, K). `border_column` (Diagonal BiLSTM
+    only): run the layers one zero column wider on the right (module docstring)."""
     height, width, channels = shape
     images = keras.Input(shape, name="images")
-    x = MaskedConv2D(2 * units, first_kernel_size, "A", channels, name="input_conv")(images)  # (B, H, W, 2h)
+    border_column = border_column and lstm == "diagonal"
+    x = layers.ZeroPadding2D(((0, 0), (0, 1)), name="border_column")(images) if border_column else images
+    x = MaskedConv2D(2 * units, first_kernel_size, "A", channels, name="input_conv")(x)  # (B, H, W (+ 1), 2h)
     for i in range(num_layers):
         if lstm == "row":
             x = RowLSTM(units, kernel_size, channels, name=f"row_lstm_{i}")(x)
         else:
             x = DiagonalBiLSTM(units, channels, name=f"diagonal_bilstm_{i}")(x)
+    if border_column:  # it has served the right-to-left passes and is no pixel of the image
+        x = layers.Cropping2D(((0, 0), (0, 1)), name="crop_border_column")(x)
     h = MaskedConv2D(2 * units, 1, "B", channels, name="head")(layers.ReLU()(x))
     h = MaskedConv2D(channels * categories, 1, "B", channels, name="head_logits")(layers.ReLU()(h))
     logits = layers.Reshape((height, width, channels, categories), name="logits")(h)  # (B, H, W, C, K)
@@ -75,11 +95,18 @@ class PixelRNN(GenerativeModel):
         kernel_size: int = option(3, "Row LSTM: width k of its input-to-state and state-to-state convolutions "
                                   "(the paper's 3)", min=1)
         first_kernel_size: int = option(7, "the mask-A input convolution (the paper's 7x7)", min=1)
+        border_column: bool = option(True, "lstm=diagonal: run the layers one zero column wider on the right, so "
+                                     "the right-to-left pass reads each row's last pixel and every pixel sees "
+                                     "all earlier ones; false: the network of runs saved before it, which "
+                                     "misses the last pixel of the row above at columns j < W - 1 - (k - 1) / 2 "
+                                     "(k = first_kernel_size)")
         output: str = option("softmax256", "softmax256: 256-way categorical per sub-pixel; binary: Bernoulli on "
                              "pixels binarised at the midpoint", choices=tuple(CATEGORIES))
         temperature: float = option(1.0, "default sampling temperature (a request may set its own)", min=1e-3,
                                     max=10.0)
         learning_rate: float = option(1e-3, "Adam (the paper used RMSProp)", min=0.0, min_exclusive=True)
+
+    options_added_later = {"border_column": False}  # runs saved before it: the network they were trained as
 
     harness_options = {"units": 4, "layers": 1, "first_kernel_size": 3}
     harness_image_size = 8  # sampled one sub-pixel per call: 64 calls, not 256
@@ -96,7 +123,7 @@ class PixelRNN(GenerativeModel):
                                 f"group of states, got units={o.units}.")
         self.categories = CATEGORIES[o.output]
         self.pixelrnn = build_pixelrnn(self.image_shape, self.categories, o.lstm, o.units, o.layers, o.kernel_size,
-                                       o.first_kernel_size)
+                                       o.first_kernel_size, o.border_column)
         self.bpd_tracker = keras.metrics.Mean(name="bits_per_dim")
         self.built = True
 

@@ -4,7 +4,8 @@ TensorFlow); `TF`, the namespace for graphs, is keras_gen/core_tf/schedulers.py,
 first use.
 """
 
-from keras_gen.core.schedulers import (NUMPY, PREDICTIONS, SAMPLERS, SCHEDULES, DiffusionScheduler,  # noqa: F401
+from keras_gen.core.schedulers import (NUMPY, PREDICTION_CHOICES, PREDICTIONS, SAMPLERS, SCHEDULES,  # noqa: F401
+                                       DiffusionScheduler, default_prediction,
                                        beta_schedule)
 
 _TWINS = ("TF",)

@@ -1,9 +1,11 @@
 """PixelRNN (keras_gen/models/autoregressive/pixelrnn.py) and its recurrent layers
 (keras_gen/layers/pixel_rnn.py): causality of the Row LSTM and the Diagonal BiLSTM (no output
-depends on a sub-pixel at or after its own in raster order; the BiLSTM has no blind spot), the
-skew, PixelCNN's sampler driven by it (numpy and TF loops equal), a loss that falls with the
-reported bits/dim equal to `log_likelihood`, and clear errors."""
+depends on a sub-pixel at or after its own in raster order; the BiLSTM sees every earlier
+sub-pixel, the last pixel of each row included, and runs saved before its border column keep
+their network), the skew, PixelCNN's sampler driven by it (numpy and TF loops equal), a loss
+that falls with the reported bits/dim equal to `log_likelihood`, and clear errors."""
 
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -12,7 +14,7 @@ from keras_gen import KerasGenError
 from keras_gen import inputs as kinds
 from keras_gen import registry
 from keras_gen.layers.pixel_rnn import skew, unskew
-from keras_gen.models.autoregressive.pixelrnn import build_pixelrnn
+from keras_gen.models.autoregressive.pixelrnn import PixelRNN, build_pixelrnn
 
 
 def test_skew_shifts_row_i_right_by_i_and_unskew_inverts_it():
@@ -60,10 +62,60 @@ def test_no_output_depends_on_its_own_or_later_sub_pixels(lstm):
         assert j == 0 or per_pixel[t, pixel - 1] > 0  # the pixel to its left
         if i > 0:
             assert per_pixel[t, pixel - width] > 0  # the pixel above
-        if lstm == "diagonal":  # the whole causal context: no blind spot
-            assert np.all(per_pixel[t, :pixel] > 0), (t, np.where(per_pixel[t, :pixel] == 0))
+        if lstm == "diagonal":  # the whole causal context, sub-pixel by sub-pixel: (i - 1, 3)'s blue included
+            assert np.all(grad[t, :t] > 0), (t, np.where(grad[t, :t] == 0))
     if lstm == "row":  # the Row LSTM's triangle (the paper's fig. 4): (3, 0) does not reach (1, 3)
         assert per_pixel[3 * width * channels, 1 * width + 3] == 0.0
+
+
+def _seen_pixels(network, positions, side, draws=2):
+    """(len(positions), side, side) bool: the input pixels whose change moves the logits at each
+    (row, column) of `positions`, through `network` (one channel), over random inputs."""
+    rng = np.random.default_rng(1)
+    x = tf.constant(np.repeat(rng.uniform(-1, 1, (draws, side, side, 1)).astype("float32"), len(positions), axis=0))
+    chosen = np.zeros((len(positions), side, side, 1, 1), "float32")
+    for k, (row, column) in enumerate(positions):
+        chosen[k, row, column] = 1.0
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        picked = tf.reduce_sum(network(x) * np.tile(chosen, (draws, 1, 1, 1, 1)))
+    return (np.abs(tape.gradient(picked, x).numpy()) > 0).reshape(draws, len(positions), side, side).any(0)
+
+
+def test_diagonal_bilstm_sees_every_earlier_pixel_up_to_the_right_border():
+    # The notebook's pixel (12, 8) of 16 px, its row's right border and the columns where the
+    # 7 x 7 mask-A features stop reaching (11, 15), the first row and the last.
+    side, positions = 16, [(12, 8), (12, 11), (12, 12), (12, 15), (1, 0), (1, 14), (15, 0), (15, 15)]
+    earlier = [np.arange(side * side).reshape(side, side) < row * side + column for row, column in positions]
+    keras.utils.set_random_seed(0)
+    network = build_pixelrnn((side, side, 1), 4, "diagonal", units=4, num_layers=2, kernel_size=3, first_kernel_size=7)
+    for (row, column), seen, before in zip(positions, _seen_pixels(network, positions, side), earlier):
+        assert np.array_equal(seen, before), ((row, column), np.argwhere(seen != before).tolist())
+    # Without the border column (runs saved before it), each pixel left of column 12 missed the
+    # last pixel of the row above, and only that: what those runs keep computing.
+    keras.utils.set_random_seed(0)
+    old = build_pixelrnn((side, side, 1), 4, "diagonal", units=4, num_layers=2, kernel_size=3, first_kernel_size=7,
+                         border_column=False)
+    for (row, column), seen, before in zip(positions, _seen_pixels(old, positions, side), earlier):
+        missed = {(row - 1, side - 1)} if row > 0 and column < side - 1 - 3 else set()
+        assert not (seen & ~before).any()
+        assert {tuple(p) for p in np.argwhere(before & ~seen)} == missed, (row, column)
+
+
+def test_a_diagonal_run_saved_before_the_border_column_loads_as_it_was():
+    model = _tiny(lstm="diagonal", image_size=5)
+    config = model.get_config()
+    assert config["border_column"] is True
+    del config["border_column"]  # what a checkpoint written before the option holds
+    old = PixelRNN.from_config(config)
+    assert old.options.border_column is False
+    assert [w.shape for w in old.weights] == [w.shape for w in model.weights]  # the same weights: they load
+    old.set_weights(model.get_weights())
+    x = tf.random.stateless_uniform((2, 5, 5, 1), (0, 2), -1.0, 1.0)
+    old_logits, new_logits = np.asarray(old(x)), np.asarray(model(x))
+    unmoved = (slice(None), 0)  # row 0 reads no row above: the border column changes nothing there
+    np.testing.assert_allclose(old_logits[unmoved], new_logits[unmoved], atol=1e-5)
+    assert np.abs(old_logits[:, 1:] - new_logits[:, 1:]).max() > 1e-4  # below it, a different function
 
 
 def _tiny(**options):

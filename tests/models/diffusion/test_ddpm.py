@@ -62,3 +62,20 @@ def test_bad_model_options_are_one_clear_error():
         registry.build("ddpm", image_size=8, channels=1, channel_multipliers="1,x", timesteps=10)
     with pytest.raises(KerasGenError, match="cddpm is class-conditional"):
         registry.build("cddpm", image_size=8, channels=1, timesteps=10)
+
+
+def test_prediction_auto_is_v_with_the_cosine_schedule_and_a_saved_choice_is_kept():
+    """The default `auto` trains and samples v under the cosine schedule (an epsilon network's x0
+    estimate there is its error times 20,000 at t = T - 1) and epsilon under the linear one; the
+    sampler's scheduler config (what an export's manifest carries) names the resolved prediction,
+    and a checkpoint saved with epsilon (before auto existed) loads as epsilon."""
+    cosine, linear = tiny("ddpm", schedule="cosine"), tiny("ddpm")
+    assert cosine.options.prediction == "auto" and cosine.scheduler.prediction == "v"
+    assert cosine.sampler().config["scheduler"]["prediction"] == "v"
+    assert linear.scheduler.prediction == "epsilon" and linear.sampler().config["scheduler"]["prediction"] == "epsilon"
+    x0, noise = np.full((2, 8, 8, 1), 0.5, np.float32), np.ones((2, 8, 8, 1), np.float32)
+    t = np.array([2, 9])
+    np.testing.assert_allclose(cosine.scheduler.training_target(x0, noise, t), cosine.scheduler.velocity(x0, noise, t))
+    saved = {**cosine.get_config(), "prediction": "epsilon"}
+    assert type(cosine).from_config(saved).scheduler.prediction == "epsilon"
+    assert tiny("ddpm", schedule="cosine", prediction="epsilon").scheduler.prediction == "epsilon"

@@ -174,8 +174,23 @@ def test_steps_outside_1_to_T_are_one_clear_error(steps):
 def test_unknown_schedule_or_prediction_is_one_clear_error():
     with pytest.raises(KerasGenError, match="noise schedule"):
         DiffusionScheduler(10, "quadratic")
-    with pytest.raises(KerasGenError, match="prediction"):
+    with pytest.raises(KerasGenError, match="prediction must be one of auto, epsilon, v"):
         DiffusionScheduler(10, prediction="x0")
+
+
+def test_auto_prediction_is_v_under_cosine_where_epsilon_amplifies_its_error_20000_times():
+    """x0_hat's change for an output error of 1e-3 at t = T - 1: an epsilon network's is the error
+    over sqrt(abar) (cosine: abar 2.4e-9, so 20,000x), a v network's the error times sqrt(1 - abar)."""
+    x = np.zeros((1, 2, 2, 1), np.float32)
+    error = np.full_like(x, 1e-3)
+    amplification = {}
+    for prediction in ("epsilon", "v"):
+        s = DiffusionScheduler(1000, "cosine", prediction)
+        moved = s.read_prediction(error, x, 999)[0] - s.read_prediction(0 * error, x, 999)[0]
+        amplification[prediction] = float(np.abs(moved).max()) / 1e-3
+    assert amplification["epsilon"] > 1e4 and amplification["v"] <= 1.0 + 1e-6
+    assert DiffusionScheduler(1000, "cosine", "auto").get_config()["prediction"] == "v"
+    assert DiffusionScheduler(1000, "linear", "auto").get_config()["prediction"] == "epsilon"
 
 
 def _gaussian_oracle(s, x, t, mu, std, prediction):

@@ -22,7 +22,8 @@ def trained_cosine_ddpm():
     T = 1000 (where the first x0_hat is the network's error times 20,000), a 16-wide U-Net."""
     keras.utils.set_random_seed(0)
     train, _, _ = load_arrays("digits", "train", image_size=SIZE, channels=1, seed=0)
-    model = registry.build("ddpm", image_size=SIZE, channels=1, schedule="cosine", filters=16,
+    # epsilon, not the cosine schedule's default v: the case where the first x0_hat needs the clip
+    model = registry.build("ddpm", image_size=SIZE, channels=1, schedule="cosine", prediction="epsilon", filters=16,
                            channel_multipliers="1,2", blocks=1, attention_resolution=SIZE // 2, groups=4)
     model.compile()
     data = tf.data.Dataset.from_tensor_slices(train).shuffle(len(train), seed=0).repeat().batch(64)
