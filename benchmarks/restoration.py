@@ -9,7 +9,8 @@ Tables, every figure beside its baseline measured in the same run:
   super-resolution   on `sr_holdout` (chelsea, coffee, brick at full size, in no training set),
                  x2 and x4: Y-PSNR / Y-SSIM (BT.601 luma, `scale` pixels shaved), RGB PSNR and a
                  VGG feature distance (LPIPS-style, lower is better) of bicubic, VDSR (one
-                 network, x2 and x4), SRResNet, SRGAN and ESPCN, with the CPU minutes each trained
+                 network, x2 and x4), SRResNet, SRGAN and ESPCN, with the CPU minutes each trained;
+                 at x4 the VGG distance per picture and per VGG layer beside it
   inpainting     32 px test digits with the right half hidden: the digits classifier's accuracy
                  on the completions (the originals' accuracy beside it as the ceiling) and
                  masked-region PSNR against the truth, for the mean fill (the mean training digit's
@@ -19,6 +20,8 @@ Tables, every figure beside its baseline measured in the same run:
     python benchmarks/restoration.py --stage train --rows srgan_x4 --threads 1             # after srresnet_x4
     python benchmarks/restoration.py --stage evaluate --results docs/BENCHMARKS.md
     python benchmarks/restoration.py --quick                                              # smoke run, minutes
+    python benchmarks/restoration.py --stage train --rows srgan_x4 --threads 1 --out benchmarks/out/srgan_vgg \
+        --init-from benchmarks/out/restoration/srresnet_x4 --set adversarial_weight=0 --minutes 3.5  # a variant
 
 Each row trains for a budget of CPU time (each row's own `minutes`, x 60 CPU seconds of the
 training process, all its threads; `--scale-budget` multiplies them), checked at the end of each
@@ -97,23 +100,31 @@ def set_threads(threads: int) -> None:
         tf.config.threading.set_inter_op_parallelism_threads(1)
 
 
-def train_row(out: Path, row: str, budget_scale: float, seed: int, quick: bool) -> dict:
+def train_row(out: Path, row: str, budget_scale: float, seed: int, quick: bool, sets=(), minutes=None,
+              init_from=None) -> dict:
     """Train `row` for its CPU minutes (times `budget_scale`) into out/row; out/row/benchmark.json
-    records steps, CPU and wall seconds."""
+    records steps, CPU and wall seconds. `sets` (--set KEY=VALUE) override the row's options,
+    `minutes` its CPU minutes, `init_from` the run a row with an `init` starts from."""
+    from keras_gen import registry
+    from keras_gen.errors import KerasGenError
     from keras_gen.training import RunConfig, train
 
     spec = ROWS[row]
     options = dict(spec["options"])
     if quick:
         options.update(QUICK[spec["model"]])
+    try:
+        options.update(registry.parse_options(registry.get(spec["model"]), list(sets)))
+    except KerasGenError as err:
+        raise SystemExit(f"--set for {row} ({spec['model']}): {err}") from None
     if spec.get("init"):
-        init = out / spec["init"]
+        init = Path(init_from) if init_from else out / spec["init"]
         if not (init / "checkpoints" / "last.keras").is_file():
-            raise SystemExit(f"{row} starts from {spec['init']}: train that row first.")
+            raise SystemExit(f"{row} starts from {init}: train the {spec['init']} row first (or pass --init-from).")
         options["init_from"] = str(init)
     run = out / row
     shutil.rmtree(run, ignore_errors=True)
-    minutes = spec["minutes"] * budget_scale * (0.02 if quick else 1.0)
+    minutes = (spec["minutes"] if minutes is None else minutes) * budget_scale * (0.02 if quick else 1.0)
     budget = TimeBudget(minutes * 60)
     started, cpu = time.time(), time.process_time()
     config = RunConfig(spec["model"], data=spec["data"], image_size=spec["image_size"], channels=spec["channels"],
@@ -336,6 +347,7 @@ def markdown(results: dict) -> str:
                            f"{r['y_ssim']:.4f} | {r['rgb_psnr']:.2f} | {r['vgg_distance']:.4f} | "
                            f"{_cpu_minutes(trained, r['row'])} | {r['seconds']:.1f} |")
         out.append("")
+        out += vgg_breakdown(results["sr"])
     if results.get("inpaint"):
         p = results["inpaint"]
         out += [f"### Inpainting: {p['n']} test digits ({DIGIT_SIZE} px), right half hidden", "",
@@ -348,6 +360,26 @@ def markdown(results: dict) -> str:
         out.append("")
     out += ["Targets of the issue:", ""] + [f"- {line}" for line in targets(results)]
     return "\n".join(out).rstrip() + "\n"
+
+
+def vgg_breakdown(sr_rows: list[dict], scale: int = 4) -> list[str]:
+    """The x`scale` VGG distance of each method per picture and per VGG layer (the column is the
+    mean of either): where a perceptual loss gains and where it loses. Rows scored before the
+    terms were kept are left out."""
+    rows = [r for r in sr_rows if r["scale"] == scale and r.get("vgg_layers")]
+    if not rows:
+        return []
+    pictures = [p["image"] for p in rows[0]["per_image"]]
+    layers = list(rows[0]["vgg_layers"])
+    out = [f"VGG distance at x{scale} by picture and by layer (the column above is the mean of the pictures, and "
+           "of the layers' terms):", "",
+           "| method | " + " | ".join(pictures) + " | " + " | ".join(layers) + " | mean |",
+           "|---|" + "---|" * (len(pictures) + len(layers) + 1)]
+    for r in rows:
+        by_picture = {p["image"]: p["vgg_distance"] for p in r["per_image"]}
+        out.append(f"| {r['method']} | " + " | ".join(f"{by_picture[p]:.4f}" for p in pictures) + " | " +
+                   " | ".join(f"{r['vgg_layers'][k]:.4f}" for k in layers) + f" | {r['vgg_distance']:.4f} |")
+    return out + [""]
 
 
 def targets(results: dict) -> list[str]:
@@ -388,6 +420,16 @@ def main() -> None:
     parser.add_argument("--stage", choices=("all", "train", "evaluate"), default="all")
     parser.add_argument("--rows", default=",".join(ROWS), help=f"comma-separated, of {', '.join(ROWS)}")
     parser.add_argument("--scale-budget", type=float, default=1.0, help="multiplies every row's CPU minutes")
+    parser.add_argument("--minutes", type=float, default=None,
+                        help="CPU minutes of each row trained in this call instead of the row's own (e.g. a longer "
+                             "srgan_x4 fine-tuning); --scale-budget still multiplies them")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="a model option of the rows trained in this call, over the row's own (repeatable; "
+                             "e.g. --rows srgan_x4 --set adversarial_weight=0 for the SRResNet-VGG variant); with "
+                             "--out elsewhere the benchmark's own rows stay as they are")
+    parser.add_argument("--init-from", default=None, metavar="RUN",
+                        help="the trained run a row with an init (srgan_x4: srresnet_x4) starts from, instead of "
+                             "OUT/<that row> (e.g. benchmarks/out/restoration/srresnet_x4 with --out elsewhere)")
     parser.add_argument("--threads", type=int, default=0,
                         help="TensorFlow intra-op threads, with 1 inter-op thread (0: TensorFlow's choice)")
     parser.add_argument("--seed", type=int, default=0)
@@ -434,7 +476,7 @@ def main() -> None:
         return
     if args.stage in ("all", "train"):
         for row in rows:
-            train_row(out, row, args.scale_budget, args.seed, args.quick)
+            train_row(out, row, args.scale_budget, args.seed, args.quick, args.set, args.minutes, args.init_from)
     if args.stage in ("all", "evaluate"):
         results = evaluate(out, args)
         text = markdown(results)

@@ -17,10 +17,13 @@ Printed beside the model's scores, as their scale: the same judge on the real te
 their own captions (its floor: what a perfect generator would score), and the model's images
 judged against another image's caption (the captions rolled by one: what a model that ignores
 the caption scores, up to the split's attribute frequencies). `--probe` prints, for a text2img
-run, how much of its caption vector is shape and how much colour, and whether its discriminator
-scores a swapped shape word as it scores a swapped colour word. Several runs (text2img and tddpm)
+run, how much of its caption vector is shape and how much colour, whether its discriminator
+scores a swapped shape word as it scores a swapped colour word, and (with the word term) how
+often stage II's word head reads the named shape and colour off real test images and off the
+run's own images. Several runs (text2img and tddpm)
 are judged on the same captions in one table; `--results` writes it into that markdown file
-between the `text to image` section markers (benchmarks/docs_sections.py).
+between the `text to image` section markers (benchmarks/docs_sections.py), one section per image
+size (`text to image at 32 px`; 16 px keeps the plain name).
 """
 
 from __future__ import annotations
@@ -78,6 +81,16 @@ def scores(judged, captions) -> dict:
     return out
 
 
+def shape_breakdown(judged, captions) -> str:
+    """The named shape drawn right, per shape named: where the shape score's misses are."""
+    wanted = [parse_caption(c)["shape"] for c in captions]
+    parts = []
+    for k, name in enumerate(SHAPES):
+        hits = [j["shape"] == k for j, w in zip(judged, wanted) if w == k]
+        parts.append(f"{name} {np.mean(hits):.2f} (of {len(hits)})" if hits else f"{name} -")
+    return "the named shape drawn, per shape: " + ", ".join(parts)
+
+
 def variance_shares(vectors: np.ndarray) -> tuple[float, float]:
     """(shape's, colour's) share of the variance of vectors (6 shapes, 8 colours, D) between captions."""
     total = vectors.var(axis=(0, 1)).sum()
@@ -121,6 +134,31 @@ def probe_text2img(model, real: np.ndarray, captions) -> list[str]:
                         ("colour word swapped", [swap_word(c, COLOUR_NAMES) for c in captions])):
         score = float(np.mean(model.discriminator_2([x, encode(texts)], training=False)[0]))
         lines.append(f"stage II D(real image, caption), {name}: mean logit {score:.3f}")
+    if len(model.discriminator_2.outputs) > 2:  # the word head (word_weight > 0)
+        lines += word_head_probe(model, x, captions)
+    return lines
+
+
+def word_head_probe(model, real, captions) -> list[str]:
+    """How well stage II's word head (TAC-GAN's auxiliary classifier) reads the shape and colour
+    words: the share of real test images, and of the model's own images of their captions, whose
+    likeliest shape (colour) word is the one the caption names."""
+    import tensorflow as tf
+
+    from keras_gen.commands.common import export_weights
+
+    vocabulary = list(model.caption.vocabulary)
+    shape_ids, colour_ids = [vocabulary.index(s) for s in SHAPES], [vocabulary.index(c) for c in COLOUR_NAMES]
+    wanted = [parse_caption(c) for c in captions]
+    with export_weights(model):
+        fake = model.sample(len(captions), seed=0, caption=list(captions))
+    lines = []
+    for name, images in (("real test images", real), ("its own images", fake)):
+        logits = np.asarray(model.discriminator_2([tf.constant(images, tf.float32), model.text_encoder(
+            np.zeros((len(captions), model.caption.max_words), np.int32), training=False)], training=False)[2])
+        shape = np.mean(np.argmax(logits[:, shape_ids], 1) == [w["shape"] for w in wanted])
+        colour = np.mean(np.argmax(logits[:, colour_ids], 1) == [w["colour"] for w in wanted])
+        lines.append(f"stage II D's word head on {name}: the named shape first {shape:.2f}, colour {colour:.2f}")
     return lines
 
 
@@ -199,6 +237,7 @@ def main() -> None:
         rows[f"{name}, its captions"] = scores(judged, captions)
         rows[f"{name}, another image's caption (chance)"] = scores(judged, np.roll(captions, 1))
         print(f"{name}: {args.n} images in {seconds:.1f} s")
+        print(f"  {shape_breakdown(judged, captions)}")
         if args.probe and model.registered_name == "text2img":
             for line in probe_text2img(model, real, captions):
                 print(f"  {line}")
@@ -221,7 +260,9 @@ def main() -> None:
 
         command = "python benchmarks/text_to_image.py " + " ".join(f"--run {r}" for r in args.run) + \
             f" --n {args.n} --seed {args.seed}" + "".join(f" --extra {e}" for e in args.extra)
-        write_section(Path(args.results), f"## Text to image: `{command}`\n\n{head}.\n\n{text}", SECTION)
+        # One table per image size (runs of one size are judged together): 16 px keeps the first section's name.
+        section = SECTION if side == 16 else f"{SECTION} at {side} px"
+        write_section(Path(args.results), f"## Text to image at {side} px: `{command}`\n\n{head}.\n\n{text}", section)
         print(f"wrote the table into {args.results}")
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)

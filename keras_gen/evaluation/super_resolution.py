@@ -29,6 +29,7 @@ from keras_gen.errors import KerasGenError
 SR_HOLDOUT = "sr_holdout"
 FIDELITY = ("y_psnr", "y_ssim", "rgb_psnr")  # higher is better
 VGG_DISTANCE = "vgg_distance"  # lower is better
+VGG_LAYERS = "vgg_layers"  # the distance's term per VGG16 layer (its mean is the distance)
 VGG_WEIGHTS = "hed"
 BICUBIC = "bicubic (MATLAB imresize)"
 
@@ -93,7 +94,8 @@ def upscale_pictures(run: Callable, pictures, scale: int) -> dict:
 def sr_measures(upscaled: dict, scale: int, vgg: bool = True, fidelity: bool = True) -> dict:
     """The measures (module docstring) of `upscale_pictures`' result: the mean of each over the
     pictures, and "per_image" [{image, y_psnr, ...}]; `fidelity` the PSNRs and SSIM, `vgg` the
-    VGG feature distance."""
+    VGG feature distance, with its terms per VGG layer ("vgg_layers" {layer: term}, per image
+    and their mean: the distance is the mean of the terms)."""
     from keras_gen.metrics import perceptual_distance, sr_scores
 
     names, outputs, targets = upscaled["names"], upscaled["outputs"], upscaled["targets"]
@@ -104,12 +106,20 @@ def sr_measures(upscaled: dict, scale: int, vgg: bool = True, fidelity: bool = T
     for indices in by_shape.values():
         restored, high = np.stack([outputs[i] for i in indices]), np.stack([targets[i] for i in indices])
         scores = sr_scores(restored, high, scale, per_image=True) if fidelity else {}
+        layers = perceptual_distance(restored, high, weights=VGG_WEIGHTS, per_image=True, per_layer=True) if vgg \
+            else {}
         if vgg:
-            scores[VGG_DISTANCE] = perceptual_distance(restored, high, weights=VGG_WEIGHTS, per_image=True)
+            scores[VGG_DISTANCE] = np.mean(np.stack(list(layers.values())), axis=0)
         for j, i in enumerate(indices):
             per_image[i].update({k: float(v[j]) for k, v in scores.items()})
+            if vgg:
+                per_image[i][VGG_LAYERS] = {name: float(v[j]) for name, v in layers.items()}
     keys = [*(FIDELITY if fidelity else ()), *((VGG_DISTANCE,) if vgg else ())]
-    return {**{k: float(np.mean([p[k] for p in per_image])) for k in keys}, "per_image": per_image}
+    means = {k: float(np.mean([p[k] for p in per_image])) for k in keys}
+    if vgg:
+        means[VGG_LAYERS] = {name: float(np.mean([p[VGG_LAYERS][name] for p in per_image]))
+                             for name in per_image[0][VGG_LAYERS]}
+    return {**means, "per_image": per_image}
 
 
 def score_upscaler(run: Callable, pictures, scale: int, vgg: bool = True) -> dict:
@@ -118,5 +128,5 @@ def score_upscaler(run: Callable, pictures, scale: int, vgg: bool = True) -> dic
     return {**sr_measures(upscaled, scale, vgg), "seconds": upscaled["seconds"]}
 
 
-__all__ = ["BICUBIC", "FIDELITY", "SR_HOLDOUT", "VGG_DISTANCE", "bicubic_upscaler", "network_upscaler",
+__all__ = ["BICUBIC", "FIDELITY", "SR_HOLDOUT", "VGG_DISTANCE", "VGG_LAYERS", "bicubic_upscaler", "network_upscaler",
            "score_upscaler", "sr_measures", "sr_pictures", "upscale_pictures"]

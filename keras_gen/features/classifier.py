@@ -177,7 +177,8 @@ def train_domain_classifier(
         metrics=["accuracy"],
     )
     start = time.time()
-    history = trainer.fit(train, epochs=epochs, verbose=verbose)
+    # tf.data already shuffles; shuffle=False keeps Keras from warning that it ignores its own
+    history = trainer.fit(train, epochs=epochs, verbose=verbose, shuffle=False)
     train_time = time.time() - start
 
     logits = model.predict(test_x, batch_size=256, verbose=0)

@@ -169,26 +169,29 @@ PERCEPTUAL_DISTANCE_LAYERS = ("conv1_2", "conv2_2", "conv3_3", "conv4_3", "conv5
 
 
 def perceptual_distance(output, target, layers=PERCEPTUAL_DISTANCE_LAYERS, weights: str = "auto",
-                        per_image: bool = False, batch_size: int = 4):
+                        per_image: bool = False, batch_size: int = 4, per_layer: bool = False):
     """Distance of VGG16 features, lower is more alike: for each layer l, the features unit-
     normalised over channels at each position, their squared difference summed over channels
     and averaged over positions; then the mean over layers (Zhang et al. 2018's LPIPS with every
     channel weighted 1, the "baseline" their paper compares against). MSE-trained networks score
     well in PSNR and badly here: a blur keeps the mean and loses the edges VGG responds to.
-    Images in [-1, 1] or uint8, any size of at least 16 px (five VGG blocks)."""
+    Images in [-1, 1] or uint8, any size of at least 16 px (five VGG blocks). `per_layer`: a dict
+    {layer: each layer's term} instead (the distance is their mean), from the same features:
+    which depth a method wins or loses at."""
     import tensorflow as tf
 
     from keras_gen.features.vgg import vgg_extractor
 
     output, target = as_image_pair(output, target, "images", "reference images", 2.0)
     extractor = vgg_extractor("vgg16", tuple(layers), weights=weights, channels=output.shape[-1])
-    values = []
+    terms = {name: [] for name in layers}
     for start in range(0, len(output), batch_size):
         got = extractor(tf.constant(output[start:start + batch_size], tf.float32))
         want = extractor(tf.constant(target[start:start + batch_size], tf.float32))
-        per_layer = []
         for name in layers:
             a, b = (tf.math.l2_normalize(f, axis=-1, epsilon=1e-10) for f in (got[name], want[name]))
-            per_layer.append(tf.reduce_mean(tf.reduce_sum(tf.square(a - b), axis=-1), axis=(1, 2)))
-        values.append(tf.add_n(per_layer).numpy() / len(layers))
-    return _reduce(np.concatenate(values).astype(np.float64), per_image)
+            terms[name].append(tf.reduce_mean(tf.reduce_sum(tf.square(a - b), axis=-1), axis=(1, 2)).numpy())
+    terms = {name: np.concatenate(values).astype(np.float64) for name, values in terms.items()}
+    if per_layer:
+        return {name: _reduce(values, per_image) for name, values in terms.items()}
+    return _reduce(np.mean(np.stack(list(terms.values())), axis=0), per_image)

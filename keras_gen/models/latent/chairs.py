@@ -60,6 +60,8 @@ from keras_gen import inputs as kinds
 from keras_gen.data.shapes import COLOUR_NAMES, SIZE_RANGE
 from keras_gen.data.training_data import ATTRIBUTES
 from keras_gen.errors import KerasGenError
+from keras_gen.layers.compositing import MaskComposite
+from keras_gen.layers.coordinates import CoordinateChannels
 from keras_gen.models.base import GenerativeModel, ModelOptions, option
 from keras_gen.models.latent.autoencoder import check_geometry
 
@@ -72,45 +74,6 @@ ROTATION_HARMONICS = 5  # sin k phi, cos k phi for k = 1..5: the periods of ever
 def _to_unit_interval(value, lo: float, hi: float):
     """value in [lo, hi] -> [-1, 1]."""
     return 2.0 * (value - lo) / (hi - lo) - 1.0
-
-
-@keras.saving.register_keras_serializable(package="keras_gen")
-class CoordinateChannels(layers.Layer):
-    """x (B, H, W, C) -> (B, H, W, C + 2): each pixel's centre, column then row, as fractions of
-    the width and height mapped to [-1, 1] (CoordConv: Liu et al. 2018, "An intriguing failing of
-    convolutional neural networks and the CoordConv solution", which shows plain transposed
-    convolutions failing to draw a shape at given coordinates and coordinate channels fixing it)."""
-
-    def build(self, input_shape):
-        height, width = int(input_shape[1]), int(input_shape[2])
-        centres = [(np.arange(n, dtype=np.float32) + 0.5) / n * 2.0 - 1.0 for n in (width, height)]
-        columns, rows = np.meshgrid(*centres)  # (H, W) each
-        self.grid = np.stack([columns, rows], axis=-1)[None]  # (1, H, W, 2)
-
-    def call(self, x):
-        grid = ops.convert_to_tensor(self.grid, dtype=x.dtype)
-        return ops.concatenate([x, ops.broadcast_to(grid, (ops.shape(x)[0], *self.grid.shape[1:]))], axis=-1)
-
-    def compute_output_shape(self, input_shape):
-        return (*input_shape[:-1], input_shape[-1] + 2)
-
-
-@keras.saving.register_keras_serializable(package="keras_gen")
-class MaskComposite(layers.Layer):
-    """[colours (B, H, W, C), mask logits (B, H, W, 1)] -> m * colours + (1 - m) * b, m = sigmoid(mask
-    logits), b a learned background colour (C,): the shape's colours laid over a plain background
-    through the decoder's own segmentation mask (the paper's second output stream)."""
-
-    def build(self, input_shapes):
-        self.background = self.add_weight(shape=(int(input_shapes[0][-1]),), name="background", initializer="zeros")
-
-    def call(self, inputs):
-        colours, mask_logits = inputs
-        mask = ops.sigmoid(mask_logits)
-        return mask * colours + (1.0 - mask) * self.background
-
-    def compute_output_shape(self, input_shapes):
-        return input_shapes[0]
 
 
 def build_decoder(image_shape, embedding_dim: int, num_features: int, transform_units: int, hidden: int,

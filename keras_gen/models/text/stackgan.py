@@ -40,6 +40,19 @@ image with its shape word swapped as it scored it with its own caption. G reads 
 unit size per dimension (`normalise_caption`): the contrastive loss is blind to phi's scale,
 which fell to ~0.02 a dimension, under the augmentation's unit noise. G reads phi and does not
 move the encoder.
+Each discriminator also predicts the caption's words from the image (the auxiliary classifier of
+TAC-GAN, Dash et al. 2017, with the caption's bag of words y in place of a class;
+keras_gen/losses/caption_words.py), learnt on real images, and G's images of both stages must
+show every word of their caption (weight nu, `word_weight`):
+
+    L_D += nu sum_k L_words(W_k(x_k), y)         L_G += nu sum_k L_words(W_k(s_k), y)
+
+The matching term rewards only what tells a caption apart from the batch's others; this one asks
+about the shape word in every image. At 32 px it took the named shape drawn from 0.19 to 0.64 of
+held-out captions (docs/models/text.md). With `coordinates`, G's convolutions and D's first one
+read each pixel's position (CoordConv; captions name positions); with `mask_output`, each stage
+lays tanh colours through a drawn mask over one learned background colour (the chairs decoder's
+mask stream), so backgrounds are plain.
 Both stages train together, every step, as in StackGAN++ (StackGAN trains stage I first): stage II
 learns on stage I's current images and its loss reaches stage I too.
 
@@ -60,7 +73,10 @@ from keras import layers
 from keras_gen import inputs as kinds, latents
 from keras_gen.errors import KerasGenError
 from keras_gen.layers.conditioning import ConditioningAugmentation, kl_to_standard_normal
+from keras_gen.layers.compositing import MaskComposite
+from keras_gen.layers.coordinates import CoordinateChannels
 from keras_gen.layers.text_encoder import build_text_encoder
+from keras_gen.losses.caption_words import bag_of_words, word_prediction_loss, word_recall
 from keras_gen.losses.contrastive import matching_accuracy, matching_loss
 from keras_gen.models.base import GenerativeModel, option
 from keras_gen.models.gan.game import AdamOptions, AdversarialGame, GameOptions, adam_pair
@@ -74,9 +90,14 @@ def _init():
     return keras.initializers.RandomNormal(stddev=0.02)
 
 
-def _up(x, filters: int, name: str):
+def _where(x, coordinates: bool, name: str):
+    """x, with each pixel's coordinates as two more channels where `coordinates` (CoordConv)."""
+    return CoordinateChannels(name=f"{name}_coordinates")(x) if coordinates else x
+
+
+def _up(x, filters: int, name: str, coordinates: bool = False):
     """Nearest up-sampling by 2 and a 3x3 convolution (StackGAN's upBlock; no checkerboard)."""
-    x = layers.UpSampling2D(2, name=f"{name}_up")(x)
+    x = _where(layers.UpSampling2D(2, name=f"{name}_up")(x), coordinates, name)
     x = layers.Conv2D(filters, 3, padding="same", use_bias=False, kernel_initializer=_init(), name=f"{name}_conv")(x)
     return layers.ReLU(name=f"{name}_relu")(layers.BatchNormalization(name=f"{name}_norm")(x))
 
@@ -87,10 +108,24 @@ def _tiled(vector, side: int, name: str):
     return layers.UpSampling2D(side, name=f"{name}_tiled")(x)
 
 
+def _to_image(x, channels: int, mask: bool, name: str):
+    """Features -> an image in [-1, 1]: a 3x3 convolution and tanh, or with `mask` (the chairs
+    decoder's second stream) tanh colours laid through a drawn mask over one learned background."""
+    colours = layers.Conv2D(channels, 3, padding="same", kernel_initializer=_init(), name=f"{name}_rgb")(x)
+    if not mask:
+        return layers.Activation("tanh", dtype="float32", name=f"{name}_image")(colours)
+    colours = layers.Activation("tanh", dtype="float32", name=f"{name}_colours")(colours)
+    logits = layers.Conv2D(1, 3, padding="same", dtype="float32", kernel_initializer=_init(), name=f"{name}_mask")(x)
+    return MaskComposite(dtype="float32", name=f"{name}_image")([colours, logits])
+
+
 def build_generator(text_dim: int, condition_dim: int, noise_dim: int, low_size: int, upscale: int, channels: int,
-                    filters: int, refine_blocks: int, normalise_caption: bool = False) -> keras.Model:
+                    filters: int, refine_blocks: int, normalise_caption: bool = False,
+                    coordinates: bool = False, mask: bool = False) -> keras.Model:
     """[phi (B, text_dim), condition_noise (B, 2 condition_dim), z (B, noise_dim)] ->
-    [stage I (B, s, s, C), stage II (B, upscale s, upscale s, C), mu_0, log_var_0, mu_1, log_var_1]."""
+    [stage I (B, s, s, C), stage II (B, upscale s, upscale s, C), mu_0, log_var_0, mu_1, log_var_1].
+    With `coordinates`, every convolution also sees each pixel's position (a caption names one);
+    with `mask`, each stage draws colours and a mask over a learned plain background."""
     phi = keras.Input((text_dim,), name="caption_vector")
     eps = keras.Input((2 * condition_dim,), name="condition_noise")
     z = keras.Input((noise_dim,), name="z")
@@ -110,18 +145,19 @@ def build_generator(text_dim: int, condition_dim: int, noise_dim: int, low_size:
     x = layers.Reshape((4, 4, width), name="stage1_map")(x)  # (B, 4, 4, W)
     for i in range(ups):
         width //= 2
-        x = _up(x, width, f"stage1_up{i}")
-    low = layers.Conv2D(channels, 3, padding="same", kernel_initializer=_init(), name="stage1_rgb")(x)
-    low = layers.Activation("tanh", dtype="float32", name="stage1_image")(low)  # (B, s, s, C)
+        x = _up(x, width, f"stage1_up{i}", coordinates)
+    low = _to_image(x, channels, mask, "stage1")  # (B, s, s, C)
 
     # Stage II: s_0 encoded to s/2, joined with c_1, residual blocks, up to upscale * s.
     wide = 2 * filters
-    h = layers.Conv2D(filters, 3, padding="same", kernel_initializer=_init(), name="stage2_encode")(low)
+    h = layers.Conv2D(filters, 3, padding="same", kernel_initializer=_init(), name="stage2_encode")(
+        _where(low, coordinates, "stage2_encode"))
     h = layers.ReLU(name="stage2_encode_relu")(h)
     h = layers.Conv2D(wide, 4, strides=2, padding="same", use_bias=False, kernel_initializer=_init(),
                       name="stage2_down")(h)
     h = layers.ReLU(name="stage2_down_relu")(layers.BatchNormalization(name="stage2_down_norm")(h))  # (B, s/2, s/2, 2F)
     h = layers.Concatenate(name="stage2_joint")([h, _tiled(c1, low_size // 2, "stage2_condition")])
+    h = _where(h, coordinates, "stage2_joint")
     h = layers.Conv2D(wide, 3, padding="same", use_bias=False, kernel_initializer=_init(), name="stage2_join")(h)
     h = layers.ReLU(name="stage2_join_relu")(layers.BatchNormalization(name="stage2_join_norm")(h))
     for i in range(refine_blocks):  # residual blocks (StackGAN's ResBlock)
@@ -133,9 +169,8 @@ def build_generator(text_dim: int, condition_dim: int, noise_dim: int, low_size:
     width = wide
     for i in range(int(math.log2(upscale)) + 1):  # s/2 -> upscale * s
         width = max(width // 2, 8)
-        h = _up(h, width, f"stage2_up{i}")
-    high = layers.Conv2D(channels, 3, padding="same", kernel_initializer=_init(), name="stage2_rgb")(h)
-    high = layers.Activation("tanh", dtype="float32", name="stage2_image")(high)
+        h = _up(h, width, f"stage2_up{i}", coordinates)
+    high = _to_image(h, channels, mask, "stage2")
     return keras.Model([phi, eps, z], [low, high, mu0, log_var0, mu1, log_var1], name="generator")
 
 
@@ -154,13 +189,18 @@ def build_image_encoder(size: int, channels: int, filters: int, text_dim: int) -
     return keras.Model(images, vector, name="image_encoder")
 
 
-def build_discriminator(size: int, channels: int, text_dim: int, filters: int, wrap, name: str) -> keras.Model:
-    """[images (B, size, size, C), phi (B, text_dim)] -> [caption score (B, 1), image score (B, 1)]:
-    strided convolutions down to 4x4, then one head on the features alone and one on the features
-    joined with the compressed caption tiled over the map (StackGAN's D)."""
+def build_discriminator(size: int, channels: int, text_dim: int, filters: int, wrap, name: str,
+                        coordinates: bool = False, words: int = 0) -> keras.Model:
+    """[images (B, size, size, C), phi (B, text_dim)] -> [caption score (B, 1), image score (B, 1)]
+    (+ word logits (B, words) where `words`): strided convolutions down to 4x4, then one head on the
+    features alone and one on the features joined with the compressed caption tiled over the map
+    (StackGAN's D); the word head (TAC-GAN's auxiliary classifier) reads the features alone and
+    says which of the vocabulary's words a caption of the image holds. With `coordinates`, the
+    first convolution sees each pixel's position."""
     images = keras.Input((size, size, channels), name="images")
     phi = keras.Input((text_dim,), name="caption_vector")
-    x = wrap(layers.Conv2D(filters, 4, 2, "same", kernel_initializer=_init(), name=f"{name}_conv0"))(images)
+    x = wrap(layers.Conv2D(filters, 4, 2, "same", kernel_initializer=_init(), name=f"{name}_conv0"))(
+        _where(images, coordinates, name))
     x = layers.LeakyReLU(0.2, name=f"{name}_act0")(x)
     width = filters
     for i in range(1, int(math.log2(size)) - 2):  # down to 4x4
@@ -173,9 +213,12 @@ def build_discriminator(size: int, channels: int, text_dim: int, filters: int, w
     joint = wrap(layers.Conv2D(width, 1, use_bias=False, kernel_initializer=_init(), name=f"{name}_joint_conv"))(joint)
     joint = layers.LeakyReLU(0.2, name=f"{name}_joint_act")(layers.BatchNormalization(name=f"{name}_joint_norm")(joint))
     caption_score = wrap(layers.Conv2D(1, 4, 1, "valid", kernel_initializer=_init(), name=f"{name}_caption_head"))(joint)
-    return keras.Model([images, phi], [layers.Flatten(dtype="float32", name=f"{name}_caption_score")(caption_score),
-                                       layers.Flatten(dtype="float32", name=f"{name}_image_score")(image_score)],
-                       name=name)
+    outputs = [layers.Flatten(dtype="float32", name=f"{name}_caption_score")(caption_score),
+               layers.Flatten(dtype="float32", name=f"{name}_image_score")(image_score)]
+    if words:  # not spectrally normalised: a classifier head, as AC-GAN's
+        outputs.append(layers.Dense(words, dtype="float32", kernel_initializer=_init(), name=f"{name}_word_head")(
+            layers.Flatten(name=f"{name}_word_features")(x)))
+    return keras.Model([images, phi], outputs, name=name)
 
 
 @keras.saving.register_keras_serializable(package="keras_gen")
@@ -207,10 +250,23 @@ class TextToImageGAN(GenerativeModel):
                                         min=0.0)
         matching_temperature: float = option(0.1, "tau of the matching term's softmax over the batch", min=0.0,
                                              min_exclusive=True)
+        word_weight: float = option(1.0, "weight of the word-prediction term (TAC-GAN's auxiliary classifier, on "
+                                         "the caption's words): each discriminator also says which vocabulary "
+                                         "words an image's caption holds, learnt on real images, and G's images "
+                                         "must show their own caption's words; 0 is off", min=0.0)
+        coordinates: bool = option(True, "every generator convolution and each discriminator's first one also see "
+                                         "each pixel's position (CoordConv; captions name positions)")
+        mask_output: bool = option(True, "each stage draws colours and a mask laid over one learned background "
+                                         "colour (the chairs decoder's mask stream): the background is plain, as "
+                                         "the data's is")
+        learning_rate: float = option(1e-3, "Adam's rate, for both networks (DCGAN's 2e-4 left the word heads "
+                                            "reading the named shape of real images 29% of the time after 1,000 "
+                                            "steps at 32 px; 1e-3: 56%)", min=0.0, min_exclusive=True)
 
     # Runs saved before these trained without the matching term (no image encoder) and fed G phi as
-    # the encoder left it.
-    options_added_later = {"matching_weight": 0.0, "normalise_caption": False}
+    # the encoder left it; those before the word term, the coordinates and the mask stream had none of them.
+    options_added_later = {"matching_weight": 0.0, "normalise_caption": False, "word_weight": 0.0,
+                           "coordinates": False, "mask_output": False}
 
     harness_image_size = 16
     harness_options = {"noise_dim": 4, "word_dim": 4, "text_dim": 8, "condition_dim": 4, "filters": 4,
@@ -231,12 +287,14 @@ class TextToImageGAN(GenerativeModel):
         self.text_encoder = build_text_encoder(len(self.caption.vocabulary), self.caption.max_words, o.word_dim,
                                                o.text_dim)
         self.generator = build_generator(o.text_dim, o.condition_dim, o.noise_dim, self.low_size, o.upscale,
-                                         self.channels, o.filters, o.refine_blocks, o.normalise_caption)
+                                         self.channels, o.filters, o.refine_blocks, o.normalise_caption,
+                                         o.coordinates, o.mask_output)
         wrap = self.game.discriminator_layer
+        words = len(self.caption.vocabulary) if o.word_weight else 0
         self.discriminator_1 = build_discriminator(self.low_size, self.channels, o.text_dim, o.filters, wrap,
-                                                   "discriminator_1")
+                                                   "discriminator_1", o.coordinates, words)
         self.discriminator_2 = build_discriminator(side, self.channels, o.text_dim, o.filters, wrap,
-                                                   "discriminator_2")
+                                                   "discriminator_2", o.coordinates, words)
         self.image_encoder = (build_image_encoder(side, self.channels, o.filters, o.text_dim) if o.matching_weight
                               else None)
         self.d_loss_tracker = keras.metrics.Mean(name="d_loss")
@@ -247,6 +305,8 @@ class TextToImageGAN(GenerativeModel):
         self.wrong_score_tracker = keras.metrics.Mean(name=self.game.score_names[1].replace("fake", "wrong"))
         self.matching_trackers = ([keras.metrics.Mean(name="match_real"), keras.metrics.Mean(name="match_fake")]
                                   if self.image_encoder is not None else [])
+        self.word_trackers = ([keras.metrics.Mean(name="words_real"), keras.metrics.Mean(name="words_fake")]
+                              if o.word_weight else [])
         self.built = True
 
     def text_spec(self):
@@ -268,7 +328,8 @@ class TextToImageGAN(GenerativeModel):
     @property
     def metrics(self):
         return [self.d_loss_tracker, self.g_loss_tracker, self.kl_tracker, self.real_score_tracker,
-                self.fake_score_tracker, self.wrong_score_tracker, *self.matching_trackers, *self.game.metrics]
+                self.fake_score_tracker, self.wrong_score_tracker, *self.matching_trackers, *self.word_trackers,
+                *self.game.metrics]
 
     # -- training ------------------------------------------------------------------------------
     def _draw(self, batch):
@@ -282,6 +343,8 @@ class TextToImageGAN(GenerativeModel):
         images, captions = data[0], tf.cast(data[1], tf.int32)
         o, game = self.options, self.game
         batch = tf.shape(images)[0]
+        # What each image's caption names (before word dropout: the image shows every word of it).
+        words = bag_of_words(captions, len(self.caption.vocabulary)) if o.word_weight else None
         captions = drop_words(self, captions, o.word_dropout)
         reals = (tf.nn.avg_pool2d(images, o.upscale, o.upscale, "VALID"), images)  # x at each stage's size
         critics = (self.discriminator_1, self.discriminator_2)
@@ -294,13 +357,15 @@ class TextToImageGAN(GenerativeModel):
             d_loss, scores = 0.0, []
             for critic, real, fake in zip(critics, reals, fakes):
                 real_seen, fake_seen = game.augment(real), game.augment(fake)
-                real_caption, real_image = critic([real_seen, phi], training=True)
-                fake_caption, fake_image = critic([fake_seen, phi], training=True)
-                wrong_caption, _ = critic([real_seen, wrong_phi], training=True)
+                real_caption, real_image, *real_words = critic([real_seen, phi], training=True)
+                fake_caption, fake_image, *_ = critic([fake_seen, phi], training=True)
+                wrong_caption, *_ = critic([real_seen, wrong_phi], training=True)
                 d_loss += ((1 - o.mismatch_weight) * game.discriminator_loss(real_caption, fake_caption)
                            + o.mismatch_weight * game.discriminator_loss(real_caption, wrong_caption)
                            + game.discriminator_loss(real_image, fake_image)
                            + game.penalty(lambda x, c=critic: c([x, phi], training=True)[0], real_seen, fake_seen))
+                if words is not None:  # the word head learns on real images only (G's cannot teach it wrong words)
+                    d_loss += o.word_weight * word_prediction_loss(real_words[0], words)
                 scores.append((real_caption, fake_caption, wrong_caption))
             if self.image_encoder is not None:  # the encoders learn which real image goes with which caption
                 real_vectors = self.image_encoder(images, training=True)
@@ -308,6 +373,8 @@ class TextToImageGAN(GenerativeModel):
         self.apply_gradients("discriminator", tape, d_loss)
         if self.image_encoder is not None:
             self.matching_trackers[0].update_state(matching_accuracy(real_vectors, phi))
+        if words is not None:
+            self.word_trackers[0].update_state(word_recall(real_words[0], words))
         game.discriminator_updated(scores[-1][0])
 
         def generator_step():
@@ -318,14 +385,18 @@ class TextToImageGAN(GenerativeModel):
                 kl = kl_to_standard_normal(mu0, log_var0) + kl_to_standard_normal(mu1, log_var1)
                 g_loss = o.kl_weight * kl
                 for critic, fake in zip(critics, (low, high)):
-                    caption_score, image_score = critic([game.augment(fake), phi], training=True)
+                    caption_score, image_score, *fake_words = critic([game.augment(fake), phi], training=True)
                     g_loss += game.generator_loss(caption_score) + game.generator_loss(image_score)
+                    if words is not None:  # both stages must show the caption's words (TAC-GAN)
+                        g_loss += o.word_weight * word_prediction_loss(fake_words[0], words)
                 if self.image_encoder is not None:  # G's images must be picked by their own captions
                     fake_vectors = self.image_encoder(high, training=False)
                     g_loss += o.matching_weight * matching_loss(fake_vectors, phi, o.matching_temperature)
             self.apply_gradients("generator", tape, g_loss)
             if self.image_encoder is not None:
                 self.matching_trackers[1].update_state(matching_accuracy(fake_vectors, phi))
+            if words is not None:  # stage II's: the final image's
+                self.word_trackers[1].update_state(word_recall(fake_words[0], words))
             self.g_loss_tracker.update_state(g_loss)
             self.kl_tracker.update_state(kl)
             return g_loss

@@ -246,6 +246,10 @@ def test_perceptual_distance_is_zero_for_the_same_image_and_grows_with_noise():
     noise = np.random.default_rng(0).normal(0, 1, image.shape).astype(np.float32)
     distances = [perceptual_distance(np.clip(image + s * noise, -1, 1), image, weights="hed") for s in (0, 0.05, 0.3)]
     assert distances[0] < 1e-6 < distances[1] < distances[2], distances
+    # per_layer: each layer's term, from the same features; the distance is their mean
+    terms = perceptual_distance(np.clip(image + 0.3 * noise, -1, 1), image, weights="hed", per_layer=True)
+    assert list(terms) == ["conv1_2", "conv2_2", "conv3_3", "conv4_3", "conv5_3"] and min(terms.values()) > 0
+    assert np.mean(list(terms.values())) == pytest.approx(distances[2], rel=1e-6)
 
 
 def test_evaluate_scores_a_run_and_its_export_as_the_benchmark_does(srresnet_run, tmp_path, capsys):
@@ -278,6 +282,9 @@ def test_evaluate_scores_a_run_and_its_export_as_the_benchmark_does(srresnet_run
     for key in FIDELITY:
         assert reports["run"][f"{key}_x2"]["generated"] == pytest.approx(network[key], rel=1e-6)
     assert bicubic["y_psnr"] > 25 and bicubic["vgg_distance"] < reports["run"]["vgg_distance_x2"]["generated"]
+    # the distance's terms per VGG layer (the benchmark's breakdown): per picture, and means whose mean it is
+    assert all(len(p["vgg_layers"]) == 5 for p in bicubic["per_image"])
+    assert np.mean(list(bicubic["vgg_layers"].values())) == pytest.approx(bicubic["vgg_distance"], rel=1e-9)
     # the export (onnxruntime) scores what the run scores, to uint8 rounding
     for key, row in reports["run"].items():
         assert reports["export"][key]["generated"] == pytest.approx(row["generated"], rel=0.02, abs=0.005), key

@@ -82,9 +82,12 @@ def test_text2img_trains_its_encoders_with_the_discriminators_on_mismatched_and_
     encoder_before = [np.array(w) for w in model.text_encoder.weights + model.image_encoder.weights]
     generator_before = [np.array(w) for w in model.generator.trainable_weights]
     history = model.fit(images, ids, batch_size=8, epochs=2, verbose=0, shuffle=False).history
-    assert {"d_loss", "g_loss", "kl", "d_real", "d_fake", "d_wrong", "match_real", "match_fake"} <= set(history)
+    assert {"d_loss", "g_loss", "kl", "d_real", "d_fake", "d_wrong", "match_real", "match_fake", "words_real",
+            "words_fake"} <= set(history)
     assert all(np.isfinite(v).all() for v in history.values())
-    assert all(0.0 <= history[k][-1] <= 1.0 for k in ("match_real", "match_fake"))
+    assert all(0.0 <= history[k][-1] <= 1.0 for k in ("match_real", "match_fake", "words_real", "words_fake"))
+    for critic in (model.discriminator_1, model.discriminator_2):  # the word head, one logit per vocabulary word
+        assert critic.outputs[2].shape == (None, len(SHAPES_VOCABULARY))
     for encoder in (model.text_encoder, model.image_encoder):
         moved = [not np.allclose(encoder_before.pop(0), np.asarray(w)) for w in encoder.weights]
         assert any(moved), encoder.name
@@ -109,18 +112,40 @@ def test_a_text2img_checkpoint_from_before_the_matching_term_loads_as_it_was(tmp
     as it was: no image encoder, G reading phi as the encoder gives it."""
     from tests.models.old_checkpoints import assert_loads_as_before, save_as_before
 
-    old = {"matching_weight": 0.0, "normalise_caption": False}
+    old = {"matching_weight": 0.0, "normalise_caption": False, "word_weight": 0.0, "coordinates": False,
+           "mask_output": False}
     assert registry.get("text2img").model_class.options_added_later == old
     earlier = _text2img(**old)
     earlier.compile()
-    assert earlier.image_encoder is None and "match_real" not in {m.name for m in earlier.metrics}
+    assert earlier.image_encoder is None and not {"match_real", "words_real"} & {m.name for m in earlier.metrics}
     assert "caption_normalised" not in {layer.name for layer in earlier.generator.layers}
+    assert len(earlier.discriminator_2.outputs) == 2
+    assert not any(type(layer).__name__ == "CoordinateChannels"
+                   for network in (earlier.generator, earlier.discriminator_2) for layer in network.layers)
     loaded = assert_loads_as_before(earlier, save_as_before(earlier, tmp_path / "old.keras", old),
                                     dict(n=2, seed=3, caption=["a large blue circle"]))
     assert loaded.image_encoder is None
     today = _text2img()
     assert today.options.matching_weight > 0 and today.image_encoder.output_shape == (None, today.options.text_dim)
     assert "caption_normalised" in {layer.name for layer in today.generator.layers}
+    assert len(today.discriminator_2.outputs) == 3
+    assert "stage2_joint_coordinates" in {layer.name for layer in today.generator.layers}
+
+
+def test_the_word_loss_reads_a_caption_as_a_bag_of_its_words():
+    """TAC-GAN's auxiliary term on the caption's words: PAD and UNK name no word, a repeated word
+    counts once, the loss is the BCE summed over the vocabulary, and recall counts found words."""
+    from keras_gen.losses.caption_words import bag_of_words, word_prediction_loss, word_recall
+
+    ids = np.array([[2, 4, 4, 1, 0], [5, 0, 0, 0, 0]], np.int32)  # words 0 and 2 (twice) and UNK; word 3
+    words = np.asarray(bag_of_words(ids, 4))
+    np.testing.assert_array_equal(words, [[1, 0, 1, 0], [0, 0, 0, 1]])
+    sure = np.where(words > 0, 20.0, -20.0).astype("float32")
+    assert float(word_prediction_loss(sure, words)) < 1e-6 and float(word_recall(sure, words)) == 1.0
+    np.testing.assert_allclose(float(word_prediction_loss(np.zeros((2, 4), "float32"), words)), 4 * np.log(2),
+                               rtol=1e-5)  # no clue: log 2 per word, summed over the 4 words
+    half = np.array([[20.0, -20.0, -20.0, -20.0], [-20.0, -20.0, -20.0, 20.0]], "float32")
+    assert float(word_recall(half, words)) == pytest.approx(2 / 3)
 
 
 def test_the_guided_sampler_mixes_the_conditional_and_the_null_caption_prediction():
