@@ -30,7 +30,7 @@ linear one 150): the noisiest steps, where a sampler fixes the layout of the ima
 amplified error that the clip below has to bound. A v network's x0 error is its own error times
 sqrt(1 - abar_t) <= 1 at every t, so no step needs the clip's rescue. On docs/models/diffusion.md's
 16 px cosine model (docs/BENCHMARKS.md, "diffusion cosine") v takes DDIM-50's FID from 5.29 to
-3.55 and DDPM-50's from 3.40 to 2.12 at the same training steps.
+3.55 and DDIM-50 at eta 1's (DDPM-like) from 3.40 to 2.12 at the same training steps.
 
 Samplers over a subsequence tau of the T steps (`steps` of them, evenly spaced and ending at
 T - 1, the "trailing" spacing of Lin et al. 2024, so the first step starts from pure noise):
