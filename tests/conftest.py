@@ -14,22 +14,8 @@ import numpy as np
 import pytest
 
 
-@pytest.fixture(scope="session", autouse=True)
-def _light_graph_rewrites():
-    # The suite traces thousands of tiny graphs and runs each a few times: Grappler's rewriting
-    # passes cost more CPU than they save on them (9% of three harness models' CPU, measured).
-    # Its memory, pruning and function passes stay on: with Grappler off altogether the workers'
-    # memory doubled. Subprocesses (workers, notebooks, the CLI in a fresh process) keep
-    # TensorFlow's defaults, so both configurations stay tested.
-    import tensorflow as tf
-
-    tf.config.optimizer.set_experimental_options({name: False for name in (
-        "layout_optimizer", "constant_folding", "shape_optimization", "remapping", "arithmetic_optimization",
-        "dependency_optimization", "loop_optimization")})
-
-
 @pytest.fixture(autouse=True)
-def _seed_everything(_light_graph_rewrites):
+def _seed_everything():
     import keras
 
     keras.utils.set_random_seed(0)
@@ -65,9 +51,9 @@ def digits_classifier_cache(digits_classifier):
 # that share one are put in one xdist group, found here from the fixtures each test uses: no test
 # file needs a marker, and a new test file with a shared fixture is grouped too. The harness's
 # `runs` fixture trains one run per model: its tests are grouped per model, so models still spread
-# over the workers. Cheap fixtures, the digits classifier (the harness needs it on every worker
-# anyway) and the Grappler settings group nothing. An explicit `@pytest.mark.xdist_group` wins.
-UNGROUPED_FIXTURES = {"digits_classifier", "digits_classifier_cache", "data_flags", "_light_graph_rewrites"}
+# over the workers. Cheap fixtures, and the digits classifier (the harness needs it on every worker
+# anyway), group nothing. An explicit `@pytest.mark.xdist_group` wins.
+UNGROUPED_FIXTURES = {"digits_classifier", "digits_classifier_cache", "data_flags"}
 
 
 def _shared_fixture_keys(item) -> list[str]:
