@@ -101,10 +101,13 @@ def set_threads(threads: int) -> None:
 
 
 def train_row(out: Path, row: str, budget_scale: float, seed: int, quick: bool, sets=(), minutes=None,
-              init_from=None) -> dict:
+              init_from=None, train_data=None, steps=None) -> dict:
     """Train `row` for its CPU minutes (times `budget_scale`) into out/row; out/row/benchmark.json
-    records steps, CPU and wall seconds. `sets` (--set KEY=VALUE) override the row's options,
-    `minutes` its CPU minutes, `init_from` the run a row with an `init` starts from."""
+    records steps, CPU and wall seconds, the data and the run it started from. `sets` (--set
+    KEY=VALUE) override the row's options, `minutes` its CPU minutes, `init_from` the run a row
+    with an `init` starts from (and, given, the run any srresnet row fine-tunes), `train_data` the
+    row's training source (a folder of photos, e.g. benchmarks/sr_photos.py's), `steps` a fixed
+    number of steps (whole epochs of 100) instead of the CPU budget."""
     from keras_gen import registry
     from keras_gen.errors import KerasGenError
     from keras_gen.training import RunConfig, train
@@ -117,29 +120,64 @@ def train_row(out: Path, row: str, budget_scale: float, seed: int, quick: bool, 
         options.update(registry.parse_options(registry.get(spec["model"]), list(sets)))
     except KerasGenError as err:
         raise SystemExit(f"--set for {row} ({spec['model']}): {err}") from None
-    if spec.get("init"):
+    init = None
+    if spec.get("init") or (init_from and spec["model"] in ("srresnet", "srgan")):
         init = Path(init_from) if init_from else out / spec["init"]
         if not (init / "checkpoints" / "last.keras").is_file():
-            raise SystemExit(f"{row} starts from {init}: train the {spec['init']} row first (or pass --init-from).")
+            raise SystemExit(f"{row} starts from {init}: train the {spec.get('init', 'srresnet')} row first (or pass "
+                             "--init-from).")
         options["init_from"] = str(init)
+    data = spec["data"]
+    if train_data:
+        if spec["data"] != "photos":
+            raise SystemExit(f"--train-data replaces the photos of the super-resolution rows; {row} trains on "
+                             f"{spec['data']}.")
+        if not Path(train_data).is_dir():
+            raise SystemExit(f"--train-data {train_data}: no such folder (make it with python benchmarks/sr_photos.py).")
+        data = str(train_data)
     run = out / row
     shutil.rmtree(run, ignore_errors=True)
     minutes = (spec["minutes"] if minutes is None else minutes) * budget_scale * (0.02 if quick else 1.0)
-    budget = TimeBudget(minutes * 60)
+    per_epoch = 2 if quick else STEPS_PER_EPOCH
+    budget = TimeBudget(float("inf") if steps else minutes * 60)  # with --steps it only counts them
+    epochs = max(1, -(-int(steps) // per_epoch)) if steps else 100000
     started, cpu = time.time(), time.process_time()
-    config = RunConfig(spec["model"], data=spec["data"], image_size=spec["image_size"], channels=spec["channels"],
-                       batch_size=spec["batch_size"], epochs=100000, options=options, seed=seed,
-                       steps_per_epoch=2 if quick else STEPS_PER_EPOCH)
+    config = RunConfig(spec["model"], data=data, image_size=spec["image_size"], channels=spec["channels"],
+                       batch_size=spec["batch_size"], epochs=epochs, options=options, seed=seed,
+                       steps_per_epoch=per_epoch)
     summary = train(run, config, callbacks=[budget], verbose=0)
     record = {"row": row, "model": spec["model"], "options": options, "wall_s": time.time() - started,
               "steps": budget.steps, "batch_size": spec["batch_size"], "image_size": spec["image_size"],
-              "cpu_s": time.process_time() - cpu, "cpu_budget_s": minutes * 60, "load_average": os.getloadavg(),
+              "data": data, "init": _init_record(init),
+              "cpu_s": time.process_time() - cpu, "cpu_budget_s": None if steps else minutes * 60,
+              "load_average": os.getloadavg(),
               "last_logs": {k: v[-1] for k, v in summary["history"].items()},
               "finished": time.strftime("%Y-%m-%d %H:%M:%S")}
     (run / "benchmark.json").write_text(json.dumps(record, indent=1))
     print(f"{row}: {record['steps']} steps in {record['wall_s']:.0f} s wall ({record['cpu_s']:.0f} CPU s); "
           f"last {record['last_logs']}", flush=True)
     return record
+
+
+def _init_record(init) -> dict | None:
+    """What the run a row started from had cost: its path, steps and CPU seconds (None when the
+    row trained from scratch)."""
+    if init is None:
+        return None
+    found = json.loads((init / "benchmark.json").read_text()) if (init / "benchmark.json").is_file() else {}
+    return {"run": str(init), "steps": found.get("steps"), "cpu_s": found.get("cpu_s"), "data": found.get("data")}
+
+
+def data_label(data) -> str:
+    """How a table names a row's training data: the bundled photos, or a folder by its name and
+    count of images."""
+    if data in (None, "photos"):
+        return "bundled photos"
+    from keras_gen.core.images import IMAGE_SUFFIXES
+
+    folder = Path(data)
+    count = sum(1 for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES) if folder.is_dir() else None
+    return f"{folder.name}/ ({count} photos)" if count is not None else folder.name
 
 
 # -- the degradation: MATLAB's bicubic against the other bicubics ------------------------------
@@ -212,7 +250,9 @@ def sr_methods(out: Path, scale: int, models=None) -> dict:
             continue
         run = network_upscaler(lambda x, u=upscaler: u.upscale(x, scale), scale, upscaler.channels, upscaler.margin)
         colour = "Y" if upscaler.channels == 1 else "RGB"
-        methods[f"{row.split('_x')[0]} ({colour})"] = (row, run)
+        data = _training_record(out, row).get("data")
+        trained_on = "" if data in (None, "photos") else f", {data_label(data)}"
+        methods[f"{row.split('_x')[0]} ({colour}{trained_on})"] = (row, run)
     return methods
 
 
@@ -226,7 +266,8 @@ def sr_table(out: Path, models=None) -> list[dict]:
     for scale in SR_SCALES:
         for label, (row, run) in sr_methods(out, scale, models).items():
             scores = score_upscaler(run, pictures, scale)
-            rows.append({"method": label, "row": row, "scale": scale, **scores})
+            record = _training_record(out, row) if row else None  # each row its own (runs of several --out merge)
+            rows.append({"method": label, "row": row, "scale": scale, "training": record, **scores})
             print(f"x{scale} {label}: Y-PSNR {scores['y_psnr']:.2f} dB, SSIM {scores['y_ssim']:.4f}, "
                   f"VGG {scores['vgg_distance']:.4f}", flush=True)
     return rows
@@ -313,12 +354,17 @@ def evaluate(out: Path, args) -> dict:
 
 
 # -- tables ----------------------------------------------------------------------------------------
-def _cpu_minutes(trained: dict, row) -> str:
-    record = trained.get(row)
+def _cpu_minutes(trained: dict, row, record=None) -> str:
+    """The row's training CPU minutes and steps; a fine-tuned row's as the run it started from's
+    plus its own ("30.2 + 2.0 (16800 + 1000 steps)")."""
+    record = record or trained.get(row)
     if record is None:
         return "-"
     if record.get("cpu_s") is None:  # stopped before its budget: the steps its last checkpoint holds
         return f"not timed ({record['steps']} steps, stopped early)"
+    init = record.get("init") or {}
+    if init.get("cpu_s") is not None:
+        return f"{init['cpu_s'] / 60:.1f} + {record['cpu_s'] / 60:.1f} ({init['steps']} + {record['steps']} steps)"
     return f"{record['cpu_s'] / 60:.1f} ({record['steps']} steps)"
 
 
@@ -345,7 +391,7 @@ def markdown(results: dict) -> str:
             for r in rows:
                 out.append(f"| x{scale} | {r['method']} | {r['y_psnr']:.2f} | {r['y_psnr'] - base['y_psnr']:+.2f} | "
                            f"{r['y_ssim']:.4f} | {r['rgb_psnr']:.2f} | {r['vgg_distance']:.4f} | "
-                           f"{_cpu_minutes(trained, r['row'])} | {r['seconds']:.1f} |")
+                           f"{_cpu_minutes(trained, r['row'], r.get('training'))} | {r['seconds']:.1f} |")
         out.append("")
         out += vgg_breakdown(results["sr"])
     if results.get("inpaint"):
@@ -389,21 +435,29 @@ def targets(results: dict) -> list[str]:
     def gain(prefix, scale):
         rows = [r for r in results.get("sr", []) if r["scale"] == scale]
         base = next((r for r in rows if r["row"] is None), None)
-        found = next((r for r in rows if r["row"] and r["row"].startswith(prefix)), None)
-        return (None, None) if base is None or found is None else (found["y_psnr"] - base["y_psnr"], found["row"])
+        found = next((r for r in rows if r["row"] and r["row"].startswith(prefix)
+                      and not ((r.get("training") or {}).get("init"))), None)  # trained from scratch
+        return (None, None) if base is None or found is None else (found["y_psnr"] - base["y_psnr"], found)
 
     for prefix, scale, key in (("vdsr", 2, "vdsr_x2_gain"), ("srresnet", 4, "srresnet_x4_gain")):
-        delta, row = gain(prefix, scale)
+        delta, found = gain(prefix, scale)
         if delta is None:
             continue
-        minutes = trained[row]["cpu_s"] / 60
+        minutes = (found.get("training") or trained[found["row"]])["cpu_s"] / 60
         ok = delta >= TARGETS[key] and minutes <= TARGETS["cpu_minutes"] * 1.05  # the budget ends with an epoch
         lines.append(f"{prefix} >= bicubic + {TARGETS[key]:.1f} dB at x{scale} within {TARGETS['cpu_minutes']:.0f} CPU "
                      f"minutes: {delta:+.2f} dB after {minutes:.1f} CPU minutes, {met(ok)}")
-    x4 = {r["row"]: r for r in results.get("sr", []) if r["scale"] == 4 and r["row"]}
-    if "srresnet_x4" in x4 and "srgan_x4" in x4:  # the seeds' point: each wins its own column
+    by_data = {}  # the seeds' point, between rows trained on the same data: each wins its own column
+    for r in results.get("sr", []):
+        if r["scale"] == 4 and r["row"] in ("srresnet_x4", "srgan_x4"):
+            data = (r.get("training") or trained.get(r["row"]) or {}).get("data")
+            by_data.setdefault(data_label(data), {}).setdefault(r["row"], r)
+    for data, x4 in by_data.items():
+        if "srresnet_x4" not in x4 or "srgan_x4" not in x4:
+            continue
         mse, gan = x4["srresnet_x4"], x4["srgan_x4"]
-        lines.append(f"srgan (from srresnet) beats srresnet on the VGG distance at x4 while srresnet keeps the Y-PSNR: "
+        lines.append(f"srgan (from srresnet) beats srresnet on the VGG distance at x4 while srresnet keeps the Y-PSNR "
+                     f"(both trained on {data}): "
                      f"VGG {gan['vgg_distance']:.4f} vs {mse['vgg_distance']:.4f}, Y-PSNR {gan['y_psnr']:.2f} vs "
                      f"{mse['y_psnr']:.2f} dB, "
                      f"{met(gan['vgg_distance'] < mse['vgg_distance'] and mse['y_psnr'] > gan['y_psnr'])}")
@@ -429,7 +483,15 @@ def main() -> None:
                              "--out elsewhere the benchmark's own rows stay as they are")
     parser.add_argument("--init-from", default=None, metavar="RUN",
                         help="the trained run a row with an init (srgan_x4: srresnet_x4) starts from, instead of "
-                             "OUT/<that row> (e.g. benchmarks/out/restoration/srresnet_x4 with --out elsewhere)")
+                             "OUT/<that row> (e.g. benchmarks/out/restoration/srresnet_x4 with --out elsewhere); "
+                             "the srresnet rows trained in this call fine-tune it too")
+    parser.add_argument("--train-data", default=None, metavar="DIR",
+                        help="a folder of photos the super-resolution rows trained in this call draw their patches "
+                             "from instead of the bundled photos (python benchmarks/sr_photos.py makes one); "
+                             "sr_holdout stays the test set")
+    parser.add_argument("--steps", type=int, default=None,
+                        help="train the rows of this call for this many steps (whole epochs of 100) instead of "
+                             "their CPU budgets (the same steps for rows compared side by side)")
     parser.add_argument("--threads", type=int, default=0,
                         help="TensorFlow intra-op threads, with 1 inter-op thread (0: TensorFlow's choice)")
     parser.add_argument("--seed", type=int, default=0)
@@ -476,7 +538,8 @@ def main() -> None:
         return
     if args.stage in ("all", "train"):
         for row in rows:
-            train_row(out, row, args.scale_budget, args.seed, args.quick, args.set, args.minutes, args.init_from)
+            train_row(out, row, args.scale_budget, args.seed, args.quick, args.set, args.minutes, args.init_from,
+                      args.train_data, args.steps)
     if args.stage in ("all", "evaluate"):
         results = evaluate(out, args)
         text = markdown(results)

