@@ -149,6 +149,34 @@ def test_srgan_starts_from_a_trained_srresnet(tmp_path):
         other.initialise_generator(path)
     with pytest.raises(KerasGenError, match="cannot load a trained srresnet"):
         other.initialise_generator(tmp_path / "missing.keras")
+    # an srresnet fine-tunes a trained one (other data, another rate) the same way
+    tuned = tiny("srresnet", init_from=str(path), learning_rate=1e-5)
+    tuned.initialise_generator(path)
+    np.testing.assert_allclose(tuned.upscale(low), srresnet.upscale(low), atol=1e-6)
+
+
+def test_a_folder_of_photos_trains_srresnet_from_the_cli(tmp_path):
+    """`--data DIR` of photos (benchmarks/sr_photos.py makes one): patches are drawn from each
+    file at its own size (not the folder loader's square thumbnails), the train split only."""
+    from keras_gen.data.degradations import full_size_images
+    from keras_gen.data.folders import scan_folder
+    from keras_gen.images import save_image
+
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    sizes = [(40, 56), (48, 36), (44, 44), (52, 40)]
+    for i, (height, width) in enumerate(sizes):
+        save_image(to_uint8(smooth_image(height, width, 3, seed=i)), folder / f"photo{i}.png")
+    index = scan_folder(folder)
+    train = full_size_images(folder, "train", 3)
+    assert sorted(image.shape for image in train) == sorted(
+        (*sizes[int(index.files[i].split(".")[0][5:])], 3) for i in index.splits["train"])
+    assert 0 < len(train) < len(sizes)  # the folder's test split is not trained on
+    run = tmp_path / "run"
+    flags = sum((["--set", f"{k}={v}"] for k, v in TINY["srresnet"].items()), [])
+    assert main(["train", "srresnet", "--data", str(folder), "--image-size", "16", "--epochs", "1",
+                 "--steps-per-epoch", "2", "--batch-size", "2", "--out", str(run), *flags]) == 0
+    assert (run / "checkpoints" / "last.keras").is_file()
 
 
 def test_srgan_content_loss_over_several_layers_and_its_own_d_rate():
