@@ -10,6 +10,11 @@ if int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")) > 1:
     # One intra-op thread per xdist worker (and its subprocesses): the workers already fill the
     # cores, and two-thread pools per worker would oversubscribe them (less CPU time, measured).
     os.environ.setdefault("TF_NUM_INTRAOP_THREADS", "1")
+    # The same for numpy's BLAS (read when numpy loads, below): OpenBLAS threads spin while they
+    # wait, and beside a second worker a 75-point KID kernel took 6x the CPU of one thread
+    # (a harness model's `evaluate` 1.6 -> 0.8 CPU-s).
+    for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(name, "1")
 
 import numpy as np
 import pytest
