@@ -9,6 +9,10 @@ minimises the simplified objective
     L_simple = E || eps - eps_theta(x_t, t) ||^2                                          (14)
 or, with `prediction=v`, || v - v_theta(x_t, t) ||^2, v = sqrt(abar_t) eps - sqrt(1 - abar_t) x_0
 (Salimans & Ho 2022), which keeps the target's scale even where abar_t -> 0 (cosine schedule).
+`loss_weighting=min_snr` weights each example's error by Min-SNR-gamma (Hang et al. 2023,
+"Efficient Diffusion Training via Min-SNR Weighting Strategy"): min(SNR_t, gamma) / SNR_t for
+epsilon, min(SNR_t, gamma) / (SNR_t + 1) for v, i.e. x0's error weighted by min(SNR_t, gamma)
+(the scheduler's `loss_weight`); `uniform` (the default) is L_simple.
 `prediction=auto` (the default) is v with the cosine schedule and epsilon with the linear one
 (keras_gen/core/schedulers.py's `default_prediction` says why); a checkpoint saved with epsilon
 or v keeps it, and `self.scheduler.prediction` is what the network predicts.
@@ -36,7 +40,8 @@ from keras_gen import inputs as kinds
 from keras_gen.errors import KerasGenError
 from keras_gen.models.base import GenerativeModel, ModelOptions, option
 from keras_gen.core.samplers.ddim import GUIDANCE_RANGE
-from keras_gen.core.schedulers import PREDICTION_CHOICES, SAMPLERS, SCHEDULES, DiffusionScheduler
+from keras_gen.core.schedulers import (LOSS_WEIGHTINGS, MIN_SNR_GAMMA, PREDICTION_CHOICES, SAMPLERS, SCHEDULES,
+                                       DiffusionScheduler)
 from keras_gen.core_tf.samplers import DiffusionSampler
 from keras_gen.core_tf.schedulers import TF
 from keras_gen.models.diffusion.unet import build_unet
@@ -58,6 +63,12 @@ class DDPM(GenerativeModel):
                                          "estimate is its error times 20,000 at t = T - 1; DDIM-50's FID 5.29 -> "
                                          "3.55 on the 16 px digits model), epsilon with linear",
                                  choices=PREDICTION_CHOICES)
+        loss_weighting: str = option("uniform", "weight of each t's squared error: uniform (Ho et al.'s L_simple) or "
+                                                "min_snr (Hang et al. 2023: x0's error weighted by min(SNR_t, gamma), "
+                                                "i.e. min(SNR, gamma) / SNR for epsilon, / (SNR + 1) for v)",
+                                     choices=LOSS_WEIGHTINGS)
+        min_snr_gamma: float = option(MIN_SNR_GAMMA, "gamma of loss_weighting=min_snr (Hang et al. 5)", min=0.0,
+                                      min_exclusive=True)
         filters: int = option(64, "base width of the U-Net (Ho et al. 128 on CIFAR-10; 64 for 16-32 px on a CPU)",
                               min=1)
         channel_multipliers: str = option("1,2,2", "width of each resolution level, comma-separated; levels - 1 "
@@ -82,6 +93,8 @@ class DDPM(GenerativeModel):
     conditional = False
     # the harness's U-Net: 8 px (the digits' own size) -> 4 px, attention at 4 px and in the middle
     harness_image_size = 8
+    # runs saved before the loss weighting existed trained with L_simple
+    options_added_later = {"loss_weighting": "uniform", "min_snr_gamma": MIN_SNR_GAMMA}
     harness_options = {"timesteps": 10, "filters": 8, "channel_multipliers": "1,2", "blocks": 1,
                        "attention_resolution": 4, "groups": 4, "sample_steps": 3}
 
@@ -137,10 +150,18 @@ class DDPM(GenerativeModel):
         target = self.scheduler.training_target(images, noise, t, TF)
         with tf.GradientTape() as tape:
             prediction = self.denoiser(self._denoiser_inputs(x_t, t, labels), training=True)
-            loss = tf.reduce_mean(tf.square(target - tf.cast(prediction, tf.float32)))  # eq. (14)
+            loss = self.denoising_loss(target, prediction, t)
         self.apply_gradients("denoiser", tape, loss)
         self.loss_tracker.update_state(loss)
         return {"loss": self.loss_tracker.result()}
+
+    def denoising_loss(self, target, prediction, t):
+        """Eq. (14)'s mean squared error, each example's weighted by `loss_weighting` at its t."""
+        squared = tf.square(target - tf.cast(prediction, tf.float32))
+        if self.options.loss_weighting == "uniform":
+            return tf.reduce_mean(squared)  # eq. (14)
+        weight = self.scheduler.loss_weight(t, self.options.loss_weighting, self.options.min_snr_gamma, TF)
+        return tf.reduce_mean(weight * tf.reduce_mean(squared, axis=[1, 2, 3]))
 
     def call(self, inputs, training=False):
         return self.denoiser(inputs, training=training)
