@@ -81,6 +81,7 @@ PREDICTIONS = ("epsilon", "v")
 PREDICTION_CHOICES = ("auto", *PREDICTIONS)  # auto: default_prediction(schedule)
 SAMPLERS = ("ddim", "ddpm")  # the request option `sampler` is an index into this
 LOSS_WEIGHTINGS = ("uniform", "min_snr")  # training: `loss_weight`
+LOSS_WEIGHTING_CHOICES = ("auto", *LOSS_WEIGHTINGS)  # auto: default_loss_weighting(schedule)
 MIN_SNR_GAMMA = 5.0  # Hang et al. 2023's gamma
 CLIP_RATE = 4.0  # k of DDIM's clip, see the module docstring
 
@@ -110,6 +111,15 @@ def default_prediction(schedule: str) -> str:
     32 px benchmark's figures). A fixed rule: a model saved with `auto` reads the same network
     back."""
     return "v" if schedule == "cosine" else "epsilon"
+
+
+def default_loss_weighting(schedule: str) -> str:
+    """What `auto` weights the loss by under `schedule`: min_snr with cosine (on docs/models/diffusion.md's
+    16 px cosine v model it took DDIM-50's FID from 3.79 to 2.94 and DDPM-50's from 2.85 to 2.26,
+    means over four sample seeds at the same 1,920 training steps; docs/BENCHMARKS.md, "fourth
+    look"), uniform with linear (Ho et al.; the 32 px benchmark's figures). A fixed rule: a model
+    saved with `auto` trains on with the same loss."""
+    return "min_snr" if schedule == "cosine" else "uniform"
 
 
 class DiffusionScheduler:
