@@ -80,7 +80,7 @@ class TextDDPM(DDPM):
         target = self.scheduler.training_target(images, noise, t, TF)
         with tf.GradientTape() as tape:
             prediction = self.denoiser([x_t, t, captions], training=True)
-            loss = tf.reduce_mean(tf.square(target - tf.cast(prediction, tf.float32)))  # eq. (14)
+            loss = self.denoising_loss(target, prediction, t)  # eq. (14), weighted by loss_weighting
         self.apply_gradients("denoiser", tape, loss)
         self.loss_tracker.update_state(loss)
         return {"loss": self.loss_tracker.result()}
