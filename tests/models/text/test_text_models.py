@@ -77,15 +77,16 @@ def _moved(before, networks) -> bool:
     return any(not np.allclose(a, b) for a, b in zip(before, _weights(*networks), strict=True))
 
 
-def test_text2img_trains_its_encoders_with_the_discriminators_on_mismatched_and_matched_pairs():
+def test_text2img_trains_its_encoders_with_the_discriminators_on_mismatched_and_matched_pairs(tmp_path):
     """Training moves the caption encoder and the matching term's image encoder (D's optimizer
     updates both), tracks the score of real images with another image's caption beside the real
     and fake scores, and how often a real and a generated image pick their own caption. The word
-    readers (one per stage, their own optimizer) train alone during their warm-up, here the first
-    step: the game, G and D, starts at the second."""
+    readers (`word_reader`: one per stage, their own optimizer) train alone during their warm-up,
+    here the first step: the game, G and D, starts at the second; a checkpoint keeps the count."""
     from keras_gen.data.training_data import caption_arrays
+    from keras_gen.runs import load_checkpoint
 
-    model = _text2img(filters=8, reader_warmup_steps=1)
+    model = _text2img(filters=8, word_reader=True, reader_filters=2, reader_warmup_steps=1)
     model.compile()
     assert list(model.optimizers) == ["generator", "discriminator", "reader"]
     images, captions = caption_arrays("shapes", "train", image_size=16, channels=1, seed=0, limit=8)
@@ -99,7 +100,12 @@ def test_text2img_trains_its_encoders_with_the_discriminators_on_mismatched_and_
     encoder_before = [np.array(w) for w in model.text_encoder.weights + model.image_encoder.weights]
     generator_before = [np.array(w) for w in model.generator.trainable_weights]
     history = model.fit(images, ids, batch_size=8, epochs=1, verbose=0, shuffle=False).history
-    assert [int(model.optimizers[k].iterations) for k in ("generator", "discriminator", "reader")] == [1, 1, 2]
+    steps = [1, 1, 2]  # G's, D's and the readers': a resumed run goes on where the warm-up left off
+    assert [int(model.optimizers[k].iterations) for k in ("generator", "discriminator", "reader")] == steps
+    model.save(tmp_path / "reader.keras")
+    loaded = load_checkpoint(tmp_path / "reader.keras")
+    assert [int(loaded.optimizers[k].iterations) for k in ("generator", "discriminator", "reader")] == steps
+    assert loaded.options.reader_warmup_steps == 1 and len(loaded.readers) == 2
     assert {"d_loss", "g_loss", "kl", "d_real", "d_fake", "d_wrong", "match_real", "match_fake", "words_real",
             "words_fake"} <= set(history)
     assert all(np.isfinite(v).all() for v in history.values())
@@ -146,12 +152,10 @@ def test_a_text2img_checkpoint_from_before_the_matching_term_loads_as_it_was(tmp
                                     dict(n=2, seed=3, caption=["a large blue circle"]))
     assert loaded.image_encoder is None and loaded.readers == () and list(loaded.optimizers) == ["generator",
                                                                                               "discriminator"]
-    round4 = _text2img(word_reader=False)  # round 4's word term: a head on each discriminator, no reader
-    assert round4.readers == () and len(round4.discriminator_2.outputs) == 3
-    today = _text2img()
+    today = _text2img()  # the word term's heads on the discriminators (word_reader is off: G fooled the readers)
     assert today.options.matching_weight > 0 and today.image_encoder.output_shape == (None, today.options.text_dim)
     assert "caption_normalised" in {layer.name for layer in today.generator.layers}
-    assert len(today.discriminator_2.outputs) == 2 and len(today.readers) == 2
+    assert len(today.discriminator_2.outputs) == 3 and today.readers == ()
     assert "stage2_joint_coordinates" in {layer.name for layer in today.generator.layers}
 
 
