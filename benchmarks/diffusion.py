@@ -68,8 +68,9 @@ SIZE = 32  # the issue's; --image-size 16 when the CPU is shared (digits are 8 p
 UNET = {"filters": 32, "channel_multipliers": "1,2,2", "blocks": 1, "attention_resolution": 8, "groups": 8,
         "sample_steps": 10}
 # The CPU-sized model of docs/models/diffusion.md (`keras-gen train ddpm --data digits --image-size 16 --set filters=32
-# --set channel_multipliers=1,2 --set blocks=1 --set schedule=cosine`, 30 epochs of 64 steps); it predicts v, the
-# cosine schedule's default (prediction=auto; docs/BENCHMARKS.md, "third look": epsilon's DDIM-50 scored 5.29, v's 3.55)
+# --set channel_multipliers=1,2 --set blocks=1 --set schedule=cosine`, 30 epochs of 64 steps); it predicts v and
+# trains with Min-SNR-5 loss weights, the cosine schedule's defaults (prediction=auto, loss_weighting=auto;
+# docs/BENCHMARKS.md, "third look": epsilon's DDIM-50 scored 5.29, v's 3.55; "fourth look": min-SNR's)
 README_UNET = {"filters": 32, "channel_multipliers": "1,2", "blocks": 1, "schedule": "cosine"}
 ROWS = {
     "ddpm": {"model": "ddpm", "options": UNET},

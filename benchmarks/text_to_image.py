@@ -134,15 +134,16 @@ def probe_text2img(model, real: np.ndarray, captions) -> list[str]:
                         ("colour word swapped", [swap_word(c, COLOUR_NAMES) for c in captions])):
         score = float(np.mean(model.discriminator_2([x, encode(texts)], training=False)[0]))
         lines.append(f"stage II D(real image, caption), {name}: mean logit {score:.3f}")
-    if len(model.discriminator_2.outputs) > 2:  # the word head (word_weight > 0)
+    if getattr(model, "readers", ()) or len(model.discriminator_2.outputs) > 2:  # the word term (word_weight > 0)
         lines += word_head_probe(model, x, captions)
     return lines
 
 
 def word_head_probe(model, real, captions) -> list[str]:
-    """How well stage II's word head (TAC-GAN's auxiliary classifier) reads the shape and colour
-    words: the share of real test images, and of the model's own images of their captions, whose
-    likeliest shape (colour) word is the one the caption names."""
+    """How well stage II's word reader (`word_reader`) or D's word head (TAC-GAN's auxiliary
+    classifier; runs before the reader) reads the shape and colour words: the share of real test
+    images, and of the model's own images of their captions, whose likeliest shape (colour) word is
+    the one the caption names."""
     import tensorflow as tf
 
     from keras_gen.commands.common import export_weights
@@ -152,24 +153,30 @@ def word_head_probe(model, real, captions) -> list[str]:
     wanted = [parse_caption(c) for c in captions]
     with export_weights(model):
         fake = model.sample(len(captions), seed=0, caption=list(captions))
+    null = model.text_encoder(np.zeros((len(captions), model.caption.max_words), np.int32), training=False)
+    reader = "stage II's word reader" if getattr(model, "readers", ()) else "stage II D's word head"
     lines = []
     for name, images in (("real test images", real), ("its own images", fake)):
-        logits = np.asarray(model.discriminator_2([tf.constant(images, tf.float32), model.text_encoder(
-            np.zeros((len(captions), model.caption.max_words), np.int32), training=False)], training=False)[2])
+        images = tf.constant(images, tf.float32)
+        logits = np.asarray(model.reader_2(images, training=False) if getattr(model, "readers", ()) else
+                            model.discriminator_2([images, null], training=False)[2])
         shape = np.mean(np.argmax(logits[:, shape_ids], 1) == [w["shape"] for w in wanted])
         colour = np.mean(np.argmax(logits[:, colour_ids], 1) == [w["colour"] for w in wanted])
-        lines.append(f"stage II D's word head on {name}: the named shape first {shape:.2f}, colour {colour:.2f}")
+        lines.append(f"{reader} on {name}: the named shape first {shape:.2f}, colour {colour:.2f}")
     return lines
 
 
-def training_steps(run: Path) -> str:
-    """The run's optimizer steps from its state.json and config.json (epochs x steps per epoch)."""
+def training_steps(run: Path, model) -> str:
+    """The run's training steps from its state.json and config.json (epochs x steps per epoch), and
+    of them the word reader's warm-up, where it had one (steps before the game started)."""
     try:
         state = json.loads((run / "state.json").read_text())
         config = json.loads((run / "config.json").read_text())
-        return str(int(state["epoch"]) * int(config["steps_per_epoch"]))
+        steps = int(state["epoch"]) * int(config["steps_per_epoch"])
     except (OSError, KeyError, TypeError, ValueError):
-        return "?"
+        return "? steps"
+    warmup = min(steps, model.options.reader_warmup_steps) if getattr(model, "readers", ()) else 0
+    return f"{steps} steps" + (f", {warmup} of them the word reader's warm-up" if warmup else "")
 
 
 def draw(model, captions, seed: int, extra: dict) -> np.ndarray:
@@ -232,7 +239,7 @@ def main() -> None:
         images = draw(model, captions, args.seed, flags)
         seconds = time.perf_counter() - started
         judged = judge(images)
-        name = f"{model.registered_name} ({run.name}, {training_steps(run)} steps" + \
+        name = f"{model.registered_name} ({run.name}, {training_steps(run, model)}" + \
             "".join(f", {k} {v:g}" for k, v in flags.items()) + ")"
         rows[f"{name}, its captions"] = scores(judged, captions)
         rows[f"{name}, another image's caption (chance)"] = scores(judged, np.roll(captions, 1))

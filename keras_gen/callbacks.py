@@ -29,7 +29,11 @@ class SampleGrid(keras.callbacks.Callback):
     """After each epoch, write the model's preview (`GenerativeModel.preview`: the same `n`
     samples of a fixed seed, or, for a model that takes images, its rows of input, output and
     target on fixed `examples`) as a PNG grid, plus an image summary to TensorBoard when
-    `log_dir` is given, so the grids of successive epochs compare picture by picture."""
+    `log_dir` is given, so the grids of successive epochs compare picture by picture.
+
+    `last` is (epoch, images, columns) of the newest grid written, or None: the run's final
+    `samples.png` is that grid when it is of the last epoch (the same weights and seed), so a
+    diffusion model's sampling chain is not run twice at the end of training."""
 
     def __init__(self, out_dir, n: int = 64, seed: int = 0, log_dir=None, every: int = 1, examples=None):
         super().__init__()
@@ -38,6 +42,7 @@ class SampleGrid(keras.callbacks.Callback):
         self.examples = examples
         self.log_dir = log_dir
         self._writer = None
+        self.last = None
 
     def on_epoch_end(self, epoch, logs=None):
         if (epoch + 1) % self.every or not finite_logs(logs):
@@ -45,6 +50,7 @@ class SampleGrid(keras.callbacks.Callback):
         with self.model.ema_weights():  # what an export of this epoch would draw
             images, columns = self.model.preview(self.n, self.seed, self.examples)
         save_grid(images, self.out_dir / f"epoch_{epoch + 1:04d}.png", ncols=columns)
+        self.last = (epoch + 1, images, columns)
         if self.log_dir is not None:
             import tensorflow as tf
 

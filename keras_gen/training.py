@@ -363,9 +363,9 @@ def _train(out: Path, config: RunConfig | None, resume, callbacks, verbose, stra
     log_dir = writes / "logs"
     stop, watch = StopOnNonFinite(), WatchLosses()
     examples = _preview_examples(model, config)
+    grids = SampleGrid(writes / "samples", n=PREVIEW_SAMPLES, seed=config.seed, log_dir=log_dir, examples=examples)
     run_callbacks = [
-        keras.callbacks.TensorBoard(log_dir=str(log_dir), update_freq="epoch", write_graph=False),
-        SampleGrid(writes / "samples", n=PREVIEW_SAMPLES, seed=config.seed, log_dir=log_dir, examples=examples),
+        keras.callbacks.TensorBoard(log_dir=str(log_dir), update_freq="epoch", write_graph=False), grids,
         # Resumed from previous.keras: last.keras is damaged, never to be rotated over the good one.
         RunCheckpoint(writes, last_is_good=checkpoint != checkpoints(out)[1] or not role.chief, chief=role.chief),
         stop, watch, *callbacks,
@@ -392,7 +392,10 @@ def _train(out: Path, config: RunConfig | None, resume, callbacks, verbose, stra
                 "warnings": list(watch.problems), "config": config.to_dict(), **scale}
 
     with model.ema_weights():  # the weights an export carries
-        preview, columns = model.preview(PREVIEW_SAMPLES, config.seed, examples)
+        if grids.last is not None and grids.last[0] == config.epochs:  # the last epoch's grid: the same weights
+            _, preview, columns = grids.last
+        else:
+            preview, columns = model.preview(PREVIEW_SAMPLES, config.seed, examples)
         samples_png = save_grid(preview, out / "samples.png", ncols=columns)
         interpolation = latent_interpolation(model)
         traversal, manifold = _latent_pictures(model, config)

@@ -1,5 +1,6 @@
 """Shared test set-up: TensorFlow backend, quiet logs, seeded randomness, small thread pools."""
 
+import contextlib
 import os
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
@@ -9,6 +10,11 @@ if int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")) > 1:
     # One intra-op thread per xdist worker (and its subprocesses): the workers already fill the
     # cores, and two-thread pools per worker would oversubscribe them (less CPU time, measured).
     os.environ.setdefault("TF_NUM_INTRAOP_THREADS", "1")
+    # The same for numpy's BLAS (read when numpy loads, below): OpenBLAS threads spin while they
+    # wait, and beside a second worker a 75-point KID kernel took 6x the CPU of one thread
+    # (a harness model's `evaluate` 1.6 -> 0.8 CPU-s).
+    for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(name, "1")
 
 import numpy as np
 import pytest
@@ -23,19 +29,58 @@ def _seed_everything():
     yield
 
 
+def shared_session_dir(tmp_path_factory, name: str):
+    """A folder of this test session shared by its xdist workers (each worker's own basetemp is a
+    subfolder of the session's), so what one worker caches there the other reuses."""
+    root = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        root = root.parent
+    path = root / name
+    path.mkdir(exist_ok=True)
+    return path
+
+
+@contextlib.contextmanager
+def workers_lock(path):
+    """Held by one process of the session at a time (the other xdist worker waits)."""
+    import fcntl
+
+    with open(path, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 @pytest.fixture(scope="session")
-def digits_classifier(tmp_path_factory):
+def train_cached_classifier(tmp_path_factory):
+    """train_domain_classifier(source, **options) into the session's classifier cache, trained
+    once for the whole session: the first worker to ask trains it, a later one loads it."""
+    from keras_gen.features.classifier import train_domain_classifier
+
+    cache_dir = shared_session_dir(tmp_path_factory, "kg_cache")
+
+    def train(source, **options):
+        with workers_lock(cache_dir / ".training"):
+            model, metadata = train_domain_classifier(source, cache_dir=cache_dir, verbose=0, **options)
+        return cache_dir, model, metadata
+
+    return train
+
+
+@pytest.fixture(scope="session")
+def digits_classifier(train_cached_classifier):
     """(cache_dir, DomainFeatures, metadata, seconds) for a digits classifier trained once per session."""
     import time
 
-    from keras_gen.features.classifier import load_domain_classifier, train_domain_classifier
+    from keras_gen.features.classifier import load_domain_classifier
 
-    cache_dir = tmp_path_factory.mktemp("kg_cache")
     start = time.time()
-    _, metadata = train_domain_classifier("digits", cache_dir=cache_dir, seed=0, verbose=0)
+    cache_dir, _, metadata = train_cached_classifier("digits", seed=0)
     seconds = time.time() - start
     features = load_domain_classifier("digits", cache_dir=cache_dir, train_if_missing=False)
-    print(f"\ndigits classifier: test accuracy {metadata['test_accuracy']:.4f}, trained in {seconds:.1f} s")
+    print(f"\ndigits classifier: test accuracy {metadata['test_accuracy']:.4f}, trained or loaded in {seconds:.1f} s")
     return cache_dir, features, metadata, seconds
 
 
@@ -53,7 +98,7 @@ def digits_classifier_cache(digits_classifier):
 # `runs` fixture trains one run per model: its tests are grouped per model, so models still spread
 # over the workers. Cheap fixtures, and the digits classifier (the harness needs it on every worker
 # anyway), group nothing. An explicit `@pytest.mark.xdist_group` wins.
-UNGROUPED_FIXTURES = {"digits_classifier", "digits_classifier_cache", "data_flags"}
+UNGROUPED_FIXTURES = {"digits_classifier", "digits_classifier_cache", "train_cached_classifier", "data_flags"}
 
 
 def _shared_fixture_keys(item) -> list[str]:

@@ -130,8 +130,8 @@ def test_save_reload_gives_the_same_samples_and_training_state(name, tmp_path):
     loaded = run_model_saving_test(model, tmp_path, None, generate=lambda m, _: m.sample(4, seed=5, **conditions))
     assert_same_training_state(model, loaded)
     assert_checkpoint_layout_kept(name, tmp_path / "model.keras")
-    images = model.sample(3, seed=1, **conditions)
-    assert images.shape == (3, *model.output_shape) and images.dtype == np.float32
+    images = model.sample(4, seed=1, **conditions)  # the traced batch size: a loop sampler is not traced again
+    assert images.shape == (4, *model.output_shape) and images.dtype == np.float32
     assert -1.0 <= images.min() and images.max() <= 1.0
 
 
@@ -227,7 +227,8 @@ def test_cli_samples_of_the_run_and_the_export_agree(name, runs, tmp_path):
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_cli_evaluate_runs_every_metric_the_model_can_feed(name, runs, digits_classifier_cache, capsys):
+def test_cli_evaluate_runs_every_metric_the_model_can_feed(name, runs, digits_classifier_cache, train_cached_classifier,
+                                                           capsys):
     """Without --metrics, evaluate picks what the model feeds: sample metrics for generators, the
     per-class accuracy for a class-conditional one, PSNR/SSIM for a paired translator or an
     autoencoder, and one clear error for a model that feeds none (a face swap)."""
@@ -237,9 +238,7 @@ def test_cli_evaluate_runs_every_metric_the_model_can_feed(name, runs, digits_cl
     spec = registry.get(name)
     config = json.loads((resumed / "config.json").read_text())
     if config["data"] == "shapes":  # its domain classifier, trained for one epoch: the test checks the plumbing
-        from keras_gen.features.classifier import train_domain_classifier
-
-        train_domain_classifier("shapes", epochs=1, verbose=0, cache_dir=digits_classifier_cache)
+        train_cached_classifier("shapes", epochs=1)
     capsys.readouterr()
     args = ["evaluate", str(resumed), "--n", "150", "--cache-dir", str(digits_classifier_cache)]
     if not capabilities(_tiny(name)):  # no prior and no pairs (an autoencoder, a face swap): one clear error

@@ -35,12 +35,24 @@ class StopAfter(keras.callbacks.Callback):
             self.model.stop_training = True
 
 
-def test_run_writes_checkpoint_grids_logs_and_interpolation(tmp_path):
+def test_run_writes_checkpoint_grids_logs_and_interpolation(tmp_path, monkeypatch):
+    import numpy as np
+    from PIL import Image
+
+    from keras_gen.models.gan.dcgan import DCGAN
+
+    previews = []
+    preview = DCGAN.preview
+    monkeypatch.setattr(DCGAN, "preview", lambda self, *args: previews.append(args) or preview(self, *args))
     run = tmp_path / "run"
     summary = train(run, tiny(epochs=2), verbose=0)
     assert (run / "checkpoints" / "last.keras").is_file() and (run / "checkpoints" / "previous.keras").is_file()
     assert sorted(p.name for p in (run / "samples").glob("*.png")) == ["epoch_0001.png", "epoch_0002.png"]
     assert (run / "samples.png").is_file() and (run / "interpolation.png").is_file()
+    # the run's samples.png is the last epoch's grid, drawn once (a diffusion chain is not run twice)
+    assert len(previews) == 2
+    assert np.array_equal(np.asarray(Image.open(run / "samples.png")),
+                          np.asarray(Image.open(run / "samples" / "epoch_0002.png")))
     assert list((run / "logs").rglob("events.out.tfevents.*")), "no TensorBoard event files"
     config = RunConfig.load(run)  # config.json is the RunConfig, resolved
     assert config.model == "dcgan" and config.options["base_filters"] == 4 and config.channels == 1

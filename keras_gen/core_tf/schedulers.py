@@ -27,5 +27,6 @@ def _int32(value):
     return tf.cast(value, tf.int32)
 
 
-TF = types.SimpleNamespace(name="tf", sqrt=tf.sqrt, where=tf.where, maximum=tf.maximum, clip=tf.clip_by_value,
+TF = types.SimpleNamespace(name="tf", sqrt=tf.sqrt, where=tf.where, maximum=tf.maximum, minimum=tf.minimum,
+                           clip=tf.clip_by_value,
                            take=_take, float32=_float32, int32=_int32)

@@ -168,8 +168,11 @@ def sr_scores(output, target, scale: int, per_image: bool = False) -> dict:
 PERCEPTUAL_DISTANCE_LAYERS = ("conv1_2", "conv2_2", "conv3_3", "conv4_3", "conv5_3")
 
 
+PERCEPTUAL_BATCH_PIXELS = 4 * 512 * 512  # images per VGG call: as many as fit this many pixels (~1 GB at conv1)
+
+
 def perceptual_distance(output, target, layers=PERCEPTUAL_DISTANCE_LAYERS, weights: str = "auto",
-                        per_image: bool = False, batch_size: int = 4, per_layer: bool = False):
+                        per_image: bool = False, batch_size: int | None = None, per_layer: bool = False):
     """Distance of VGG16 features, lower is more alike: for each layer l, the features unit-
     normalised over channels at each position, their squared difference summed over channels
     and averaged over positions; then the mean over layers (Zhang et al. 2018's LPIPS with every
@@ -177,13 +180,16 @@ def perceptual_distance(output, target, layers=PERCEPTUAL_DISTANCE_LAYERS, weigh
     well in PSNR and badly here: a blur keeps the mean and loses the edges VGG responds to.
     Images in [-1, 1] or uint8, any size of at least 16 px (five VGG blocks). `per_layer`: a dict
     {layer: each layer's term} instead (the distance is their mean), from the same features:
-    which depth a method wins or loses at."""
+    which depth a method wins or loses at. `batch_size`: images per VGG call (default: as many
+    as hold `PERCEPTUAL_BATCH_PIXELS` pixels, so a batch of small images is one call)."""
     import tensorflow as tf
 
     from keras_gen.features.vgg import vgg_extractor
 
     output, target = as_image_pair(output, target, "images", "reference images", 2.0)
     extractor = vgg_extractor("vgg16", tuple(layers), weights=weights, channels=output.shape[-1])
+    if batch_size is None:
+        batch_size = max(1, PERCEPTUAL_BATCH_PIXELS // (output.shape[1] * output.shape[2]))
     terms = {name: [] for name in layers}
     for start in range(0, len(output), batch_size):
         got = extractor(tf.constant(output[start:start + batch_size], tf.float32))

@@ -29,7 +29,7 @@ def test_cache_files_and_metadata(digits_classifier):
     path = cache_dir / "classifiers" / "digits_32px_1ch.keras"
     assert path.is_file() and path.with_suffix(".json").is_file()
     assert json.loads(path.with_suffix(".json").read_text())["test_accuracy"] == metadata["test_accuracy"]
-    assert not list(path.parent.glob("*partial*"))  # atomic write left no temporaries
+    assert not list(path.parent.glob(f"{path.stem}*partial*"))  # atomic write left no temporaries
     model = keras.saving.load_model(path, safe_mode=True)  # standard layers only
     assert model.get_layer("features").units == 128
 

@@ -48,8 +48,9 @@ class TextDDPM(DDPM):
         text_dim: int = option(64, "size of the caption vector", min=1)
 
     harness_image_size = 8
-    # One U-Net level in the harness: ddpm's entry covers the down/up path; this one, the caption.
-    harness_options = {**DDPM.harness_options, "channel_multipliers": "1", "attention_resolution": 8,
+    # One U-Net level, attention only in the middle, in the harness: ddpm's entry covers the down/up
+    # path and attention at a level; this one, the caption.
+    harness_options = {**DDPM.harness_options, "channel_multipliers": "1", "attention_resolution": 0,
                        "guidance": 2.0, "word_dim": 4, "text_dim": 8, "max_words": 10}
 
     def __init__(self, **kwargs):
@@ -79,7 +80,7 @@ class TextDDPM(DDPM):
         target = self.scheduler.training_target(images, noise, t, TF)
         with tf.GradientTape() as tape:
             prediction = self.denoiser([x_t, t, captions], training=True)
-            loss = tf.reduce_mean(tf.square(target - tf.cast(prediction, tf.float32)))  # eq. (14)
+            loss = self.denoising_loss(target, prediction, t)  # eq. (14), weighted by loss_weighting
         self.apply_gradients("denoiser", tape, loss)
         self.loss_tracker.update_state(loss)
         return {"loss": self.loss_tracker.result()}

@@ -79,3 +79,31 @@ def test_prediction_auto_is_v_with_the_cosine_schedule_and_a_saved_choice_is_kep
     saved = {**cosine.get_config(), "prediction": "epsilon"}
     assert type(cosine).from_config(saved).scheduler.prediction == "epsilon"
     assert tiny("ddpm", schedule="cosine", prediction="epsilon").scheduler.prediction == "epsilon"
+
+
+def test_min_snr_loss_weighting_round_trips_and_a_run_saved_before_it_trains_with_l_simple():
+    """The option is in the config and weights each example's squared error by the scheduler's
+    min-SNR weight at its t; `auto` (the default) is min_snr under the cosine schedule and uniform
+    under the linear one; a config saved before the option existed loads as uniform (eq. 14)."""
+    import tensorflow as tf
+
+    assert tiny("ddpm", schedule="cosine").loss_weighting == "min_snr" and tiny("ddpm").loss_weighting == "uniform"
+    model = tiny("ddpm", schedule="cosine", loss_weighting="min_snr", min_snr_gamma=2.0)
+    assert type(model).from_config(model.get_config()).options.loss_weighting == "min_snr"
+    assert type(model).from_config(model.get_config()).options.min_snr_gamma == 2.0
+    old = {k: v for k, v in model.get_config().items() if k not in ("loss_weighting", "min_snr_gamma")}
+    assert type(model).from_config(old).options.loss_weighting == "uniform"
+    assert type(model).from_config(old).loss_weighting == "uniform"
+    rng = np.random.default_rng(0)
+    target, prediction = rng.standard_normal((2, 3, 8, 8, 1)).astype(np.float32)
+    t = np.array([0, 5, 9], np.int32)
+    per_example = ((target - prediction) ** 2).mean(axis=(1, 2, 3))
+    weight = model.scheduler.loss_weight(t, "min_snr", 2.0)
+    assert weight.min() < 0.5 * weight.max()  # the weights differ across these t
+    loss = float(model.denoising_loss(tf.constant(target), tf.constant(prediction), tf.constant(t)))
+    assert loss == pytest.approx(float((weight * per_example).mean()), rel=1e-5)
+    uniform = tiny("ddpm", schedule="cosine", loss_weighting="uniform")
+    loss = float(uniform.denoising_loss(tf.constant(target), tf.constant(prediction), tf.constant(t)))
+    assert loss == pytest.approx(float(per_example.mean()), rel=1e-5)
+    with pytest.raises(KerasGenError, match="loss_weighting"):
+        tiny("ddpm", loss_weighting="p2")

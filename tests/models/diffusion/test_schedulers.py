@@ -157,6 +157,38 @@ def test_numpy_and_tf_schedulers_agree_step_by_step(sampler, prediction):
     assert NUMPY.name == "numpy"
 
 
+def test_min_snr_weight_is_x0s_error_weighted_by_min_snr_gamma_in_both_runtimes():
+    """Hang et al. 2023: the squared error of x0 weighted by min(SNR_t, gamma); an epsilon
+    network's error is SNR_t times x0's and a v network's (SNR_t + 1) times, so their weights are
+    min(SNR, 5) / SNR and min(SNR, 5) / (SNR + 1). SNR from the schedule in float64 here."""
+    import tensorflow as tf
+
+    betas = np.clip(1 - np.cos(((np.arange(1, 1001) / 1000 + 0.008) / 1.008) * np.pi / 2) ** 2
+                    / np.cos(((np.arange(1000) / 1000 + 0.008) / 1.008) * np.pi / 2) ** 2, 0, 0.999)
+    abar = np.cumprod(1 - betas)
+    snr = abar / (1 - abar)
+    t = np.array([0, 100, 300, 500, 900, 999])
+    expected = {"epsilon": np.minimum(snr[t], 5) / snr[t], "v": np.minimum(snr[t], 5) / (snr[t] + 1)}
+    for prediction in ("epsilon", "v"):
+        s = DiffusionScheduler(1000, "cosine", prediction)
+        np.testing.assert_allclose(s.snr(t), snr[t], rtol=2e-3)
+        weight = s.loss_weight(t, "min_snr", 5.0)
+        np.testing.assert_allclose(weight, expected[prediction], rtol=2e-3)
+        np.testing.assert_allclose(s.loss_weight(tf.constant(t), "min_snr", 5.0, TF).numpy(), weight, rtol=1e-6)
+        np.testing.assert_array_equal(s.loss_weight(t, "uniform"), np.ones(len(t)))
+        # x0's error weighted by min(SNR, gamma): the weight times the target's own factor
+        factor = snr[t] if prediction == "epsilon" else snr[t] + 1
+        np.testing.assert_allclose(weight * factor, np.minimum(snr[t], 5), rtol=2e-3)
+    s = DiffusionScheduler(1000, "cosine", "epsilon")
+    assert s.loss_weight(999, "min_snr") == pytest.approx(1.0) and s.loss_weight(0, "min_snr") < 1e-3
+    v = DiffusionScheduler(1000, "cosine", "v").loss_weight(np.arange(1000), "min_snr")
+    assert v.max() == pytest.approx(5 / 6, rel=0.01) and v[999] < 1e-8 and v[0] < 1e-3  # peak at SNR = gamma
+    with pytest.raises(KerasGenError, match="loss_weighting must be one of uniform, min_snr"):
+        s.loss_weight(t, "p2")
+    with pytest.raises(KerasGenError, match="min_snr_gamma must be a positive number"):
+        s.loss_weight(t, "min_snr", 0.0)
+
+
 def test_timesteps_start_at_pure_noise_and_end_at_zero():
     s = DiffusionScheduler(1000)
     for steps in (1, 10, 50, 1000):

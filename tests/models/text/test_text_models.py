@@ -69,25 +69,50 @@ def test_text2img_draws_both_stages_and_the_caption_changes_the_image():
         _text2img(vocabulary="red Red")
 
 
-def test_text2img_trains_its_encoders_with_the_discriminators_on_mismatched_and_matched_pairs():
+def _weights(*networks):
+    return [np.array(w) for network in networks for w in network.weights]
+
+
+def _moved(before, networks) -> bool:
+    return any(not np.allclose(a, b) for a, b in zip(before, _weights(*networks), strict=True))
+
+
+def test_text2img_trains_its_encoders_with_the_discriminators_on_mismatched_and_matched_pairs(tmp_path):
     """Training moves the caption encoder and the matching term's image encoder (D's optimizer
     updates both), tracks the score of real images with another image's caption beside the real
-    and fake scores, and how often a real and a generated image pick their own caption."""
+    and fake scores, and how often a real and a generated image pick their own caption. The word
+    readers (`word_reader`: one per stage, their own optimizer) train alone during their warm-up,
+    here the first step: the game, G and D, starts at the second; a checkpoint keeps the count."""
     from keras_gen.data.training_data import caption_arrays
+    from keras_gen.runs import load_checkpoint
 
-    model = _text2img(filters=8)
+    model = _text2img(filters=8, word_reader=True, reader_filters=2, reader_warmup_steps=1)
     model.compile()
+    assert list(model.optimizers) == ["generator", "discriminator", "reader"]
     images, captions = caption_arrays("shapes", "train", image_size=16, channels=1, seed=0, limit=8)
     ids = tokenize(captions, model.caption.vocabulary, 10, truncate=True)[0]
+    players = (model.generator, model.discriminator_1, model.discriminator_2, model.text_encoder)
+    readers = model.readers
+    before = _weights(*players), _weights(*readers)
+    warmup = model.fit(images, ids, batch_size=8, epochs=1, verbose=0, shuffle=False).history
+    assert not _moved(before[0], players) and _moved(before[1], readers)  # the readers alone
+    assert warmup["d_loss"] == [0.0] and 0.0 < warmup["words_real"][0] <= 1.0  # nothing played yet; the reader read
     encoder_before = [np.array(w) for w in model.text_encoder.weights + model.image_encoder.weights]
     generator_before = [np.array(w) for w in model.generator.trainable_weights]
-    history = model.fit(images, ids, batch_size=8, epochs=2, verbose=0, shuffle=False).history
+    history = model.fit(images, ids, batch_size=8, epochs=1, verbose=0, shuffle=False).history
+    steps = [1, 1, 2]  # G's, D's and the readers': a resumed run goes on where the warm-up left off
+    assert [int(model.optimizers[k].iterations) for k in ("generator", "discriminator", "reader")] == steps
+    model.save(tmp_path / "reader.keras")
+    loaded = load_checkpoint(tmp_path / "reader.keras")
+    assert [int(loaded.optimizers[k].iterations) for k in ("generator", "discriminator", "reader")] == steps
+    assert loaded.options.reader_warmup_steps == 1 and len(loaded.readers) == 2
     assert {"d_loss", "g_loss", "kl", "d_real", "d_fake", "d_wrong", "match_real", "match_fake", "words_real",
             "words_fake"} <= set(history)
     assert all(np.isfinite(v).all() for v in history.values())
     assert all(0.0 <= history[k][-1] <= 1.0 for k in ("match_real", "match_fake", "words_real", "words_fake"))
-    for critic in (model.discriminator_1, model.discriminator_2):  # the word head, one logit per vocabulary word
-        assert critic.outputs[2].shape == (None, len(SHAPES_VOCABULARY))
+    for reader, side in zip(model.readers, (8, 16)):  # each stage's reader: one logit per vocabulary word
+        assert reader.input_shape == (None, side, side, 1) and reader.output_shape == (None, len(SHAPES_VOCABULARY))
+    assert all(len(critic.outputs) == 2 for critic in (model.discriminator_1, model.discriminator_2))  # no word heads
     for encoder in (model.text_encoder, model.image_encoder):
         moved = [not np.allclose(encoder_before.pop(0), np.asarray(w)) for w in encoder.weights]
         assert any(moved), encoder.name
@@ -113,7 +138,8 @@ def test_a_text2img_checkpoint_from_before_the_matching_term_loads_as_it_was(tmp
     from tests.models.old_checkpoints import assert_loads_as_before, save_as_before
 
     old = {"matching_weight": 0.0, "normalise_caption": False, "word_weight": 0.0, "coordinates": False,
-           "mask_output": False}
+           "mask_output": False, "word_reader": False, "reader_filters": 16, "reader_learning_rate": 3e-3,
+           "reader_warmup_steps": 0}
     assert registry.get("text2img").model_class.options_added_later == old
     earlier = _text2img(**old)
     earlier.compile()
@@ -124,11 +150,12 @@ def test_a_text2img_checkpoint_from_before_the_matching_term_loads_as_it_was(tmp
                    for network in (earlier.generator, earlier.discriminator_2) for layer in network.layers)
     loaded = assert_loads_as_before(earlier, save_as_before(earlier, tmp_path / "old.keras", old),
                                     dict(n=2, seed=3, caption=["a large blue circle"]))
-    assert loaded.image_encoder is None
-    today = _text2img()
+    assert loaded.image_encoder is None and loaded.readers == () and list(loaded.optimizers) == ["generator",
+                                                                                              "discriminator"]
+    today = _text2img()  # the word term's heads on the discriminators (word_reader is off: G fooled the readers)
     assert today.options.matching_weight > 0 and today.image_encoder.output_shape == (None, today.options.text_dim)
     assert "caption_normalised" in {layer.name for layer in today.generator.layers}
-    assert len(today.discriminator_2.outputs) == 3
+    assert len(today.discriminator_2.outputs) == 3 and today.readers == ()
     assert "stage2_joint_coordinates" in {layer.name for layer in today.generator.layers}
 
 
