@@ -22,6 +22,14 @@ Tables, every figure beside its baseline measured in the same run:
     python benchmarks/restoration.py --quick                                              # smoke run, minutes
     python benchmarks/restoration.py --stage train --rows srgan_x4 --threads 1 --out benchmarks/out/srgan_vgg \
         --init-from benchmarks/out/restoration/srresnet_x4 --set adversarial_weight=0 --minutes 3.5  # a variant
+    python benchmarks/sr_photos.py                                                       # 66 photos -> cache/sr_photos
+    python benchmarks/restoration.py --stage train --rows srgan_x4 --threads 1 --out benchmarks/out/restoration_photos \
+        --train-data cache/sr_photos --init-from benchmarks/out/restoration/srresnet_x4 --steps 1000  # on wider data
+
+`--train-data DIR` gives the super-resolution rows of a call a folder of photos instead of the
+bundled ones (sr_holdout stays the test set; the tables name the folder); `--init-from` then also
+makes an srresnet row fine-tune that run, and `--steps` trains each row of the call the same
+number of steps (rows compared side by side) instead of its CPU budget.
 
 Each row trains for a budget of CPU time (each row's own `minutes`, x 60 CPU seconds of the
 training process, all its threads; `--scale-budget` multiplies them), checked at the end of each
@@ -387,6 +395,8 @@ def markdown(results: dict) -> str:
                 "training CPU minutes | s (3 images) |", "|---|---|---|---|---|---|---|---|---|"]
         for scale in SR_SCALES:
             rows = [r for r in results["sr"] if r["scale"] == scale]
+            if not any(r["row"] for r in rows):  # bicubic alone: no network was scored at this scale
+                continue
             base = next(r for r in rows if r["row"] is None)
             for r in rows:
                 out.append(f"| x{scale} | {r['method']} | {r['y_psnr']:.2f} | {r['y_psnr'] - base['y_psnr']:+.2f} | "
@@ -503,6 +513,9 @@ def main() -> None:
     parser.add_argument("--n-digits", type=int, default=360, help="test digits completed (all 360 by default)")
     parser.add_argument("--json", default=None, help="also write the results as JSON here")
     parser.add_argument("--results", default=None, help="write the tables into this markdown file's section")
+    parser.add_argument("--section", default="restoration",
+                        help="the section's name in --results (e.g. 'restoration photos' for rows trained on a "
+                             "--train-data folder, beside the main table)")
     parser.add_argument("--sr-models", default="", help="evaluate only these of vdsr, srresnet, srgan, espcn (and "
                                                              "bicubic); default: every trained row")
     parser.add_argument("--from-json", default=None, metavar="A.json,B.json",
@@ -520,6 +533,9 @@ def main() -> None:
         results = {}
         for path in args.from_json.split(","):
             part = json.loads(Path(path).read_text())
+            for r in part.get("sr", []):  # a row keeps its own file's training record (rows of several --out)
+                if r.get("row") and not r.get("training"):
+                    r["training"] = part.get("trained", {}).get(r["row"])
             for key, value in part.items():
                 if key == "sr" and results.get("sr"):  # rows of several runs: one per (scale, method)
                     seen = {(r["scale"], r["method"]) for r in results["sr"]}
@@ -534,7 +550,7 @@ def main() -> None:
         text = markdown(results)
         print(text)
         if args.results:
-            write_section(Path(args.results), text, "restoration")
+            write_section(Path(args.results), text, args.section)
         return
     if args.stage in ("all", "train"):
         for row in rows:
@@ -547,7 +563,7 @@ def main() -> None:
         if args.json:
             Path(args.json).write_text(json.dumps(results, indent=1, default=float))
         if args.results:
-            write_section(Path(args.results), text, "restoration")
+            write_section(Path(args.results), text, args.section)
 
 
 if __name__ == "__main__":
