@@ -141,7 +141,8 @@ def train_row(out: Path, row: str, budget_scale: float, seed: int, quick: bool, 
             raise SystemExit(f"--train-data replaces the photos of the super-resolution rows; {row} trains on "
                              f"{spec['data']}.")
         if not Path(train_data).is_dir():
-            raise SystemExit(f"--train-data {train_data}: no such folder (make it with python benchmarks/sr_photos.py).")
+            raise SystemExit(f"--train-data {train_data}: no such folder (make one with python "
+                             "benchmarks/sr_photos.py).")
         data = str(train_data)
     run = out / row
     shutil.rmtree(run, ignore_errors=True)

