@@ -48,9 +48,8 @@ class TextDDPM(DDPM):
         text_dim: int = option(64, "size of the caption vector", min=1)
 
     harness_image_size = 8
-    # One U-Net level, attention only in the middle, in the harness: ddpm's entry covers the down/up
-    # path and attention at a level; this one, the caption.
-    harness_options = {**DDPM.harness_options, "channel_multipliers": "1", "attention_resolution": 0,
+    # One U-Net level in the harness: ddpm's entry covers the down/up path; this one, the caption.
+    harness_options = {**DDPM.harness_options, "channel_multipliers": "1",
                        "guidance": 2.0, "word_dim": 4, "text_dim": 8, "max_words": 10}
 
     def __init__(self, **kwargs):
