@@ -6,10 +6,6 @@ import os
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")  # tests are CPU-only and deterministic
-# TensorFlow's oneDNN kernels set up each primitive (a JIT-compiled kernel per shape) on first use,
-# which the tests' tiny networks never win back: without them a harness model's runs take 5-8%
-# less CPU (ddpm 27.1 -> 25.5 CPU-s). Kernels only: every test's logic and tolerance is the same.
-os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 if int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")) > 1:
     # One intra-op thread per xdist worker (and its subprocesses): the workers already fill the
     # cores, and two-thread pools per worker would oversubscribe them (less CPU time, measured).
