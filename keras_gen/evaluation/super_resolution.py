@@ -96,7 +96,7 @@ def sr_measures(upscaled: dict, scale: int, vgg: bool = True, fidelity: bool = T
     pictures, and "per_image" [{image, y_psnr, ...}]; `fidelity` the PSNRs and SSIM, `vgg` the
     VGG feature distance, with its terms per VGG layer ("vgg_layers" {layer: term}, per image
     and their mean: the distance is the mean of the terms)."""
-    from keras_gen.metrics import perceptual_distance, sr_scores
+    from keras_gen.metrics import distance_of_layer_terms, perceptual_distance, sr_scores
 
     names, outputs, targets = upscaled["names"], upscaled["outputs"], upscaled["targets"]
     per_image = [{"image": name} for name in names]
@@ -109,7 +109,7 @@ def sr_measures(upscaled: dict, scale: int, vgg: bool = True, fidelity: bool = T
         layers = perceptual_distance(restored, high, weights=VGG_WEIGHTS, per_image=True, per_layer=True) if vgg \
             else {}
         if vgg:
-            scores[VGG_DISTANCE] = np.mean(np.stack(list(layers.values())), axis=0)
+            scores[VGG_DISTANCE] = distance_of_layer_terms(layers)
         for j, i in enumerate(indices):
             per_image[i].update({k: float(v[j]) for k, v in scores.items()})
             if vgg:

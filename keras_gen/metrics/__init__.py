@@ -15,7 +15,8 @@ from keras_gen.metrics.label_accuracy import per_class_accuracy
 from keras_gen.metrics.likelihood import bits_per_dim, independent_pixel_nll
 from keras_gen.metrics.memorisation import memorisation
 from keras_gen.metrics.precision_recall import precision_recall
-from keras_gen.metrics.restoration import perceptual_distance, psnr, rgb_to_y, sr_scores, ssim, y_psnr, y_ssim
+from keras_gen.metrics.restoration import (distance_of_layer_terms, perceptual_distance, psnr, rgb_to_y, sr_scores,
+                                          ssim, y_psnr, y_ssim)
 from keras_gen.metrics.statistics import FeatureStatistics
 
 METRICS = {
@@ -35,6 +36,7 @@ __all__ = [
     "METRICS",
     "FeatureStatistics",
     "bits_per_dim",
+    "distance_of_layer_terms",
     "fid_from_features",
     "fid_from_statistics",
     "frechet_distance",

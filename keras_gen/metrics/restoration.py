@@ -200,4 +200,10 @@ def perceptual_distance(output, target, layers=PERCEPTUAL_DISTANCE_LAYERS, weigh
     terms = {name: np.concatenate(values).astype(np.float64) for name, values in terms.items()}
     if per_layer:
         return {name: _reduce(values, per_image) for name, values in terms.items()}
-    return _reduce(np.mean(np.stack(list(terms.values())), axis=0), per_image)
+    return _reduce(distance_of_layer_terms(terms), per_image)
+
+
+def distance_of_layer_terms(terms: dict):
+    """The perceptual distance from its per-layer terms ({layer: term}, as `perceptual_distance(...,
+    per_layer=True)` gives them, per image or not): their mean, every layer weighted alike."""
+    return np.mean(np.stack(list(terms.values())), axis=0)
