@@ -177,11 +177,14 @@ def _init_record(init) -> dict | None:
     return {"run": str(init), "steps": found.get("steps"), "cpu_s": found.get("cpu_s"), "data": found.get("data")}
 
 
+BUNDLED_PHOTOS = "bundled photos"  # data_label of the rows' own training source
+
+
 def data_label(data) -> str:
     """How a table names a row's training data: the bundled photos, or a folder by its name and
     count of images."""
     if data in (None, "photos"):
-        return "bundled photos"
+        return BUNDLED_PHOTOS
     from keras_gen.core.images import IMAGE_SUFFIXES
 
     folder = Path(data)
@@ -260,7 +263,8 @@ def sr_methods(out: Path, scale: int, models=None) -> dict:
         run = network_upscaler(lambda x, u=upscaler: u.upscale(x, scale), scale, upscaler.channels, upscaler.margin)
         colour = "Y" if upscaler.channels == 1 else "RGB"
         data = _training_record(out, row).get("data")
-        trained_on = "" if data in (None, "photos") else f", {data_label(data)}"
+        label = data_label(data)
+        trained_on = "" if label == BUNDLED_PHOTOS else f", {label}"
         methods[f"{row.split('_x')[0]} ({colour}{trained_on})"] = (row, run)
     return methods
 
