@@ -130,6 +130,15 @@ class Evaluator:
         return self.extractor(self.real_test)
 
     @cached_property
+    def train_radii(self) -> np.ndarray:
+        """Each training feature's distance to its k-th nearest neighbour: the real manifold of
+        precision/recall (the paper's k = 3), searched once for every side scored against it."""
+        from keras_gen.metrics.distances import kth_neighbour_distance
+        from keras_gen.metrics.precision_recall import NEIGHBOURS
+
+        return kth_neighbour_distance(self.train["features"], NEIGHBOURS)
+
+    @cached_property
     def label_floor(self) -> dict:
         """The classifier's accuracy on the real test images kept here, overall and per class."""
         from keras_gen.metrics import per_class_accuracy

@@ -223,7 +223,7 @@ def _precision_recall(ev, feed):
     from keras_gen.metrics import precision_recall
 
     tr, g, gm, tm = _sides(ev, feed)
-    (gp, gr), (mp, mr), (fp, fr) = (precision_recall(tr, side) for side in (g, gm, tm))
+    (gp, gr), (mp, mr), (fp, fr) = (precision_recall(tr, side, real_radii=ev.train_radii) for side in (g, gm, tm))
     return {"precision": {"generated": gp, "generated_matched": mp, "floor": fp},
             "recall": {"generated": gr, "generated_matched": mr, "floor": fr}}
 

@@ -20,26 +20,36 @@ from __future__ import annotations
 from keras_gen.metrics.checks import as_feature_pair, check_int
 from keras_gen.metrics.distances import inside_any_ball, kth_neighbour_distance, mutual_ball_membership
 
+NEIGHBOURS = 3  # the paper's k
 
-def manifold_coverage(query, points, k: int = 3, batch_size: int | None = None) -> float:
+
+def manifold_coverage(query, points, k: int = NEIGHBOURS, batch_size: int | None = None) -> float:
     """Fraction of `query` rows inside the k-NN manifold of `points` (eq. 1 averaged)."""
     radii = kth_neighbour_distance(points, k, batch_size)
     return float(inside_any_ball(query, points, radii, batch_size).mean())
 
 
-def precision_recall(real, fake, k: int = 3, batch_size: int | None = None) -> tuple[float, float]:
+def precision_recall(real, fake, k: int = NEIGHBOURS, batch_size: int | None = None,
+                     real_radii=None) -> tuple[float, float]:
     """(precision, recall) of generated features `fake` against `real` features, both (n, dim).
 
     `k` is the neighbourhood size for the manifold radii (paper default 3); each set needs at
     least k + 1 samples. `batch_size` bounds memory (query rows per distance block; default
-    chooses ~64 MB blocks).
+    chooses ~64 MB blocks). `real_radii`: `kth_neighbour_distance(real, k)` computed before, for
+    a real set scored against several fake ones (an evaluation's samples, matched samples and
+    floor): its k-NN search is the larger part of the work.
     """
     k = check_int(k, "k")
     real, fake = as_feature_pair(
         real, fake, "real features", "generated features", min_count=k + 1,
         purpose=f"Precision/recall with k={k} (each point needs k other points for its radius)",
     )
-    radii_real = kth_neighbour_distance(real, k, batch_size)
+    if real_radii is None:
+        radii_real = kth_neighbour_distance(real, k, batch_size)
+    elif len(real_radii) != len(real):
+        raise ValueError(f"real_radii holds {len(real_radii)} radii for {len(real)} real features")
+    else:
+        radii_real = real_radii
     radii_fake = kth_neighbour_distance(fake, k, batch_size)
     # the real-fake distances serve both directions, so they are computed once
     real_in_fake, fake_in_real = mutual_ball_membership(real, radii_real, fake, radii_fake, batch_size)

@@ -70,3 +70,15 @@ def test_precision_recall_input_errors():
         precision_recall(x, bad)
     with pytest.raises(KerasGenError, match="k must be at least 1"):
         precision_recall(x, x, k=0)
+
+
+def test_real_radii_computed_once_give_the_same_scores_and_are_checked():
+    from keras_gen.metrics.distances import kth_neighbour_distance
+
+    rng = np.random.default_rng(3)
+    real = rng.normal(size=(300, 8))
+    radii = kth_neighbour_distance(real, 3)
+    for fake in (rng.normal(size=(60, 8)), rng.normal(0.5, 1.0, size=(90, 8)), real[:40] + 0.01):
+        assert precision_recall(real, fake, real_radii=radii) == precision_recall(real, fake)
+    with pytest.raises(ValueError, match="299 radii for 300 real features"):
+        precision_recall(real, real[:20], real_radii=radii[:-1])
