@@ -91,22 +91,22 @@ def assert_checkpoint_layout_kept(name: str, path) -> None:
 
 
 def _record_layouts(names) -> None:
-    """Write the harness checkpoint layout of each model named into LAYOUTS (test helper CLI)."""
+    """Write into LAYOUTS the checkpoint layout of each model named, as the harness checks it: its
+    CLI run's trained model saved again (test helper CLI)."""
     import tempfile
 
-    import tensorflow as tf
-
+    from keras_gen.runs import load_run
     from tests import test_model_harness as harness
 
     recorded = json.loads(LAYOUTS.read_text()) if LAYOUTS.exists() else {}
-    for name in names:
-        model = harness._tiny(name)
-        model.compile()
-        model.fit(tf.data.Dataset.from_tensors(harness._tiny_batch(model)), epochs=1, verbose=0)
-        with tempfile.TemporaryDirectory() as folder:
-            model.save(Path(folder) / "model.keras")
-            recorded[name] = checkpoint_layout(Path(folder) / "model.keras")
-        print(f"{name}: {len(recorded[name])} weights")
+    with tempfile.TemporaryDirectory() as folder:
+        root = Path(folder)
+        flags = harness.write_data_flags(root)
+        for name in names:
+            model, _ = load_run(harness.train_harness_runs(name, root / name, flags)[0])
+            model.save(root / f"{name}.keras")
+            recorded[name] = checkpoint_layout(root / f"{name}.keras")
+            print(f"{name}: {len(recorded[name])} weights")
     LAYOUTS.write_text(json.dumps(dict(sorted(recorded.items())), indent=1) + "\n")
 
 
