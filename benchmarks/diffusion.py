@@ -387,7 +387,7 @@ def evaluate(out: Path, args) -> dict:
     tables = args.tables.split(",")
     results["throughput"] = [] if "throughput" not in tables else throughput([r for r in args.throughput_rows.split(",") if r in ROWS],
                                        args.throughput_steps, args.quick, args.seed, args.image_size)
-    if "dcgan" in trained and "samplers" in tables:
+    if "dcgan" in trained and ("samplers" in tables or "dcgan" in tables):  # "dcgan": its row alone, to merge
         gan, _ = load_run(out / "dcgan")
         images, seconds = timed_samples(gan, args.n, args.seed)
         results["dcgan"] = {"n": args.n, "s_per_image": seconds / args.n, **score(ev, images)}
@@ -448,7 +448,9 @@ def main() -> None:
     parser.add_argument("--section", default="diffusion",
                         help="the section of --results to write (its <!-- NAME benchmark: start/end --> markers)")
     parser.add_argument("--tables", default="throughput,samplers,guidance",
-                        help="which to measure (separate processes may measure separate tables)")
+                        help="which to measure (separate processes may measure separate tables; dcgan: the "
+                             "samplers table's DCGAN row alone, for a samplers run that started before dcgan "
+                             "had trained)")
     parser.add_argument("--merge", nargs="+", default=None,
                         help="instead of measuring: the tables of these --json files, merged")
     args = parser.parse_args()
