@@ -7,16 +7,19 @@ Three tables, every figure beside a baseline measured in the same run:
                  run trained for.
   samplers       seconds per image and domain FID/KID, precision/recall of ddpm sampled by DDPM's
                  ancestral chain over all T = 1000 steps against DDIM with 100/50/20/10 steps
-                 (eta 0), beside the real-vs-real floor and DCGAN's samples: FID / floor,
+                 at the library's default eta (DEFAULT_ETA, 0.5: the default request, whatever eta
+                 the run's config recorded), beside the real-vs-real floor and DCGAN's samples: FID / floor,
                  FID / DCGAN's, FID / DDPM-1000's and the speed-up over DDPM-1000, and the share of
                  samples rougher than every real test image (mean |Laplacian|, speckle noise).
                  `--sampler-row ddpm_cosine` measures the CPU-sized model of docs/models/diffusion.md instead (16 px,
                  cosine schedule, 30 x 64 steps: the configuration in which DDIM left one sample in
                  eight as speckle noise, issue 27), into its own section with `--section`.
-                 `--ddim-etas 1` adds DDIM-50 rows with the chain's noise on; `--noise-seeds 0,1,2,3`
-                 scores DDIM-50 and DDPM-50 again at those samples' seeds, and the targets read
-                 DDIM-50's gap to DDPM-T against that seed noise of FID at the same n.
-  guidance       cddpm sampled by DDIM-50 at guidance scale 0 (unconditional), 1 (conditional),
+                 `--ddim-etas 0,1` adds DDIM-50 rows at those eta (0: the deterministic chain);
+                 every DDIM row names its eta. `--noise-seeds 0,1,2,3` scores DDIM-50 (default eta)
+                 and DDPM-50 again at those samples' seeds, and the targets read DDIM-50's gap to
+                 DDPM-T (at the default eta; the other eta rows' gaps beside it) against that seed
+                 noise of FID at the same n.
+  guidance       cddpm sampled by DDIM-50 (default eta) at guidance scale 0 (unconditional), 1 (conditional),
                  3 and 5: per-class accuracy of the domain classifier (mean and worst class), FID
                  and recall (diversity): guidance buys class fidelity with variety.
 
@@ -28,7 +31,7 @@ Three tables, every figure beside a baseline measured in the same run:
     python benchmarks/diffusion.py --stage evaluate --merge A.json B.json --results docs/BENCHMARKS.md
     python benchmarks/diffusion.py --stage train --rows ddpm_cosine      # docs/models/diffusion.md's 16 px cosine run
     python benchmarks/diffusion.py --stage evaluate --tables samplers --sampler-row ddpm_cosine \
-        --ddim-etas 1 --noise-seeds 0,1,2,3 --section "diffusion cosine" --results docs/BENCHMARKS.md
+        --ddim-etas 0,1 --noise-seeds 0,1,2,3 --section "diffusion cosine" --results docs/BENCHMARKS.md
 
 Each row trains for a budget of the issue's 2-core machine (`--minutes` M: M x 60 x 2 seconds of the
 training process's CPU time; a callback stops it at the end of an epoch) into OUT/ROW. CPU time
@@ -60,6 +63,7 @@ import numpy as np  # noqa: E402
 
 from benchmarks.docs_sections import write_section  # noqa: E402
 from benchmarks.run_budget import TimeBudget  # noqa: E402
+from keras_gen.core.samplers.ddim import DEFAULT_ETA  # noqa: E402
 
 CORES = 2  # the issue's machine: a training budget of M minutes is M x 60 x 2 CPU seconds
 SIZE = 32  # the issue's; --image-size 16 when the CPU is shared (digits are 8 px originals)
@@ -180,20 +184,28 @@ def score(ev, images, labels=None) -> dict:
     return row
 
 
+def sampler_name(sampler: str, steps: int, eta: float | None) -> str:
+    """A row's name: DDIM's says its eta (the default request's included), DDPM's has none."""
+    return f"{sampler.upper()}-{steps}" + (f", eta {eta:g}" if sampler == "ddim" else "")
+
+
 def sampler_rows(model, ev, n: int, n_ddpm: int, seed: int, conditions: dict, partial: Path | None = None,
                  etas: tuple = ()) -> list[dict]:
-    """DDIM (eta 0) at each of DDIM_STEPS, DDIM-50 at each of `etas` (its noise: 1 is DDPM's
-    variance), then DDPM over all T steps (the slow one last; with `partial`, the rows so far are
-    written there after each); DDPM's row comes first."""
+    """DDIM at the default eta (DEFAULT_ETA) at each of DDIM_STEPS, DDIM-50 at each other eta of
+    `etas` (0: deterministic, 1: DDPM's variance), then DDPM over all T steps (the slow one last;
+    with `partial`, the rows so far are written there after each); DDPM's row comes first. The
+    eta is passed, not read from the run: a run saved while the default was 0 recorded eta 0."""
     T = model.options.timesteps
     rows = []
-    plan = [*[("ddim", s, n, 0.0) for s in DDIM_STEPS if s <= T], *[("ddim", 50, n, float(e)) for e in etas if 50 <= T],
-            ("ddpm", T, n_ddpm, 0.0)]
+    plan = [*[("ddim", s, n, DEFAULT_ETA) for s in DDIM_STEPS if s <= T],
+            *[("ddim", 50, n, float(e)) for e in etas if 50 <= T and float(e) != DEFAULT_ETA],
+            ("ddpm", T, n_ddpm, None)]
     for sampler, steps, count, eta in plan:
         given = {k: (v[:count] if isinstance(v, np.ndarray) else v) for k, v in conditions.items()}
-        images, seconds = timed_samples(model, count, seed, sampler=sampler, steps=steps, eta=eta, **given)
-        name = f"{sampler.upper()}-{steps}" + (f", eta {eta:g}" if eta else "")
-        rows.append({"name": name, "steps": steps, "eta": eta, "n": count, "s_per_image": seconds / count,
+        eta_given = {} if eta is None else {"eta": eta}
+        images, seconds = timed_samples(model, count, seed, sampler=sampler, steps=steps, **eta_given, **given)
+        rows.append({"name": sampler_name(sampler, steps, eta), "steps": steps, "eta": eta, "n": count,
+                     "default": eta is None or eta == DEFAULT_ETA, "s_per_image": seconds / count,
                      **score(ev, images)})
         print(f"{rows[-1]['name']}: {seconds / count:.3f} s/image, FID {rows[-1]['fid']:.2f}", flush=True)
         if partial:
@@ -202,7 +214,7 @@ def sampler_rows(model, ev, n: int, n_ddpm: int, seed: int, conditions: dict, pa
 
 
 def seed_noise_rows(model, ev, n: int, seeds: list[int], conditions: dict) -> list[dict]:
-    """FID of DDIM-50 (eta 0) and DDPM-50 at each of `seeds` (the sampler table's seed among them):
+    """FID of DDIM-50 (default eta) and DDPM-50 at each of `seeds` (the sampler table's seed among them):
     how far FID at this n moves with the samples' seed alone, against which a gap between two rows
     of the table is read. DDPM-1000 itself is too slow to repeat; DDPM-50 is the same ancestral
     sampler over 50 of its steps."""
@@ -212,10 +224,12 @@ def seed_noise_rows(model, ev, n: int, seeds: list[int], conditions: dict) -> li
     for sampler in ("ddim", "ddpm"):
         for seed in seeds:
             given = {k: (v[:n] if isinstance(v, np.ndarray) else v) for k, v in conditions.items()}
+            eta = DEFAULT_ETA if sampler == "ddim" else None
             with model.ema_weights():
-                images = model.sample(n, seed, sampler=sampler, steps=50, eta=0.0, **given)
+                images = model.sample(n, seed, sampler=sampler, steps=50, **({} if eta is None else {"eta": eta}),
+                                      **given)
             m = ev.evaluate(images, ("fid",))["metrics"]["fid"]
-            rows.append({"name": f"{sampler.upper()}-50", "seed": seed, "n": n, "fid": m["generated_matched"],
+            rows.append({"name": sampler_name(sampler, 50, eta), "eta": eta, "seed": seed, "n": n, "fid": m["generated_matched"],
                          "rough": rougher_than(images, ev.real_test)})
             print(f"seed noise {rows[-1]['name']} seed {seed}: FID {rows[-1]['fid']:.2f}", flush=True)
     return rows
@@ -235,7 +249,8 @@ def guidance_rows(model, ev, n: int, steps: int, seed: int) -> list[dict]:
     labels = np.arange(n) % model.num_classes
     rows = []
     for w in GUIDANCE:
-        images, seconds = timed_samples(model, n, seed, sampler="ddim", steps=steps, eta=0.0, label=labels, guidance=w)
+        images, seconds = timed_samples(model, n, seed, sampler="ddim", steps=steps, eta=DEFAULT_ETA, label=labels,
+                                        guidance=w)
         rows.append({"guidance": w, "s_per_image": seconds / n, **score(ev, images, labels)})
         print(f"guidance {w}: accuracy {rows[-1]['accuracy']:.3f}, FID {rows[-1]['fid']:.2f}", flush=True)
     return rows
@@ -259,7 +274,8 @@ def markdown(results: dict) -> str:
     if results.get("samplers"):
         rows, gan = results["samplers"], results.get("dcgan")
         ddpm = rows[0]
-        out += [f"### Samplers of {results['sampler_model']} (domain features, EMA weights)", "",
+        out += [f"### Samplers of {results['sampler_model']} (domain features, EMA weights; the default "
+                f"request: DDIM at eta {results.get('default_eta', 0.0):g})", "",
                 "| sampler | n | s / image | speed-up | FID | KID x1000 | precision | recall | FID / floor | "
                 "FID / DDPM-T | FID / DCGAN | rougher than real |", "|---|---|---|---|---|---|---|---|---|---|---|---|"]
         floor_row = {"name": "floor: test vs train", "n": ddpm["n"], "s_per_image": None, "fid": ddpm["fid_floor"],
@@ -274,7 +290,8 @@ def markdown(results: dict) -> str:
                        f"{r['fid'] / ddpm['fid']:.2f} | {vs_gan} | {_share(r.get('rough'))} |")
         out.append("")
     if results.get("seed_noise"):
-        out += [f"### FID over sample seeds (n = {results['seed_noise'][0]['n']}, the same model, EMA weights, eta 0)", "",
+        out += [f"### FID over sample seeds (n = {results['seed_noise'][0]['n']}, the same model, EMA weights, "
+                f"DDIM at eta {results.get('default_eta', 0.0):g})", "",
                 "| sampler | seeds | FID at each seed | mean | sd | range | rougher than real (each seed) |",
                 "|---|---|---|---|---|---|---|"]
         for name, (mean, sd, low, high, seeds) in noise_summary(results["seed_noise"]).items():
@@ -285,7 +302,8 @@ def markdown(results: dict) -> str:
                        f"{rough} |")
         out.append("")
     if results.get("guidance"):
-        out += [f"### Classifier-free guidance of cddpm (DDIM-{results['guidance_steps']}, eta 0)", "",
+        out += [f"### Classifier-free guidance of cddpm (DDIM-{results['guidance_steps']}, eta "
+                f"{results.get('guidance_eta', 0.0):g})", "",
                 "| guidance | label accuracy | worst class | FID | KID x1000 | precision | recall | FID / floor | "
                 "s / image |", "|---|---|---|---|---|---|---|---|---|"]
         g0 = results["guidance"][0]
@@ -313,21 +331,30 @@ def targets(results: dict) -> list[str]:
         ratio = ddpm["fid"] / ddpm["fid_floor"]
         lines.append(f"{ddpm['name']} FID at most {TARGETS['fid_over_floor']:g}x the floor: {ratio:.1f}x, "
                      f"{met(ratio <= TARGETS['fid_over_floor'])}")
-        d50 = next((r for r in rows if r["name"] == "DDIM-50"), None)
+        # the default request's DDIM-50 (tables made before the eta was named: "DDIM-50", eta 0)
+        default_eta = results.get("default_eta", 0.0)
+        fifty = [r for r in rows if r.get("steps") == 50 and r["name"].startswith("DDIM-")]
+        d50 = next((r for r in fifty if (r.get("eta") or 0.0) == default_eta), None)
         if d50:
             gap, speed = d50["fid"] / ddpm["fid"] - 1, ddpm["s_per_image"] / d50["s_per_image"]
-            lines.append(f"DDIM-50 within {TARGETS['ddim50_fid_gap']:.0%} of {ddpm['name']}'s FID at "
-                         f"{TARGETS['ddim50_speedup']:g}x less time: {gap:+.0%} at {speed:.1f}x, "
+            lines.append(f"DDIM-50 (eta {default_eta:g}, the default) within {TARGETS['ddim50_fid_gap']:.0%} of "
+                         f"{ddpm['name']}'s FID at {TARGETS['ddim50_speedup']:g}x less time: {gap:+.0%} at {speed:.1f}x, "
                          f"{met(gap <= TARGETS['ddim50_fid_gap'] and speed >= TARGETS['ddim50_speedup'])}")
+            others = [r for r in fifty if r is not d50]
+            if others:
+                lines.append("for comparison, not the default: " + "; ".join(
+                    f"{r['name']} {r['fid'] / ddpm['fid'] - 1:+.0%} at {ddpm['s_per_image'] / r['s_per_image']:.1f}x"
+                    for r in others))
             noise = noise_summary(results.get("seed_noise") or [])
-            if noise.get("DDIM-50", (0, 0))[1] > 0 and noise.get("DDPM-50", (0, 0))[1] > 0:
+            name = d50["name"]
+            if noise.get(name, (0, 0))[1] > 0 and noise.get("DDPM-50", (0, 0))[1] > 0:
                 diff = d50["fid"] - ddpm["fid"]
                 # sd of a difference of two FIDs: DDIM-50's seed sd and DDPM-50's (standing in for
                 # DDPM-T's, the same ancestral sampler) added in quadrature
-                sd = (noise["DDIM-50"][1] ** 2 + noise["DDPM-50"][1] ** 2) ** 0.5
-                lines.append(f"DDIM-50 - {ddpm['name']} = {diff:+.2f} FID; seed sd of FID at n = {d50['n']}: "
-                             f"DDIM-50 {noise['DDIM-50'][1]:.2f}, DDPM-50 {noise['DDPM-50'][1]:.2f} (seeds "
-                             f"{','.join(map(str, noise['DDIM-50'][4]))}), so a difference has sd {sd:.2f}: "
+                sd = (noise[name][1] ** 2 + noise["DDPM-50"][1] ** 2) ** 0.5
+                lines.append(f"{name} - {ddpm['name']} = {diff:+.2f} FID; seed sd of FID at n = {d50['n']}: "
+                             f"{name} {noise[name][1]:.2f}, DDPM-50 {noise['DDPM-50'][1]:.2f} (seeds "
+                             f"{','.join(map(str, noise[name][4]))}), so a difference has sd {sd:.2f}: "
                              f"{diff / sd:+.1f} sd, " + ("inside the seed noise (within 2 sd)" if abs(diff) <= 2 * sd
                                                           else "outside the seed noise (more than 2 sd)"))
         if all("rough" in r for r in rows):
@@ -360,7 +387,7 @@ def evaluate(out: Path, args) -> dict:
     tables = args.tables.split(",")
     results["throughput"] = [] if "throughput" not in tables else throughput([r for r in args.throughput_rows.split(",") if r in ROWS],
                                        args.throughput_steps, args.quick, args.seed, args.image_size)
-    if "dcgan" in trained and "samplers" in tables:
+    if "dcgan" in trained and ("samplers" in tables or "dcgan" in tables):  # "dcgan": its row alone, to merge
         gan, _ = load_run(out / "dcgan")
         images, seconds = timed_samples(gan, args.n, args.seed)
         results["dcgan"] = {"n": args.n, "s_per_image": seconds / args.n, **score(ev, images)}
@@ -375,6 +402,7 @@ def evaluate(out: Path, args) -> dict:
         results["sampler_model"] = (f"{sampler_row} ({model.image_size} px, {options}; "
                                     f"{trained[sampler_row]['steps']} training steps)"
                                     + (" at guidance 1, labels cycling 0-9" if conditions else ""))
+        results["default_eta"] = DEFAULT_ETA
         results["samplers"] = sampler_rows(model, evaluator_for(model), args.n, args.n_ddpm or args.n, args.seed, conditions,
                                           Path(args.json + ".samplers") if args.json else None,
                                           etas=[float(v) for v in args.ddim_etas.split(",") if v])
@@ -385,6 +413,7 @@ def evaluate(out: Path, args) -> dict:
         model, _ = load_run(out / "cddpm")
         results["guidance_steps"] = min(args.guidance_steps, model.options.timesteps)
         results["guidance"] = guidance_rows(model, ev, args.n, results["guidance_steps"], args.seed)
+        results["guidance_eta"] = DEFAULT_ETA
     return results
 
 
@@ -406,7 +435,8 @@ def main() -> None:
     parser.add_argument("--n-ddpm", type=int, default=None, help="samples of the T-step DDPM row (default --n)")
     parser.add_argument("--sampler-row", default="ddpm", help="the trained row whose samplers are compared")
     parser.add_argument("--ddim-etas", default="",
-                        help="also DDIM-50 at these eta (comma-separated, e.g. 0.5,1): what the chain's noise buys")
+                        help=f"also DDIM-50 at these eta (comma-separated, e.g. 0,1; the DDIM rows are at the "
+                             f"default {DEFAULT_ETA:g}): what the chain's noise buys")
     parser.add_argument("--noise-seeds", default="",
                         help="samples' seeds (comma-separated, e.g. 0,1,2,3,4) at which DDIM-50 and DDPM-50 are "
                              "scored again: the seed noise of FID at --n, against which the table's gaps are read")
@@ -418,7 +448,9 @@ def main() -> None:
     parser.add_argument("--section", default="diffusion",
                         help="the section of --results to write (its <!-- NAME benchmark: start/end --> markers)")
     parser.add_argument("--tables", default="throughput,samplers,guidance",
-                        help="which to measure (separate processes may measure separate tables)")
+                        help="which to measure (separate processes may measure separate tables; dcgan: the "
+                             "samplers table's DCGAN row alone, for a samplers run that started before dcgan "
+                             "had trained)")
     parser.add_argument("--merge", nargs="+", default=None,
                         help="instead of measuring: the tables of these --json files, merged")
     args = parser.parse_args()

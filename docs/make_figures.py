@@ -54,9 +54,9 @@ FIGURES: dict[str, list] = {
     "diffusion": [  # ~10 CPU minutes: the notebook's U-Net, 60 epochs of 22 steps
         "train cddpm --data digits --image-size 16 --epochs 60 --seed 0 --set filters=32 --set blocks=1"
         " --set ema=0.995 --out RUNS/cddpm",
-        "sample RUNS/cddpm --n 80 --seed 0 --sampler ddim --steps 50 --guidance 3 --quiet"
+        "sample RUNS/cddpm --n 80 --seed 0 --sampler ddim --steps 50 --eta 0 --guidance 3 --quiet"
         " --out IMAGES/diffusion_cddpm_guidance3.png",
-        "sample RUNS/cddpm --n 80 --seed 0 --sampler ddim --steps 50 --guidance 0 --quiet"
+        "sample RUNS/cddpm --n 80 --seed 0 --sampler ddim --steps 50 --eta 0 --guidance 0 --quiet"
         " --out IMAGES/diffusion_cddpm_guidance0.png",
     ],
     "style": [  # ~6 CPU minutes of training (shorter than the 2,000 steps of docs/models/style.md)
