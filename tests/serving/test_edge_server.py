@@ -5,6 +5,7 @@ import base64
 import io
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -15,6 +16,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import httpx
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
@@ -263,15 +265,31 @@ def test_sigterm_finishes_in_flight_requests_then_exits(repository_dir):
                 assert time.monotonic() < deadline and process.poll() is None, process.stdout.read()[-2000:]
                 time.sleep(0.1)
         client.signature_inputs("dcgan", "sample")  # the metadata read before the load, not during SIGTERM
-        with ThreadPoolExecutor(8) as pool:
-            futures = [pool.submit(client.sample, "dcgan", 64, seed) for seed in range(8)]
-            time.sleep(0.05)
-            process.send_signal(signal.SIGTERM)
-            done = [f.result().shape for f in futures]
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as probe:
+            def started():  # requests the app has begun, this read included
+                text = probe.get("/metrics").text
+                return int(re.search(r"^keras_gen_requests_started_total (\d+)$", text, re.M).group(1))
+
+            before = started()
+            with ThreadPoolExecutor(8) as pool:
+                futures = [pool.submit(client.sample, "dcgan", 64, seed) for seed in range(8)]
+                # SIGTERM once the server has begun all 8: a connection still in the listen backlog when
+                # uvicorn closes the socket is refused, which is right (it was never in flight) but
+                # is not what this test is about. Each probe counts itself once.
+                probes = 1
+                while started() - before - probes < 8:
+                    probes += 1
+                    assert probes < 5000 and process.poll() is None
+                    time.sleep(0.005)
+                process.send_signal(signal.SIGTERM)
+                done = [f.result().shape for f in futures]
         assert done == [(64, 16, 16, 1)] * 8
         # uvicorn drains, then re-raises the signal so the exit status says SIGTERM ended it.
         assert process.wait(60) in (0, -signal.SIGTERM)
-        assert "Finished server process" in process.stdout.read()
+        log = process.stdout.read()
+        assert "Finished server process" in log
+        drained = json.loads(re.search(r'\{"event": "drained".*?\}', log).group(0))
+        assert drained["started"] == drained["finished"] and drained["unanswered"] == 0, drained
     finally:
         if process.poll() is None:
             process.kill()
@@ -280,8 +298,6 @@ def test_sigterm_finishes_in_flight_requests_then_exits(repository_dir):
 def test_a_version_dropped_in_during_load_answers_with_no_errors(repository_dir, live):
     """Requests in flight while a new version is renamed in, loaded and swapped: every one is a
     200, from the old version before the swap and the new one after."""
-    import httpx
-
     rest_url, _, app = live
     model_dir = repository_dir / "dcgan"
     old = max(int(p.name) for p in model_dir.iterdir() if p.name.isdigit())
