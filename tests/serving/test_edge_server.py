@@ -278,7 +278,7 @@ def test_sigterm_finishes_in_flight_requests_then_exits(repository_dir, tmp_path
         client = ServingClient(f"http://127.0.0.1:{port}", retries=0)
         assert client.status("dcgan")["model_version_status"][0]["state"] == "AVAILABLE"
         client.signature_inputs("dcgan", "sample")  # the metadata read before the load, not during SIGTERM
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as probe:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60) as probe:
             def started():  # requests the app has begun, this read included
                 text = probe.get("/metrics").text
                 return int(re.search(r"^keras_gen_requests_started_total (\d+)$", text, re.M).group(1))
