@@ -4,6 +4,7 @@ client on both, new and broken versions, a corpus of malformed requests, capacit
 import base64
 import io
 import json
+import logging
 import os
 import re
 import shutil
@@ -97,6 +98,16 @@ def test_a_grpc_port_in_use_is_refused_not_shared(live):
     port = int(grpc_url.rsplit(":", 1)[1])
     with pytest.raises(KerasGenError, match=f"gRPC on port {port}: it is in use"):
         start_grpc_server(app.state.predictor, port)
+
+
+def test_the_grpc_port_the_server_bound_is_logged(repository_dir, caplog):
+    """`--grpc-port 0` takes a free port as the server binds it (no window for another process to
+    take one found free beforehand): the log says which, as uvicorn's line does for REST."""
+    asgi, app = create_app(ModelRepository(repository_dir), grpc_port=0)
+    with caplog.at_level(logging.INFO, logger="keras_gen.serving"), TestClient(asgi):
+        port = app.state.grpc_port
+    assert port > 0 and {"event": "grpc", "port": port} in [
+        json.loads(r.getMessage()) for r in caplog.records if r.getMessage().startswith('{"event": "grpc"')]
 
 
 def test_new_version_is_picked_up_and_bad_ones_are_reported(repository_dir, live):
