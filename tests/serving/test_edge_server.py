@@ -100,10 +100,10 @@ def test_a_grpc_port_in_use_is_refused_not_shared(live):
         start_grpc_server(app.state.predictor, port)
 
 
-def test_the_grpc_port_the_server_bound_is_logged(repository_dir, caplog):
+def test_the_grpc_port_the_server_bound_is_logged(tmp_path, caplog):
     """`--grpc-port 0` takes a free port as the server binds it (no window for another process to
     take one found free beforehand): the log says which, as uvicorn's line does for REST."""
-    asgi, app = create_app(ModelRepository(repository_dir), grpc_port=0)
+    asgi, app = create_app(ModelRepository(tmp_path), grpc_port=0)  # no model to load: the port is the point
     with caplog.at_level(logging.INFO, logger="keras_gen.serving"), TestClient(asgi):
         port = app.state.grpc_port
     assert port > 0 and {"event": "grpc", "port": port} in [
