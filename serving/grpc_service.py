@@ -201,12 +201,18 @@ def start_grpc_server(predictor, port: int, metrics=None, host: str = "[::]"):
             return response
 
     limits = predictor.options.limits
+    # grpc.so_reuseport off: gRPC sets SO_REUSEPORT by default, so a second server (another
+    # `keras-gen serve`, another model repository) given a port in use would bind it too, and the
+    # kernel would split the connections between the two; off, it is refused below.
     server = grpc.server(futures.ThreadPoolExecutor(predictor.options.workers + predictor.options.queue + 2),
                          options=[("grpc.max_receive_message_length", limits.max_body_bytes),
-                                  ("grpc.max_send_message_length", 256 << 20)])
+                                  ("grpc.max_send_message_length", 256 << 20), ("grpc.so_reuseport", 0)])
     p.prediction_service_pb2_grpc.add_PredictionServiceServicer_to_server(PredictionService(), server)
     p.model_service_pb2_grpc.add_ModelServiceServicer_to_server(ModelService(), server)
-    bound = server.add_insecure_port(f"{host}:{port}")
+    try:  # grpcio raises where older versions returned 0
+        bound = server.add_insecure_port(f"{host}:{port}")
+    except RuntimeError:
+        bound = 0
     if bound == 0:
         from keras_gen.core.errors import KerasGenError
 

@@ -282,6 +282,8 @@ def create_app(repository: ModelRepository, options: ServerOptions | None = None
             from serving.grpc_service import start_grpc_server
 
             grpc_server, app.state.grpc_port = start_grpc_server(predictor, grpc_port, metrics)
+            # the bound port: with --grpc-port 0 the only place it is said (uvicorn logs REST's)
+            logging.getLogger("keras_gen.serving").info(json.dumps({"event": "grpc", "port": app.state.grpc_port}))
         yield
         # uvicorn has stopped accepting and finished the requests in flight by now.
         predictor.draining = True

@@ -37,6 +37,8 @@ def start_server(exports, options: ServerOptions | None = None, grpc: bool = Tru
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     while not server.started:
+        # uvicorn logs a failed start (the app's startup raised, the port is taken) and returns
+        assert thread.is_alive(), "the edge server stopped before it started (see the log above)"
         time.sleep(0.02)
 
     def stop():

@@ -102,7 +102,8 @@ def test_rest_refuses_missing_inputs_and_fractions_for_integers(strict):
     url = f"{rest}/v1/models/dcgan:predict"
     answer = httpx.post(url, json={"signature_name": "sample", "inputs": {"n": 4, "seed": 0}}, timeout=60)
     assert answer.status_code == 400 and "truncation" in answer.json()["error"]
-    answer = httpx.post(url, json={"signature_name": "sample", "inputs": {"n": 4.0, "seed": 0, "truncation": 1}})
+    answer = httpx.post(url, json={"signature_name": "sample", "inputs": {"n": 4.0, "seed": 0, "truncation": 1}},
+                        timeout=60)
     assert answer.status_code == 400 and answer.json()["error"].startswith("n: expects int32")
     answer = httpx.post(url, json={"inputs": {"z": gaussian_latents(2, 16, 0).tolist()}}, timeout=60)
     assert answer.status_code == 400 and "truncation" in answer.json()["error"]
@@ -139,16 +140,18 @@ def test_label_routes_answer_status_and_metadata(strict):
     import httpx
 
     rest, _ = strict
-    status = httpx.get(f"{rest}/v1/models/dcgan/labels/stable").json()
-    assert status == httpx.get(f"{rest}/v1/models/dcgan").json()
-    assert status["model_version_status"][0]["state"] == "AVAILABLE"
-    metadata = httpx.get(f"{rest}/v1/models/dcgan/labels/stable/metadata")
-    assert metadata.status_code == 200
-    assert metadata.json()["metadata"] == httpx.get(f"{rest}/v1/models/dcgan/versions/1/metadata").json()["metadata"]
-    assert "sample" in metadata.json()["metadata"]["signature_def"]["signature_def"]
-    unknown = httpx.get(f"{rest}/v1/models/dcgan/labels/canary/metadata")
-    assert unknown.status_code == 404 and "label" in unknown.json()["error"]
-    assert httpx.get(f"{rest}/v1/models/nope/labels/stable").status_code == 404
+    # httpx's default time-out is 5 s: a bound that a busy 2-core machine can reach; 60 s as elsewhere
+    with httpx.Client(base_url=rest, timeout=60) as http:
+        status = http.get("/v1/models/dcgan/labels/stable").json()
+        assert status == http.get("/v1/models/dcgan").json()
+        assert status["model_version_status"][0]["state"] == "AVAILABLE"
+        metadata = http.get("/v1/models/dcgan/labels/stable/metadata")
+        assert metadata.status_code == 200
+        assert metadata.json()["metadata"] == http.get("/v1/models/dcgan/versions/1/metadata").json()["metadata"]
+        assert "sample" in metadata.json()["metadata"]["signature_def"]["signature_def"]
+        unknown = http.get("/v1/models/dcgan/labels/canary/metadata")
+        assert unknown.status_code == 404 and "label" in unknown.json()["error"]
+        assert http.get("/v1/models/nope/labels/stable").status_code == 404
 
 
 def test_the_client_sends_every_input_in_its_dtype(strict, served):

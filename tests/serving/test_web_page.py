@@ -53,6 +53,17 @@ def page(exports):
     server.stop()
 
 
+def choose_model(page, name):
+    """Select `name` and wait until the page has switched to it: the model list is disabled from
+    the change until the model's status and metadata are read and its fields drawn. Its info
+    line alone does not say so when `name` is already shown (selecting it switches again): the
+    switch clears the grid and the interpolation path when its status arrives, which on busy
+    cores can be after this test's own request has drawn them."""
+    page.select_option("#model", name)
+    page.wait_for_function("name => !document.querySelector('#model').disabled"
+                           " && document.querySelector('#model-info').textContent.startsWith(name)", arg=name)
+
+
 def canvases(page, selector):
     """The uint8 (N, H, W) grey images drawn in the canvases under `selector` (their red channel)."""
     images = page.eval_on_selector_all(f"{selector} canvas", """cs => cs.map(c => {
@@ -64,8 +75,7 @@ def canvases(page, selector):
 def test_page_loads_and_samples_the_edge_runners_grid(page, exports):
     assert page.title() == "keras-gen edge server"
     assert page.eval_on_selector_all("#model option", "os => os.map(o => o.value)") == ["autoencoder", "dcgan"]
-    page.select_option("#model", "dcgan")
-    page.wait_for_function("document.querySelector('#model-info').textContent.startsWith('dcgan')")
+    choose_model(page, "dcgan")
     assert page.is_visible("#interpolate-section") and page.input_value("#version") == "1"
     page.fill("#n", "6")
     page.fill("#seed", "5")
@@ -91,8 +101,7 @@ def test_interpolation_uses_keras_gen_latents_and_ends_on_both_seeds(page, expor
     got = page.evaluate(f"kerasGenLatents.slerp({a.tolist()}, {b.tolist()}, kerasGenLatents.linspace(0, 1, 5))")
     np.testing.assert_allclose(got, latents.slerp(a, b, np.linspace(0, 1, 5)), atol=1e-6)
 
-    page.select_option("#model", "dcgan")
-    page.wait_for_function("document.querySelector('#model-info').textContent.startsWith('dcgan')")
+    choose_model(page, "dcgan")
     page.fill("#seed-a", "11")
     page.fill("#seed-b", "12")
     page.fill("#path-steps", "5")
@@ -118,8 +127,8 @@ def _grey_png(array: np.ndarray) -> bytes:
 
 
 def test_a_bad_upload_is_named_and_a_good_one_is_fitted(page, exports, tmp_path):
-    page.select_option("#model", "autoencoder")
-    page.wait_for_selector("#input-image")
+    choose_model(page, "autoencoder")
+    assert page.is_visible("#input-image")
     assert page.is_hidden("#interpolate-section")  # no latent input: nothing to interpolate
     bad = tmp_path / "photo.png"
     bad.write_bytes(b"this is not an image")
