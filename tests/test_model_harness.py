@@ -5,7 +5,8 @@ For each name in `registry.names()` (the test-only loop model included), with th
   - config round trip: get_config -> from_config -> the same config; options as --set strings;
   - save -> reload (safe_mode) -> the same samples and the same training state, bit for bit;
   - 1 + 1 epochs resumed across a reload equal 2 straight (every weight, every optimizer
-    variable, every seed generator), through the CLI on bundled data;
+    variable, every seed generator), through the CLI on bundled data: the straight run's epoch-1
+    checkpoint, in a copy of the run as a process killed after epoch 1 leaves it, resumed;
   - CLI sample from the run, CLI export of it (parity on every endpoint, recorded in the
     manifest), and CLI sample of the export on onnxruntime equal to the Keras model's sample.
 One export per model serves every check that needs it.
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import shutil
 
 import numpy as np
 import pytest
@@ -104,15 +106,35 @@ def write_data_flags(root) -> dict[str, list[str]]:
 
 def train_harness_runs(name, root, data_flags) -> tuple:
     """(resumed run, straight run, export version dir) of model `name` under root, through the CLI:
-    1 epoch, resumed for a second, 2 epochs straight, and the resumed run exported."""
+    2 epochs straight; the same run as it stands when stopped after epoch 1 (`stopped_after_epoch_1`),
+    resumed with `--resume` for the second; and the resumed run exported. Two train calls and three
+    epochs for the exact-resume proof (the checkpoint the straight run wrote after epoch 1 is the one
+    a separate 1-epoch run would write: same seed, same data, same steps)."""
     common = [*data_flags[registry.get(name).data_kind], *_set_flags(name), "--batch-size", str(BATCH),
               "--steps-per-epoch", str(STEPS), "--seed", "3"]
     resumed, straight = root / "resumed", root / "straight"
-    assert main(["train", name, "--out", str(resumed), "--epochs", "1", *common]) == 0
-    assert main(["train", name, "--out", str(resumed), "--resume", "--epochs", "2"]) == 0
     assert main(["train", name, "--out", str(straight), "--epochs", "2", *common]) == 0
+    stopped_after_epoch_1(straight, resumed)
+    assert main(["train", name, "--out", str(resumed), "--resume"]) == 0  # on to the run's own 2 epochs
     assert main(["export", str(resumed), "--out", str(root / "exports"), "--name", name]) == 0
     return resumed, straight, root / "exports" / name / "1"
+
+
+def stopped_after_epoch_1(run, out) -> None:
+    """Write into `out` the run folder that `run` (2 epochs, finished) was after its first epoch, as a
+    process killed then leaves it: its config.json, the epoch-1 checkpoint (`run`'s previous.keras,
+    which the second epoch's checkpoint rotated out of last.keras) as last.keras, and state.json."""
+    from keras_gen.callbacks import read_checkpoint_state
+    from keras_gen.runs import checkpoints
+
+    last, previous = checkpoints(out)
+    state = read_checkpoint_state(checkpoints(run)[1])
+    assert state is not None and state["epoch"] == 1, state
+    last.parent.mkdir(parents=True)
+    shutil.copyfile(run / "config.json", out / "config.json")
+    shutil.copyfile(checkpoints(run)[1], last)
+    (out / "state.json").write_text(json.dumps(state))
+    assert not previous.exists()
 
 
 @pytest.fixture(scope="module")
@@ -140,9 +162,7 @@ def test_save_reload_gives_the_same_samples_and_training_state(name, runs, tmp_p
     """The run's trained model (two epochs through the CLI: weights, optimizer slots and seed
     generators all moved) saved to .keras and loaded back with safe_mode gives the same samples
     and the same training state, in the layout recorded for the model."""
-    from keras_gen.runs import load_run
-
-    model, _ = load_run(runs(name)[0])
+    model = runs.trained(name)
     conditions = _noise_conditions(model, 4)
     loaded = run_model_saving_test(model, tmp_path, None, generate=lambda m, _: m.sample(4, seed=5, **conditions))
     assert_same_training_state(model, loaded)
@@ -152,25 +172,41 @@ def test_save_reload_gives_the_same_samples_and_training_state(name, runs, tmp_p
     assert -1.0 <= images.min() and images.max() <= 1.0
 
 
+class HarnessRuns:
+    """`runs(name)`: (resumed run, straight run, export version dir) of model `name`, trained through
+    the CLI once. `runs.trained(name)`: the resumed run's model, loaded once for the tests that only
+    read it (sampling is seeded by its request and moves no state; `ema_weights()` swaps back), the
+    last two kept: xdist's loadgroup runs one model's tests one after another."""
+
+    def __init__(self, tmp_path_factory, data_flags):
+        self._tmp, self._flags = tmp_path_factory, data_flags
+        self._runs, self._models = {}, {}
+
+    def __call__(self, name):
+        if name not in self._runs:
+            self._runs[name] = train_harness_runs(name, self._tmp.mktemp(f"harness_{name}"), self._flags)
+        return self._runs[name]
+
+    def trained(self, name):
+        from keras_gen.runs import load_run
+
+        if name not in self._models:
+            self._models = {k: v for k, v in list(self._models.items())[-1:]}
+            self._models[name] = load_run(self(name)[0])[0]
+        return self._models[name]
+
+
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory, data_flags):
-    """name -> (resumed run, straight run, export version dir), trained through the CLI once."""
-    cache = {}
-
-    def get(name):
-        if name not in cache:
-            cache[name] = train_harness_runs(name, tmp_path_factory.mktemp(f"harness_{name}"), data_flags)
-        return cache[name]
-
-    return get
+    return HarnessRuns(tmp_path_factory, data_flags)
 
 
 @pytest.mark.parametrize("name", NAMES)
 def test_one_plus_one_epochs_resumed_equal_two_straight(name, runs):
     from keras_gen.runs import load_run
 
-    resumed, straight, _ = runs(name)
-    model_a, _ = load_run(resumed)
+    _, straight, _ = runs(name)
+    model_a = runs.trained(name)
     model_b, _ = load_run(straight)
     assert [int(o.iterations) for o in model_a.optimizers.values()] == [2 * STEPS] * len(model_a.optimizers)
     assert_same_training_state(model_a, model_b)
@@ -214,10 +250,8 @@ def _image_flags(model, folder):
 
 @pytest.mark.parametrize("name", NAMES)
 def test_cli_samples_of_the_run_and_the_export_agree(name, runs, tmp_path):
-    from keras_gen.runs import load_run
-
     resumed, _, version_dir = runs(name)
-    model, _ = load_run(resumed)
+    model = runs.trained(name)
     flags, conditions = _image_flags(model, tmp_path)
     weights = json.loads((version_dir / "manifest.json").read_text())["metadata"]["weights"]
     assert weights == ("ema" if model.options.ema else "raw")
@@ -251,7 +285,8 @@ def test_cli_evaluate_runs_every_metric_the_model_can_feed(name, runs, digits_cl
         train_cached_classifier("shapes", epochs=1)
     capsys.readouterr()
     args = ["evaluate", str(resumed), "--n", "150", "--cache-dir", str(digits_classifier_cache)]
-    if not capabilities(_tiny(name)):  # no prior and no pairs (an autoencoder, a face swap): one clear error
+    model = _tiny(name)  # what it feeds and what its request takes: one build
+    if not capabilities(model):  # no prior and no pairs (an autoencoder, a face swap): one clear error
         assert main(args) == 2
         assert "feeds no metric" in capsys.readouterr().err
         return
@@ -263,7 +298,7 @@ def test_cli_evaluate_runs_every_metric_the_model_can_feed(name, runs, digits_cl
         expected = ["psnr", "ssim"]  # a translator's or an autoencoder's pairs
     else:
         expected = ["fid", "kid x1000", "precision", "recall"]
-        if any(s.kind == "label" for s in _tiny(name).request_specs()):
+        if any(s.kind == "label" for s in model.request_specs()):
             expected += ["label_accuracy", "label_accuracy per class (generated/floor): 0:"]
     for row in expected:
         assert row in printed, f"{row!r} missing from:\n{printed}"
