@@ -1,20 +1,16 @@
 """Randomness and losses under tf.distribute: one DCGAN step on two logical CPU devices."""
 
-import json
-import os
-import subprocess
-import sys
-from pathlib import Path
+import pytest
 
-REPO = Path(__file__).resolve().parents[1]
+from tests.test_scale_equivalence import replica_results
+
+pytestmark = pytest.mark.xdist_group("replica_equivalence")  # the worker that runs the script: no wait
 
 
-def test_mirrored_replicas_draw_different_reproducible_noise_and_scale_losses():
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    proc = subprocess.run([sys.executable, str(REPO / "tests" / "scripts" / "mirrored_step.py")], capture_output=True,
-                          text=True, cwd=REPO, env=env, timeout=300)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    result = json.loads(proc.stdout.strip().splitlines()[-1])
+def test_mirrored_replicas_draw_different_reproducible_noise_and_scale_losses(tmp_path_factory):
+    # run by tests/scripts/replica_equivalence.py (randomness_and_losses), in the process that
+    # tests/test_scale_equivalence.py needs too: two logical CPU devices, set before TF starts
+    result = replica_results(tmp_path_factory)["randomness"]
     assert result["replicas"] == 2
     assert result["z_differ"], "both replicas drew the same z: the batch would hold each fake twice"
     assert result["z_repeat"], "the same seed-generator state must give the same per-replica noise"

@@ -2,6 +2,7 @@
 
 import dataclasses
 import json
+import shutil
 
 import numpy as np
 import pytest
@@ -14,6 +15,14 @@ from keras_gen.training import RunConfig, train
 
 TINY_RUN = RunConfig("dcgan", data="digits", epochs=1, image_size=16, batch_size=16, steps_per_epoch=2,
                      options={"base_filters": 4, "latent_dim": 8})
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    """TINY_RUN trained once for the module; a test copies it (one train step trace, not one a test)."""
+    run = tmp_path_factory.mktemp("evaluation") / "run"
+    train(run, TINY_RUN, verbose=0)
+    return run
 
 
 @pytest.fixture(scope="module")
@@ -42,9 +51,8 @@ def test_metric_names_are_checked():
         parse_metrics("fid,lpips")
 
 
-def test_cli_evaluate_a_run_prints_the_floor_and_writes_json(tmp_path, capsys, digits_classifier_cache):
-    run = tmp_path / "run"
-    train(run, TINY_RUN, verbose=0)
+def test_cli_evaluate_a_run_prints_the_floor_and_writes_json(tmp_path, capsys, digits_classifier_cache, tiny_run):
+    run = shutil.copytree(tiny_run, tmp_path / "run")
     out_json = tmp_path / "eval.json"
     code = main(["evaluate", str(run), "--metrics", "fid,kid", "--n", "150", "--json", str(out_json),
                  "--cache-dir", str(digits_classifier_cache)])
@@ -88,9 +96,8 @@ def test_periodic_evaluation_logs_figures_and_floors(tmp_path, digits_classifier
 
 
 def test_cli_refuses_a_diverged_model_and_too_small_n_before_sampling(tmp_path, capsys, digits_classifier_cache,
-                                                                     monkeypatch):
-    run = tmp_path / "run"
-    train(run, TINY_RUN, verbose=0)
+                                                                     monkeypatch, tiny_run):
+    run = shutil.copytree(tiny_run, tmp_path / "run")  # its checkpoint is overwritten below
     cache = ["--cache-dir", str(digits_classifier_cache)]
     assert main(["evaluate", str(run), "--metrics", "fid", "--n", "50", *cache]) == 2
     assert "--eval-n 129 or more" in capsys.readouterr().err

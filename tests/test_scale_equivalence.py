@@ -32,17 +32,35 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
+# With tests/test_distribution.py, which reads the same run: one xdist worker runs both files (the
+# other would wait for the script's lock instead of running tests).
+pytestmark = pytest.mark.xdist_group("replica_equivalence")
 FAMILIES = ["dcgan", "vae", "ddpm", "pixelcnn", "adain", "toy_pix2pix"]
 WEIGHTS_ATOL, OPTIMIZER_RTOL = 1e-6, 1e-4
 
 
+def replica_results(tmp_path_factory) -> dict:
+    """The script's JSON, run once a test session: its process also holds tests/test_distribution.py's
+    checks (one TensorFlow start with two logical devices for both files); the first test worker to
+    ask runs it, the other waits for it and reads it."""
+    from tests.conftest import shared_session_dir, workers_lock
+
+    cache = shared_session_dir(tmp_path_factory, "replica_equivalence")
+    path = cache / "results.json"
+    with workers_lock(cache / ".running"):
+        if not path.exists():
+            env = {**os.environ, "PYTHONPATH": str(REPO), "TF_NUM_INTRAOP_THREADS": "1"}
+            proc = subprocess.run([sys.executable, str(REPO / "tests" / "scripts" / "replica_equivalence.py"),
+                                   *FAMILIES, "dcgan@local"], capture_output=True, text=True, cwd=REPO, env=env,
+                                  timeout=600)
+            assert proc.returncode == 0, proc.stderr[-3000:]
+            path.write_text(proc.stdout.strip().splitlines()[-1])
+        return json.loads(path.read_text())
+
+
 @pytest.fixture(scope="module")
-def results():
-    env = {**os.environ, "PYTHONPATH": str(REPO), "TF_NUM_INTRAOP_THREADS": "1"}
-    proc = subprocess.run([sys.executable, str(REPO / "tests" / "scripts" / "replica_equivalence.py"), *FAMILIES,
-                           "dcgan@local"], capture_output=True, text=True, cwd=REPO, env=env, timeout=600)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    out = json.loads(proc.stdout.strip().splitlines()[-1])
+def results(tmp_path_factory):
+    out = replica_results(tmp_path_factory)
     assert out["replicas"] == 2 and out["batch"] == 8
     return out
 

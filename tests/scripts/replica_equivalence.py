@@ -4,7 +4,9 @@ tests/test_scale_equivalence.py in its own process: logical devices must be set 
 starts). Each model is the harness's tiny one, built from the same seed in both places and fed the
 harness's batch of 8 (4 rows a replica). Prints one JSON line: per model, the largest difference
 of every kind of state after the step, and the size of the step itself (how far the weights
-moved), so a difference has a scale.
+moved), so a difference has a scale. The same process (one TensorFlow start for both) also runs
+the checks of tests/test_distribution.py: per-replica noise, loss scaling and the EMA on two
+replicas (`randomness`).
 
     python tests/scripts/replica_equivalence.py dcgan vae dcgan@local
 
@@ -26,6 +28,10 @@ import tensorflow as tf  # noqa: E402
 
 cpu = tf.config.list_physical_devices("CPU")[0]
 tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+# Each step's graph runs once: Grappler's rewriting of it cost more CPU than it saves (83 -> 66
+# CPU-s for the suite's seven runs). Both sides run unoptimised graphs of the same ops, so what is
+# compared (what keras_gen.distribute makes equal) is unchanged.
+tf.config.optimizer.set_experimental_options({"disable_meta_optimizer": True})
 
 import keras  # noqa: E402
 
@@ -89,6 +95,60 @@ def skip_decisions(strategy) -> dict:
     return out
 
 
+def randomness_and_losses(strategy) -> dict:
+    """One DCGAN (EMA on) under `strategy`: the noise each replica draws from the same seed
+    generator state (reproducible, different on each replica), the replicas' loss scale, and two
+    fitted steps (the seed state, the step counters, the EMA's mirrored copies after them);
+    checked by tests/test_distribution.py."""
+    from keras_gen import registry
+    from keras_gen.keras_adapter import replica_gradient_scale, weight_average
+
+    keras.utils.set_random_seed(0)
+    with strategy.scope():
+        model = registry.build("dcgan", image_size=16, channels=1, latent_dim=8, base_filters=4, seed=3, ema=0.9)
+        model.compile()
+
+    # The noise each replica draws in train_step, from the same seed generator state; drawn again
+    # from the same state, it must repeat (reproducible), and differ between replicas.
+    start = np.asarray(model.seed_generator.state)
+
+    def draw():
+        return [np.asarray(t) for t in strategy.experimental_local_results(
+            strategy.run(lambda: model.random_normal((2, 8))))]
+
+    per_replica = draw()
+    model.seed_generator.state.assign(start)
+    repeated = draw()
+    uniform = [np.asarray(t) for t in strategy.experimental_local_results(
+        strategy.run(lambda: model.random_uniform((4,), 0, 1000, dtype="int32")))]
+    scaled = strategy.experimental_local_results(strategy.run(lambda: tf.constant(replica_gradient_scale())))
+
+    state_before = np.asarray(model.seed_generator.state).tolist()
+    images = np.random.default_rng(0).uniform(-1, 1, (16, 16, 16, 1)).astype("float32")
+    history = model.fit(tf.data.Dataset.from_tensor_slices(images).batch(8), epochs=1, verbose=0).history
+    # The moving averages, updated in each replica's step: the same on both devices, and moved.
+    averages = [a for o in model.optimizers.values() for _, a in weight_average(o).pairs()]
+    ema_replicas_agree = all(np.array_equal(*[np.asarray(c) for c in strategy.experimental_local_results(a.value)])
+                             for a in averages)
+    ema_moved = any(np.any(np.asarray(a)) for a in averages)
+    with model.ema_weights() as swapped:
+        ema_swapped = bool(swapped)
+    return {
+        "replicas": strategy.num_replicas_in_sync,
+        "z_differ": bool(not np.allclose(per_replica[0], per_replica[1])),
+        "uniform_differ": bool(not np.array_equal(uniform[0], uniform[1])),
+        "z_repeat": bool(all(np.array_equal(a, b) for a, b in zip(per_replica, repeated, strict=True))),
+        "z_std": [float(z.std()) for z in per_replica],
+        "scaled_loss": [float(v) for v in scaled],
+        "losses": {k: float(v[-1]) for k, v in history.items()},
+        "state_before": state_before,
+        "state_after": np.asarray(model.seed_generator.state).tolist(),
+        "steps": [int(np.asarray(o.iterations.numpy())) for o in model.optimizers.values()],
+        "ema": {"replicas_agree": ema_replicas_agree, "moved": ema_moved, "swapped": ema_swapped,
+                "averages": len(averages)},
+    }
+
+
 def main(specs):
     two = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
     results = {}
@@ -107,7 +167,7 @@ def main(specs):
             "seconds": round(time.time() - started, 1),
         }
     print(json.dumps({"replicas": two.num_replicas_in_sync, "batch": BATCH, "models": results,
-                      "skip_together": skip_decisions(two)}))
+                      "skip_together": skip_decisions(two), "randomness": randomness_and_losses(two)}))
 
 
 if __name__ == "__main__":

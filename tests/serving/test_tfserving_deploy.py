@@ -9,7 +9,6 @@ import shlex
 import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +21,7 @@ from keras_gen.errors import KerasGenError
 from serving import protos
 from serving.tfserving import write_deployment
 
-SAVED_MODEL_CLI = str(Path(sys.executable).with_name("saved_model_cli"))
+SAVED_MODEL_CLI_COMMANDS = Path(__file__).resolve().parents[1] / "scripts" / "saved_model_cli_commands.py"
 
 # One value per input, given to saved_model_cli as .npy files (its --input_exprs only takes literals).
 VALUES = {"n": np.int32(3), "seed": np.int64(5), "z": np.zeros((3, 16), np.float32), "truncation": np.float32(1.0)}
@@ -229,39 +228,32 @@ def test_deploy_refuses_what_tf_serving_could_not_serve(served, tmp_path):
 
 
 def test_saved_model_cli_shows_and_runs_every_signature(served, tmp_path):
-    """`saved_model_cli show --all` and `run` on each signature, in parallel subprocesses."""
+    """`saved_model_cli show --all` and `run` on each signature: saved_model_cli's own parser and
+    command functions (its TF 1 session loader), all in one subprocess, so that TensorFlow is
+    imported once, not once a command (tests/scripts/saved_model_cli_commands.py)."""
     _, _, version_dir = served
     manifest = json.loads((version_dir / "manifest.json").read_text())
     signatures = manifest["saved_model"]["signatures"]
-    show = subprocess.Popen([SAVED_MODEL_CLI, "show", "--dir", str(version_dir), "--all"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    runs = {}
+    commands = [["show", "--dir", str(version_dir), "--all"]]
     for name in signatures:
         files = []
         for spec in manifest["endpoints"][name]["inputs"]:
             path = tmp_path / f"{name}-{spec['name']}.npy"
             np.save(path, np.asarray(VALUES[spec["name"]]))
             files.append(f"{spec['name']}={path}")
-        runs[name] = subprocess.Popen(
-            [SAVED_MODEL_CLI, "run", "--dir", str(version_dir), "--tag_set", "serve", "--signature_def", name,
-             "--inputs", ";".join(files), "--outdir", str(tmp_path / name)],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    # each subprocess imports TensorFlow (5-10 CPU seconds); on 2 shared cores beside the other
-    # test worker they queue, so the group gets one generous deadline rather than 120 s each
-    deadline = time.monotonic() + 600
-    try:
-        shown, err = show.communicate(timeout=600)
-        assert show.returncode == 0, err[-2000:]
-        for name in signatures:
-            assert f"signature_def['{name}']" in shown
-        for name, process in runs.items():
-            _, err = process.communicate(timeout=max(1.0, deadline - time.monotonic()))
-            assert process.returncode == 0, err[-2000:]
-            (output,) = manifest["endpoints"][name]["outputs"]
-            images = np.load(tmp_path / name / f"{output['name']}.npy")
-            assert images.shape == (3, 16, 16, 1) and images.dtype == np.dtype(output["dtype"])
-    finally:  # a failure or a time-out leaves no TensorFlow process running on the shared cores
-        for process in [show, *runs.values()]:
-            if process.poll() is None:
-                process.kill()
-                process.wait()
+        commands.append(["run", "--dir", str(version_dir), "--tag_set", "serve", "--signature_def", name,
+                         "--inputs", ";".join(files), "--outdir", str(tmp_path / name)])
+    # one TensorFlow import (5-10 CPU seconds) on 2 shared cores beside the other test worker: a
+    # generous deadline; subprocess.run kills it on a time-out
+    process = subprocess.run([sys.executable, str(SAVED_MODEL_CLI_COMMANDS), json.dumps(commands)], capture_output=True,
+                             text=True, timeout=600)
+    assert process.returncode == 0, process.stderr[-2000:]
+    printed = process.stdout.split("=== COMMAND ")[1:]
+    assert [part.split("\n", 1)[0] for part in printed] == [str(i) for i in range(len(commands))]
+    shown = printed[0]
+    for name in signatures:
+        assert f"signature_def['{name}']" in shown
+    for name in signatures:
+        (output,) = manifest["endpoints"][name]["outputs"]
+        images = np.load(tmp_path / name / f"{output['name']}.npy")
+        assert images.shape == (3, 16, 16, 1) and images.dtype == np.dtype(output["dtype"])

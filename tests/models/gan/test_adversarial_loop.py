@@ -176,11 +176,18 @@ def test_ema_momentum_warms_up_as_tensorflow_num_updates():
     assert [float(ema_momentum_at(t, 0.5)) for t in (1, 7, 8, 50)] == pytest.approx([2 / 11, 8 / 17, 0.5, 0.5])
 
 
-def _ema_run(model, x, batch=8):
-    """Fit on x; the generator's first kernel after each update."""
+def _ema_run(model, x, batch=8, save_after=None, path=None):
+    """Fit on x; the generator's first kernel after each update. With `save_after` N, the model
+    is also saved to `path` after its Nth update (mid-epoch, as a checkpoint every N steps is)."""
     kernel = model.generator.trainable_weights[0]
     seen = []
-    callback = keras.callbacks.LambdaCallback(on_train_batch_end=lambda b, logs=None: seen.append(np.asarray(kernel)))
+
+    def on_batch_end(b, logs=None):
+        seen.append(np.asarray(kernel))
+        if len(seen) == save_after:
+            model.save(path)
+
+    callback = keras.callbacks.LambdaCallback(on_train_batch_end=on_batch_end)
     model.fit(tf.data.Dataset.from_tensor_slices(x).batch(batch), epochs=1, verbose=0, callbacks=[callback])
     return seen
 
@@ -190,10 +197,11 @@ def test_ema_average_follows_the_warmup_and_resumes_exactly(tmp_path):
     from keras_gen.models.base import ema_momentum_at
 
     x = _images(32)
-    keras.utils.set_random_seed(1)  # the same initial weights for both runs
+    keras.utils.set_random_seed(1)
     straight = build("dcgan", image_size=16, channels=1, ema=0.999, seed=1, **TINY)
     straight.compile()
-    kernels = _ema_run(straight, x)
+    # saved after 2 of its 4 updates: the checkpoint a run that stopped there would resume from
+    kernels = _ema_run(straight, x, save_after=2, path=tmp_path / "half.keras")
     average = kernels[0]  # step 0: the weights after the first update
     for t, kernel in enumerate(kernels[1:], start=1):
         m = float(ema_momentum_at(t, 0.999))
@@ -203,11 +211,6 @@ def test_ema_average_follows_the_warmup_and_resumes_exactly(tmp_path):
     # Without the warm-up the average would still be almost all the first step's weights.
     assert not np.allclose(average, kernels[0], atol=1e-4)
 
-    keras.utils.set_random_seed(1)
-    resumed = build("dcgan", image_size=16, channels=1, ema=0.999, seed=1, **TINY)
-    resumed.compile()
-    _ema_run(resumed, x[:16])
-    resumed.save(tmp_path / "half.keras")
     reloaded = keras.saving.load_model(tmp_path / "half.keras")
     _ema_run(reloaded, x[16:])
     for name in ("generator", "discriminator"):
