@@ -28,10 +28,6 @@ import tensorflow as tf  # noqa: E402
 
 cpu = tf.config.list_physical_devices("CPU")[0]
 tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
-# Each step's graph runs once: Grappler's rewriting of it cost more CPU than it saves (83 -> 66
-# CPU-s for the suite's seven runs). Both sides run unoptimised graphs of the same ops, so what is
-# compared (what keras_gen.distribute makes equal) is unchanged.
-tf.config.optimizer.set_experimental_options({"disable_meta_optimizer": True})
 
 import keras  # noqa: E402
 
