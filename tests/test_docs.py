@@ -24,7 +24,6 @@ from __future__ import annotations
 import json
 import re
 import shlex
-import socket
 import subprocess
 import sys
 import time
@@ -283,41 +282,40 @@ def tiny(argv: list[str]) -> list[str]:
     return argv
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 class Server:
-    """`keras-gen serve ...` as written, in its own process, on free ports; `local(text)` points
-    the documented ports at it."""
+    """`keras-gen serve ...` as written, in its own process, on ports the kernel picks (`--port 0
+    --grpc-port 0`, read back from its log: no window in which another process could take them);
+    `local(text)` points the documented ports at it."""
 
     def __init__(self, argv: list[str], cwd: Path):  # argv: ["serve", EXPORTS, ...]
         from keras_gen.cli import build_parser
 
         args = build_parser().parse_args(["serve", *argv[1:]])
-        rest, grpc = _free_port(), _free_port()
-        self.documented = {f"localhost:{args.port}": f"127.0.0.1:{rest}", f"localhost:{args.grpc_port}": f"127.0.0.1:{grpc}"}
         argv = list(argv)
-        _set(argv, "--port", rest)
-        _set(argv, "--grpc-port", grpc)
+        _set(argv, "--port", 0)
+        _set(argv, "--grpc-port", 0)
         _set(argv, "--host", "127.0.0.1")
         self.log = cwd / "serve.log"
         self.process = subprocess.Popen([sys.executable, "-m", "keras_gen.cli", *argv], cwd=cwd,
                                         stdout=self.log.open("w"), stderr=subprocess.STDOUT)
         deadline = time.monotonic() + SERVER_START_SECONDS
         while True:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{rest}/readyz", timeout=5) as answer:
-                    if answer.status == 200:
-                        return
-            except (urllib.error.URLError, ConnectionError, TimeoutError):
-                pass
+            log = self.log.read_text()
+            rest = re.search(r"Uvicorn running on http://127\.0\.0\.1:(\d+)", log)
+            grpc = re.search(r'\{"event": "grpc", "port": (\d+)\}', log)
+            if rest and grpc:
+                try:
+                    with urllib.request.urlopen(f"http://127.0.0.1:{rest.group(1)}/readyz", timeout=5) as answer:
+                        if answer.status == 200:
+                            break
+                except (urllib.error.URLError, ConnectionError, TimeoutError):
+                    pass
             if self.process.poll() is not None or time.monotonic() > deadline:
                 self.stop()
                 pytest.fail(f"`keras-gen {shlex.join(argv)}` did not get ready:\n{self.log.read_text()[-3000:]}")
             time.sleep(0.3)
+        self.documented = {f"localhost:{args.port}": f"127.0.0.1:{rest.group(1)}",
+                           f"localhost:{args.grpc_port}": f"127.0.0.1:{grpc.group(1)}"}
 
     def local(self, text: str) -> str:
         for documented, actual in self.documented.items():
