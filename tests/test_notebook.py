@@ -83,6 +83,9 @@ DIFFUSION_NOTEBOOK = NOTEBOOK.parent / "diffusion.ipynb"
 def test_diffusion_notebook_runs_top_to_bottom(tmp_path, monkeypatch, digits_classifier_cache):
     outputs, images = run_notebook(DIFFUSION_NOTEBOOK, tmp_path, monkeypatch, timeout=600, KG_NB_EPOCHS=1,
                                    KG_NB_STEPS=2, KG_NB_T=10, KG_NB_FILTERS=8, KG_NB_EVAL_N=150,
+                                   # two U-Net levels, not three: still a down- and an upsampling, attention
+                                   # at 8 px; the graphs the run traces (train step, sampling loops) halve
+                                   KG_NB_MULTIPLIERS="1,2",
                                    KERAS_GEN_CACHE=digits_classifier_cache)  # reuse the session's classifier
     # the forward process keeps less of the digit as t grows, under both schedules
     signals = [[float(v) for v in line.split(":")[1].split()] for line in outputs.splitlines()
