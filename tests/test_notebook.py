@@ -38,7 +38,8 @@ LATENT_NOTEBOOK = NOTEBOOK.parent / "latent_models.ipynb"
 
 def test_latent_models_notebook_runs_top_to_bottom(tmp_path, monkeypatch):
     outputs, images = run_notebook(LATENT_NOTEBOOK, tmp_path, monkeypatch, timeout=600, KG_NB_EPOCHS=1, KG_NB_STEPS=2,
-                                   KG_NB_EVAL_N=40, KG_NB_SIZE=8, KG_NB_FILTERS=8)
+                                   KG_NB_EVAL_N=40, KG_NB_SIZE=8, KG_NB_FILTERS=8,
+                                   KG_NB_PIXELCNN_LAYERS=2, KG_NB_PRIOR_LAYERS=2)  # 2 gated blocks: less to trace
     # section 1: the mean has the lowest expected squared error and the median the lowest absolute error
     rows = {line[:22].strip(): line[22:].split() for line in outputs.splitlines()
             if line.startswith(("mean (MSE-optimal)", "median (MAE-optimal)", "one real outcome"))}
