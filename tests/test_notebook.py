@@ -105,6 +105,7 @@ IMAGE_TO_IMAGE_NOTEBOOK = NOTEBOOK.parent / "image_to_image.ipynb"
 def test_image_to_image_notebook_runs_top_to_bottom(tmp_path, monkeypatch, digits_classifier_cache):
     outputs, images = run_notebook(IMAGE_TO_IMAGE_NOTEBOOK, tmp_path, monkeypatch, timeout=600, KG_NB_SIZE=16,
                                    KG_NB_EPOCHS=1, KG_NB_STEPS=2, KG_NB_FILTERS=8, KG_NB_BLOCKS=1, KG_NB_EDGES=2,
+                                   KG_NB_DEPTH=2, KG_NB_DOWNSAMPLINGS=1,  # shallower generators: less to trace
                                    KERAS_GEN_CACHE=digits_classifier_cache)  # reuse the session's classifier
     # section 2: whatever was trained, the L1- and L2-optimal outputs are grayer than any real rendering
     saturation = {line[:20].strip(): float(line[20:]) for line in outputs.splitlines()
