@@ -38,7 +38,8 @@ LATENT_NOTEBOOK = NOTEBOOK.parent / "latent_models.ipynb"
 
 def test_latent_models_notebook_runs_top_to_bottom(tmp_path, monkeypatch):
     outputs, images = run_notebook(LATENT_NOTEBOOK, tmp_path, monkeypatch, timeout=600, KG_NB_EPOCHS=1, KG_NB_STEPS=2,
-                                   KG_NB_EVAL_N=40, KG_NB_SIZE=8, KG_NB_FILTERS=8)
+                                   KG_NB_EVAL_N=40, KG_NB_SIZE=8, KG_NB_FILTERS=8,
+                                   KG_NB_PIXELCNN_LAYERS=2, KG_NB_PRIOR_LAYERS=2)  # 2 gated blocks: less to trace
     # section 1: the mean has the lowest expected squared error and the median the lowest absolute error
     rows = {line[:22].strip(): line[22:].split() for line in outputs.splitlines()
             if line.startswith(("mean (MSE-optimal)", "median (MAE-optimal)", "one real outcome"))}
@@ -83,6 +84,9 @@ DIFFUSION_NOTEBOOK = NOTEBOOK.parent / "diffusion.ipynb"
 def test_diffusion_notebook_runs_top_to_bottom(tmp_path, monkeypatch, digits_classifier_cache):
     outputs, images = run_notebook(DIFFUSION_NOTEBOOK, tmp_path, monkeypatch, timeout=600, KG_NB_EPOCHS=1,
                                    KG_NB_STEPS=2, KG_NB_T=10, KG_NB_FILTERS=8, KG_NB_EVAL_N=150,
+                                   # two U-Net levels, not three: still a down- and an upsampling, attention
+                                   # at 8 px; the graphs the run traces (train step, sampling loops) halve
+                                   KG_NB_MULTIPLIERS="1,2",
                                    KERAS_GEN_CACHE=digits_classifier_cache)  # reuse the session's classifier
     # the forward process keeps less of the digit as t grows, under both schedules
     signals = [[float(v) for v in line.split(":")[1].split()] for line in outputs.splitlines()
@@ -101,6 +105,7 @@ IMAGE_TO_IMAGE_NOTEBOOK = NOTEBOOK.parent / "image_to_image.ipynb"
 def test_image_to_image_notebook_runs_top_to_bottom(tmp_path, monkeypatch, digits_classifier_cache):
     outputs, images = run_notebook(IMAGE_TO_IMAGE_NOTEBOOK, tmp_path, monkeypatch, timeout=600, KG_NB_SIZE=16,
                                    KG_NB_EPOCHS=1, KG_NB_STEPS=2, KG_NB_FILTERS=8, KG_NB_BLOCKS=1, KG_NB_EDGES=2,
+                                   KG_NB_DEPTH=2, KG_NB_DOWNSAMPLINGS=1,  # shallower generators: less to trace
                                    KERAS_GEN_CACHE=digits_classifier_cache)  # reuse the session's classifier
     # section 2: whatever was trained, the L1- and L2-optimal outputs are grayer than any real rendering
     saturation = {line[:20].strip(): float(line[20:]) for line in outputs.splitlines()
@@ -120,6 +125,10 @@ RESTORATION_NOTEBOOK = NOTEBOOK.parent / "restoration.ipynb"
 def test_restoration_notebook_runs_top_to_bottom(tmp_path, monkeypatch, digits_classifier_cache):
     outputs, images = run_notebook(RESTORATION_NOTEBOOK, tmp_path, monkeypatch, timeout=600, KG_NB_STEPS=2,
                                    KG_NB_EPOCHS=1, KG_NB_DDPM_STEPS_PER_EPOCH=2, KG_NB_DDPM_STEPS=3, KG_NB_N=2,
+                                   KG_NB_PER_DIGIT=1,  # one RePaint loop traced, not four
+                                   # a one-level U-Net: RePaint is the same loop over any network (the diffusion
+                                   # notebook's test trains one that down- and upsamples)
+                                   KG_NB_DDPM_MULTIPLIERS="1",
                                    KERAS_GEN_CACHE=digits_classifier_cache)  # reuse the session's classifier
     # the papers' measure: bicubic beats nearest
     psnr = {line.split()[0]: float(line.split()[2]) for line in outputs.splitlines()
