@@ -42,13 +42,22 @@ START_S, STOP_S = 480, 240  # bounds on a loaded 2-core machine (the test takes 
 
 
 def _free_ports(n: int) -> list[int]:
-    sockets = [socket.socket() for _ in range(n)]
-    for s in sockets:
-        s.bind(("127.0.0.1", 0))
-    ports = [s.getsockname()[1] for s in sockets]
-    for s in sockets:
-        s.close()
-    return ports
+    """n ports free now, below the kernel's ephemeral range: the workers bind them seconds later,
+    and a port from bind(0) could be handed meanwhile to any outgoing connection of the other
+    xdist worker; below that range only an explicit bind can take it."""
+    low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    candidates = np.random.default_rng(os.getpid()).permutation(np.arange(max(1024, low - 12000), low))
+    ports = []
+    for port in candidates:
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", int(port)))
+            except OSError:
+                continue
+        ports.append(int(port))
+        if len(ports) == n:
+            return ports
+    raise RuntimeError(f"no {n} free ports below {low}")
 
 
 def _cli_command(run: Path, config: Path) -> list[str]:
@@ -70,9 +79,18 @@ def _start_workers(run: Path, config: Path, ports: list[int], tmp: Path, stall_m
                "TF_NUM_INTRAOP_THREADS": "1", "TF_NUM_INTEROP_THREADS": "2"}
         extra = ["--stall-in-epoch", "2", "--marker", str(stall_marker)] if stall_marker and index == 1 else []
         argv = command or [sys.executable, str(SCRIPT), str(run), str(config), *extra]
-        procs.append(subprocess.Popen(argv, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                      text=True))
+        # output to files, not pipes: nobody reads a pipe while the test waits, and a full one blocks the worker
+        out, err = tmp / f"out{index}.log", tmp / f"err{index}.log"
+        with out.open("w") as out_file, err.open("w") as err_file:
+            procs.append(subprocess.Popen(argv, cwd=REPO, env=env, stdout=out_file, stderr=err_file))
+        procs[-1].logs = out, err
     return procs
+
+
+def _output(proc, timeout: float) -> tuple[str, str]:
+    """(stdout, stderr) of a worker once it has exited."""
+    proc.wait(timeout=timeout)
+    return tuple(path.read_text() for path in proc.logs)
 
 
 def _kill(procs) -> None:
@@ -130,12 +148,12 @@ def test_two_workers_equal_one_process_and_a_killed_worker_resumes_exactly(tmp_p
         deadline = time.time() + START_S
         while not marker.exists():
             assert time.time() < deadline, "the workers did not reach epoch 2 in time"
-            assert all(p.poll() is None for p in procs), [p.communicate()[1][-2000:] for p in procs]
+            assert all(p.poll() is None for p in procs), [p.logs[1].read_text()[-2000:] for p in procs]
             time.sleep(0.5)
         # Two steps on two workers: the chief's checkpoint of epoch 1 is one process's.
         _assert_same_state(run / "checkpoints" / "last.keras", after_one_epoch)
         os.kill(int(marker.read_text()), signal.SIGKILL)  # worker 1, preempted mid-epoch
-        _, err = procs[0].communicate(timeout=STOP_S)
+        _, err = _output(procs[0], STOP_S)
         assert procs[0].returncode != 0
         assert "A worker of the job was lost" in err and "--auto-resume goes on from the run's last checkpoint, " \
                                                         "after epoch 1" in err, err[-2000:]
@@ -144,7 +162,7 @@ def test_two_workers_equal_one_process_and_a_killed_worker_resumes_exactly(tmp_p
 
     restarted = _start_workers(run, config, _free_ports(2), tmp_path / "second", command=_cli_command(run, config))
     try:
-        outputs = [p.communicate(timeout=START_S) for p in restarted]
+        outputs = [_output(p, START_S) for p in restarted]
     finally:
         _kill(restarted)
     for proc, (out, err) in zip(restarted, outputs):
