@@ -1,7 +1,7 @@
 """The model of docs/adding-a-model.md is a working model that needs no edit outside its two files."""
 
+import importlib
 import re
-import shutil
 import sys
 from pathlib import Path
 
@@ -21,20 +21,29 @@ def example_files() -> dict[str, str]:
 
 
 @pytest.fixture()
-def readme_model():
-    """The page's example written into keras_gen/models/ as a new family folder (its
-    `__init__.py` registration and its model file), then removed."""
+def readme_model(tmp_path, monkeypatch):
+    """The page's example as a new family folder of keras_gen.models (its `__init__.py`
+    registration and its model file), found by the registry's own discovery, then removed.
+
+    The folder is written under tmp_path and that folder is put on keras_gen.models.__path__ in
+    this process only: the registry lists and imports it exactly as a folder in keras_gen/models/
+    (same package name, same pkgutil walk), while the shared source tree is never touched, so
+    another process (the other xdist worker's `keras-gen models`) cannot see it, half-written or whole."""
+    import keras_gen.models
+
     files = example_files()
     assert sorted(files) == ["keras_gen/models/moments/__init__.py", "keras_gen/models/moments/gmmn.py"], sorted(files)
-    folder = REPO / "keras_gen" / "models" / "_readme_family"  # not the page's name: no clash with a real family
-    folder.mkdir()
+    models_dir = tmp_path / "package" / "keras_gen" / "models"
+    folder = models_dir / "_readme_family"  # not the page's name: no clash with a real family
+    folder.mkdir(parents=True)
     (folder / "__init__.py").write_text(files["keras_gen/models/moments/__init__.py"])
     (folder / "gmmn.py").write_text(files["keras_gen/models/moments/gmmn.py"])
-    registry._loaded = False  # discover families again, as a fresh process would
+    importlib.invalidate_caches()
+    monkeypatch.setattr(keras_gen.models, "__path__", [*keras_gen.models.__path__, str(models_dir)])
+    monkeypatch.setattr(registry, "_loaded", False)  # discover families again, as a fresh process would
     try:
         yield folder
     finally:
-        shutil.rmtree(folder)
         spec = registry._REGISTRY.pop("gmmn", None)
         if spec is not None:
             registry._BY_TARGET.pop(spec.target, None)
@@ -43,6 +52,10 @@ def readme_model():
 
 
 def test_the_readme_model_trains_samples_and_exports_with_no_other_edit(readme_model, tmp_path, capsys):
+    # found by the registry's walk of keras_gen.models, as a folder in the package would be
+    assert "keras_gen.models._readme_family" in registry.family_packages()
+    assert registry.get("gmmn").target == "keras_gen.models._readme_family.gmmn:GMMN"
+    assert not (REPO / "keras_gen" / "models" / readme_model.name).exists()  # the shared tree is untouched
     assert "gmmn" in registry.names() and "gmmn" in [e["name"] for e in registry.catalog()]
     assert main(["models"]) == 0 and "gmmn" in capsys.readouterr().out
     assert main(["models", "gmmn"]) == 0 and "--set bandwidth=0.5" in capsys.readouterr().out
