@@ -110,11 +110,17 @@ def _write_saved_model(endpoints: dict, path: Path) -> dict:
     # No archive.track(model): the archive then saves only the variables the endpoints use (the
     # generator's), not the discriminator's or an EMA copy's. Nothing here needs lookup tables.
     archive = keras.export.ExportArchive()
-    functions = {}
+    functions, traced = {}, {}
     # serving_default first: ExportArchive aliases the first endpoint when none is named so.
     for name in sorted(endpoints, key=lambda k: k != "serving_default"):
         ep = endpoints[name]
+        if id(ep) in traced:  # one endpoint under two names (a loop model's sample is its serving_default):
+            # the same traced function under both, so its sampling loop is traced and saved once, not twice
+            functions[name] = archive.add_endpoint(name, traced[id(ep)])
+            continue
         functions[name] = archive.add_endpoint(name, ep.fn, input_signature=list(ep.input_signature))
+        functions[name].get_concrete_function()  # traced now: add_endpoint takes a traced tf.function as it is
+        traced[id(ep)] = functions[name]
     archive.write_out(str(path), verbose=False)
     return functions
 

@@ -61,7 +61,8 @@ def complete_keras(model, image, mask, n: int, seed: int, conditions: dict | Non
     values = kinds.resolve_inputs(specs, n, seed, conditions)
     values.update(image=np.asarray(image, np.float32), mask=np.asarray(mask, np.float32))
     loop = tf.function(lambda v, n, seed: sampler.run_tf(lambda feeds: model.network(**feeds), v, n, seed,
-                                                         progress=progress))
+                                                         progress=progress),
+                       autograph=False)  # a tf.while_loop already, as in GenerativeModel._loop_sample
     return np.asarray(loop({k: tf.constant(v) for k, v in values.items()}, tf.constant(n, tf.int32),
                            tf.constant(seed, tf.int64)))
 

@@ -58,19 +58,29 @@ class DiffusionSampler(Sampler, ddim.DiffusionSampler):
     def _predict_tf(self, network, x, t, inputs):
         if not self.num_classes:
             return tf.cast(network({"x": x, "t": t})["prediction"], tf.float32)
-        label, guidance = tf.cast(inputs["label"], tf.int32), tf.cast(inputs["guidance"], tf.float32)
+        label = tf.cast(inputs["label"], tf.int32)
+        return self.guided_tf(network, x, t, "label", label, tf.fill(tf.shape(label), self.num_classes),
+                              inputs["guidance"])
 
-        def conditional_only():
-            return tf.cast(network({"x": x, "t": t, "label": label})["prediction"], tf.float32)
+    @staticmethod
+    def guided_tf(network, x, t, name, condition, null, guidance):
+        """Classifier-free guidance with one network call in the graph: guidance 1 feeds the
+        conditional batch alone, any other scale the conditional and the `null` condition stacked
+        (2n), and the two halves are mixed. Choosing the inputs and the mix by tf.cond around a
+        single call (rather than one call in each branch) traces the network once per loop trace,
+        not twice: half the tracing of every guided sampling loop (Keras `sample`, the SavedModel's
+        `sample` endpoint), the same numbers as the numpy twin."""
+        guidance = tf.cast(guidance, tf.float32)
+        guided = tf.not_equal(guidance, 1.0)
+        feeds = {"x": tf.cond(guided, lambda: tf.concat([x, x], 0), lambda: x), "t": t,
+                 name: tf.cond(guided, lambda: tf.concat([condition, null], 0), lambda: condition)}
+        out = tf.cast(network(feeds)["prediction"], tf.float32)  # (n or 2n, H, W, C)
 
-        def guided():
-            both = tf.cast(network({"x": tf.concat([x, x], 0), "t": t,
-                                    "label": tf.concat([label, tf.fill(tf.shape(label), self.num_classes)], 0)}
-                                   )["prediction"], tf.float32)
-            conditional, unconditional = tf.split(both, 2, axis=0)
+        def mix():
+            conditional, unconditional = tf.split(out, 2, axis=0)
             return unconditional + guidance * (conditional - unconditional)
 
-        return tf.cond(tf.equal(guidance, 1.0), conditional_only, guided)
+        return tf.cond(guided, mix, lambda: out)
 
     def run_tf(self, network, inputs, n, seed, progress=None):
         steps = tf.cast(inputs["steps"], tf.int32)
@@ -128,6 +138,7 @@ def sample_keras_with_progress(model, n: int, seed: int, conditions: dict, progr
     values = kinds.resolve_inputs(model.request_specs(), n, seed, conditions)
     sampler = model.sampler()
     loop = tf.function(lambda v, n, seed: sampler.run_tf(lambda feeds: model.network(**feeds), v, n, seed,
-                                                         progress=progress))
+                                                         progress=progress),
+                       autograph=False)  # a tf.while_loop already, as in GenerativeModel._loop_sample
     return np.asarray(loop({k: tf.constant(v) for k, v in values.items()}, tf.constant(n, tf.int32),
                            tf.constant(seed, tf.int64)))

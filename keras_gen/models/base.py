@@ -555,8 +555,11 @@ class GenerativeModel(keras.Model):
             sampler = self.sampler()
             # One trace for every n: without reduce_retracing each new batch size retraces the
             # whole loop (seconds for a U-Net), as previews, `sample` and evaluation ask for several.
+            # No autograph: run_tf writes its loop as tf.while_loop / tf.cond, as the SavedModel's
+            # endpoints (Keras' ExportArchive traces them with autograph=False) need; converting the
+            # sampler, scheduler and network code cost a third of each loop's trace.
             self._loop_fn = tf.function(lambda v, n, seed: sampler.run_tf(self._network_fn, v, n, seed),
-                                        reduce_retracing=True)
+                                        reduce_retracing=True, autograph=False)
         return self._loop_fn({k: tf.constant(v) for k, v in values.items()}, tf.constant(n, tf.int32),
                              tf.constant(seed, tf.int64))
 
