@@ -106,6 +106,7 @@ def _describe_endpoint(ep, tf_function) -> dict:
 def _write_saved_model(endpoints: dict, path: Path) -> dict:
     """SavedModel with one signature per endpoint; returns the archive's tf.functions by name."""
     import keras
+    import tensorflow as tf
 
     # No archive.track(model): the archive then saves only the variables the endpoints use (the
     # generator's), not the discriminator's or an EMA copy's. Nothing here needs lookup tables.
@@ -121,7 +122,10 @@ def _write_saved_model(endpoints: dict, path: Path) -> dict:
         functions[name] = archive.add_endpoint(name, ep.fn, input_signature=list(ep.input_signature))
         functions[name].get_concrete_function()  # traced now: add_endpoint takes a traced tf.function as it is
         traced[id(ep)] = functions[name]
-    archive.write_out(str(path), verbose=False)
+    # Without custom gradients: tf.saved_model.save would otherwise trace the gradient function of
+    # every custom-gradient op into the SavedModel (about 1 CPU-s of a diffusion export, plus their
+    # reload in the parity check); serving never differentiates through an export.
+    archive.write_out(str(path), verbose=False, options=tf.saved_model.SaveOptions(experimental_custom_gradients=False))
     return functions
 
 
