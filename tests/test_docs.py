@@ -289,6 +289,7 @@ class Server:
 
     def __init__(self, argv: list[str], cwd: Path):  # argv: ["serve", EXPORTS, ...]
         from keras_gen.cli import build_parser
+        from tests.serving.live_server import bound_ports
 
         args = build_parser().parse_args(["serve", *argv[1:]])
         argv = list(argv)
@@ -300,12 +301,10 @@ class Server:
                                         stdout=self.log.open("w"), stderr=subprocess.STDOUT)
         deadline = time.monotonic() + SERVER_START_SECONDS
         while True:
-            log = self.log.read_text()
-            rest = re.search(r"Uvicorn running on http://127\.0\.0\.1:(\d+)", log)
-            grpc = re.search(r'\{"event": "grpc", "port": (\d+)\}', log)
+            rest, grpc = bound_ports(self.log.read_text())
             if rest and grpc:
                 try:
-                    with urllib.request.urlopen(f"http://127.0.0.1:{rest.group(1)}/readyz", timeout=5) as answer:
+                    with urllib.request.urlopen(f"http://127.0.0.1:{rest}/readyz", timeout=5) as answer:
                         if answer.status == 200:
                             break
                 except (urllib.error.URLError, ConnectionError, TimeoutError):
@@ -314,8 +313,8 @@ class Server:
                 self.stop()
                 pytest.fail(f"`keras-gen {shlex.join(argv)}` did not get ready:\n{self.log.read_text()[-3000:]}")
             time.sleep(0.3)
-        self.documented = {f"localhost:{args.port}": f"127.0.0.1:{rest.group(1)}",
-                           f"localhost:{args.grpc_port}": f"127.0.0.1:{grpc.group(1)}"}
+        self.documented = {f"localhost:{args.port}": f"127.0.0.1:{rest}",
+                           f"localhost:{args.grpc_port}": f"127.0.0.1:{grpc}"}
 
     def local(self, text: str) -> str:
         for documented, actual in self.documented.items():

@@ -3,6 +3,7 @@ when asked, the gRPC server beside it on another."""
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from dataclasses import dataclass
@@ -10,6 +11,14 @@ from typing import Callable
 
 from serving.models import ModelRepository
 from serving.server import ServerOptions, create_app
+
+
+def bound_ports(log: str) -> tuple[int | None, int | None]:
+    """(REST port, gRPC port) that a `keras-gen serve --port 0 --grpc-port 0` process says it bound in
+    its log (uvicorn's "running on" line, the server's grpc event), None for one not said yet."""
+    rest = re.search(r"Uvicorn running on http://127\.0\.0\.1:(\d+)", log)
+    grpc = re.search(r'\{"event": "grpc", "port": (\d+)\}', log)
+    return (int(rest.group(1)) if rest else None), (int(grpc.group(1)) if grpc else None)
 
 
 @dataclass

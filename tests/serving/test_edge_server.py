@@ -28,7 +28,7 @@ from serving.client import ServingClient
 from serving.models import ModelRepository, wait_for_version
 from serving.requests import Limits
 from serving.server import ServerOptions, create_app
-from tests.serving.live_server import start_server
+from tests.serving.live_server import bound_ports, start_server
 
 REPO = Path(__file__).resolve().parents[2]
 SAMPLE = {"signature_name": "sample"}
@@ -282,10 +282,9 @@ def test_sigterm_finishes_in_flight_requests_then_exits(repository_dir, tmp_path
                                    stdout=log_file, stderr=subprocess.STDOUT)
     try:
         deadline = time.monotonic() + 60
-        while not (listening := re.search(r"Uvicorn running on http://127\.0\.0\.1:(\d+)", log_path.read_text())):
+        while (port := bound_ports(log_path.read_text())[0]) is None:
             assert time.monotonic() < deadline and process.poll() is None, log_path.read_text()[-2000:]
             time.sleep(0.1)
-        port = int(listening.group(1))
         client = ServingClient(f"http://127.0.0.1:{port}", retries=0)
         assert client.status("dcgan")["model_version_status"][0]["state"] == "AVAILABLE"
         client.signature_inputs("dcgan", "sample")  # the metadata read before the load, not during SIGTERM
